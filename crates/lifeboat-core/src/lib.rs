@@ -1,0 +1,25 @@
+//! Lifeboat's core: everything the desktop app and the `lifeboat` command line do, with no
+//! dependency on Tauri, so that it builds and tests headless.
+//!
+//! The pieces follow the words of the design: a [`stack`] is a folder with a compose file,
+//! read the way `docker compose` reads it; [`inspect`] measures what a stack keeps on disk and
+//! what is at risk; [`docker`] asks a Docker engine, when one is reachable, which containers
+//! belong to the stack; the [`catalog`] remembers stacks and past inspections.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+
+
+
+pub mod job;
+pub mod stack;
+pub mod warning;
+
+
+
+pub use warning::{Warning, WarningCode};
+pub use job::{CancelToken, Progress};
+pub use stack::{LoadOptions, Project};
+
+/// The version of Lifeboat, as Cargo knows it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,73 @@
+//! Warnings: something about a stack that a self-hoster should know, with a stable code for
+//! programs and a sentence for people. Warnings never stop an inspection.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// Stable codes of warnings; scripts and the UI branch on these, never on the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum WarningCode {
+    /// A secrets file (`.env`, `secrets.env`, an `env_file:`) can be read by other users.
+    SecretsFileReadable,
+    /// The stack is in a git repository and a secrets file is not ignored by git.
+    SecretsNotGitignored,
+    /// A secret-looking value is written literally in the compose file.
+    HardcodedSecret,
+    /// A bind mount's source does not exist: Docker will create an empty folder instead.
+    BindSourceMissing,
+    /// A database-kind service keeps its data where the next `docker compose down`/`up`
+    /// loses it.
+    DataNotPersisted,
+    /// A SQLite database has an active write-ahead log: copying its files now is unsafe.
+    SqliteWalActive,
+    /// A path could not be read; its size is unknown.
+    UnreadablePath,
+    /// A variable used in the compose file is set nowhere.
+    VariableUnset,
+    /// A variable the compose file marks as required (`${VAR:?}`) is missing.
+    VariableRequired,
+    /// Interpolation syntax compose would refuse.
+    VariableSyntax,
+    /// A required `env_file:` does not exist.
+    EnvFileMissing,
+    /// A service uses a named volume that the top-level `volumes:` does not define.
+    VolumeUndefined,
+    /// No Docker engine could be reached; states and engine-only sizes are unknown.
+    DockerUnavailable,
+    /// A named volume's data could not be measured (no engine, or the engine did not say).
+    VolumeSizeUnknown,
+    /// Something else compose would complain about (an `extends` or `include` problem).
+    ComposeProblem,
+}
+
+/// One warning about a stack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Warning {
+    /// The stable code.
+    pub code: WarningCode,
+    /// A sentence that says what is wrong and what to do.
+    pub message: String,
+    /// The service it concerns, if one.
+    pub service: Option<String>,
+    /// The file or folder it concerns, if one.
+    pub path: Option<String>,
+}
+
+impl Warning {
+    /// A warning with no service or path.
+    pub fn new(code: WarningCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), service: None, path: None }
+    }
+    /// The same warning about `service`.
+    pub fn service(mut self, service: impl Into<String>) -> Self {
+        self.service = Some(service.into());
+        self
+    }
+    /// The same warning about `path`.
+    pub fn path(mut self, path: impl AsRef<std::path::Path>) -> Self {
+        self.path = Some(path.as_ref().display().to_string());
+        self
+    }
+}
