@@ -11,12 +11,17 @@
 
 
 
+pub mod catalog;
+pub mod docker;
+pub mod inspect;
 pub mod job;
 pub mod stack;
 pub mod warning;
 
 
 
+pub use catalog::Catalog;
+pub use inspect::Inspection;
 pub use warning::{Warning, WarningCode};
 pub use job::{CancelToken, Progress};
 pub use stack::{LoadOptions, Project};

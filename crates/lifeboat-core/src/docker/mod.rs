@@ -1,1 +1,264 @@
-//! docker
+//! The Docker engine, through bollard: which containers belong to a compose project (by the
+//! `com.docker.compose.project`/`service` labels), their state and health, where named
+//! volumes live, and reading a volume through the engine's archive API when its files are
+//! not readable directly (Docker Desktop's VM, root-owned `/var/lib/docker`).
+//!
+//! Every call has a short timeout: an engine that hangs must not hang an inspection.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::time::Duration;
+
+use bollard::query_parameters::{DownloadFromContainerOptions, ListContainersOptions};
+use bollard::Docker;
+use futures_util::StreamExt;
+
+/// Label compose puts on every container of a project.
+pub const PROJECT_LABEL: &str = "com.docker.compose.project";
+/// Label compose puts on every container with its service's name.
+pub const SERVICE_LABEL: &str = "com.docker.compose.service";
+
+const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why the engine could not answer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DockerError {
+    /// No engine answered at the configured address.
+    #[error(
+        "no Docker engine answered at {host}: start Docker (or check DOCKER_HOST); \
+         Lifeboat carries on with the files it can read ({reason})"
+    )]
+    Unreachable {
+        /// Where Lifeboat looked.
+        host: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The engine answered with an error.
+    #[error("the Docker engine refused {what}: {reason}")]
+    Api {
+        /// The request.
+        what: String,
+        /// The engine's answer.
+        reason: String,
+    },
+    /// The engine did not answer in time.
+    #[error("the Docker engine did not answer {what} within {secs} s")]
+    Timeout {
+        /// The request.
+        what: String,
+        /// The limit.
+        secs: u64,
+    },
+}
+
+/// One container of a compose project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerInfo {
+    /// The container's id.
+    pub id: String,
+    /// Its name, without the leading slash.
+    pub name: String,
+    /// The compose service it belongs to.
+    pub service: String,
+    /// `running`, `exited`, `created`, `restarting`, `paused`, `dead`, …
+    pub state: String,
+    /// `healthy`, `unhealthy` or `starting` when the container has a health check.
+    pub health: Option<String>,
+    /// Named volumes it mounts: (volume name, path inside the container).
+    pub volumes: Vec<(String, String)>,
+}
+
+/// A connection to a Docker engine that answered a ping.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    docker: Docker,
+    host: String,
+}
+
+/// Where bollard will look for the engine.
+pub fn configured_host() -> String {
+    std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into())
+}
+
+async fn timed<T>(
+    what: &str,
+    fut: impl std::future::Future<Output = Result<T, bollard::errors::Error>>,
+) -> Result<T, DockerError> {
+    match tokio::time::timeout(CALL_TIMEOUT, fut).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(DockerError::Api { what: what.into(), reason: e.to_string() }),
+        Err(_) => Err(DockerError::Timeout { what: what.into(), secs: CALL_TIMEOUT.as_secs() }),
+    }
+}
+
+impl Engine {
+    /// Connects to the engine named by `DOCKER_HOST` (or the platform default) and pings it.
+    ///
+    /// # Errors
+    /// [`DockerError::Unreachable`] when nothing answers.
+    pub async fn connect() -> Result<Self, DockerError> {
+        let host = configured_host();
+        let unreachable = |reason: String| DockerError::Unreachable { host: host.clone(), reason };
+        let docker = Docker::connect_with_defaults().map_err(|e| unreachable(e.to_string()))?;
+        match tokio::time::timeout(Duration::from_secs(3), docker.ping()).await {
+            Ok(Ok(_)) => Ok(Self { docker, host }),
+            Ok(Err(e)) => Err(unreachable(short_reason(&e.to_string()))),
+            Err(_) => Err(unreachable("no answer within 3 s".into())),
+        }
+    }
+
+    /// The address of the engine.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The containers (running or not) labelled as belonging to compose project `project`.
+    ///
+    /// # Errors
+    /// When the engine refuses or does not answer.
+    pub async fn project_containers(&self, project: &str) -> Result<Vec<ContainerInfo>, DockerError> {
+        let filters = HashMap::from([("label".to_owned(), vec![format!("{PROJECT_LABEL}={project}")])]);
+        let opts = ListContainersOptions { all: true, filters: Some(filters), ..Default::default() };
+        let list = timed("listing containers", self.docker.list_containers(Some(opts))).await?;
+        let mut out: Vec<ContainerInfo> = list
+            .into_iter()
+            .map(|c| {
+                let labels = c.labels.unwrap_or_default();
+                let status = c.status.unwrap_or_default();
+                ContainerInfo {
+                    id: c.id.unwrap_or_default(),
+                    name: c
+                        .names
+                        .and_then(|n| n.into_iter().next())
+                        .unwrap_or_default()
+                        .trim_start_matches('/')
+                        .to_owned(),
+                    service: labels.get(SERVICE_LABEL).cloned().unwrap_or_default(),
+                    state: c.state.map(|s| s.to_string()).filter(|s| !s.is_empty()).unwrap_or_else(|| "unknown".into()),
+                    health: health_from_status(&status),
+                    volumes: c
+                        .mounts
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter_map(|m| Some((m.name?, m.destination?)))
+                        .collect(),
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// Where a named volume's files are on the engine's machine, or `None` when the volume
+    /// does not exist.
+    ///
+    /// # Errors
+    /// When the engine refuses (other than "no such volume") or does not answer.
+    pub async fn volume_mountpoint(&self, name: &str) -> Result<Option<String>, DockerError> {
+        match tokio::time::timeout(CALL_TIMEOUT, self.docker.inspect_volume(name)).await {
+            Ok(Ok(v)) => Ok(Some(v.mountpoint)),
+            Ok(Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })) => Ok(None),
+            Ok(Err(e)) => Err(DockerError::Api { what: format!("inspecting volume {name}"), reason: e.to_string() }),
+            Err(_) => Err(DockerError::Timeout { what: format!("inspecting volume {name}"), secs: CALL_TIMEOUT.as_secs() }),
+        }
+    }
+
+    /// Counts the regular files and their bytes under `path` inside container `id`, reading
+    /// them through the engine's archive API (works for stopped containers too).
+    ///
+    /// # Errors
+    /// When the engine refuses, or the stream breaks.
+    pub async fn measure_path(&self, id: &str, path: &str) -> Result<(u64, u64), DockerError> {
+        let opts = DownloadFromContainerOptions { path: path.to_owned() };
+        let mut stream = self.docker.download_from_container(id, Some(opts));
+        let (tx, rx) = std::sync::mpsc::sync_channel::<bytes::Bytes>(16);
+        let counter = tokio::task::spawn_blocking(move || count_tar(ChannelReader { rx, buf: bytes::Bytes::new() }));
+        let what = format!("reading {path} of container {id}");
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| DockerError::Api { what: what.clone(), reason: e.to_string() })?;
+            if tx.send(chunk).is_err() {
+                break;
+            }
+        }
+        drop(tx);
+        counter
+            .await
+            .map_err(|e| DockerError::Api { what: what.clone(), reason: e.to_string() })?
+            .map_err(|e| DockerError::Api { what, reason: e.to_string() })
+    }
+}
+
+/// The first line of a long engine error, enough for a sentence.
+fn short_reason(s: &str) -> String {
+    s.lines().next().unwrap_or(s).chars().take(200).collect()
+}
+
+/// `Up 3 minutes (healthy)` → `healthy`.
+fn health_from_status(status: &str) -> Option<String> {
+    let inner = status.rsplit_once('(')?.1.strip_suffix(')')?;
+    let h = inner.trim_start_matches("health: ");
+    matches!(h, "healthy" | "unhealthy" | "starting").then(|| h.to_owned())
+}
+
+struct ChannelReader {
+    rx: std::sync::mpsc::Receiver<bytes::Bytes>,
+    buf: bytes::Bytes,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.buf.is_empty() {
+            match self.rx.recv() {
+                Ok(b) => self.buf = b,
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.buf.len());
+        out[..n].copy_from_slice(&self.buf.split_to(n));
+        Ok(n)
+    }
+}
+
+fn count_tar(reader: impl Read) -> std::io::Result<(u64, u64)> {
+    let mut archive = tar::Archive::new(reader);
+    let (mut files, mut bytes) = (0u64, 0u64);
+    for entry in archive.entries()? {
+        let entry = entry?;
+        if entry.header().entry_type().is_file() {
+            files += 1;
+            bytes += entry.header().size()?;
+        }
+    }
+    Ok((files, bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_is_read_from_status() {
+        assert_eq!(health_from_status("Up 2 minutes (healthy)").as_deref(), Some("healthy"));
+        assert_eq!(health_from_status("Up 1 second (health: starting)").as_deref(), Some("starting"));
+        assert_eq!(health_from_status("Up 1 hour (unhealthy)").as_deref(), Some("unhealthy"));
+        assert_eq!(health_from_status("Exited (0) 3 hours ago"), None);
+    }
+
+    #[test]
+    fn tar_counting_counts_regular_files_only() {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(5);
+        h.set_cksum();
+        b.append_data(&mut h, "d/a", &b"hello"[..]).unwrap();
+        let mut d = tar::Header::new_gnu();
+        d.set_entry_type(tar::EntryType::Directory);
+        d.set_size(0);
+        d.set_cksum();
+        b.append_data(&mut d, "d/", &[][..]).unwrap();
+        let data = b.into_inner().unwrap();
+        assert_eq!(count_tar(&data[..]).unwrap(), (1, 5));
+    }
+}

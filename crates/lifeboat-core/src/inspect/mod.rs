@@ -1,1 +1,841 @@
-//! inspect
+//! Inspection: what a stack keeps on disk, per service and mount, how fast it grows, and
+//! what is at risk — secrets readable by others or not ignored by git, passwords written
+//! into the compose file, databases whose data would be lost on the next `docker compose
+//! down`, SQLite files caught mid-write, paths Lifeboat cannot read.
+//!
+//! Inspection reads; it never changes the stack. When a Docker engine answers, it adds each
+//! service's state and finds named volumes; without one it says so once and measures what
+//! the files show.
+
+pub mod scan;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::catalog::PastSizes;
+use crate::docker::{ContainerInfo, Engine};
+use crate::job::{CancelToken, Progress};
+use crate::catalog::{Catalog, CatalogError, StackRecord};
+use crate::stack::{LoadOptions, Mount, MountType, Project, ServiceKind, StackError};
+use crate::warning::{Warning, WarningCode};
+use scan::{Scan, SizedFile};
+
+/// Why an inspection did not finish.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InspectError {
+    /// The user cancelled it.
+    #[error("the inspection was cancelled")]
+    Cancelled,
+    /// A worker thread failed unexpectedly.
+    #[error("the inspection failed unexpectedly: {0}")]
+    Internal(String),
+}
+
+/// How to inspect.
+#[derive(Debug, Clone)]
+pub struct InspectOptions {
+    /// How many of the largest files to list.
+    pub largest: usize,
+    /// Sizes of the previous inspection, for growth.
+    pub previous: Option<PastSizes>,
+    /// Ask a Docker engine (if one answers) about containers and volumes.
+    pub use_docker: bool,
+}
+
+impl Default for InspectOptions {
+    fn default() -> Self {
+        Self { largest: 10, previous: None, use_docker: true }
+    }
+}
+
+/// The stack an inspection is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct StackInfo {
+    /// The compose project name.
+    pub name: String,
+    /// The stack folder.
+    pub dir: String,
+    /// The compose files read, in order.
+    pub compose_files: Vec<String>,
+}
+
+/// Whether a Docker engine answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct DockerStatus {
+    /// An engine answered.
+    pub reachable: bool,
+    /// Where Lifeboat looked.
+    pub host: String,
+    /// Why it did not answer, when it did not.
+    pub message: Option<String>,
+}
+
+/// How a mount's size was measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum SizeSource {
+    /// By reading the files directly.
+    Files,
+    /// Through the Docker engine's archive API.
+    Engine,
+    /// Not measured (tmpfs, a system path, missing, or unreadable).
+    None,
+}
+
+/// One mount, with what inspection found there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct MountReport {
+    /// The mount as the compose file defines it.
+    #[serde(flatten)]
+    pub mount: Mount,
+    /// Bytes of regular files (0 when not measured: see `measured_by`).
+    #[ts(type = "number")]
+    pub bytes: u64,
+    /// Number of regular files.
+    #[ts(type = "number")]
+    pub files: u64,
+    /// Lifeboat could read all of it.
+    pub readable: bool,
+    /// How the size was measured.
+    pub measured_by: SizeSource,
+    /// A host path that belongs to the system (`/etc/localtime`, the Docker socket), not to
+    /// the stack's data: not measured, not backed up.
+    pub system: bool,
+    /// The source exists on this machine.
+    pub exists: bool,
+}
+
+/// One container of a service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ContainerReport {
+    /// The container's name.
+    pub name: String,
+    /// Its state (`running`, `exited`, …).
+    pub state: String,
+    /// Its health, when it has a health check.
+    pub health: Option<String>,
+}
+
+/// One service, with what inspection found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ServiceReport {
+    /// The service's name.
+    pub name: String,
+    /// Its image, if any.
+    pub image: Option<String>,
+    /// What kind of software it runs.
+    pub kind: ServiceKind,
+    /// Why Lifeboat thinks so.
+    pub kind_reason: String,
+    /// Profiles that enable it (empty: always on).
+    pub profiles: Vec<String>,
+    /// `running`, `exited`, `not created`, `2/3 running`, or `unknown` without an engine.
+    pub state: String,
+    /// Health of its container(s), when checked.
+    pub health: Option<String>,
+    /// Its containers.
+    pub containers: Vec<ContainerReport>,
+    /// Services it depends on.
+    pub depends_on: Vec<String>,
+    /// Its mounts.
+    pub mounts: Vec<MountReport>,
+    /// Bytes of its data (nested and shared mounts counted once).
+    #[ts(type = "number")]
+    pub bytes: u64,
+    /// Files of its data.
+    #[ts(type = "number")]
+    pub files: u64,
+    /// Bytes at the previous inspection, if there was one with this service.
+    #[ts(type = "number | null")]
+    pub previous_bytes: Option<u64>,
+    /// `bytes - previous_bytes`.
+    #[ts(type = "number | null")]
+    pub growth_bytes: Option<i64>,
+    /// SQLite databases found in its data.
+    pub sqlite_files: Vec<String>,
+}
+
+/// A large file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct LargeFile {
+    /// Where it is on this machine.
+    pub path: String,
+    /// Its size.
+    #[ts(type = "number")]
+    pub bytes: u64,
+    /// The service whose data holds it.
+    pub service: Option<String>,
+}
+
+/// Everything an inspection found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Inspection {
+    /// The stack.
+    pub stack: StackInfo,
+    /// When (Unix seconds).
+    #[ts(type = "number")]
+    pub inspected_at: i64,
+    /// How long it took.
+    #[ts(type = "number")]
+    pub duration_ms: u64,
+    /// The Docker engine's status.
+    pub docker: DockerStatus,
+    /// Every service, whatever its profile.
+    pub services: Vec<ServiceReport>,
+    /// Bytes of all the stack's data, each path once.
+    #[ts(type = "number")]
+    pub total_bytes: u64,
+    /// Files of all the stack's data.
+    #[ts(type = "number")]
+    pub total_files: u64,
+    /// When the previous inspection was, if any.
+    #[ts(type = "number | null")]
+    pub previous_inspected_at: Option<i64>,
+    /// The largest files, largest first.
+    pub largest_files: Vec<LargeFile>,
+    /// Free space on the disk that holds the stack.
+    #[ts(type = "number | null")]
+    pub free_bytes: Option<u64>,
+    /// Everything worth knowing, most important first.
+    pub warnings: Vec<Warning>,
+}
+
+const SYSTEM_PREFIXES: [&str; 10] =
+    ["/etc", "/proc", "/sys", "/dev", "/run", "/var/run", "/usr", "/lib", "/boot", "/tmp/.X11-unix"];
+
+fn is_system_path(p: &Path) -> bool {
+    SYSTEM_PREFIXES.iter().any(|s| p.starts_with(s))
+        || p.file_name().is_some_and(|n| n == "docker.sock")
+}
+
+/// Where a mount's data was found and how to measure it.
+#[derive(Debug, Clone)]
+enum Location {
+    Host(PathBuf),
+    /// Readable only through a container that mounts it (container id, path inside).
+    Engine(String, String),
+    Nowhere,
+}
+
+/// Inspects a loaded project.
+///
+/// # Errors
+/// [`InspectError::Cancelled`] when `cancel` fires; nothing else stops an inspection.
+pub async fn inspect(
+    project: &Project,
+    opts: &InspectOptions,
+    progress: Arc<dyn Progress>,
+    cancel: &CancelToken,
+) -> Result<Inspection, InspectError> {
+    let started = Instant::now();
+    let mut warnings = project.warnings.clone();
+
+    // 1. The engine, if one answers.
+    let (engine, docker) = if opts.use_docker {
+        match Engine::connect().await {
+            Ok(e) => {
+                let status = DockerStatus { reachable: true, host: e.host().to_owned(), message: None };
+                (Some(e), status)
+            }
+            Err(e) => {
+                warnings.push(Warning::new(WarningCode::DockerUnavailable, e.to_string()));
+                let status = DockerStatus { reachable: false, host: crate::docker::configured_host(), message: Some(e.to_string()) };
+                (None, status)
+            }
+        }
+    } else {
+        (None, DockerStatus { reachable: false, host: crate::docker::configured_host(), message: Some("not asked".into()) })
+    };
+    let containers: Vec<ContainerInfo> = match &engine {
+        Some(e) => match e.project_containers(&project.name).await {
+            Ok(c) => c,
+            Err(err) => {
+                warnings.push(Warning::new(WarningCode::DockerUnavailable, err.to_string()));
+                Vec::new()
+            }
+        },
+        None => Vec::new(),
+    };
+
+    // 2. Where each mount's data is.
+    let mut locations: Vec<Vec<Location>> = Vec::new();
+    for svc in &project.services {
+        let mut locs = Vec::new();
+        for m in &svc.mounts {
+            locs.push(locate(m, &svc.name, &containers, engine.as_ref(), &mut warnings).await);
+        }
+        locations.push(locs);
+    }
+
+    // 3. Measure each distinct host path once, off the async runtime.
+    let host_paths: Vec<PathBuf> = {
+        let mut v: Vec<PathBuf> = locations
+            .iter()
+            .flatten()
+            .filter_map(|l| match l {
+                Location::Host(p) if !is_system_path(p) => Some(p.clone()),
+                _ => None,
+            })
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let scans: HashMap<PathBuf, Scan> = {
+        let paths = host_paths.clone();
+        let cancel = cancel.clone();
+        let largest = opts.largest;
+        let progress = progress.clone();
+        tokio::task::spawn_blocking(move || -> Result<HashMap<PathBuf, Scan>, scan::Cancelled> {
+            let mut out = HashMap::new();
+            for p in paths {
+                progress.phase(&p.display().to_string());
+                let s = scan::scan(&p, largest, progress.as_ref(), &cancel)?;
+                out.insert(p, s);
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|e| InspectError::Internal(e.to_string()))?
+        .map_err(|_| InspectError::Cancelled)?
+    };
+    let mut engine_sizes: HashMap<(String, String), (u64, u64)> = HashMap::new();
+    if let Some(e) = &engine {
+        for loc in locations.iter().flatten() {
+            if let Location::Engine(id, path) = loc {
+                if cancel.is_cancelled() {
+                    return Err(InspectError::Cancelled);
+                }
+                if engine_sizes.contains_key(&(id.clone(), path.clone())) {
+                    continue;
+                }
+                progress.phase(&format!("{path} (through Docker)"));
+                match e.measure_path(id, path).await {
+                    Ok((files, bytes)) => {
+                        progress.advance(files, bytes);
+                        engine_sizes.insert((id.clone(), path.clone()), (files, bytes));
+                    }
+                    Err(err) => warnings.push(Warning::new(
+                        WarningCode::VolumeSizeUnknown,
+                        format!("The data at {path} could not be measured through Docker: {err}"),
+                    )),
+                }
+            }
+        }
+    }
+
+    // 4. Per service.
+    let mut services = Vec::new();
+    let mut all_roots: Vec<PathBuf> = Vec::new();
+    let mut total_engine = (0u64, 0u64);
+    for (svc, locs) in project.services.iter().zip(&locations) {
+        let mut mounts = Vec::new();
+        let mut roots: Vec<PathBuf> = Vec::new();
+        let (mut eng_bytes, mut eng_files) = (0u64, 0u64);
+        let mut sqlite_files = Vec::new();
+        let mut pg_version_at: Option<PathBuf> = None;
+        for (m, loc) in svc.mounts.iter().zip(locs) {
+            let mut report = MountReport {
+                mount: m.clone(),
+                bytes: 0,
+                files: 0,
+                readable: false,
+                measured_by: SizeSource::None,
+                system: false,
+                exists: false,
+            };
+            match loc {
+                Location::Host(p) => {
+                    report.mount.host_path = Some(p.clone());
+                    report.system = is_system_path(p);
+                    report.exists = std::fs::symlink_metadata(p).is_ok();
+                    if let Some(s) = scans.get(p) {
+                        report.bytes = s.bytes;
+                        report.files = s.files;
+                        report.readable = s.unreadable.is_empty();
+                        report.measured_by = SizeSource::Files;
+                        roots.push(p.clone());
+                        for (db, _) in &s.sqlite {
+                            sqlite_files.push(db.display().to_string());
+                        }
+                        if s.pg_version {
+                            pg_version_at.get_or_insert(p.clone());
+                        }
+                    }
+                }
+                Location::Engine(id, path) => {
+                    report.exists = true;
+                    if let Some(&(files, bytes)) = engine_sizes.get(&(id.clone(), path.clone())) {
+                        report.bytes = bytes;
+                        report.files = files;
+                        report.readable = true;
+                        report.measured_by = SizeSource::Engine;
+                        eng_bytes += bytes;
+                        eng_files += files;
+                    }
+                }
+                Location::Nowhere => {}
+            }
+            mounts.push(report);
+        }
+        let (bytes, files) = sum_roots(&roots, &scans);
+        all_roots.extend(roots);
+        total_engine.0 += eng_bytes;
+        total_engine.1 += eng_files;
+
+        let (kind, kind_reason) = match &svc.image_kind {
+            Some((k, why)) => (*k, why.clone()),
+            None => match (&pg_version_at, sqlite_files.first()) {
+                (Some(p), _) => (ServiceKind::Postgres, format!("PG_VERSION in {}", p.display())),
+                (None, Some(db)) => (ServiceKind::Sqlite, format!("SQLite database {db}")),
+                (None, None) => (
+                    ServiceKind::Generic,
+                    match &svc.image {
+                        Some(i) => format!("image {i} is not a known database"),
+                        None => "built locally; its data shows no known database".into(),
+                    },
+                ),
+            },
+        };
+
+        let mine: Vec<&ContainerInfo> = containers.iter().filter(|c| c.service == svc.name).collect();
+        let (state, health) = service_state(&mine, engine.is_some());
+        let previous_bytes = opts.previous.as_ref().and_then(|p| p.services.get(&svc.name).copied());
+        services.push(ServiceReport {
+            name: svc.name.clone(),
+            image: svc.image.clone(),
+            kind,
+            kind_reason,
+            profiles: svc.profiles.clone(),
+            state,
+            health,
+            containers: mine
+                .iter()
+                .map(|c| ContainerReport { name: c.name.clone(), state: c.state.clone(), health: c.health.clone() })
+                .collect(),
+            depends_on: svc.depends_on.clone(),
+            mounts,
+            bytes: bytes + eng_bytes,
+            files: files + eng_files,
+            previous_bytes,
+            growth_bytes: previous_bytes.map(|p| (bytes + eng_bytes) as i64 - p as i64),
+            sqlite_files,
+        });
+    }
+    all_roots.sort();
+    all_roots.dedup();
+    let (total_bytes, total_files) = sum_roots(&all_roots, &scans);
+
+    // 5. Largest files over all scans, each once.
+    let mut largest: Vec<SizedFile> = scans.values().flat_map(|s| s.largest.iter().cloned()).collect();
+    largest.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.path.cmp(&b.path)));
+    largest.dedup_by(|a, b| a.path == b.path);
+    largest.truncate(opts.largest);
+    let largest_files = largest
+        .into_iter()
+        .map(|f| LargeFile {
+            service: services
+                .iter()
+                .find(|s| s.mounts.iter().any(|m| m.mount.host_path.as_ref().is_some_and(|h| f.path.starts_with(h))))
+                .map(|s| s.name.clone()),
+            path: f.path.display().to_string(),
+            bytes: f.bytes,
+        })
+        .collect();
+
+    // 6. Warnings from what was found.
+    risk_warnings(project, &services, &scans, &mut warnings);
+    warnings.sort_by_key(|w| severity(w.code));
+
+    Ok(Inspection {
+        stack: StackInfo {
+            name: project.name.clone(),
+            dir: project.dir.display().to_string(),
+            compose_files: project.compose_files.iter().map(|f| f.display().to_string()).collect(),
+        },
+        inspected_at: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0),
+        duration_ms: started.elapsed().as_millis() as u64,
+        docker,
+        services,
+        total_bytes: total_bytes + total_engine.0,
+        total_files: total_files + total_engine.1,
+        previous_inspected_at: opts.previous.as_ref().map(|p| p.at),
+        largest_files,
+        free_bytes: fs4::available_space(&project.dir).ok(),
+        warnings,
+    })
+}
+
+/// Why [`inspect_stack`] failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InspectStackError {
+    /// The stack could not be read.
+    #[error(transparent)]
+    Stack(#[from] StackError),
+    /// The catalog could not be used.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    /// The inspection did not finish.
+    #[error(transparent)]
+    Inspect(#[from] InspectError),
+}
+
+/// Loads the stack in `dir`, inspects it with the previous inspection's sizes for growth,
+/// and records it in the catalog (adding the stack if it is new).
+///
+/// # Errors
+/// When the stack cannot be read, the catalog fails, or the inspection is cancelled.
+pub async fn inspect_stack(
+    catalog: &Catalog,
+    dir: &Path,
+    load: &LoadOptions,
+    mut opts: InspectOptions,
+    progress: Arc<dyn Progress>,
+    cancel: &CancelToken,
+) -> Result<(StackRecord, Inspection), InspectStackError> {
+    let project = crate::stack::load(dir, load)?;
+    let record = catalog.add_stack(&project.dir, &project.name)?;
+    opts.previous = catalog.last_sizes(record.id)?;
+    let inspection = inspect(&project, &opts, progress, cancel).await?;
+    let per_service: Vec<(String, u64, u64)> =
+        inspection.services.iter().map(|s| (s.name.clone(), s.bytes, s.files)).collect();
+    catalog.record_inspection(
+        record.id,
+        inspection.inspected_at,
+        (inspection.total_bytes, inspection.total_files),
+        inspection.warnings.len(),
+        &per_service,
+    )?;
+    let record = catalog.stack(record.id)?;
+    Ok((record, inspection))
+}
+
+/// Sizes of `roots`, leaving out any root inside another (its files are already counted).
+fn sum_roots(roots: &[PathBuf], scans: &HashMap<PathBuf, Scan>) -> (u64, u64) {
+    let mut sorted: Vec<&PathBuf> = roots.iter().collect();
+    sorted.sort();
+    sorted.dedup();
+    let mut kept: Vec<&PathBuf> = Vec::new();
+    for r in sorted {
+        if !kept.iter().any(|k| r.starts_with(k)) {
+            kept.push(r);
+        }
+    }
+    kept.iter().filter_map(|r| scans.get(*r)).fold((0, 0), |(b, f), s| (b + s.bytes, f + s.files))
+}
+
+async fn locate(
+    m: &Mount,
+    service: &str,
+    containers: &[ContainerInfo],
+    engine: Option<&Engine>,
+    warnings: &mut Vec<Warning>,
+) -> Location {
+    match m.kind {
+        MountType::Bind => m.host_path.clone().map_or(Location::Nowhere, Location::Host),
+        MountType::Volume => {
+            if let Some(p) = &m.host_path {
+                return Location::Host(p.clone());
+            }
+            // The container that mounts it, for names of anonymous volumes and for reading
+            // through the engine.
+            let holder = containers.iter().find(|c| {
+                c.service == service
+                    && c.volumes.iter().any(|(name, dest)| {
+                        dest == &m.target && m.volume_name.as_ref().is_none_or(|v| v == name)
+                    })
+            });
+            let name = m.volume_name.clone().or_else(|| {
+                holder.and_then(|c| c.volumes.iter().find(|(_, d)| d == &m.target).map(|(n, _)| n.clone()))
+            });
+            let (Some(engine), Some(name)) = (engine, name) else {
+                if engine.is_some() || m.volume_name.is_some() {
+                    let what = m.volume_name.clone().unwrap_or_else(|| format!("the anonymous volume at {}", m.target));
+                    if engine.is_none() {
+                        warnings.push(
+                            Warning::new(
+                                WarningCode::VolumeSizeUnknown,
+                                format!("The size of volume {what} is unknown: only the Docker engine knows where it is, and none answered."),
+                            )
+                            .service(service),
+                        );
+                    }
+                }
+                return Location::Nowhere;
+            };
+            match engine.volume_mountpoint(&name).await {
+                Ok(Some(mp)) => {
+                    let path = PathBuf::from(&mp);
+                    if std::fs::read_dir(&path).is_ok() {
+                        Location::Host(path)
+                    } else if let Some(c) = holder {
+                        Location::Engine(c.id.clone(), m.target.clone())
+                    } else {
+                        warnings.push(
+                            Warning::new(
+                                WarningCode::VolumeSizeUnknown,
+                                format!(
+                                    "The volume {name} is not readable by you and no container of {service} \
+                                     mounts it, so its size is unknown; start the stack once and inspect again."
+                                ),
+                            )
+                            .service(service),
+                        );
+                        Location::Nowhere
+                    }
+                }
+                // Not created yet: compose makes it on the first `up`.
+                Ok(None) => Location::Nowhere,
+                Err(e) => {
+                    warnings.push(Warning::new(WarningCode::VolumeSizeUnknown, e.to_string()).service(service));
+                    Location::Nowhere
+                }
+            }
+        }
+        MountType::Tmpfs | MountType::Other => Location::Nowhere,
+    }
+}
+
+fn service_state(mine: &[&ContainerInfo], engine: bool) -> (String, Option<String>) {
+    if !engine {
+        return ("unknown".into(), None);
+    }
+    if mine.is_empty() {
+        return ("not created".into(), None);
+    }
+    let running = mine.iter().filter(|c| c.state == "running").count();
+    let state = if running == mine.len() {
+        "running".to_owned()
+    } else if running == 0 {
+        mine[0].state.clone()
+    } else {
+        format!("{running}/{} running", mine.len())
+    };
+    let health = ["unhealthy", "starting", "healthy"]
+        .iter()
+        .find(|h| mine.iter().any(|c| c.health.as_deref() == Some(**h)))
+        .map(|h| (*h).to_owned());
+    (state, health)
+}
+
+fn severity(code: WarningCode) -> u8 {
+    use WarningCode::*;
+    match code {
+        DataNotPersisted | BindSourceMissing | SecretsNotGitignored | VariableRequired | EnvFileMissing => 0,
+        SecretsFileReadable | HardcodedSecret | SqliteWalActive => 1,
+        UnreadablePath | VolumeUndefined | VolumeSizeUnknown | ComposeProblem | VariableSyntax => 2,
+        _ => 3,
+    }
+}
+
+#[cfg(unix)]
+fn others_can_access(p: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(p).ok()?.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then_some(mode)
+}
+
+#[cfg(not(unix))]
+fn others_can_access(_p: &Path) -> Option<u32> {
+    None
+}
+
+/// Whether git ignores `path` (`None`: not in a git work tree, or git is not installed).
+fn git_ignores(dir: &Path, path: &Path) -> Option<bool> {
+    let inside = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["rev-parse", "--is-inside-work-tree"])
+        .output()
+        .ok()?;
+    if !inside.status.success() {
+        return None;
+    }
+    let status = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["check-ignore", "-q", "--"])
+        .arg(path)
+        .status()
+        .ok()?;
+    match status.code() {
+        Some(0) => Some(true),
+        Some(1) => Some(false),
+        _ => None,
+    }
+}
+
+fn risk_warnings(project: &Project, services: &[ServiceReport], scans: &HashMap<PathBuf, Scan>, warnings: &mut Vec<Warning>) {
+    // Secrets files: the stack's .env, every env_file, and env files inside the data.
+    let mut secrets: BTreeMap<PathBuf, Option<String>> = BTreeMap::new();
+    if let Some(d) = &project.dotenv {
+        secrets.insert(d.clone(), None);
+    }
+    for svc in &project.services {
+        for ef in svc.env_files.iter().filter(|e| e.path.is_file()) {
+            secrets.entry(ef.path.clone()).or_insert_with(|| Some(svc.name.clone()));
+        }
+    }
+    for s in scans.values() {
+        for f in &s.env_files {
+            secrets.entry(f.clone()).or_insert(None);
+        }
+    }
+    for (path, service) in &secrets {
+        let shown = path.strip_prefix(&project.dir).unwrap_or(path).display().to_string();
+        if let Some(mode) = others_can_access(path) {
+            let mut w = Warning::new(
+                WarningCode::SecretsFileReadable,
+                format!(
+                    "{shown} holds secrets but other users on this machine can {} it (mode {mode:o}); \
+                     restrict it with `chmod 600 {shown}`.",
+                    if mode & 0o022 != 0 { "read or change" } else { "read" }
+                ),
+            )
+            .path(path);
+            w.service = service.clone();
+            warnings.push(w);
+        }
+        if path.starts_with(&project.dir) && git_ignores(&project.dir, path) == Some(false) {
+            warnings.push(
+                Warning::new(
+                    WarningCode::SecretsNotGitignored,
+                    format!(
+                        "{shown} holds secrets and this folder is a git repository that does not ignore it: \
+                         a `git add .` would publish them. Add {shown} to .gitignore."
+                    ),
+                )
+                .path(path),
+            );
+        }
+    }
+
+    for svc in &project.services {
+        for var in &svc.hardcoded_secrets {
+            warnings.push(
+                Warning::new(
+                    WarningCode::HardcodedSecret,
+                    format!(
+                        "{} has the secret {var} written into the compose file, where it is shared with \
+                         everyone who sees that file; move it to .env and write ${{{var}}} instead.",
+                        svc.name
+                    ),
+                )
+                .service(&svc.name),
+            );
+        }
+    }
+
+    for (svc, report) in project.services.iter().zip(services) {
+        for m in &report.mounts {
+            if m.mount.kind == MountType::Bind && !m.exists && !m.system {
+                if let Some(p) = &m.mount.host_path {
+                    warnings.push(
+                        Warning::new(
+                            WarningCode::BindSourceMissing,
+                            format!(
+                                "{} mounts {} at {}, but that path does not exist: Docker will create an \
+                                 empty folder owned by root there, and the service starts without its data.",
+                                svc.name,
+                                p.display(),
+                                m.mount.target
+                            ),
+                        )
+                        .service(&svc.name)
+                        .path(p),
+                    );
+                }
+            }
+            if let Some(p) = &m.mount.host_path {
+                if let Some(s) = scans.get(p) {
+                    let n = s.unreadable.len();
+                    if let Some((first, why)) = s.unreadable.first() {
+                        let more = if n > 1 { format!(" (and {} more paths)", n - 1) } else { String::new() };
+                        warnings.push(
+                            Warning::new(
+                                WarningCode::UnreadablePath,
+                                format!(
+                                    "Lifeboat cannot read {}{more}: {why}. Its size is left out; Lifeboat reads \
+                                     such data through Docker when the service's container exists.",
+                                    first.display()
+                                ),
+                            )
+                            .service(&svc.name)
+                            .path(first),
+                        );
+                    }
+                    for (db, wal) in &s.sqlite {
+                        if *wal > 0 {
+                            warnings.push(
+                                Warning::new(
+                                    WarningCode::SqliteWalActive,
+                                    format!(
+                                        "The SQLite database {} has {} of changes in its write-ahead log: copying \
+                                         the file now would give a corrupt or outdated copy. Lifeboat backs it up \
+                                         with SQLite's online backup instead.",
+                                        db.display(),
+                                        human_bytes(*wal)
+                                    ),
+                                )
+                                .service(&svc.name)
+                                .path(db),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        if report.kind.is_database() {
+            if let Some(data_dir) = report.kind.data_dir() {
+                let persisted = report.mounts.iter().any(|m| {
+                    m.mount.kind != MountType::Tmpfs
+                        && (Path::new(data_dir).starts_with(&m.mount.target)
+                            || (report.kind == ServiceKind::Postgres
+                                && m.mount.target.starts_with("/var/lib/postgresql")
+                                && svc.environment_keys.iter().any(|k| k == "PGDATA")))
+                });
+                if !persisted {
+                    warnings.push(
+                        Warning::new(
+                            WarningCode::DataNotPersisted,
+                            format!(
+                                "{} is a {} database but nothing is mounted at {data_dir}: its data lives in an \
+                                 anonymous volume or inside the container and is lost with `docker compose down`. \
+                                 Mount a named volume or a folder there.",
+                                svc.name,
+                                report.kind.as_str()
+                            ),
+                        )
+                        .service(&svc.name),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Bytes in the units people read: `512 B`, `1.5 KiB`, `2.3 GiB`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
