@@ -1,3 +1,12 @@
+/// The commands the web UI may call; each gets an `allow-<command>` permission that
+/// `capabilities/default.json` grants to the main window. Nothing else is reachable.
+const COMMANDS: &[&str] =
+    &["list_stacks", "add_stack", "remove_stack", "inspect_stack", "cancel_job", "get_startup"];
+
 fn main() {
-    tauri_build::build();
+    tauri_build::try_build(
+        tauri_build::Attributes::new()
+            .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
+    )
+    .expect("failed to run tauri-build");
 }

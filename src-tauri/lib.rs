@@ -1,1 +1,110 @@
-pub fn run() {}
+//! Lifeboat's desktop shell: thin Tauri commands over `lifeboat-core`, job channels and
+//! cancellation. No business logic lives here.
+
+mod commands;
+mod error;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use lifeboat_core::{CancelToken, Catalog};
+use tauri::Manager;
+
+pub use commands::InspectResult;
+pub use error::{ErrorCode, IpcError};
+
+/// The app's shared state: the catalog, running jobs, and the stack opened at launch.
+pub struct AppState {
+    catalog: Arc<Catalog>,
+    jobs: Mutex<HashMap<u64, CancelToken>>,
+    next_job: AtomicU64,
+    startup_stack: Option<i64>,
+}
+
+impl AppState {
+    fn start_job(&self) -> (u64, CancelToken) {
+        let id = self.next_job.fetch_add(1, Ordering::Relaxed) + 1;
+        let token = CancelToken::new();
+        self.jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id, token.clone());
+        (id, token)
+    }
+    fn end_job(&self, id: u64) {
+        self.jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id);
+    }
+    fn cancel_job(&self, id: u64) -> bool {
+        match self.jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&id) {
+            Some(t) => {
+                t.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// The stack folder given at launch: the first argument, else `LIFEBOAT_OPEN`.
+fn startup_dir() -> Option<PathBuf> {
+    std::env::args_os()
+        .nth(1)
+        .filter(|a| !a.to_string_lossy().starts_with('-'))
+        .or_else(|| std::env::var_os("LIFEBOAT_OPEN"))
+        .filter(|a| !a.is_empty())
+        .map(PathBuf::from)
+}
+
+/// Starts the desktop app.
+pub fn run() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LIFEBOAT_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let catalog = match Catalog::open_default() {
+        Ok(c) => Arc::new(c),
+        Err(e) => {
+            eprintln!("Lifeboat cannot start: {e}");
+            std::process::exit(1);
+        }
+    };
+    // A stack folder named at launch is added to the catalog and opened first.
+    let startup_stack = startup_dir().and_then(|dir| {
+        let loaded = lifeboat_core::stack::load(&dir, &lifeboat_core::LoadOptions::default());
+        match loaded {
+            Ok(p) => catalog.add_stack(&p.dir, &p.name).map(|s| s.id).ok(),
+            Err(e) => {
+                tracing::warn!("cannot open {}: {e}", dir.display());
+                None
+            }
+        }
+    });
+    let state = AppState {
+        catalog,
+        jobs: Mutex::new(HashMap::new()),
+        next_job: AtomicU64::new(0),
+        startup_stack,
+    };
+    let result = tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
+        .setup(|app| {
+            if let Some(w) = app.get_webview_window("main") {
+                let _ = w.set_title(&format!("Lifeboat {}", lifeboat_core::VERSION));
+            }
+            Ok(())
+        })
+        .manage(state)
+        .invoke_handler(tauri::generate_handler![
+            commands::list_stacks,
+            commands::add_stack,
+            commands::remove_stack,
+            commands::inspect_stack,
+            commands::cancel_job,
+            commands::get_startup,
+        ])
+        .run(tauri::generate_context!());
+    if let Err(e) = result {
+        eprintln!("Lifeboat stopped with an error: {e}");
+        std::process::exit(1);
+    }
+}

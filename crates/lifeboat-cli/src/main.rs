@@ -1,1 +1,190 @@
-fn main() {}
+//! `lifeboat`: Lifeboat's core from the command line, for servers, cron and scripts.
+//! Every verb prints a readable report, or JSON with `--json`. Exit codes: 0 ok, 1 failed,
+//! 2 bad usage.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use lifeboat_core::inspect::{human_bytes, inspect_stack, InspectOptions, Inspection};
+use lifeboat_core::{CancelToken, Catalog, LoadOptions};
+
+mod progress;
+
+#[derive(Parser)]
+#[command(name = "lifeboat", version, about = "Encrypted, consistent backups of Docker Compose stacks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show what a stack keeps on disk, its services' state, and what is at risk.
+    Inspect {
+        /// The folder with the compose file.
+        stack_dir: PathBuf,
+        /// Compose file to use instead of the default ones (repeatable, merged in order).
+        #[arg(short = 'f', long = "file")]
+        files: Vec<PathBuf>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// How many of the largest files to list.
+        #[arg(long, default_value_t = 10)]
+        largest: usize,
+        /// Do not ask the Docker engine (files only).
+        #[arg(long)]
+        no_docker: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LIFEBOAT_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio_runtime() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("lifeboat: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command {
+        Command::Inspect { stack_dir, files, json, largest, no_docker } => {
+            // -f paths are relative to where the command runs, as with docker compose.
+            let cwd = std::env::current_dir().unwrap_or_default();
+            let load = LoadOptions { files: files.iter().map(|f| cwd.join(f)).collect(), use_process_env: true };
+            let opts = InspectOptions { largest, use_docker: !no_docker, ..InspectOptions::default() };
+            let result = runtime.block_on(async {
+                let catalog = Catalog::open_default()?;
+                let progress: Arc<dyn lifeboat_core::Progress> = if !json && std::io::stderr().is_terminal() {
+                    Arc::new(progress::Terminal::default())
+                } else {
+                    Arc::new(lifeboat_core::job::NoProgress)
+                };
+                let out = inspect_stack(&catalog, &stack_dir, &load, opts, progress, &CancelToken::new()).await;
+                progress::clear_line();
+                Ok::<_, Box<dyn std::error::Error>>(out?)
+            });
+            match result {
+                Ok((_, inspection)) => {
+                    if json {
+                        match serde_json::to_string_pretty(&inspection) {
+                            Ok(s) => println!("{s}"),
+                            Err(e) => {
+                                eprintln!("lifeboat: cannot write JSON: {e}");
+                                return ExitCode::FAILURE;
+                            }
+                        }
+                    } else {
+                        print_inspection(&inspection);
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("lifeboat: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn tokio_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()
+}
+
+fn print_inspection(i: &Inspection) {
+    println!("Stack {}  ({})", i.stack.name, i.stack.dir);
+    println!("Compose files: {}", i.stack.compose_files.join(", "));
+    if !i.docker.reachable {
+        println!("Docker: not reachable at {} (states unknown)", i.docker.host);
+    }
+    println!();
+    let rows: Vec<[String; 6]> = i
+        .services
+        .iter()
+        .map(|s| {
+            let growth = match s.growth_bytes {
+                Some(g) if g > 0 => format!("+{}", human_bytes(g as u64)),
+                Some(g) if g < 0 => format!("-{}", human_bytes(g.unsigned_abs())),
+                Some(_) => "±0".into(),
+                None => "".into(),
+            };
+            let state = match &s.health {
+                Some(h) => format!("{} ({h})", s.state),
+                None => s.state.clone(),
+            };
+            let profiles = if s.profiles.is_empty() { String::new() } else { format!(" [{}]", s.profiles.join(",")) };
+            [format!("{}{profiles}", s.name), s.kind.as_str().to_owned(), state, human_bytes(s.bytes), s.files.to_string(), growth]
+        })
+        .collect();
+    print_table(&["SERVICE", "KIND", "STATE", "SIZE", "FILES", "GROWTH"], &rows);
+    println!();
+    let mut mounts: Vec<[String; 5]> = Vec::new();
+    for s in &i.services {
+        for m in &s.mounts {
+            let source = m
+                .mount
+                .host_path
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .or_else(|| m.mount.volume_name.clone())
+                .or_else(|| m.mount.source.clone())
+                .unwrap_or_else(|| "(anonymous)".into());
+            let size = match m.measured_by {
+                lifeboat_core::inspect::SizeSource::None if m.system => "system".into(),
+                lifeboat_core::inspect::SizeSource::None => "-".into(),
+                _ => human_bytes(m.bytes),
+            };
+            let kind = format!("{:?}{}", m.mount.kind, if m.mount.read_only { " ro" } else { "" }).to_lowercase();
+            mounts.push([s.name.clone(), kind, m.mount.target.clone(), source, size]);
+        }
+    }
+    if !mounts.is_empty() {
+        print_table(&["SERVICE", "TYPE", "TARGET", "SOURCE", "SIZE"], &mounts);
+        println!();
+    }
+    print!("Total {} in {} files", human_bytes(i.total_bytes), i.total_files);
+    if let Some(free) = i.free_bytes {
+        print!(", {} free on its disk", human_bytes(free));
+    }
+    println!();
+    if !i.largest_files.is_empty() {
+        println!("\nLargest files:");
+        for f in &i.largest_files {
+            println!("  {:>10}  {}", human_bytes(f.bytes), f.path);
+        }
+    }
+    if !i.warnings.is_empty() {
+        println!("\nWarnings ({}):", i.warnings.len());
+        for w in &i.warnings {
+            let code = serde_json::to_value(w.code).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            println!("  [{code}] {}", w.message);
+        }
+    }
+}
+
+fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
+    let mut widths = header.map(|h| h.chars().count());
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let parts: Vec<String> = cells.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        println!("{}", parts.join("  ").trim_end());
+    };
+    line(header.to_vec());
+    for r in rows {
+        line(r.iter().map(String::as_str).collect());
+    }
+}

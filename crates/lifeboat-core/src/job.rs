@@ -40,3 +40,37 @@ impl CancelToken {
         self.0.load(Ordering::Relaxed)
     }
 }
+
+/// What a long job tells the window while it runs, in order: `started`, then any number of
+/// `phase` and `progress`, then `finished` or `failed`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
+#[serde(tag = "event", content = "data", rename_all = "camelCase")]
+pub enum JobEvent {
+    /// The job has an id; `cancel_job` takes it.
+    Started {
+        /// The job's id.
+        #[ts(type = "number")]
+        job_id: u64,
+    },
+    /// A new phase began.
+    Phase {
+        /// What is being worked on.
+        label: String,
+    },
+    /// Totals so far.
+    Progress {
+        /// Files done.
+        #[ts(type = "number")]
+        files: u64,
+        /// Bytes done.
+        #[ts(type = "number")]
+        bytes: u64,
+    },
+    /// The job ended well.
+    Finished,
+    /// The job ended with an error.
+    Failed {
+        /// The error, as a sentence.
+        message: String,
+    },
+}

@@ -94,14 +94,19 @@ async fn timed<T>(
 }
 
 impl Engine {
-    /// Connects to the engine named by `DOCKER_HOST` (or the platform default) and pings it.
+    /// Connects to the engine at `host`, else the one named by `DOCKER_HOST` (or the platform
+    /// default), and pings it.
     ///
     /// # Errors
     /// [`DockerError::Unreachable`] when nothing answers.
-    pub async fn connect() -> Result<Self, DockerError> {
-        let host = configured_host();
+    pub async fn connect(host: Option<&str>) -> Result<Self, DockerError> {
+        let host = host.map_or_else(configured_host, str::to_owned);
         let unreachable = |reason: String| DockerError::Unreachable { host: host.clone(), reason };
-        let docker = Docker::connect_with_defaults().map_err(|e| unreachable(e.to_string()))?;
+        let docker = match host.strip_prefix("unix://") {
+            Some(path) => Docker::connect_with_unix(path, 30, bollard::API_DEFAULT_VERSION),
+            None => Docker::connect_with_defaults(),
+        }
+        .map_err(|e| unreachable(e.to_string()))?;
         match tokio::time::timeout(Duration::from_secs(3), docker.ping()).await {
             Ok(Ok(_)) => Ok(Self { docker, host }),
             Ok(Err(e)) => Err(unreachable(short_reason(&e.to_string()))),

@@ -46,11 +46,13 @@ pub struct InspectOptions {
     pub previous: Option<PastSizes>,
     /// Ask a Docker engine (if one answers) about containers and volumes.
     pub use_docker: bool,
+    /// The engine's address (`unix:///path`, `tcp://…`); `None`: `DOCKER_HOST` or the default.
+    pub docker_host: Option<String>,
 }
 
 impl Default for InspectOptions {
     fn default() -> Self {
-        Self { largest: 10, previous: None, use_docker: true }
+        Self { largest: 10, previous: None, use_docker: true, docker_host: None }
     }
 }
 
@@ -238,19 +240,19 @@ pub async fn inspect(
 
     // 1. The engine, if one answers.
     let (engine, docker) = if opts.use_docker {
-        match Engine::connect().await {
+        match Engine::connect(opts.docker_host.as_deref()).await {
             Ok(e) => {
                 let status = DockerStatus { reachable: true, host: e.host().to_owned(), message: None };
                 (Some(e), status)
             }
             Err(e) => {
                 warnings.push(Warning::new(WarningCode::DockerUnavailable, e.to_string()));
-                let status = DockerStatus { reachable: false, host: crate::docker::configured_host(), message: Some(e.to_string()) };
+                let status = DockerStatus { reachable: false, host: opts.docker_host.clone().unwrap_or_else(crate::docker::configured_host), message: Some(e.to_string()) };
                 (None, status)
             }
         }
     } else {
-        (None, DockerStatus { reachable: false, host: crate::docker::configured_host(), message: Some("not asked".into()) })
+        (None, DockerStatus { reachable: false, host: opts.docker_host.clone().unwrap_or_else(crate::docker::configured_host), message: Some("not asked".into()) })
     };
     let containers: Vec<ContainerInfo> = match &engine {
         Some(e) => match e.project_containers(&project.name).await {
@@ -279,7 +281,7 @@ pub async fn inspect(
             .iter()
             .flatten()
             .filter_map(|l| match l {
-                Location::Host(p) if !is_system_path(p) => Some(p.clone()),
+                Location::Host(p) if !is_system_path(p) && std::fs::symlink_metadata(p).is_ok() => Some(p.clone()),
                 _ => None,
             })
             .collect();
@@ -559,18 +561,8 @@ async fn locate(
                 holder.and_then(|c| c.volumes.iter().find(|(_, d)| d == &m.target).map(|(n, _)| n.clone()))
             });
             let (Some(engine), Some(name)) = (engine, name) else {
-                if engine.is_some() || m.volume_name.is_some() {
-                    let what = m.volume_name.clone().unwrap_or_else(|| format!("the anonymous volume at {}", m.target));
-                    if engine.is_none() {
-                        warnings.push(
-                            Warning::new(
-                                WarningCode::VolumeSizeUnknown,
-                                format!("The size of volume {what} is unknown: only the Docker engine knows where it is, and none answered."),
-                            )
-                            .service(service),
-                        );
-                    }
-                }
+                // Without an engine nobody knows where a named volume is; the one
+                // docker-unavailable warning says so, and the mount shows "not measured".
                 return Location::Nowhere;
             };
             match engine.volume_mountpoint(&name).await {

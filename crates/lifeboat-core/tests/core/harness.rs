@@ -1,0 +1,48 @@
+//! Shared helpers: where things are, skipping honestly, running the inspection.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use lifeboat_core::inspect::{inspect, InspectOptions, Inspection};
+use lifeboat_core::job::NoProgress;
+use lifeboat_core::{CancelToken, LoadOptions, Project};
+
+/// `../shared` beside the repository.
+pub fn shared() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
+}
+
+/// Skips the calling test with a reason, or fails it when everything is required.
+pub fn skip(reason: &str) {
+    if std::env::var("LIFEBOAT_REQUIRE_ALL").is_ok_and(|v| v == "1") {
+        panic!("required test cannot run: {reason}");
+    }
+    eprintln!("SKIPPED: {reason}");
+}
+
+pub fn load(dir: &Path) -> Project {
+    lifeboat_core::stack::load(dir, &LoadOptions { files: Vec::new(), use_process_env: false })
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+}
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+/// Inspects without asking any Docker engine.
+pub fn inspect_files(project: &Project) -> Inspection {
+    let opts = InspectOptions { use_docker: false, ..InspectOptions::default() };
+    runtime().block_on(inspect(project, &opts, Arc::new(NoProgress), &CancelToken::new())).unwrap()
+}
+
+/// Sum of regular files' sizes under `dir`, counted by `find`, not by Lifeboat.
+pub fn find_sizes(dir: &Path) -> (u64, u64) {
+    let out = std::process::Command::new("find")
+        .arg(dir)
+        .args(["-type", "f", "-printf", "%s\\n"])
+        .output()
+        .expect("find runs");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let sizes: Vec<u64> = text.lines().map(|l| l.parse().unwrap()).collect();
+    (sizes.iter().sum(), sizes.len() as u64)
+}

@@ -1,0 +1,9 @@
+//! Integration tests of the core: real files, real SQLite, a real Docker engine.
+//!
+//! Tests that need something this machine may lack (the shared fixtures, Python, a Docker
+//! daemon) say why they skip; with `LIFEBOAT_REQUIRE_ALL=1` (set by `.ci/run`) a skip fails.
+
+mod docker;
+mod fixtures;
+mod harness;
+mod shapes;

@@ -1,0 +1,77 @@
+//! The one error type of the IPC boundary: `{ code, message }`, with `code` from a closed
+//! set that the UI branches on (mirrored in TypeScript), and `message` a sentence to show.
+
+use lifeboat_core::catalog::CatalogError;
+use lifeboat_core::inspect::{InspectError, InspectStackError};
+use lifeboat_core::stack::StackError;
+use serde::Serialize;
+use ts_rs::TS;
+
+/// What kind of failure a command met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The folder has no compose file.
+    NoComposeFile,
+    /// A compose or env file cannot be read as such.
+    InvalidStack,
+    /// A file or folder could not be read.
+    Unreadable,
+    /// The stack id is not in the catalog.
+    UnknownStack,
+    /// The user cancelled the job.
+    Cancelled,
+    /// The catalog failed.
+    Catalog,
+    /// Anything else.
+    Internal,
+}
+
+/// An error as the web UI receives it.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct IpcError {
+    /// The kind of failure.
+    pub code: ErrorCode,
+    /// What failed and what to do, as a sentence.
+    pub message: String,
+}
+
+impl IpcError {
+    pub(crate) fn new(code: ErrorCode, message: impl std::fmt::Display) -> Self {
+        Self { code, message: message.to_string() }
+    }
+}
+
+impl From<StackError> for IpcError {
+    fn from(e: StackError) -> Self {
+        let code = match &e {
+            StackError::NoComposeFile { .. } | StackError::NotAFolder { .. } => ErrorCode::NoComposeFile,
+            StackError::Read { .. } => ErrorCode::Unreadable,
+            _ => ErrorCode::InvalidStack,
+        };
+        Self::new(code, e)
+    }
+}
+
+impl From<CatalogError> for IpcError {
+    fn from(e: CatalogError) -> Self {
+        let code = match &e {
+            CatalogError::UnknownStack { .. } => ErrorCode::UnknownStack,
+            _ => ErrorCode::Catalog,
+        };
+        Self::new(code, e)
+    }
+}
+
+impl From<InspectStackError> for IpcError {
+    fn from(e: InspectStackError) -> Self {
+        match e {
+            InspectStackError::Stack(e) => e.into(),
+            InspectStackError::Catalog(e) => e.into(),
+            InspectStackError::Inspect(InspectError::Cancelled) => {
+                Self::new(ErrorCode::Cancelled, "The inspection was cancelled.")
+            }
+            other => Self::new(ErrorCode::Internal, other),
+        }
+    }
+}

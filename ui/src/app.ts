@@ -1,0 +1,355 @@
+// The Stacks screen: the stacks Lifeboat knows on the left, the chosen stack's inspection on
+// the right (services, sizes and growth, largest files, warnings in plain words).
+import * as ipc from "./lib/ipc";
+import type { InspectResult, JobEvent, MountReport, ServiceReport, StackRecord, Warning } from "./lib/ipc";
+import { describeError } from "./lib/errors";
+import { ago, bytes, count, growth, rate } from "./lib/format";
+import { h, sparkline } from "./lib/dom";
+
+interface State {
+  stacks: StackRecord[];
+  selected: number | null;
+  results: Map<number, InspectResult>;
+  job: { stackId: number; jobId: number | null; started: number; files: number; bytes: number; phase: string } | null;
+  error: { title: string; detail: string } | null;
+}
+
+const state: State = { stacks: [], selected: null, results: new Map(), job: null, error: null };
+let root: HTMLElement;
+
+export async function start(el: HTMLElement): Promise<void> {
+  root = el;
+  try {
+    state.stacks = await ipc.listStacks();
+    const startup = await ipc.getStartup();
+    const first = startup ?? state.stacks[0]?.id ?? null;
+    render();
+    if (first !== null) await select(first);
+  } catch (e) {
+    state.error = describeError(e);
+    render();
+  }
+}
+
+async function select(stackId: number): Promise<void> {
+  state.selected = stackId;
+  state.error = null;
+  render();
+  if (!state.results.has(stackId)) await inspect(stackId);
+}
+
+async function inspect(stackId: number): Promise<void> {
+  state.job = { stackId, jobId: null, started: performance.now(), files: 0, bytes: 0, phase: "Starting…" };
+  state.error = null;
+  render();
+  const onEvent = (e: JobEvent) => {
+    if (!state.job) return;
+    switch (e.event) {
+      case "started":
+        state.job.jobId = e.data.job_id;
+        break;
+      case "phase":
+        state.job.phase = e.data.label;
+        break;
+      case "progress":
+        state.job.files = e.data.files;
+        state.job.bytes = e.data.bytes;
+        break;
+      default:
+        return;
+    }
+    renderProgress();
+  };
+  try {
+    const result = await ipc.inspectStack(stackId, onEvent);
+    state.results.set(stackId, result);
+    state.stacks = await ipc.listStacks();
+  } catch (e) {
+    state.error = describeError(e);
+  } finally {
+    state.job = null;
+    render();
+  }
+}
+
+async function addStack(): Promise<void> {
+  try {
+    const added = await ipc.addStack();
+    if (!added) return;
+    state.stacks = await ipc.listStacks();
+    state.results.delete(added.id);
+    await select(added.id);
+  } catch (e) {
+    state.error = describeError(e);
+    render();
+  }
+}
+
+async function removeStack(stackId: number): Promise<void> {
+  try {
+    await ipc.removeStack(stackId);
+    state.results.delete(stackId);
+    state.stacks = await ipc.listStacks();
+    state.selected = state.stacks[0]?.id ?? null;
+    render();
+  } catch (e) {
+    state.error = describeError(e);
+    render();
+  }
+}
+
+function render(): void {
+  root.replaceChildren(
+    h("div", { class: "layout" }, sidebar(), h("main", { class: "content", id: "content" }, content())),
+  );
+}
+
+function sidebar(): HTMLElement {
+  return h(
+    "nav",
+    { class: "sidebar", "aria-label": "Stacks" },
+    h("div", { class: "brand" }, h("span", { class: "logo", "aria-hidden": "true" }), "Lifeboat"),
+    h("h2", {}, "Stacks"),
+    h(
+      "ul",
+      { class: "stack-list" },
+      state.stacks.map((s) =>
+        h(
+          "li",
+          {},
+          h(
+            "button",
+            {
+              class: `stack-item${s.id === state.selected ? " selected" : ""}`,
+              "data-testid": "stack-item",
+              "aria-current": s.id === state.selected ? "page" : undefined,
+              onclick: () => void select(s.id),
+            },
+            h("span", { class: "stack-name" }, s.name),
+            h(
+              "span",
+              { class: "stack-meta" },
+              s.last_total_bytes !== null ? bytes(s.last_total_bytes) : "not inspected",
+              s.last_warnings ? ` · ${s.last_warnings} warning${s.last_warnings === 1 ? "" : "s"}` : "",
+            ),
+          ),
+        ),
+      ),
+    ),
+    h("button", { class: "primary add", onclick: () => void addStack() }, "Add stack folder…"),
+  );
+}
+
+function content(): (Node | string)[] {
+  const out: (Node | string)[] = [];
+  if (state.error) {
+    out.push(
+      h("div", { class: "banner error", role: "alert" }, h("strong", {}, state.error.title), h("p", {}, state.error.detail)),
+    );
+  }
+  const stack = state.stacks.find((s) => s.id === state.selected);
+  if (!stack) {
+    out.push(welcome());
+    return out;
+  }
+  const result = state.results.get(stack.id);
+  out.push(
+    h(
+      "header",
+      { class: "page-head" },
+      h(
+        "div",
+        {},
+        h("h1", {}, stack.name),
+        h("p", { class: "muted path" }, stack.dir),
+      ),
+      h(
+        "div",
+        { class: "actions" },
+        h(
+          "button",
+          { onclick: () => void inspect(stack.id), disabled: state.job !== null },
+          state.job ? "Inspecting…" : "Inspect again",
+        ),
+        h("button", { class: "quiet", onclick: () => void removeStack(stack.id), disabled: state.job !== null }, "Remove from Lifeboat"),
+      ),
+    ),
+  );
+  out.push(h("div", { id: "progress" }, progressBox()));
+  if (result) out.push(...inspectionView(result));
+  return out;
+}
+
+function welcome(): HTMLElement {
+  return h(
+    "section",
+    { class: "welcome" },
+    h("h1", {}, "Welcome to Lifeboat"),
+    h(
+      "p",
+      {},
+      "Choose the folder that holds your docker-compose.yml. Lifeboat reads it the way Docker Compose does and shows what your stack keeps on disk, how fast it grows, and what is at risk. It changes nothing.",
+    ),
+    h("button", { class: "primary", onclick: () => void addStack() }, "Add stack folder…"),
+  );
+}
+
+function progressBox(): HTMLElement | string {
+  const job = state.job;
+  if (!job || job.stackId !== state.selected) return "";
+  const secs = (performance.now() - job.started) / 1000;
+  return h(
+    "div",
+    { class: "progress", role: "status", "aria-live": "polite" },
+    h("div", { class: "bar indeterminate" }, h("div", {})),
+    h(
+      "p",
+      {},
+      h("strong", {}, "Scanning "),
+      `${count(job.files)} files · ${bytes(job.bytes)}`,
+      secs > 0.5 ? ` · ${rate(job.bytes, secs)}` : "",
+    ),
+    h("p", { class: "muted path" }, job.phase),
+    h(
+      "button",
+      { onclick: () => job.jobId !== null && void ipc.cancelJob(job.jobId), disabled: job.jobId === null },
+      "Cancel",
+    ),
+  );
+}
+
+function renderProgress(): void {
+  const el = document.getElementById("progress");
+  if (el) el.replaceChildren(progressBox());
+}
+
+function inspectionView(r: InspectResult): Node[] {
+  const i = r.inspection;
+  const maxBytes = Math.max(1, ...i.services.map((s) => s.bytes));
+  return [
+    h(
+      "section",
+      { class: "cards" },
+      card("Data", bytes(i.total_bytes), `${count(i.total_files)} files`),
+      card(
+        "Growth",
+        growth(i.previous_inspected_at === null ? null : i.services.reduce((a, s) => a + (s.growth_bytes ?? 0), 0)),
+        i.previous_inspected_at === null ? "measured from now on" : `since ${ago(i.previous_inspected_at)}`,
+      ),
+      card("Free on its disk", i.free_bytes === null ? "unknown" : bytes(i.free_bytes), ""),
+      card("Docker", i.docker.reachable ? "connected" : "not reachable", i.docker.reachable ? "" : "states unknown"),
+    ),
+    warningsView(i.warnings),
+    h(
+      "section",
+      { class: "panel" },
+      h("h2", {}, "Services"),
+      h(
+        "table",
+        { class: "services", "aria-label": "Services" },
+        h(
+          "thead",
+          {},
+          h("tr", {}, h("th", {}, "Service"), h("th", {}, "Kind"), h("th", {}, "State"), h("th", { class: "size-col" }, "Size"), h("th", {}, "Trend")),
+        ),
+        h("tbody", {}, i.services.flatMap((s) => serviceRows(s, maxBytes, r.history[s.name] ?? []))),
+      ),
+    ),
+    h(
+      "section",
+      { class: "panel" },
+      h("h2", {}, "Largest files"),
+      i.largest_files.length === 0
+        ? h("p", { class: "muted" }, "No files found in the stack's data.")
+        : h(
+            "ol",
+            { class: "largest" },
+            i.largest_files.map((f) =>
+              h(
+                "li",
+                {},
+                h("span", { class: "num" }, bytes(f.bytes)),
+                h("span", { class: "path" }, relative(f.path, i.stack.dir)),
+                f.service ? h("span", { class: "tag" }, f.service) : null,
+              ),
+            ),
+          ),
+    ),
+    h("p", { class: "muted foot" }, `Inspected ${ago(i.inspected_at)} in ${i.duration_ms} ms · ${i.stack.compose_files.map((f) => relative(f, i.stack.dir)).join(", ")}`),
+  ];
+}
+
+function card(label: string, value: string, note: string): HTMLElement {
+  return h("div", { class: "card" }, h("span", { class: "label" }, label), h("span", { class: "value" }, value), h("span", { class: "note" }, note));
+}
+
+function warningsView(ws: Warning[]): HTMLElement {
+  if (ws.length === 0) {
+    return h("section", { class: "panel ok" }, h("h2", {}, "Nothing at risk found"), h("p", {}, "No warnings for this stack."));
+  }
+  return h(
+    "section",
+    { class: "panel" },
+    h("h2", {}, `${ws.length} thing${ws.length === 1 ? "" : "s"} to look at`),
+    h(
+      "ul",
+      { class: "warnings" },
+      ws.map((w) =>
+        h("li", { class: `warning w-${w.code}`, "data-code": w.code }, w.service ? h("span", { class: "tag" }, w.service) : null, w.message),
+      ),
+    ),
+  );
+}
+
+function serviceRows(s: ServiceReport, maxBytes: number, history: { bytes: number }[]): HTMLElement[] {
+  const bar = h("div", { class: "size-bar" });
+  bar.style.width = `${Math.max(s.bytes > 0 ? 2 : 0, (s.bytes / maxBytes) * 100)}%`;
+  const state = s.health ? `${s.state} (${s.health})` : s.state;
+  const row = h(
+    "tr",
+    { class: "service", "data-testid": "service-row", "data-service": s.name },
+    h(
+      "td",
+      {},
+      h("strong", {}, s.name),
+      s.profiles.length ? h("span", { class: "tag" }, `profile ${s.profiles.join(", ")}`) : null,
+      h("div", { class: "muted small" }, s.image ?? "built locally"),
+    ),
+    h("td", {}, h("span", { class: `kind k-${s.kind}`, title: s.kind_reason }, s.kind)),
+    h("td", {}, h("span", { class: `state s-${s.state.replace(/[^a-z]/g, "-")}` }, state)),
+    h(
+      "td",
+      { class: "size-col" },
+      h("div", { class: "size-track" }, bar),
+      h("span", { class: "num" }, bytes(s.bytes)),
+      h("span", { class: "muted small" }, ` · ${count(s.files)} files · ${growth(s.growth_bytes)}`),
+    ),
+    h("td", {}, sparkline(history.map((p) => p.bytes))),
+  );
+  const mounts = h(
+    "tr",
+    { class: "mounts" },
+    h("td", { colspan: 5 }, s.mounts.length === 0 ? h("span", { class: "muted small" }, "No mounts: nothing of this service persists.") : h("ul", {}, s.mounts.map(mountItem))),
+  );
+  return [row, mounts];
+}
+
+function mountItem(m: MountReport): HTMLElement {
+  const source = m.host_path ?? m.volume_name ?? m.source ?? "anonymous volume";
+  const size =
+    m.system ? "system path, not backed up" : m.measured_by === "none" ? (m.exists ? "not measured" : m.type === "tmpfs" ? "memory only" : "not found") : bytes(m.bytes);
+  return h(
+    "li",
+    {},
+    h("span", { class: `mtype t-${m.type}` }, m.type),
+    h("code", {}, m.target),
+    " ← ",
+    h("span", { class: "path" }, source),
+    m.read_only ? h("span", { class: "tag" }, "read-only") : null,
+    h("span", { class: "muted small" }, ` ${size}`),
+  );
+}
+
+function relative(path: string, dir: string): string {
+  return path.startsWith(dir + "/") ? path.slice(dir.length + 1) : path;
+}

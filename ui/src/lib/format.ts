@@ -1,0 +1,41 @@
+// Numbers and times the way people read them.
+
+const UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+
+export function bytes(n: number): string {
+  if (!Number.isFinite(n)) return "–";
+  let v = Math.abs(n);
+  let u = 0;
+  while (v >= 1024 && u < UNITS.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  const s = u === 0 ? `${v} B` : `${v.toFixed(v < 10 ? 1 : 0)} ${UNITS[u]}`;
+  return n < 0 ? `-${s}` : s;
+}
+
+export function growth(delta: number | null): string {
+  if (delta === null) return "first inspection";
+  if (delta === 0) return "no change";
+  return delta > 0 ? `+${bytes(delta)}` : `−${bytes(-delta)}`;
+}
+
+export function count(n: number): string {
+  return n.toLocaleString("en-US");
+}
+
+/** "just now", "5 min ago", "3 h ago", "2 days ago". */
+export function ago(unixSeconds: number, now: number = Date.now() / 1000): string {
+  const s = Math.max(0, Math.round(now - unixSeconds));
+  if (s < 45) return "just now";
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
+  const d = Math.round(s / 86400);
+  return d === 1 ? "yesterday" : `${d} days ago`;
+}
+
+/** Rate and time left, for progress lines. */
+export function rate(bytesDone: number, seconds: number): string {
+  if (seconds <= 0) return "";
+  return `${bytes(bytesDone / seconds)}/s`;
+}

@@ -1,0 +1,4 @@
+import { start } from "./app";
+
+const el = document.getElementById("app");
+if (el) void start(el);
