@@ -14,11 +14,12 @@ interface State {
   error: { title: string; detail: string } | null;
 }
 
-const state: State = { stacks: [], selected: null, results: new Map(), job: null, error: null };
+let state: State;
 let root: HTMLElement;
 
 export async function start(el: HTMLElement): Promise<void> {
   root = el;
+  state = { stacks: [], selected: null, results: new Map(), job: null, error: null };
   try {
     state.stacks = await ipc.listStacks();
     const startup = await ipc.getStartup();
@@ -322,7 +323,7 @@ function serviceRows(s: ServiceReport, maxBytes: number, history: { bytes: numbe
       { class: "size-col" },
       h("div", { class: "size-track" }, bar),
       h("span", { class: "num" }, bytes(s.bytes)),
-      h("span", { class: "muted small" }, ` · ${count(s.files)} files · ${growth(s.growth_bytes)}`),
+      h("span", { class: "muted small" }, ` · ${count(s.files)} file${s.files === 1 ? "" : "s"} · ${growth(s.growth_bytes)}`),
     ),
     h("td", {}, sparkline(history.map((p) => p.bytes))),
   );
