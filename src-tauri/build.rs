@@ -1,7 +1,13 @@
 /// The commands the web UI may call; each gets an `allow-<command>` permission that
 /// `capabilities/default.json` grants to the main window. Nothing else is reachable.
-const COMMANDS: &[&str] =
-    &["list_stacks", "add_stack", "remove_stack", "inspect_stack", "cancel_job", "get_startup"];
+const COMMANDS: &[&str] = &[
+    "list_stacks",
+    "add_stack",
+    "remove_stack",
+    "inspect_stack",
+    "cancel_job",
+    "get_startup",
+];
 
 fn main() {
     tauri_build::try_build(

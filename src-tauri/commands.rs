@@ -39,13 +39,21 @@ pub fn list_stacks(state: State<'_, AppState>) -> Result<Vec<StackRecord>, IpcEr
 /// Asks the user for a stack folder with the system's folder dialog and adds it. `None` when
 /// the user closes the dialog.
 #[tauri::command]
-pub async fn add_stack(app: tauri::AppHandle, state: State<'_, AppState>) -> Result<Option<StackRecord>, IpcError> {
+pub async fn add_stack(
+    app: tauri::AppHandle,
+    state: State<'_, AppState>,
+) -> Result<Option<StackRecord>, IpcError> {
     let picked = tauri::async_runtime::spawn_blocking(move || {
-        app.dialog().file().set_title("Choose the folder with your compose file").blocking_pick_folder()
+        app.dialog()
+            .file()
+            .set_title("Choose the folder with your compose file")
+            .blocking_pick_folder()
     })
     .await
     .map_err(|e| IpcError::new(ErrorCode::Internal, e))?;
-    let Some(dir) = picked.and_then(|p| p.into_path().ok()) else { return Ok(None) };
+    let Some(dir) = picked.and_then(|p| p.into_path().ok()) else {
+        return Ok(None);
+    };
     let project = lifeboat_core::stack::load(&dir, &LoadOptions::default())?;
     Ok(Some(state.catalog.add_stack(&project.dir, &project.name)?))
 }
@@ -91,11 +99,17 @@ pub async fn inspect_stack(
         Ok((stack, inspection)) => {
             let _ = on_event.send(JobEvent::Finished);
             let history = state.catalog.size_history(stack.id, 20)?;
-            Ok(InspectResult { stack, inspection, history })
+            Ok(InspectResult {
+                stack,
+                inspection,
+                history,
+            })
         }
         Err(e) => {
             let e = IpcError::from(e);
-            let _ = on_event.send(JobEvent::Failed { message: e.message.clone() });
+            let _ = on_event.send(JobEvent::Failed {
+                message: e.message.clone(),
+            });
             Err(e)
         }
     }
@@ -111,18 +125,28 @@ struct ChannelProgress {
 
 impl ChannelProgress {
     fn new(channel: Channel<JobEvent>) -> Self {
-        Self { channel, files: AtomicU64::new(0), bytes: AtomicU64::new(0), last: Mutex::new(Instant::now()) }
+        Self {
+            channel,
+            files: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            last: Mutex::new(Instant::now()),
+        }
     }
 }
 
 impl lifeboat_core::Progress for ChannelProgress {
     fn phase(&self, label: &str) {
-        let _ = self.channel.send(JobEvent::Phase { label: label.to_owned() });
+        let _ = self.channel.send(JobEvent::Phase {
+            label: label.to_owned(),
+        });
     }
     fn advance(&self, files: u64, bytes: u64) {
         let files = self.files.fetch_add(files, Ordering::Relaxed) + files;
         let bytes = self.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
-        let mut last = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if last.elapsed().as_millis() >= 100 {
             *last = Instant::now();
             let _ = self.channel.send(JobEvent::Progress { files, bytes });

@@ -38,14 +38,19 @@ pub struct IpcError {
 
 impl IpcError {
     pub(crate) fn new(code: ErrorCode, message: impl std::fmt::Display) -> Self {
-        Self { code, message: message.to_string() }
+        Self {
+            code,
+            message: message.to_string(),
+        }
     }
 }
 
 impl From<StackError> for IpcError {
     fn from(e: StackError) -> Self {
         let code = match &e {
-            StackError::NoComposeFile { .. } | StackError::NotAFolder { .. } => ErrorCode::NoComposeFile,
+            StackError::NoComposeFile { .. } | StackError::NotAFolder { .. } => {
+                ErrorCode::NoComposeFile
+            }
             StackError::Read { .. } => ErrorCode::Unreadable,
             _ => ErrorCode::InvalidStack,
         };

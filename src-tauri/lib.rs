@@ -27,14 +27,25 @@ impl AppState {
     fn start_job(&self) -> (u64, CancelToken) {
         let id = self.next_job.fetch_add(1, Ordering::Relaxed) + 1;
         let token = CancelToken::new();
-        self.jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id, token.clone());
+        self.jobs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id, token.clone());
         (id, token)
     }
     fn end_job(&self, id: u64) {
-        self.jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id);
+        self.jobs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&id);
     }
     fn cancel_job(&self, id: u64) -> bool {
-        match self.jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&id) {
+        match self
+            .jobs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&id)
+        {
             Some(t) => {
                 t.cancel();
                 true
@@ -58,7 +69,8 @@ fn startup_dir() -> Option<PathBuf> {
 pub fn run() {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LIFEBOAT_LOG").unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_env("LIFEBOAT_LOG")
+                .unwrap_or_else(|_| "info".into()),
         )
         .init();
     let catalog = match Catalog::open_default() {

@@ -27,7 +27,10 @@ fn read_dir(dir: &Path) -> BTreeMap<String, String> {
                 .filter_map(Result::ok)
                 .filter(|e| e.path().extension().is_some_and(|x| x == "ts"))
                 .map(|e| {
-                    (e.file_name().to_string_lossy().into_owned(), std::fs::read_to_string(e.path()).unwrap())
+                    (
+                        e.file_name().to_string_lossy().into_owned(),
+                        std::fs::read_to_string(e.path()).unwrap(),
+                    )
                 })
                 .collect()
         })
@@ -47,13 +50,20 @@ fn typescript_bindings_are_current() {
     export_all(fresh.path());
     let want = read_dir(fresh.path());
     let have = read_dir(&committed);
-    assert!(want.contains_key("Inspection.ts") && want.contains_key("IpcError.ts"), "{:?}", want.keys());
+    assert!(
+        want.contains_key("Inspection.ts") && want.contains_key("IpcError.ts"),
+        "{:?}",
+        want.keys()
+    );
     assert_eq!(
         have.keys().collect::<Vec<_>>(),
         want.keys().collect::<Vec<_>>(),
         "the committed bindings are stale: run UPDATE_BINDINGS=1 cargo test --test bindings"
     );
     for (name, text) in &want {
-        assert_eq!(&have[name], text, "{name} is stale: run UPDATE_BINDINGS=1 cargo test --test bindings");
+        assert_eq!(
+            &have[name], text,
+            "{name} is stale: run UPDATE_BINDINGS=1 cargo test --test bindings"
+        );
     }
 }

@@ -14,7 +14,11 @@ use lifeboat_core::{CancelToken, Catalog, LoadOptions};
 mod progress;
 
 #[derive(Parser)]
-#[command(name = "lifeboat", version, about = "Encrypted, consistent backups of Docker Compose stacks")]
+#[command(
+    name = "lifeboat",
+    version,
+    about = "Encrypted, consistent backups of Docker Compose stacks"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -44,7 +48,8 @@ enum Command {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LIFEBOAT_LOG").unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("LIFEBOAT_LOG")
+                .unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -57,19 +62,41 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Inspect { stack_dir, files, json, largest, no_docker } => {
+        Command::Inspect {
+            stack_dir,
+            files,
+            json,
+            largest,
+            no_docker,
+        } => {
             // -f paths are relative to where the command runs, as with docker compose.
             let cwd = std::env::current_dir().unwrap_or_default();
-            let load = LoadOptions { files: files.iter().map(|f| cwd.join(f)).collect(), use_process_env: true };
-            let opts = InspectOptions { largest, use_docker: !no_docker, ..InspectOptions::default() };
+            let load = LoadOptions {
+                files: files.iter().map(|f| cwd.join(f)).collect(),
+                use_process_env: true,
+            };
+            let opts = InspectOptions {
+                largest,
+                use_docker: !no_docker,
+                ..InspectOptions::default()
+            };
             let result = runtime.block_on(async {
                 let catalog = Catalog::open_default()?;
-                let progress: Arc<dyn lifeboat_core::Progress> = if !json && std::io::stderr().is_terminal() {
-                    Arc::new(progress::Terminal::default())
-                } else {
-                    Arc::new(lifeboat_core::job::NoProgress)
-                };
-                let out = inspect_stack(&catalog, &stack_dir, &load, opts, progress, &CancelToken::new()).await;
+                let progress: Arc<dyn lifeboat_core::Progress> =
+                    if !json && std::io::stderr().is_terminal() {
+                        Arc::new(progress::Terminal::default())
+                    } else {
+                        Arc::new(lifeboat_core::job::NoProgress)
+                    };
+                let out = inspect_stack(
+                    &catalog,
+                    &stack_dir,
+                    &load,
+                    opts,
+                    progress,
+                    &CancelToken::new(),
+                )
+                .await;
                 progress::clear_line();
                 Ok::<_, Box<dyn std::error::Error>>(out?)
             });
@@ -98,14 +125,20 @@ fn main() -> ExitCode {
 }
 
 fn tokio_runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
 }
 
 fn print_inspection(i: &Inspection) {
     println!("Stack {}  ({})", i.stack.name, i.stack.dir);
     println!("Compose files: {}", i.stack.compose_files.join(", "));
     if !i.docker.reachable {
-        println!("Docker: not reachable at {} (states unknown)", i.docker.host);
+        println!(
+            "Docker: not reachable at {} (states unknown)",
+            i.docker.host
+        );
     }
     println!();
     let rows: Vec<[String; 6]> = i
@@ -122,11 +155,25 @@ fn print_inspection(i: &Inspection) {
                 Some(h) => format!("{} ({h})", s.state),
                 None => s.state.clone(),
             };
-            let profiles = if s.profiles.is_empty() { String::new() } else { format!(" [{}]", s.profiles.join(",")) };
-            [format!("{}{profiles}", s.name), s.kind.as_str().to_owned(), state, human_bytes(s.bytes), s.files.to_string(), growth]
+            let profiles = if s.profiles.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", s.profiles.join(","))
+            };
+            [
+                format!("{}{profiles}", s.name),
+                s.kind.as_str().to_owned(),
+                state,
+                human_bytes(s.bytes),
+                s.files.to_string(),
+                growth,
+            ]
         })
         .collect();
-    print_table(&["SERVICE", "KIND", "STATE", "SIZE", "FILES", "GROWTH"], &rows);
+    print_table(
+        &["SERVICE", "KIND", "STATE", "SIZE", "FILES", "GROWTH"],
+        &rows,
+    );
     println!();
     let mut mounts: Vec<[String; 5]> = Vec::new();
     for s in &i.services {
@@ -144,7 +191,12 @@ fn print_inspection(i: &Inspection) {
                 lifeboat_core::inspect::SizeSource::None => "-".into(),
                 _ => human_bytes(m.bytes),
             };
-            let kind = format!("{:?}{}", m.mount.kind, if m.mount.read_only { " ro" } else { "" }).to_lowercase();
+            let kind = format!(
+                "{:?}{}",
+                m.mount.kind,
+                if m.mount.read_only { " ro" } else { "" }
+            )
+            .to_lowercase();
             mounts.push([s.name.clone(), kind, m.mount.target.clone(), source, size]);
         }
     }
@@ -152,7 +204,11 @@ fn print_inspection(i: &Inspection) {
         print_table(&["SERVICE", "TYPE", "TARGET", "SOURCE", "SIZE"], &mounts);
         println!();
     }
-    print!("Total {} in {} files", human_bytes(i.total_bytes), i.total_files);
+    print!(
+        "Total {} in {} files",
+        human_bytes(i.total_bytes),
+        i.total_files
+    );
     if let Some(free) = i.free_bytes {
         print!(", {} free on its disk", human_bytes(free));
     }
@@ -166,7 +222,10 @@ fn print_inspection(i: &Inspection) {
     if !i.warnings.is_empty() {
         println!("\nWarnings ({}):", i.warnings.len());
         for w in &i.warnings {
-            let code = serde_json::to_value(w.code).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            let code = serde_json::to_value(w.code)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
             println!("  [{code}] {}", w.message);
         }
     }
@@ -180,7 +239,11 @@ fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
         }
     }
     let line = |cells: Vec<&str>| {
-        let parts: Vec<String> = cells.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let parts: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         println!("{}", parts.join("  ").trim_end());
     };
     line(header.to_vec());

@@ -17,19 +17,38 @@ pub struct Terminal {
 
 impl Default for Terminal {
     fn default() -> Self {
-        Self { files: AtomicU64::new(0), bytes: AtomicU64::new(0), phase: Mutex::new(String::new()), last: Mutex::new(None) }
+        Self {
+            files: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            phase: Mutex::new(String::new()),
+            last: Mutex::new(None),
+        }
     }
 }
 
 impl Terminal {
     fn draw(&self, force: bool) {
-        let mut last = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if !force && last.is_some_and(|t| t.elapsed().as_millis() < 100) {
             return;
         }
         *last = Some(Instant::now());
-        let phase = self.phase.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-        let phase: String = phase.chars().rev().take(50).collect::<Vec<_>>().into_iter().rev().collect();
+        let phase = self
+            .phase
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let phase: String = phase
+            .chars()
+            .rev()
+            .take(50)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
         eprint!(
             "\r\x1b[2KScanning: {} files, {}  {phase}",
             self.files.load(Ordering::Relaxed),
@@ -41,7 +60,10 @@ impl Terminal {
 
 impl lifeboat_core::Progress for Terminal {
     fn phase(&self, label: &str) {
-        *self.phase.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = label.to_owned();
+        *self
+            .phase
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = label.to_owned();
         self.draw(true);
     }
     fn advance(&self, files: u64, bytes: u64) {

@@ -8,9 +8,6 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-
-
-
 pub mod catalog;
 pub mod docker;
 pub mod inspect;
@@ -18,13 +15,11 @@ pub mod job;
 pub mod stack;
 pub mod warning;
 
-
-
 pub use catalog::Catalog;
 pub use inspect::Inspection;
-pub use warning::{Warning, WarningCode};
 pub use job::{CancelToken, Progress};
 pub use stack::{LoadOptions, Project};
+pub use warning::{Warning, WarningCode};
 
 /// The version of Lifeboat, as Cargo knows it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

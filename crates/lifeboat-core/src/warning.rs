@@ -58,7 +58,12 @@ pub struct Warning {
 impl Warning {
     /// A warning with no service or path.
     pub fn new(code: WarningCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), service: None, path: None }
+        Self {
+            code,
+            message: message.into(),
+            service: None,
+            path: None,
+        }
     }
     /// The same warning about `service`.
     pub fn service(mut self, service: impl Into<String>) -> Self {

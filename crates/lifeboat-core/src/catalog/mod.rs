@@ -118,10 +118,12 @@ pub fn home() -> Result<PathBuf, CatalogError> {
     if let Some(h) = std::env::var_os("LIFEBOAT_HOME").filter(|h| !h.is_empty()) {
         return Ok(PathBuf::from(h));
     }
-    dirs::data_dir().map(|d| d.join("lifeboat")).ok_or_else(|| CatalogError::Home {
-        path: PathBuf::from("?"),
-        reason: "this platform has no application-data folder".into(),
-    })
+    dirs::data_dir()
+        .map(|d| d.join("lifeboat"))
+        .ok_or_else(|| CatalogError::Home {
+            path: PathBuf::from("?"),
+            reason: "this platform has no application-data folder".into(),
+        })
 }
 
 fn now() -> i64 {
@@ -138,8 +140,10 @@ impl Catalog {
     /// When the folder cannot be created or the file is not a usable SQLite database.
     pub fn open_default() -> Result<Self, CatalogError> {
         let home = home()?;
-        std::fs::create_dir_all(&home)
-            .map_err(|e| CatalogError::Home { path: home.clone(), reason: e.to_string() })?;
+        std::fs::create_dir_all(&home).map_err(|e| CatalogError::Home {
+            path: home.clone(),
+            reason: e.to_string(),
+        })?;
         Self::open(&home.join("catalog.sqlite3"))
     }
 
@@ -148,12 +152,20 @@ impl Catalog {
     /// # Errors
     /// When the file is not a usable SQLite database.
     pub fn open(path: &Path) -> Result<Self, CatalogError> {
-        let sql = |source| CatalogError::Sqlite { path: path.to_owned(), source };
+        let sql = |source| CatalogError::Sqlite {
+            path: path.to_owned(),
+            source,
+        };
         let conn = Connection::open(path).map_err(sql)?;
-        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;")
-            .map_err(sql)?;
+        conn.execute_batch(
+            "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;",
+        )
+        .map_err(sql)?;
         conn.execute_batch(SCHEMA).map_err(sql)?;
-        Ok(Self { conn: Mutex::new(conn), path: path.to_owned() })
+        Ok(Self {
+            conn: Mutex::new(conn),
+            path: path.to_owned(),
+        })
     }
 
     /// The catalog file.
@@ -162,11 +174,16 @@ impl Catalog {
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn err(&self, source: rusqlite::Error) -> CatalogError {
-        CatalogError::Sqlite { path: self.path.clone(), source }
+        CatalogError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
     }
 
     /// Adds a stack folder (or renames it if known) and returns its record.
@@ -183,8 +200,10 @@ impl Catalog {
                 params![dir_s, name, now()],
             )
             .map_err(|e| self.err(e))?;
-            conn.query_row("SELECT id FROM stacks WHERE dir = ?1", [&dir_s], |r| r.get(0))
-                .map_err(|e| self.err(e))?
+            conn.query_row("SELECT id FROM stacks WHERE dir = ?1", [&dir_s], |r| {
+                r.get(0)
+            })
+            .map_err(|e| self.err(e))?
         };
         self.stack(id)
     }
@@ -222,7 +241,10 @@ impl Catalog {
     /// # Errors
     /// [`CatalogError::UnknownStack`] when there is none.
     pub fn stack(&self, id: i64) -> Result<StackRecord, CatalogError> {
-        self.stacks()?.into_iter().find(|s| s.id == id).ok_or(CatalogError::UnknownStack { id })
+        self.stacks()?
+            .into_iter()
+            .find(|s| s.id == id)
+            .ok_or(CatalogError::UnknownStack { id })
     }
 
     /// Forgets a stack and its history (its files are not touched).
@@ -230,7 +252,10 @@ impl Catalog {
     /// # Errors
     /// When SQLite fails or the stack is unknown.
     pub fn remove_stack(&self, id: i64) -> Result<(), CatalogError> {
-        let n = self.conn().execute("DELETE FROM stacks WHERE id = ?1", [id]).map_err(|e| self.err(e))?;
+        let n = self
+            .conn()
+            .execute("DELETE FROM stacks WHERE id = ?1", [id])
+            .map_err(|e| self.err(e))?;
         if n == 0 {
             return Err(CatalogError::UnknownStack { id });
         }
@@ -251,16 +276,24 @@ impl Catalog {
             )
             .optional()
             .map_err(|e| self.err(e))?;
-        let Some((iid, at, total)) = last else { return Ok(None) };
+        let Some((iid, at, total)) = last else {
+            return Ok(None);
+        };
         let mut stmt = conn
             .prepare("SELECT service, bytes FROM service_sizes WHERE inspection_id = ?1")
             .map_err(|e| self.err(e))?;
         let services = stmt
-            .query_map([iid], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))
+            .query_map([iid], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })
             .map_err(|e| self.err(e))?
             .collect::<Result<BTreeMap<_, _>, _>>()
             .map_err(|e| self.err(e))?;
-        Ok(Some(PastSizes { at, total_bytes: total as u64, services }))
+        Ok(Some(PastSizes {
+            at,
+            total_bytes: total as u64,
+            services,
+        }))
     }
 
     /// Records an inspection's sizes.
@@ -297,7 +330,11 @@ impl Catalog {
     ///
     /// # Errors
     /// When SQLite fails.
-    pub fn size_history(&self, stack_id: i64, limit: usize) -> Result<BTreeMap<String, Vec<SizePoint>>, CatalogError> {
+    pub fn size_history(
+        &self,
+        stack_id: i64,
+        limit: usize,
+    ) -> Result<BTreeMap<String, Vec<SizePoint>>, CatalogError> {
         let conn = self.conn();
         let mut stmt = conn
             .prepare(
@@ -308,7 +345,9 @@ impl Catalog {
             .map_err(|e| self.err(e))?;
         let mut out: BTreeMap<String, Vec<SizePoint>> = BTreeMap::new();
         let rows = stmt
-            .query_map(params![stack_id, limit as i64], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))
+            .query_map(params![stack_id, limit as i64], |r| {
+                Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?))
+            })
             .map_err(|e| self.err(e))?;
         for row in rows {
             let (svc, at, bytes) = row.map_err(|e| self.err(e))?;
@@ -331,16 +370,27 @@ mod tests {
         assert_eq!(a.id, again.id);
         assert_eq!(again.name, "renamed");
         assert_eq!(cat.last_sizes(a.id).unwrap(), None);
-        cat.record_inspection(a.id, 100, (10, 2), 1, &[("db".into(), 10, 2)]).unwrap();
-        cat.record_inspection(a.id, 200, (30, 3), 0, &[("db".into(), 30, 3)]).unwrap();
+        cat.record_inspection(a.id, 100, (10, 2), 1, &[("db".into(), 10, 2)])
+            .unwrap();
+        cat.record_inspection(a.id, 200, (30, 3), 0, &[("db".into(), 30, 3)])
+            .unwrap();
         let last = cat.last_sizes(a.id).unwrap().unwrap();
-        assert_eq!((last.at, last.total_bytes, last.services["db"]), (200, 30, 30));
+        assert_eq!(
+            (last.at, last.total_bytes, last.services["db"]),
+            (200, 30, 30)
+        );
         let hist = cat.size_history(a.id, 10).unwrap();
-        assert_eq!(hist["db"].iter().map(|p| p.bytes).collect::<Vec<_>>(), [10, 30]);
+        assert_eq!(
+            hist["db"].iter().map(|p| p.bytes).collect::<Vec<_>>(),
+            [10, 30]
+        );
         let listed = cat.stacks().unwrap();
         assert_eq!(listed[0].last_total_bytes, Some(30));
         cat.remove_stack(a.id).unwrap();
-        assert!(matches!(cat.stack(a.id), Err(CatalogError::UnknownStack { .. })));
+        assert!(matches!(
+            cat.stack(a.id),
+            Err(CatalogError::UnknownStack { .. })
+        ));
         assert!(cat.last_sizes(a.id).unwrap().is_none());
     }
 }

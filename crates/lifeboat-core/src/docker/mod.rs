@@ -88,8 +88,14 @@ async fn timed<T>(
 ) -> Result<T, DockerError> {
     match tokio::time::timeout(CALL_TIMEOUT, fut).await {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(DockerError::Api { what: what.into(), reason: e.to_string() }),
-        Err(_) => Err(DockerError::Timeout { what: what.into(), secs: CALL_TIMEOUT.as_secs() }),
+        Ok(Err(e)) => Err(DockerError::Api {
+            what: what.into(),
+            reason: e.to_string(),
+        }),
+        Err(_) => Err(DockerError::Timeout {
+            what: what.into(),
+            secs: CALL_TIMEOUT.as_secs(),
+        }),
     }
 }
 
@@ -101,7 +107,10 @@ impl Engine {
     /// [`DockerError::Unreachable`] when nothing answers.
     pub async fn connect(host: Option<&str>) -> Result<Self, DockerError> {
         let host = host.map_or_else(configured_host, str::to_owned);
-        let unreachable = |reason: String| DockerError::Unreachable { host: host.clone(), reason };
+        let unreachable = |reason: String| DockerError::Unreachable {
+            host: host.clone(),
+            reason,
+        };
         let docker = match host.strip_prefix("unix://") {
             Some(path) => Docker::connect_with_unix(path, 30, bollard::API_DEFAULT_VERSION),
             None => Docker::connect_with_defaults(),
@@ -123,10 +132,24 @@ impl Engine {
     ///
     /// # Errors
     /// When the engine refuses or does not answer.
-    pub async fn project_containers(&self, project: &str) -> Result<Vec<ContainerInfo>, DockerError> {
-        let filters = HashMap::from([("label".to_owned(), vec![format!("{PROJECT_LABEL}={project}")])]);
-        let opts = ListContainersOptions { all: true, filters: Some(filters), ..Default::default() };
-        let list = timed("listing containers", self.docker.list_containers(Some(opts))).await?;
+    pub async fn project_containers(
+        &self,
+        project: &str,
+    ) -> Result<Vec<ContainerInfo>, DockerError> {
+        let filters = HashMap::from([(
+            "label".to_owned(),
+            vec![format!("{PROJECT_LABEL}={project}")],
+        )]);
+        let opts = ListContainersOptions {
+            all: true,
+            filters: Some(filters),
+            ..Default::default()
+        };
+        let list = timed(
+            "listing containers",
+            self.docker.list_containers(Some(opts)),
+        )
+        .await?;
         let mut out: Vec<ContainerInfo> = list
             .into_iter()
             .map(|c| {
@@ -141,7 +164,11 @@ impl Engine {
                         .trim_start_matches('/')
                         .to_owned(),
                     service: labels.get(SERVICE_LABEL).cloned().unwrap_or_default(),
-                    state: c.state.map(|s| s.to_string()).filter(|s| !s.is_empty()).unwrap_or_else(|| "unknown".into()),
+                    state: c
+                        .state
+                        .map(|s| s.to_string())
+                        .filter(|s| !s.is_empty())
+                        .unwrap_or_else(|| "unknown".into()),
                     health: health_from_status(&status),
                     volumes: c
                         .mounts
@@ -164,9 +191,17 @@ impl Engine {
     pub async fn volume_mountpoint(&self, name: &str) -> Result<Option<String>, DockerError> {
         match tokio::time::timeout(CALL_TIMEOUT, self.docker.inspect_volume(name)).await {
             Ok(Ok(v)) => Ok(Some(v.mountpoint)),
-            Ok(Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })) => Ok(None),
-            Ok(Err(e)) => Err(DockerError::Api { what: format!("inspecting volume {name}"), reason: e.to_string() }),
-            Err(_) => Err(DockerError::Timeout { what: format!("inspecting volume {name}"), secs: CALL_TIMEOUT.as_secs() }),
+            Ok(Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            })) => Ok(None),
+            Ok(Err(e)) => Err(DockerError::Api {
+                what: format!("inspecting volume {name}"),
+                reason: e.to_string(),
+            }),
+            Err(_) => Err(DockerError::Timeout {
+                what: format!("inspecting volume {name}"),
+                secs: CALL_TIMEOUT.as_secs(),
+            }),
         }
     }
 
@@ -176,13 +211,23 @@ impl Engine {
     /// # Errors
     /// When the engine refuses, or the stream breaks.
     pub async fn measure_path(&self, id: &str, path: &str) -> Result<(u64, u64), DockerError> {
-        let opts = DownloadFromContainerOptions { path: path.to_owned() };
+        let opts = DownloadFromContainerOptions {
+            path: path.to_owned(),
+        };
         let mut stream = self.docker.download_from_container(id, Some(opts));
         let (tx, rx) = std::sync::mpsc::sync_channel::<bytes::Bytes>(16);
-        let counter = tokio::task::spawn_blocking(move || count_tar(ChannelReader { rx, buf: bytes::Bytes::new() }));
+        let counter = tokio::task::spawn_blocking(move || {
+            count_tar(ChannelReader {
+                rx,
+                buf: bytes::Bytes::new(),
+            })
+        });
         let what = format!("reading {path} of container {id}");
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| DockerError::Api { what: what.clone(), reason: e.to_string() })?;
+            let chunk = chunk.map_err(|e| DockerError::Api {
+                what: what.clone(),
+                reason: e.to_string(),
+            })?;
             if tx.send(chunk).is_err() {
                 break;
             }
@@ -190,8 +235,14 @@ impl Engine {
         drop(tx);
         counter
             .await
-            .map_err(|e| DockerError::Api { what: what.clone(), reason: e.to_string() })?
-            .map_err(|e| DockerError::Api { what, reason: e.to_string() })
+            .map_err(|e| DockerError::Api {
+                what: what.clone(),
+                reason: e.to_string(),
+            })?
+            .map_err(|e| DockerError::Api {
+                what,
+                reason: e.to_string(),
+            })
     }
 }
 
@@ -245,9 +296,18 @@ mod tests {
 
     #[test]
     fn health_is_read_from_status() {
-        assert_eq!(health_from_status("Up 2 minutes (healthy)").as_deref(), Some("healthy"));
-        assert_eq!(health_from_status("Up 1 second (health: starting)").as_deref(), Some("starting"));
-        assert_eq!(health_from_status("Up 1 hour (unhealthy)").as_deref(), Some("unhealthy"));
+        assert_eq!(
+            health_from_status("Up 2 minutes (healthy)").as_deref(),
+            Some("healthy")
+        );
+        assert_eq!(
+            health_from_status("Up 1 second (health: starting)").as_deref(),
+            Some("starting")
+        );
+        assert_eq!(
+            health_from_status("Up 1 hour (unhealthy)").as_deref(),
+            Some("unhealthy")
+        );
         assert_eq!(health_from_status("Exited (0) 3 hours ago"), None);
     }
 

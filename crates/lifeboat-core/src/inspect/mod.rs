@@ -18,9 +18,9 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::catalog::PastSizes;
+use crate::catalog::{Catalog, CatalogError, StackRecord};
 use crate::docker::{ContainerInfo, Engine};
 use crate::job::{CancelToken, Progress};
-use crate::catalog::{Catalog, CatalogError, StackRecord};
 use crate::stack::{LoadOptions, Mount, MountType, Project, ServiceKind, StackError};
 use crate::warning::{Warning, WarningCode};
 use scan::{Scan, SizedFile};
@@ -52,7 +52,12 @@ pub struct InspectOptions {
 
 impl Default for InspectOptions {
     fn default() -> Self {
-        Self { largest: 10, previous: None, use_docker: true, docker_host: None }
+        Self {
+            largest: 10,
+            previous: None,
+            use_docker: true,
+            docker_host: None,
+        }
     }
 }
 
@@ -208,8 +213,18 @@ pub struct Inspection {
     pub warnings: Vec<Warning>,
 }
 
-const SYSTEM_PREFIXES: [&str; 10] =
-    ["/etc", "/proc", "/sys", "/dev", "/run", "/var/run", "/usr", "/lib", "/boot", "/tmp/.X11-unix"];
+const SYSTEM_PREFIXES: [&str; 10] = [
+    "/etc",
+    "/proc",
+    "/sys",
+    "/dev",
+    "/run",
+    "/var/run",
+    "/usr",
+    "/lib",
+    "/boot",
+    "/tmp/.X11-unix",
+];
 
 fn is_system_path(p: &Path) -> bool {
     SYSTEM_PREFIXES.iter().any(|s| p.starts_with(s))
@@ -242,23 +257,47 @@ pub async fn inspect(
     let (engine, docker) = if opts.use_docker {
         match Engine::connect(opts.docker_host.as_deref()).await {
             Ok(e) => {
-                let status = DockerStatus { reachable: true, host: e.host().to_owned(), message: None };
+                let status = DockerStatus {
+                    reachable: true,
+                    host: e.host().to_owned(),
+                    message: None,
+                };
                 (Some(e), status)
             }
             Err(e) => {
                 warnings.push(Warning::new(WarningCode::DockerUnavailable, e.to_string()));
-                let status = DockerStatus { reachable: false, host: opts.docker_host.clone().unwrap_or_else(crate::docker::configured_host), message: Some(e.to_string()) };
+                let status = DockerStatus {
+                    reachable: false,
+                    host: opts
+                        .docker_host
+                        .clone()
+                        .unwrap_or_else(crate::docker::configured_host),
+                    message: Some(e.to_string()),
+                };
                 (None, status)
             }
         }
     } else {
-        (None, DockerStatus { reachable: false, host: opts.docker_host.clone().unwrap_or_else(crate::docker::configured_host), message: Some("not asked".into()) })
+        (
+            None,
+            DockerStatus {
+                reachable: false,
+                host: opts
+                    .docker_host
+                    .clone()
+                    .unwrap_or_else(crate::docker::configured_host),
+                message: Some("not asked".into()),
+            },
+        )
     };
     let containers: Vec<ContainerInfo> = match &engine {
         Some(e) => match e.project_containers(&project.name).await {
             Ok(c) => c,
             Err(err) => {
-                warnings.push(Warning::new(WarningCode::DockerUnavailable, err.to_string()));
+                warnings.push(Warning::new(
+                    WarningCode::DockerUnavailable,
+                    err.to_string(),
+                ));
                 Vec::new()
             }
         },
@@ -281,7 +320,9 @@ pub async fn inspect(
             .iter()
             .flatten()
             .filter_map(|l| match l {
-                Location::Host(p) if !is_system_path(p) && std::fs::symlink_metadata(p).is_ok() => Some(p.clone()),
+                Location::Host(p) if !is_system_path(p) && std::fs::symlink_metadata(p).is_ok() => {
+                    Some(p.clone())
+                }
                 _ => None,
             })
             .collect();
@@ -394,7 +435,10 @@ pub async fn inspect(
         let (kind, kind_reason) = match &svc.image_kind {
             Some((k, why)) => (*k, why.clone()),
             None => match (&pg_version_at, sqlite_files.first()) {
-                (Some(p), _) => (ServiceKind::Postgres, format!("PG_VERSION in {}", p.display())),
+                (Some(p), _) => (
+                    ServiceKind::Postgres,
+                    format!("PG_VERSION in {}", p.display()),
+                ),
                 (None, Some(db)) => (ServiceKind::Sqlite, format!("SQLite database {db}")),
                 (None, None) => (
                     ServiceKind::Generic,
@@ -406,9 +450,15 @@ pub async fn inspect(
             },
         };
 
-        let mine: Vec<&ContainerInfo> = containers.iter().filter(|c| c.service == svc.name).collect();
+        let mine: Vec<&ContainerInfo> = containers
+            .iter()
+            .filter(|c| c.service == svc.name)
+            .collect();
         let (state, health) = service_state(&mine, engine.is_some());
-        let previous_bytes = opts.previous.as_ref().and_then(|p| p.services.get(&svc.name).copied());
+        let previous_bytes = opts
+            .previous
+            .as_ref()
+            .and_then(|p| p.services.get(&svc.name).copied());
         services.push(ServiceReport {
             name: svc.name.clone(),
             image: svc.image.clone(),
@@ -419,7 +469,11 @@ pub async fn inspect(
             health,
             containers: mine
                 .iter()
-                .map(|c| ContainerReport { name: c.name.clone(), state: c.state.clone(), health: c.health.clone() })
+                .map(|c| ContainerReport {
+                    name: c.name.clone(),
+                    state: c.state.clone(),
+                    health: c.health.clone(),
+                })
                 .collect(),
             depends_on: svc.depends_on.clone(),
             mounts,
@@ -435,7 +489,10 @@ pub async fn inspect(
     let (total_bytes, total_files) = sum_roots(&all_roots, &scans);
 
     // 5. Largest files over all scans, each once.
-    let mut largest: Vec<SizedFile> = scans.values().flat_map(|s| s.largest.iter().cloned()).collect();
+    let mut largest: Vec<SizedFile> = scans
+        .values()
+        .flat_map(|s| s.largest.iter().cloned())
+        .collect();
     largest.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.path.cmp(&b.path)));
     largest.dedup_by(|a, b| a.path == b.path);
     largest.truncate(opts.largest);
@@ -444,7 +501,14 @@ pub async fn inspect(
         .map(|f| LargeFile {
             service: services
                 .iter()
-                .find(|s| s.mounts.iter().any(|m| m.mount.host_path.as_ref().is_some_and(|h| f.path.starts_with(h))))
+                .find(|s| {
+                    s.mounts.iter().any(|m| {
+                        m.mount
+                            .host_path
+                            .as_ref()
+                            .is_some_and(|h| f.path.starts_with(h))
+                    })
+                })
                 .map(|s| s.name.clone()),
             path: f.path.display().to_string(),
             bytes: f.bytes,
@@ -459,7 +523,11 @@ pub async fn inspect(
         stack: StackInfo {
             name: project.name.clone(),
             dir: project.dir.display().to_string(),
-            compose_files: project.compose_files.iter().map(|f| f.display().to_string()).collect(),
+            compose_files: project
+                .compose_files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect(),
         },
         inspected_at: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -509,8 +577,11 @@ pub async fn inspect_stack(
     let record = catalog.add_stack(&project.dir, &project.name)?;
     opts.previous = catalog.last_sizes(record.id)?;
     let inspection = inspect(&project, &opts, progress, cancel).await?;
-    let per_service: Vec<(String, u64, u64)> =
-        inspection.services.iter().map(|s| (s.name.clone(), s.bytes, s.files)).collect();
+    let per_service: Vec<(String, u64, u64)> = inspection
+        .services
+        .iter()
+        .map(|s| (s.name.clone(), s.bytes, s.files))
+        .collect();
     catalog.record_inspection(
         record.id,
         inspection.inspected_at,
@@ -533,7 +604,9 @@ fn sum_roots(roots: &[PathBuf], scans: &HashMap<PathBuf, Scan>) -> (u64, u64) {
             kept.push(r);
         }
     }
-    kept.iter().filter_map(|r| scans.get(*r)).fold((0, 0), |(b, f), s| (b + s.bytes, f + s.files))
+    kept.iter()
+        .filter_map(|r| scans.get(*r))
+        .fold((0, 0), |(b, f), s| (b + s.bytes, f + s.files))
 }
 
 async fn locate(
@@ -544,7 +617,10 @@ async fn locate(
     warnings: &mut Vec<Warning>,
 ) -> Location {
     match m.kind {
-        MountType::Bind => m.host_path.clone().map_or(Location::Nowhere, Location::Host),
+        MountType::Bind => m
+            .host_path
+            .clone()
+            .map_or(Location::Nowhere, Location::Host),
         MountType::Volume => {
             if let Some(p) = &m.host_path {
                 return Location::Host(p.clone());
@@ -558,7 +634,12 @@ async fn locate(
                     })
             });
             let name = m.volume_name.clone().or_else(|| {
-                holder.and_then(|c| c.volumes.iter().find(|(_, d)| d == &m.target).map(|(n, _)| n.clone()))
+                holder.and_then(|c| {
+                    c.volumes
+                        .iter()
+                        .find(|(_, d)| d == &m.target)
+                        .map(|(n, _)| n.clone())
+                })
             });
             let (Some(engine), Some(name)) = (engine, name) else {
                 // Without an engine nobody knows where a named volume is; the one
@@ -589,7 +670,10 @@ async fn locate(
                 // Not created yet: compose makes it on the first `up`.
                 Ok(None) => Location::Nowhere,
                 Err(e) => {
-                    warnings.push(Warning::new(WarningCode::VolumeSizeUnknown, e.to_string()).service(service));
+                    warnings.push(
+                        Warning::new(WarningCode::VolumeSizeUnknown, e.to_string())
+                            .service(service),
+                    );
                     Location::Nowhere
                 }
             }
@@ -623,7 +707,8 @@ fn service_state(mine: &[&ContainerInfo], engine: bool) -> (String, Option<Strin
 fn severity(code: WarningCode) -> u8 {
     use WarningCode::*;
     match code {
-        DataNotPersisted | BindSourceMissing | SecretsNotGitignored | VariableRequired | EnvFileMissing => 0,
+        DataNotPersisted | BindSourceMissing | SecretsNotGitignored | VariableRequired
+        | EnvFileMissing => 0,
         SecretsFileReadable | HardcodedSecret | SqliteWalActive => 1,
         UnreadablePath | VolumeUndefined | VolumeSizeUnknown | ComposeProblem | VariableSyntax => 2,
         _ => 3,
@@ -667,7 +752,12 @@ fn git_ignores(dir: &Path, path: &Path) -> Option<bool> {
     }
 }
 
-fn risk_warnings(project: &Project, services: &[ServiceReport], scans: &HashMap<PathBuf, Scan>, warnings: &mut Vec<Warning>) {
+fn risk_warnings(
+    project: &Project,
+    services: &[ServiceReport],
+    scans: &HashMap<PathBuf, Scan>,
+    warnings: &mut Vec<Warning>,
+) {
     // Secrets files: the stack's .env, every env_file, and env files inside the data.
     let mut secrets: BTreeMap<PathBuf, Option<String>> = BTreeMap::new();
     if let Some(d) = &project.dotenv {
@@ -675,7 +765,9 @@ fn risk_warnings(project: &Project, services: &[ServiceReport], scans: &HashMap<
     }
     for svc in &project.services {
         for ef in svc.env_files.iter().filter(|e| e.path.is_file()) {
-            secrets.entry(ef.path.clone()).or_insert_with(|| Some(svc.name.clone()));
+            secrets
+                .entry(ef.path.clone())
+                .or_insert_with(|| Some(svc.name.clone()));
         }
     }
     for s in scans.values() {
@@ -684,7 +776,11 @@ fn risk_warnings(project: &Project, services: &[ServiceReport], scans: &HashMap<
         }
     }
     for (path, service) in &secrets {
-        let shown = path.strip_prefix(&project.dir).unwrap_or(path).display().to_string();
+        let shown = path
+            .strip_prefix(&project.dir)
+            .unwrap_or(path)
+            .display()
+            .to_string();
         if let Some(mode) = others_can_access(path) {
             let mut w = Warning::new(
                 WarningCode::SecretsFileReadable,
@@ -752,7 +848,11 @@ fn risk_warnings(project: &Project, services: &[ServiceReport], scans: &HashMap<
                 if let Some(s) = scans.get(p) {
                     let n = s.unreadable.len();
                     if let Some((first, why)) = s.unreadable.first() {
-                        let more = if n > 1 { format!(" (and {} more paths)", n - 1) } else { String::new() };
+                        let more = if n > 1 {
+                            format!(" (and {} more paths)", n - 1)
+                        } else {
+                            String::new()
+                        };
                         warnings.push(
                             Warning::new(
                                 WarningCode::UnreadablePath,

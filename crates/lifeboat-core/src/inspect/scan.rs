@@ -72,7 +72,10 @@ pub fn scan(
     if meta.is_file() {
         out.files = 1;
         out.bytes = meta.len();
-        heap.push(std::cmp::Reverse(SizedFile { bytes: meta.len(), path: root.to_owned() }));
+        heap.push(std::cmp::Reverse(SizedFile {
+            bytes: meta.len(),
+            path: root.to_owned(),
+        }));
         note_file(&mut out, root, meta.len());
         out.largest = heap.into_sorted_vec().into_iter().map(|r| r.0).collect();
         progress.advance(1, meta.len());
@@ -121,10 +124,16 @@ pub fn scan(
             pending_bytes += len;
             if keep_largest > 0 {
                 if heap.len() < keep_largest {
-                    heap.push(std::cmp::Reverse(SizedFile { bytes: len, path: entry.path() }));
+                    heap.push(std::cmp::Reverse(SizedFile {
+                        bytes: len,
+                        path: entry.path(),
+                    }));
                 } else if heap.peek().is_some_and(|min| min.0.bytes < len) {
                     heap.pop();
-                    heap.push(std::cmp::Reverse(SizedFile { bytes: len, path: entry.path() }));
+                    heap.push(std::cmp::Reverse(SizedFile {
+                        bytes: len,
+                        path: entry.path(),
+                    }));
                 }
             }
             let name = entry.file_name();
@@ -132,7 +141,10 @@ pub fn scan(
             if name == "PG_VERSION" && depth <= 1 {
                 out.pg_version = true;
             }
-            if SQLITE_HINTS.iter().any(|h| name.ends_with(h)) || name == ".env" || name.ends_with(".env") {
+            if SQLITE_HINTS.iter().any(|h| name.ends_with(h))
+                || name == ".env"
+                || name.ends_with(".env")
+            {
                 note_file(&mut out, &entry.path(), len);
             }
             if pending_files >= 2048 {
@@ -147,13 +159,18 @@ pub fn scan(
 }
 
 fn note_file(out: &mut Scan, path: &Path, len: u64) {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     if name == ".env" || name.ends_with(".env") {
         out.env_files.push(path.to_owned());
     } else if len >= 100 && is_sqlite(path) {
         let mut wal = path.as_os_str().to_owned();
         wal.push("-wal");
-        let wal_len = fs::metadata(PathBuf::from(wal)).map(|m| m.len()).unwrap_or(0);
+        let wal_len = fs::metadata(PathBuf::from(wal))
+            .map(|m| m.len())
+            .unwrap_or(0);
         out.sqlite.push((path.to_owned(), wal_len));
     }
 }
@@ -161,7 +178,9 @@ fn note_file(out: &mut Scan, path: &Path, len: u64) {
 /// Whether the file starts with SQLite's 16-byte header.
 pub fn is_sqlite(path: &Path) -> bool {
     let mut header = [0u8; 16];
-    fs::File::open(path).and_then(|mut f| f.read_exact(&mut header)).is_ok()
+    fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut header))
+        .is_ok()
         && &header == b"SQLite format 3\0"
 }
 
@@ -208,7 +227,10 @@ mod tests {
         let s = scan(root, 2, &NoProgress, &CancelToken::new()).unwrap();
         assert_eq!(s.files, 6);
         assert_eq!(s.bytes, 1000 + 5000 + 10 + 4096 + 77 + 3);
-        assert_eq!(s.largest.iter().map(|f| f.bytes).collect::<Vec<_>>(), [5000, 4096]);
+        assert_eq!(
+            s.largest.iter().map(|f| f.bytes).collect::<Vec<_>>(),
+            [5000, 4096]
+        );
         assert_eq!(s.sqlite, [(root.join("app.db"), 77)]);
         assert!(s.pg_version);
 

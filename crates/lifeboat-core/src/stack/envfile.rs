@@ -48,17 +48,26 @@ pub fn parse(
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
-        let body = trimmed.strip_prefix("export ").map_or(trimmed, str::trim_start);
+        let body = trimmed
+            .strip_prefix("export ")
+            .map_or(trimmed, str::trim_start);
         let Some(eq) = body.find('=') else {
             let key = body.trim();
             if is_key(key) {
                 // A bare name takes its value from the environment, if set there.
                 if let Some(value) = outer(key) {
-                    entries.push(EnvEntry { key: key.to_owned(), value, line: line_no });
+                    entries.push(EnvEntry {
+                        key: key.to_owned(),
+                        value,
+                        line: line_no,
+                    });
                 }
                 continue;
             }
-            return Err(EnvSyntaxError { line: line_no, reason: "expected KEY=value".into() });
+            return Err(EnvSyntaxError {
+                line: line_no,
+                reason: "expected KEY=value".into(),
+            });
         };
         let key = body[..eq].trim();
         if !is_key(key) {
@@ -69,7 +78,12 @@ pub fn parse(
         }
         let rest = body[eq + 1..].trim_start();
         let lookup = |name: &str| {
-            entries.iter().rev().find(|e| e.key == name).map(|e| e.value.clone()).or_else(|| outer(name))
+            entries
+                .iter()
+                .rev()
+                .find(|e| e.key == name)
+                .map(|e| e.value.clone())
+                .or_else(|| outer(name))
         };
         let value = if let Some(after) = rest.strip_prefix('\'') {
             let (content, consumed) = quoted(after, '\'', &lines, &mut i, line_no)?;
@@ -85,14 +99,20 @@ pub fn parse(
             };
             interpolate(without_comment.trim_end(), &lookup, issues)
         };
-        entries.push(EnvEntry { key: key.to_owned(), value, line: line_no });
+        entries.push(EnvEntry {
+            key: key.to_owned(),
+            value,
+            line: line_no,
+        });
     }
     Ok(entries)
 }
 
 fn is_key(key: &str) -> bool {
     !key.is_empty()
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
         && !key.starts_with(|c: char| c.is_ascii_digit())
 }
 
@@ -189,8 +209,10 @@ mod tests {
             ("I", "line1\nline2"),
             ("J", "after"),
         ];
-        let want: Vec<(String, String)> =
-            want.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         assert_eq!(got, want);
     }
 

@@ -99,7 +99,11 @@ fn braced_end(chars: &[char], from: usize) -> Option<usize> {
     None
 }
 
-fn value_or_unset(name: &str, lookup: &dyn Fn(&str) -> Option<String>, issues: &mut Vec<Issue>) -> String {
+fn value_or_unset(
+    name: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    issues: &mut Vec<Issue>,
+) -> String {
     match lookup(name) {
         Some(v) => v,
         None => {
@@ -109,13 +113,20 @@ fn value_or_unset(name: &str, lookup: &dyn Fn(&str) -> Option<String>, issues: &
     }
 }
 
-fn expand_braced(body: &str, lookup: &dyn Fn(&str) -> Option<String>, issues: &mut Vec<Issue>) -> String {
+fn expand_braced(
+    body: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    issues: &mut Vec<Issue>,
+) -> String {
     let name_len = body
         .char_indices()
         .find(|&(_, c)| !(c == '_' || c.is_ascii_alphanumeric()))
         .map_or(body.len(), |(i, _)| i);
     let (name, rest) = body.split_at(name_len);
-    let valid_name = name.chars().next().is_some_and(|c| c == '_' || c.is_ascii_alphabetic());
+    let valid_name = name
+        .chars()
+        .next()
+        .is_some_and(|c| c == '_' || c.is_ascii_alphabetic());
     if !valid_name {
         issues.push(Issue::Syntax(format!("${{{body}}}")));
         return format!("${{{body}}}");
@@ -152,7 +163,10 @@ fn expand_braced(body: &str, lookup: &dyn Fn(&str) -> Option<String>, issues: &m
         "?" if value.is_some() => value.unwrap_or_default(),
         _ => {
             let message = interpolate(word, lookup, issues);
-            issues.push(Issue::Required { name: name.to_owned(), message });
+            issues.push(Issue::Required {
+                name: name.to_owned(),
+                message,
+            });
             String::new()
         }
     }
@@ -192,7 +206,10 @@ mod tests {
             ("${UNSET+x}", ""),
             ("${UNSET:-${NESTED}}", "inner"),
             ("${UNSET:-${ALSO_UNSET:-deep}}", "deep"),
-            ("${UNSET:-/mnt/docker-volumes}/data", "/mnt/docker-volumes/data"),
+            (
+                "${UNSET:-/mnt/docker-volumes}/data",
+                "/mnt/docker-volumes/data",
+            ),
             ("$$HOME", "$HOME"),
             ("$${SET}", "${SET}"),
             ("cost 5$", "cost 5$"),
@@ -210,18 +227,30 @@ mod tests {
     fn missing_variables_are_issues_not_errors() {
         let (out, issues) = run("x${UNSET}y$OTHER");
         assert_eq!(out, "xy");
-        assert_eq!(issues, vec![Issue::Unset("UNSET".into()), Issue::Unset("OTHER".into())]);
+        assert_eq!(
+            issues,
+            vec![Issue::Unset("UNSET".into()), Issue::Unset("OTHER".into())]
+        );
 
         let (out, issues) = run("${EMPTY:?must be set}");
         assert_eq!(out, "");
         assert_eq!(
             issues,
-            vec![Issue::Required { name: "EMPTY".into(), message: "must be set".into() }]
+            vec![Issue::Required {
+                name: "EMPTY".into(),
+                message: "must be set".into()
+            }]
         );
         let (_, issues) = run("${EMPTY?must be set}");
         assert!(issues.is_empty());
         let (_, issues) = run("${UNSET?gone}");
-        assert_eq!(issues, vec![Issue::Required { name: "UNSET".into(), message: "gone".into() }]);
+        assert_eq!(
+            issues,
+            vec![Issue::Required {
+                name: "UNSET".into(),
+                message: "gone".into()
+            }]
+        );
     }
 
     #[test]

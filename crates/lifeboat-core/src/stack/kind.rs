@@ -95,15 +95,35 @@ impl ServiceKind {
 /// Words that mark an image as a tool *around* a database (an admin UI, an exporter, a backup
 /// sidecar) rather than the database itself.
 const NOT_THE_DATABASE: &[&str] = &[
-    "exporter", "backup", "admin", "express", "commander", "insight", "operator", "proxy",
-    "bouncer", "ui", "web", "gui", "dashboard", "browser", "client", "cli", "tools",
+    "exporter",
+    "backup",
+    "admin",
+    "express",
+    "commander",
+    "insight",
+    "operator",
+    "proxy",
+    "bouncer",
+    "ui",
+    "web",
+    "gui",
+    "dashboard",
+    "browser",
+    "client",
+    "cli",
+    "tools",
 ];
 
 /// The repository part of an image reference, lowercased: no registry host, tag or digest.
 fn repository(image: &str) -> String {
-    let image = image.split('@').next().unwrap_or(image).to_ascii_lowercase();
+    let image = image
+        .split('@')
+        .next()
+        .unwrap_or(image)
+        .to_ascii_lowercase();
     let mut parts: Vec<&str> = image.split('/').collect();
-    if parts.len() > 1 && (parts[0].contains('.') || parts[0].contains(':') || parts[0] == "localhost")
+    if parts.len() > 1
+        && (parts[0].contains('.') || parts[0].contains(':') || parts[0] == "localhost")
     {
         parts.remove(0);
     }
@@ -159,7 +179,10 @@ mod tests {
             ("docker.io/library/postgres:15", Some(ServiceKind::Postgres)),
             ("pgvector/pgvector:pg16", Some(ServiceKind::Postgres)),
             ("timescale/timescaledb-ha:pg16", Some(ServiceKind::Postgres)),
-            ("ghcr.io/immich-app/postgres:14-vectorchord0.3.0", Some(ServiceKind::Postgres)),
+            (
+                "ghcr.io/immich-app/postgres:14-vectorchord0.3.0",
+                Some(ServiceKind::Postgres),
+            ),
             ("bitnami/postgresql", Some(ServiceKind::Postgres)),
             ("prodrigestivill/postgres-backup-local", None),
             ("dpage/pgadmin4", None),
@@ -172,9 +195,18 @@ mod tests {
             ("valkey/valkey:8", Some(ServiceKind::Redis)),
             ("rediscommander/redis-commander", None),
             ("qdrant/qdrant", Some(ServiceKind::Qdrant)),
-            ("getmeili/meilisearch:v1.12.8", Some(ServiceKind::Meilisearch)),
-            ("docker.elastic.co/elasticsearch/elasticsearch:8.15.0", Some(ServiceKind::Elasticsearch)),
-            ("clickhouse/clickhouse-server", Some(ServiceKind::Clickhouse)),
+            (
+                "getmeili/meilisearch:v1.12.8",
+                Some(ServiceKind::Meilisearch),
+            ),
+            (
+                "docker.elastic.co/elasticsearch/elasticsearch:8.15.0",
+                Some(ServiceKind::Elasticsearch),
+            ),
+            (
+                "clickhouse/clickhouse-server",
+                Some(ServiceKind::Clickhouse),
+            ),
             ("n8nio/n8n:latest", Some(ServiceKind::N8n)),
             ("docker.n8n.io/n8nio/n8n", Some(ServiceKind::N8n)),
             ("ollama/ollama:latest", Some(ServiceKind::Ollama)),

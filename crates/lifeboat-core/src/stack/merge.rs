@@ -21,7 +21,9 @@ pub(super) fn merge_top(base: &mut Mapping, over: Mapping) {
                     }
                 }
             }
-            (_, Some(current @ Value::Mapping(_))) if value.is_mapping() => deep_merge(current, value),
+            (_, Some(current @ Value::Mapping(_))) if value.is_mapping() => {
+                deep_merge(current, value)
+            }
             _ => {
                 base.insert(key, value);
             }
@@ -73,7 +75,9 @@ fn deep_merge(base: &mut Value, over: Value) {
         (Value::Mapping(b), Value::Mapping(o)) => {
             for (k, v) in o {
                 match b.get_mut(&k) {
-                    Some(existing) if existing.is_mapping() && v.is_mapping() => deep_merge(existing, v),
+                    Some(existing) if existing.is_mapping() && v.is_mapping() => {
+                        deep_merge(existing, v)
+                    }
                     _ => {
                         b.insert(k, v);
                     }

@@ -27,8 +27,12 @@ pub use model::{EnvFileRef, Mount, MountType, Service, VolumeDef};
 use crate::warning::{Warning, WarningCode};
 
 /// The compose file names `docker compose` looks for, in its order of preference.
-pub const COMPOSE_FILE_NAMES: [&str; 4] =
-    ["compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"];
+pub const COMPOSE_FILE_NAMES: [&str; 4] = [
+    "compose.yaml",
+    "compose.yml",
+    "docker-compose.yaml",
+    "docker-compose.yml",
+];
 
 /// Why a stack could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -101,7 +105,10 @@ pub struct LoadOptions {
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        Self { files: Vec::new(), use_process_env: true }
+        Self {
+            files: Vec::new(),
+            use_process_env: true,
+        }
     }
 }
 
@@ -151,7 +158,9 @@ pub fn discover(dir: &Path) -> Result<Vec<PathBuf>, StackError> {
             return Ok(files);
         }
     }
-    Err(StackError::NoComposeFile { dir: dir.to_owned() })
+    Err(StackError::NoComposeFile {
+        dir: dir.to_owned(),
+    })
 }
 
 /// Loads the stack in `dir`.
@@ -163,8 +172,14 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Project, StackError> {
     let dir = std::fs::canonicalize(dir)
         .ok()
         .filter(|d| d.is_dir())
-        .ok_or_else(|| StackError::NotAFolder { dir: dir.to_owned() })?;
-    let mut loader = Loader { warnings: Vec::new(), files_read: Vec::new(), unset_seen: BTreeSet::new() };
+        .ok_or_else(|| StackError::NotAFolder {
+            dir: dir.to_owned(),
+        })?;
+    let mut loader = Loader {
+        warnings: Vec::new(),
+        files_read: Vec::new(),
+        unset_seen: BTreeSet::new(),
+    };
 
     let dotenv = dir.join(".env");
     let dotenv = dotenv.is_file().then_some(dotenv);
@@ -173,8 +188,14 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Project, StackError> {
     let files: Vec<PathBuf> = if !opts.files.is_empty() {
         opts.files.iter().map(|f| dir.join(f)).collect()
     } else if let Some(list) = env.get("COMPOSE_FILE").filter(|v| !v.is_empty()) {
-        let sep = env.get("COMPOSE_PATH_SEPARATOR").cloned().unwrap_or_else(|| ":".into());
-        list.split(sep.as_str()).filter(|s| !s.is_empty()).map(|f| dir.join(f)).collect()
+        let sep = env
+            .get("COMPOSE_PATH_SEPARATOR")
+            .cloned()
+            .unwrap_or_else(|| ":".into());
+        list.split(sep.as_str())
+            .filter(|s| !s.is_empty())
+            .map(|f| dir.join(f))
+            .collect()
     } else {
         discover(&dir)?
     };
@@ -200,7 +221,9 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Project, StackError> {
     let volumes = volume_defs(&merged, &name, &dir);
     let mut services = Vec::new();
     for (key, value) in &services_map {
-        let Some(svc_name) = key.as_str() else { continue };
+        let Some(svc_name) = key.as_str() else {
+            continue;
+        };
         services.push(loader.service(svc_name, value, &dir, &volumes, &name));
     }
 
@@ -231,14 +254,21 @@ impl Loader {
         dotenv: Option<&Path>,
         use_process_env: bool,
     ) -> Result<HashMap<String, String>, StackError> {
-        let process: HashMap<String, String> =
-            if use_process_env { std::env::vars().collect() } else { HashMap::new() };
+        let process: HashMap<String, String> = if use_process_env {
+            std::env::vars().collect()
+        } else {
+            HashMap::new()
+        };
         let mut env = HashMap::new();
         if let Some(path) = dotenv {
             let text = read_text(path)?;
             let mut issues = Vec::new();
             let entries = envfile::parse(&text, &|k| process.get(k).cloned(), &mut issues)
-                .map_err(|e| StackError::EnvFile { path: path.to_owned(), line: e.line, reason: e.reason })?;
+                .map_err(|e| StackError::EnvFile {
+                    path: path.to_owned(),
+                    line: e.line,
+                    reason: e.reason,
+                })?;
             self.note_issues(issues, path);
             for e in entries {
                 env.insert(e.key, e.value);
@@ -277,7 +307,9 @@ impl Loader {
                 }
                 Issue::Syntax(text) => Warning::new(
                     WarningCode::VariableSyntax,
-                    format!("Compose cannot read the variable reference {text:?}; check its braces."),
+                    format!(
+                        "Compose cannot read the variable reference {text:?}; check its braces."
+                    ),
                 ),
             };
             self.warnings.push(warning.path(file));
@@ -353,8 +385,11 @@ impl Loader {
         let base = from.parent().unwrap_or(project_dir).to_owned();
         let Value::Sequence(entries) = include else {
             self.warnings.push(
-                Warning::new(WarningCode::ComposeProblem, "`include:` must be a list; it was ignored.")
-                    .path(from),
+                Warning::new(
+                    WarningCode::ComposeProblem,
+                    "`include:` must be a list; it was ignored.",
+                )
+                .path(from),
             );
             return Ok(());
         };
@@ -364,7 +399,9 @@ impl Loader {
                     Value::String(s) => (vec![s.clone()], None, Vec::new()),
                     Value::Mapping(m) => (
                         string_list(m.get("path")),
-                        m.get("project_directory").and_then(Value::as_str).map(str::to_owned),
+                        m.get("project_directory")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned),
                         string_list(m.get("env_file")),
                     ),
                     _ => continue,
@@ -394,14 +431,18 @@ impl Loader {
             }
             absolutize_services(&mut inc_merged, &inc_dir);
             for section in ["services", "volumes", "networks", "secrets", "configs"] {
-                let Some(Value::Mapping(items)) = inc_merged.get(section).cloned() else { continue };
+                let Some(Value::Mapping(items)) = inc_merged.get(section).cloned() else {
+                    continue;
+                };
                 let target = doc
                     .entry(Value::from(section))
                     .or_insert_with(|| Value::Mapping(Mapping::new()));
                 if target.is_null() {
                     *target = Value::Mapping(Mapping::new());
                 }
-                let Value::Mapping(target) = target else { continue };
+                let Value::Mapping(target) = target else {
+                    continue;
+                };
                 for (k, v) in items {
                     if target.contains_key(&k) {
                         if section == "services" {
@@ -453,22 +494,35 @@ impl Loader {
         dir: &Path,
         chain: &mut Vec<String>,
     ) -> Value {
-        let Some(service) = services.get(name).cloned() else { return Value::Null };
-        let Value::Mapping(mut svc) = service else { return service };
-        let Some(ext) = svc.remove("extends") else { return Value::Mapping(svc) };
+        let Some(service) = services.get(name).cloned() else {
+            return Value::Null;
+        };
+        let Value::Mapping(mut svc) = service else {
+            return service;
+        };
+        let Some(ext) = svc.remove("extends") else {
+            return Value::Mapping(svc);
+        };
         let (base_name, file) = match &ext {
             Value::String(s) => (s.clone(), None),
             Value::Mapping(m) => (
-                m.get("service").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                m.get("service")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
                 m.get("file").and_then(Value::as_str).map(str::to_owned),
             ),
             _ => (String::new(), None),
         };
         let problem = |this: &mut Self, msg: String| {
-            this.warnings.push(Warning::new(WarningCode::ComposeProblem, msg).service(name));
+            this.warnings
+                .push(Warning::new(WarningCode::ComposeProblem, msg).service(name));
         };
         if base_name.is_empty() {
-            problem(self, format!("The service {name} has an `extends:` without a service name."));
+            problem(
+                self,
+                format!("The service {name} has an `extends:` without a service name."),
+            );
             return Value::Mapping(svc);
         }
         let base = match file {
@@ -493,7 +547,10 @@ impl Loader {
             }
             None => {
                 if chain.contains(&base_name) {
-                    problem(self, format!("The `extends:` chain of {name} loops back to {base_name}."));
+                    problem(
+                        self,
+                        format!("The `extends:` chain of {name} loops back to {base_name}."),
+                    );
                     return Value::Mapping(svc);
                 }
                 chain.push(base_name.clone());
@@ -511,7 +568,10 @@ impl Loader {
                 merged
             }
             _ => {
-                problem(self, format!("The service {name} extends {base_name}, which is not defined."));
+                problem(
+                    self,
+                    format!("The service {name} extends {base_name}, which is not defined."),
+                );
                 Value::Mapping(svc)
             }
         }
@@ -527,7 +587,10 @@ impl Loader {
     ) -> Service {
         let empty = Mapping::new();
         let m = value.as_mapping().unwrap_or(&empty);
-        let image = m.get("image").and_then(scalar_string).filter(|s| !s.is_empty());
+        let image = m
+            .get("image")
+            .and_then(scalar_string)
+            .filter(|s| !s.is_empty());
         let mut mounts = Vec::new();
         if let Some(Value::Sequence(vols)) = m.get("volumes") {
             for v in vols {
@@ -563,11 +626,17 @@ impl Loader {
         }
         let env_files = match m.get("env_file") {
             None | Some(Value::Null) => Vec::new(),
-            Some(Value::String(s)) => vec![EnvFileRef { path: normalize(&dir.join(s)), required: true }],
+            Some(Value::String(s)) => vec![EnvFileRef {
+                path: normalize(&dir.join(s)),
+                required: true,
+            }],
             Some(Value::Sequence(items)) => items
                 .iter()
                 .filter_map(|i| match i {
-                    Value::String(s) => Some(EnvFileRef { path: normalize(&dir.join(s)), required: true }),
+                    Value::String(s) => Some(EnvFileRef {
+                        path: normalize(&dir.join(s)),
+                        required: true,
+                    }),
                     Value::Mapping(e) => Some(EnvFileRef {
                         path: normalize(&dir.join(e.get("path").and_then(Value::as_str)?)),
                         required: e.get("required").and_then(Value::as_bool).unwrap_or(true),
@@ -632,8 +701,16 @@ impl Loader {
         }
     }
 
-    fn attach_volume(&mut self, mount: &mut Mount, volumes: &[VolumeDef], project: &str, service: &str) {
-        let Some(key) = mount.source.clone() else { return };
+    fn attach_volume(
+        &mut self,
+        mount: &mut Mount,
+        volumes: &[VolumeDef],
+        project: &str,
+        service: &str,
+    ) {
+        let Some(key) = mount.source.clone() else {
+            return;
+        };
         match volumes.iter().find(|v| v.key == key) {
             Some(def) => {
                 mount.volume_name = Some(def.name.clone());
@@ -660,14 +737,25 @@ impl Loader {
 }
 
 fn read_text(path: &Path) -> Result<String, StackError> {
-    std::fs::read_to_string(path).map_err(|source| StackError::Read { path: path.to_owned(), source })
+    std::fs::read_to_string(path).map_err(|source| StackError::Read {
+        path: path.to_owned(),
+        source,
+    })
 }
 
-fn interpolate_value(v: &mut Value, lookup: &dyn Fn(&str) -> Option<String>, issues: &mut Vec<Issue>) {
+fn interpolate_value(
+    v: &mut Value,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    issues: &mut Vec<Issue>,
+) {
     match v {
         Value::String(s) => *s = interpolate(s, lookup, issues),
-        Value::Sequence(items) => items.iter_mut().for_each(|i| interpolate_value(i, lookup, issues)),
-        Value::Mapping(m) => m.values_mut().for_each(|i| interpolate_value(i, lookup, issues)),
+        Value::Sequence(items) => items
+            .iter_mut()
+            .for_each(|i| interpolate_value(i, lookup, issues)),
+        Value::Mapping(m) => m
+            .values_mut()
+            .for_each(|i| interpolate_value(i, lookup, issues)),
         Value::Tagged(t) => interpolate_value(&mut t.value, lookup, issues),
         _ => {}
     }
@@ -698,9 +786,20 @@ pub fn looks_secret(key: &str) -> bool {
     if k.ends_with("_FILE") || k.ends_with("_PATH") || k.ends_with("_URL_FILE") {
         return false;
     }
-    ["PASSWORD", "PASSWD", "PASS", "SECRET", "TOKEN", "API_KEY", "APIKEY", "PRIVATE_KEY", "_KEY", "CREDENTIAL"]
-        .iter()
-        .any(|w| k.contains(w) || k == w.trim_start_matches('_'))
+    [
+        "PASSWORD",
+        "PASSWD",
+        "PASS",
+        "SECRET",
+        "TOKEN",
+        "API_KEY",
+        "APIKEY",
+        "PRIVATE_KEY",
+        "_KEY",
+        "CREDENTIAL",
+    ]
+    .iter()
+    .any(|w| k.contains(w) || k == w.trim_start_matches('_'))
 }
 
 /// Whether a literal value is worth calling a secret (not empty, not a reference, not a
@@ -714,21 +813,32 @@ fn literal_secret_value(key: &str, value: &str) -> bool {
         return true;
     }
     looks_secret(key)
-        && !matches!(v.to_ascii_lowercase().as_str(), "true" | "false" | "yes" | "no" | "none" | "null")
+        && !matches!(
+            v.to_ascii_lowercase().as_str(),
+            "true" | "false" | "yes" | "no" | "none" | "null"
+        )
         && !v.starts_with('/')
 }
 
 fn url_has_password(v: &str) -> bool {
-    let Some((_, rest)) = v.split_once("://") else { return false };
+    let Some((_, rest)) = v.split_once("://") else {
+        return false;
+    };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let Some((userinfo, _)) = authority.rsplit_once('@') else { return false };
-    userinfo.split_once(':').is_some_and(|(_, pw)| !pw.is_empty() && !pw.contains('$'))
+    let Some((userinfo, _)) = authority.rsplit_once('@') else {
+        return false;
+    };
+    userinfo
+        .split_once(':')
+        .is_some_and(|(_, pw)| !pw.is_empty() && !pw.contains('$'))
 }
 
 /// Before interpolation, records under a private key of each service the names of
 /// `environment:` variables whose value is written literally and looks like a secret.
 fn mark_hardcoded_secrets(doc: &mut Mapping) {
-    let Some(Value::Mapping(services)) = doc.get_mut("services") else { return };
+    let Some(Value::Mapping(services)) = doc.get_mut("services") else {
+        return;
+    };
     for (_, svc) in services.iter_mut() {
         let Value::Mapping(svc) = svc else { continue };
         let mut found = Vec::new();
@@ -762,7 +872,9 @@ fn mark_hardcoded_secrets(doc: &mut Mapping) {
 /// Rewrites the relative paths of services (bind sources, env files, build contexts) to
 /// absolute ones under `dir`, for files whose folder is not the project's.
 fn absolutize_services(doc: &mut Mapping, dir: &Path) {
-    let Some(Value::Mapping(services)) = doc.get_mut("services") else { return };
+    let Some(Value::Mapping(services)) = doc.get_mut("services") else {
+        return;
+    };
     let abs = |s: &str| normalize(&dir.join(s)).display().to_string();
     for (_, svc) in services.iter_mut() {
         let Value::Mapping(svc) = svc else { continue };
@@ -835,15 +947,35 @@ fn resolve_bind(source: &str, dir: &Path) -> PathBuf {
 }
 
 fn is_path_source(s: &str) -> bool {
-    s.starts_with('.') || s.starts_with('/') || s.starts_with('~') || s.contains('/')
+    s.starts_with('.')
+        || s.starts_with('/')
+        || s.starts_with('~')
+        || s.contains('/')
         || (s.len() >= 2 && s.as_bytes()[1] == b':' && s.as_bytes()[0].is_ascii_alphabetic())
 }
 
-const MOUNT_MODES: [&str; 10] =
-    ["ro", "rw", "z", "Z", "nocopy", "cached", "delegated", "consistent", "shared", "rprivate"];
+const MOUNT_MODES: [&str; 10] = [
+    "ro",
+    "rw",
+    "z",
+    "Z",
+    "nocopy",
+    "cached",
+    "delegated",
+    "consistent",
+    "shared",
+    "rprivate",
+];
 
 fn is_mode(s: &str) -> bool {
-    !s.is_empty() && s.split(',').all(|p| MOUNT_MODES.contains(&p) || p.starts_with("rslave") || p.starts_with("private") || p.starts_with("slave") || p.starts_with("rshared"))
+    !s.is_empty()
+        && s.split(',').all(|p| {
+            MOUNT_MODES.contains(&p)
+                || p.starts_with("rslave")
+                || p.starts_with("private")
+                || p.starts_with("slave")
+                || p.starts_with("rshared")
+        })
 }
 
 /// Parses one `volumes:` entry of a service, short or long syntax.
@@ -902,7 +1034,10 @@ fn parse_mount(v: &Value, dir: &Path) -> Option<Mount> {
                 "tmpfs" => MountType::Tmpfs,
                 _ => MountType::Other,
             };
-            mount.source = m.get("source").and_then(scalar_string).filter(|s| !s.is_empty());
+            mount.source = m
+                .get("source")
+                .and_then(scalar_string)
+                .filter(|s| !s.is_empty());
             mount.target = m.get("target").and_then(scalar_string)?;
             mount.read_only = m.get("read_only").and_then(Value::as_bool).unwrap_or(false);
             mount.selinux = m
@@ -920,7 +1055,9 @@ fn parse_mount(v: &Value, dir: &Path) -> Option<Mount> {
 }
 
 fn volume_defs(doc: &Mapping, project: &str, dir: &Path) -> Vec<VolumeDef> {
-    let Some(Value::Mapping(vols)) = doc.get("volumes") else { return Vec::new() };
+    let Some(Value::Mapping(vols)) = doc.get("volumes") else {
+        return Vec::new();
+    };
     vols.iter()
         .filter_map(|(k, v)| {
             let key = scalar_string(k)?;
@@ -931,7 +1068,10 @@ fn volume_defs(doc: &Mapping, project: &str, dir: &Path) -> Vec<VolumeDef> {
                 Some(Value::Mapping(e)) => {
                     // Old form: external: { name: x }
                     return Some(VolumeDef {
-                        name: e.get("name").and_then(scalar_string).unwrap_or_else(|| key.clone()),
+                        name: e
+                            .get("name")
+                            .and_then(scalar_string)
+                            .unwrap_or_else(|| key.clone()),
                         key,
                         external: true,
                         device: None,
@@ -947,11 +1087,19 @@ fn volume_defs(doc: &Mapping, project: &str, dir: &Path) -> Vec<VolumeDef> {
             };
             let opts = get("driver_opts").and_then(Value::as_mapping);
             let device = opts.and_then(|o| {
-                let is_bind = o.get("o").and_then(Value::as_str).is_some_and(|s| s.split(',').any(|p| p == "bind"));
+                let is_bind = o
+                    .get("o")
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| s.split(',').any(|p| p == "bind"));
                 let dev = o.get("device").and_then(Value::as_str)?;
                 is_bind.then(|| normalize(&dir.join(dev)))
             });
-            Some(VolumeDef { key, name, external, device })
+            Some(VolumeDef {
+                key,
+                name,
+                external,
+                device,
+            })
         })
         .collect()
 }
@@ -963,8 +1111,16 @@ fn project_name(env: &HashMap<String, String>, doc: &Mapping, dir: &Path) -> Str
         .get("COMPOSE_PROJECT_NAME")
         .filter(|s| !s.is_empty())
         .cloned()
-        .or_else(|| doc.get("name").and_then(scalar_string).filter(|s| !s.is_empty()))
-        .unwrap_or_else(|| dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+        .or_else(|| {
+            doc.get("name")
+                .and_then(scalar_string)
+                .filter(|s| !s.is_empty())
+        })
+        .unwrap_or_else(|| {
+            dir.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        });
     let cleaned: String = raw
         .to_lowercase()
         .chars()

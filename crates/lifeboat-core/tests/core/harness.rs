@@ -21,18 +21,38 @@ pub fn skip(reason: &str) {
 }
 
 pub fn load(dir: &Path) -> Project {
-    lifeboat_core::stack::load(dir, &LoadOptions { files: Vec::new(), use_process_env: false })
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+    lifeboat_core::stack::load(
+        dir,
+        &LoadOptions {
+            files: Vec::new(),
+            use_process_env: false,
+        },
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
 }
 
 pub fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// Inspects without asking any Docker engine.
 pub fn inspect_files(project: &Project) -> Inspection {
-    let opts = InspectOptions { use_docker: false, ..InspectOptions::default() };
-    runtime().block_on(inspect(project, &opts, Arc::new(NoProgress), &CancelToken::new())).unwrap()
+    let opts = InspectOptions {
+        use_docker: false,
+        ..InspectOptions::default()
+    };
+    runtime()
+        .block_on(inspect(
+            project,
+            &opts,
+            Arc::new(NoProgress),
+            &CancelToken::new(),
+        ))
+        .unwrap()
 }
 
 /// Sum of regular files' sizes under `dir`, counted by `find`, not by Lifeboat.

@@ -1,0 +1,188 @@
+//! End to end on the real desktop window: `tauri-driver` + WebKitWebDriver start the built
+//! app on the example stack under the X display in `DISPLAY`; the test reads the Stacks
+//! screen like a person would, inspects again, and saves screenshots in `tests/artifacts/`.
+//!
+//! Without a display, `tauri-driver` or `WebKitWebDriver` the test says why and skips; with
+//! `LIFEBOAT_REQUIRE_ALL=1` (set by `.ci/run`) that is a failure.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{ClientBuilder, Locator};
+
+fn skip(reason: &str) {
+    if std::env::var("LIFEBOAT_REQUIRE_ALL").is_ok_and(|v| v == "1") {
+        panic!("required test cannot run: {reason}");
+    }
+    eprintln!("SKIPPED: {reason}");
+}
+
+fn on_path(name: &str) -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> =
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).collect();
+    if let Some(home) = std::env::var_os("HOME") {
+        dirs.push(Path::new(&home).join(".cargo/bin"));
+    }
+    dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
+}
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn texts(client: &fantoccini::Client, css: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for el in client.find_all(Locator::Css(css)).await.unwrap() {
+        out.push(el.text().await.unwrap());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stacks_screen_shows_the_example_stack() {
+    if std::env::var_os("DISPLAY").is_none() {
+        return skip("no X display (run under Xvfb, as .ci/run does)");
+    }
+    let Some(tauri_driver) = on_path("tauri-driver") else {
+        return skip("tauri-driver is not installed (cargo install tauri-driver --locked)");
+    };
+    if on_path("WebKitWebDriver").is_none() {
+        return skip("WebKitWebDriver is not installed (Debian package webkit2gtk-driver)");
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let app = Path::new(env!("CARGO_BIN_EXE_lifeboat-desktop"));
+    let example = root.join("examples/chatbot");
+    let artifacts = root.join("tests/artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let home = tempfile::tempdir().unwrap();
+
+    let port = free_port();
+    let native_port = free_port();
+    let driver = Driver(
+        Command::new(tauri_driver)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native_port.to_string(),
+            ])
+            .env("LIFEBOAT_HOME", home.path())
+            .env("LIFEBOAT_OPEN", &example)
+            // No engine is started for this test: the window must say so and carry on.
+            .env(
+                "DOCKER_HOST",
+                format!("unix://{}/no-docker.sock", home.path().display()),
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("tauri-driver starts"),
+    );
+    let caps: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_value(serde_json::json!({
+            "browserName": "wry",
+            "tauri:options": { "application": app, "args": [example] }
+        }))
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let client = loop {
+        match ClientBuilder::native()
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
+            Ok(c) => break c,
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            Err(e) => panic!("cannot start a WebDriver session: {e}"),
+        }
+    };
+
+    let result = async {
+        client
+            .wait()
+            .at_most(Duration::from_secs(60))
+            .for_element(Locator::Css("[data-testid=service-row]"))
+            .await
+            .expect("the services of the example stack appear");
+        let rows = client
+            .find_all(Locator::Css("[data-testid=service-row]"))
+            .await
+            .unwrap();
+        let mut names = Vec::new();
+        for r in &rows {
+            names.push(r.attr("data-service").await.unwrap().unwrap_or_default());
+        }
+        assert_eq!(names, ["postgres", "n8n", "ollama", "qdrant"]);
+        let title = client
+            .find(Locator::Css("h1"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(title, "chatbot");
+        let stacks = texts(&client, "[data-testid=stack-item]").await;
+        assert_eq!(stacks.len(), 1);
+        assert!(stacks[0].contains("chatbot"), "{stacks:?}");
+        let docker = texts(&client, ".card").await.join(" | ");
+        assert!(docker.contains("not reachable"), "{docker}");
+        let warnings = texts(&client, ".warning").await.join("\n");
+        assert!(warnings.contains("no Docker engine answered"), "{warnings}");
+        let postgres = rows[0].text().await.unwrap();
+        assert!(
+            postgres.contains("postgres") && postgres.contains("KiB"),
+            "{postgres}"
+        );
+        std::fs::write(
+            artifacts.join("e2e-stacks.png"),
+            client.screenshot().await.unwrap(),
+        )
+        .unwrap();
+
+        // Inspect again: the second inspection knows the first, so growth is measured.
+        client
+            .find(Locator::XPath("//button[text()='Inspect again']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let cards = texts(&client, ".card").await.join(" | ");
+            if cards.contains("no change") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "growth never shown: {cards}");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        std::fs::write(
+            artifacts.join("e2e-stacks-again.png"),
+            client.screenshot().await.unwrap(),
+        )
+        .unwrap();
+    }
+    .await;
+    let _ = client.close().await;
+    drop(driver);
+    result
+}
