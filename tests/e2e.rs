@@ -45,12 +45,22 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Reads the text (or an attribute) of every element matching `css` in one script, so a
+/// re-render between finding and reading cannot leave stale references.
+async fn read_all(client: &fantoccini::Client, css: &str, attr: Option<&str>) -> Vec<String> {
+    let v = client
+        .execute(
+            "return [...document.querySelectorAll(arguments[0])]\
+             .map(e => arguments[1] ? e.getAttribute(arguments[1]) : e.innerText)",
+            vec![serde_json::json!(css), serde_json::json!(attr)],
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(v).unwrap()
+}
+
 async fn texts(client: &fantoccini::Client, css: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for el in client.find_all(Locator::Css(css)).await.unwrap() {
-        out.push(el.text().await.unwrap());
-    }
-    out
+    read_all(client, css, None).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -123,23 +133,15 @@ async fn stacks_screen_shows_the_example_stack() {
             .for_element(Locator::Css("[data-testid=service-row]"))
             .await
             .expect("the services of the example stack appear");
-        let rows = client
-            .find_all(Locator::Css("[data-testid=service-row]"))
-            .await
-            .unwrap();
-        let mut names = Vec::new();
-        for r in &rows {
-            names.push(r.attr("data-service").await.unwrap().unwrap_or_default());
+        // Wait until the inspection has settled (no progress box left).
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !texts(&client, "#progress .progress").await.is_empty() {
+            assert!(Instant::now() < deadline, "the inspection never finished");
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
+        let names = read_all(&client, "[data-testid=service-row]", Some("data-service")).await;
         assert_eq!(names, ["postgres", "n8n", "ollama", "qdrant"]);
-        let title = client
-            .find(Locator::Css("h1"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        assert_eq!(title, "chatbot");
+        assert_eq!(texts(&client, "h1").await, ["chatbot"]);
         let stacks = texts(&client, "[data-testid=stack-item]").await;
         assert_eq!(stacks.len(), 1);
         assert!(stacks[0].contains("chatbot"), "{stacks:?}");
@@ -147,7 +149,7 @@ async fn stacks_screen_shows_the_example_stack() {
         assert!(docker.contains("not reachable"), "{docker}");
         let warnings = texts(&client, ".warning").await.join("\n");
         assert!(warnings.contains("no Docker engine answered"), "{warnings}");
-        let postgres = rows[0].text().await.unwrap();
+        let postgres = texts(&client, "[data-testid=service-row]").await.remove(0);
         assert!(
             postgres.contains("postgres") && postgres.contains("KiB"),
             "{postgres}"
