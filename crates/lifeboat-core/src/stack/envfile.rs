@@ -86,11 +86,9 @@ pub fn parse(
                 .or_else(|| outer(name))
         };
         let value = if let Some(after) = rest.strip_prefix('\'') {
-            let (content, consumed) = quoted(after, '\'', &lines, &mut i, line_no)?;
-            let _ = consumed;
-            content
+            quoted(after, '\'', &lines, &mut i, line_no)?
         } else if let Some(after) = rest.strip_prefix('"') {
-            let (content, _) = quoted(after, '"', &lines, &mut i, line_no)?;
+            let content = quoted(after, '"', &lines, &mut i, line_no)?;
             interpolate(&unescape(&content), &lookup, issues)
         } else {
             let without_comment = match rest.find(" #").or_else(|| rest.find("\t#")) {
@@ -124,7 +122,7 @@ fn quoted(
     lines: &[&str],
     next_line: &mut usize,
     start_line: usize,
-) -> Result<(String, usize), EnvSyntaxError> {
+) -> Result<String, EnvSyntaxError> {
     let mut content = String::new();
     let mut segment = first.to_owned();
     loop {
@@ -136,7 +134,7 @@ fn quoted(
             }
             if c == quote && !escaped {
                 content.push_str(&segment[..idx]);
-                return Ok((content, *next_line));
+                return Ok(content);
             }
             escaped = false;
         }

@@ -179,6 +179,7 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Project, StackError> {
         warnings: Vec::new(),
         files_read: Vec::new(),
         unset_seen: BTreeSet::new(),
+        use_process_env: opts.use_process_env,
     };
 
     let dotenv = dir.join(".env");
@@ -245,6 +246,7 @@ struct Loader {
     warnings: Vec<Warning>,
     files_read: Vec<PathBuf>,
     unset_seen: BTreeSet<String>,
+    use_process_env: bool,
 }
 
 impl Loader {
@@ -419,11 +421,10 @@ impl Loader {
             };
             let mut env = HashMap::new();
             for p in env_paths.iter().filter(|p| p.is_file()) {
-                env.extend(self.environment(Some(p), true)?);
+                env.extend(self.environment(Some(p), self.use_process_env)?);
             }
-            if env.is_empty() {
-                env = std::env::vars().collect();
-            }
+            // The process environment wins over env files, as in the main project.
+            env.extend(self.environment(None, self.use_process_env)?);
             let mut inc_merged = Mapping::new();
             for p in &paths {
                 let inc_doc = self.read_compose(&normalize(&base.join(p)), &env, &inc_dir)?;

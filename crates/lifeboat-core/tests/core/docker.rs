@@ -5,15 +5,13 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lifeboat_core::docker::Engine;
-use lifeboat_core::inspect::{inspect, InspectOptions, SizeSource};
-use lifeboat_core::job::NoProgress;
-use lifeboat_core::{CancelToken, WarningCode};
+use lifeboat_core::inspect::{InspectOptions, SizeSource};
+use lifeboat_core::WarningCode;
 
-use crate::harness::{load, runtime, skip};
+use crate::harness::{inspect_with, load, runtime, skip};
 
 pub const IMAGE: &str = "lifeboat-test/busybox:1";
 
@@ -271,14 +269,7 @@ fn engine_states_health_and_named_volumes() {
         docker_host: Some(daemon.host.clone()),
         ..InspectOptions::default()
     };
-    let i = rt
-        .block_on(inspect(
-            &project,
-            &opts,
-            Arc::new(NoProgress),
-            &CancelToken::new(),
-        ))
-        .unwrap();
+    let i = inspect_with(&project, &opts);
     assert!(i.docker.reachable, "{:?}", i.docker);
     let by = |n: &str| i.services.iter().find(|s| s.name == n).unwrap();
     assert_eq!(
@@ -334,14 +325,7 @@ fn no_engine_is_said_once_and_inspection_carries_on() {
         ..InspectOptions::default()
     };
     let started = Instant::now();
-    let i = runtime()
-        .block_on(inspect(
-            &project,
-            &opts,
-            Arc::new(NoProgress),
-            &CancelToken::new(),
-        ))
-        .unwrap();
+    let i = inspect_with(&project, &opts);
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "an absent engine must fail fast"

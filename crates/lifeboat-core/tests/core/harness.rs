@@ -39,20 +39,27 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// Inspects without asking any Docker engine.
-pub fn inspect_files(project: &Project) -> Inspection {
-    let opts = InspectOptions {
-        use_docker: false,
-        ..InspectOptions::default()
-    };
+/// Inspects with `opts` on a fresh runtime, with no progress shown and no cancellation.
+pub fn inspect_with(project: &Project, opts: &InspectOptions) -> Inspection {
     runtime()
         .block_on(inspect(
             project,
-            &opts,
+            opts,
             Arc::new(NoProgress),
             &CancelToken::new(),
         ))
         .unwrap()
+}
+
+/// Inspects without asking any Docker engine.
+pub fn inspect_files(project: &Project) -> Inspection {
+    inspect_with(
+        project,
+        &InspectOptions {
+            use_docker: false,
+            ..InspectOptions::default()
+        },
+    )
 }
 
 /// Sum of regular files' sizes under `dir`, counted by `find`, not by Lifeboat.
