@@ -12,6 +12,7 @@ use lifeboat_core::inspect::{human_bytes, inspect_stack, InspectOptions, Inspect
 use lifeboat_core::{CancelToken, Catalog, LoadOptions};
 
 mod progress;
+mod verbs;
 
 #[derive(Parser)]
 #[command(
@@ -43,6 +44,100 @@ enum Command {
         #[arg(long)]
         no_docker: bool,
     },
+    /// Back up a stack: one encrypted archive per component plus a manifest.
+    Backup {
+        /// The folder with the compose file.
+        stack_dir: PathBuf,
+        /// The destination folder (an external drive, a NAS mount).
+        #[arg(long = "to")]
+        dest: PathBuf,
+        /// Only these services (comma-separated; `secrets` for the secrets component).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+        /// Compose file to use instead of the default ones (repeatable).
+        #[arg(short = 'f', long = "file")]
+        files: Vec<PathBuf>,
+        /// Identity file instead of the keyring (also: LIFEBOAT_IDENTITY).
+        #[arg(long)]
+        identity: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the snapshots in a destination.
+    Snapshots {
+        /// The destination folder.
+        #[arg(long = "to")]
+        dest: PathBuf,
+        /// Only this stack.
+        #[arg(long)]
+        stack: Option<String>,
+        /// Identity file instead of the keyring.
+        #[arg(long)]
+        identity: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check that snapshots can be restored: quick (everything there and decrypts) or --deep
+    /// (every archive read and hashed).
+    Verify {
+        /// The destination folder.
+        #[arg(long = "to")]
+        dest: PathBuf,
+        /// Only this snapshot.
+        snapshot: Option<String>,
+        /// Read every archive to its end and compare its SHA-256.
+        #[arg(long)]
+        deep: bool,
+        /// Identity file instead of the keyring.
+        #[arg(long)]
+        identity: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Manage the backup key.
+    Key {
+        #[command(subcommand)]
+        action: KeyAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyAction {
+    /// Create the backup key (in the system keyring, or in --identity FILE).
+    Init {
+        /// Write the key to this new file instead of the keyring.
+        #[arg(long)]
+        identity: Option<PathBuf>,
+    },
+    /// Print the key's public recipient (safe to share).
+    Recipient {
+        /// Identity file instead of the keyring.
+        #[arg(long)]
+        identity: Option<PathBuf>,
+    },
+    /// Write the key, encrypted with a passphrase you choose, into a destination folder. The
+    /// passphrase is read from the terminal (or one line of standard input), never argv.
+    ExportRecovery {
+        /// The destination folder.
+        #[arg(long = "to")]
+        dest: PathBuf,
+        /// Identity file instead of the keyring.
+        #[arg(long)]
+        identity: Option<PathBuf>,
+    },
+    /// Recover the key from a destination's recovery file with its passphrase, into the
+    /// keyring (or --identity FILE).
+    ImportRecovery {
+        /// The destination folder.
+        #[arg(long = "from")]
+        dest: PathBuf,
+        /// Write the key to this new file instead of the keyring.
+        #[arg(long)]
+        identity: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -68,58 +163,98 @@ fn main() -> ExitCode {
             json,
             largest,
             no_docker,
-        } => {
-            // -f paths are relative to where the command runs, as with docker compose.
-            let cwd = std::env::current_dir().unwrap_or_default();
-            let load = LoadOptions {
-                files: files.iter().map(|f| cwd.join(f)).collect(),
-                use_process_env: true,
-            };
-            let opts = InspectOptions {
-                largest,
-                use_docker: !no_docker,
-                ..InspectOptions::default()
-            };
-            let result = runtime.block_on(async {
-                let catalog = Catalog::open_default()?;
-                let progress: Arc<dyn lifeboat_core::Progress> =
-                    if !json && std::io::stderr().is_terminal() {
-                        Arc::new(progress::Terminal::default())
-                    } else {
-                        Arc::new(lifeboat_core::job::NoProgress)
-                    };
-                let out = inspect_stack(
-                    &catalog,
-                    &stack_dir,
-                    &load,
-                    opts,
-                    progress,
-                    &CancelToken::new(),
-                )
-                .await;
-                progress::clear_line();
-                Ok::<_, Box<dyn std::error::Error>>(out?)
-            });
-            match result {
-                Ok((_, inspection)) => {
-                    if json {
-                        match serde_json::to_string_pretty(&inspection) {
-                            Ok(s) => println!("{s}"),
-                            Err(e) => {
-                                eprintln!("lifeboat: cannot write JSON: {e}");
-                                return ExitCode::FAILURE;
-                            }
-                        }
-                    } else {
-                        print_inspection(&inspection);
-                    }
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("lifeboat: {e}");
-                    ExitCode::FAILURE
-                }
+        } => inspect(&runtime, stack_dir, files, json, largest, no_docker),
+        Command::Backup {
+            stack_dir,
+            dest,
+            only,
+            files,
+            identity,
+            json,
+        } => verbs::backup(&stack_dir, &dest, only, files, identity.as_deref(), json),
+        Command::Snapshots {
+            dest,
+            stack,
+            identity,
+            json,
+        } => verbs::snapshots(&dest, stack.as_deref(), identity.as_deref(), json),
+        Command::Verify {
+            dest,
+            snapshot,
+            deep,
+            identity,
+            json,
+        } => verbs::verify(&dest, snapshot.as_deref(), deep, identity.as_deref(), json),
+        Command::Key { action } => match action {
+            KeyAction::Init { identity } => verbs::key_init(identity.as_deref()),
+            KeyAction::Recipient { identity } => verbs::key_recipient(identity.as_deref()),
+            KeyAction::ExportRecovery { dest, identity } => {
+                verbs::key_export(&dest, identity.as_deref())
             }
+            KeyAction::ImportRecovery { dest, identity } => {
+                verbs::key_import(&dest, identity.as_deref())
+            }
+        },
+    }
+}
+
+fn inspect(
+    runtime: &tokio::runtime::Runtime,
+    stack_dir: PathBuf,
+    files: Vec<PathBuf>,
+    json: bool,
+    largest: usize,
+    no_docker: bool,
+) -> ExitCode {
+    // -f paths are relative to where the command runs, as with docker compose.
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let load = LoadOptions {
+        files: files.iter().map(|f| cwd.join(f)).collect(),
+        use_process_env: true,
+    };
+    let opts = InspectOptions {
+        largest,
+        use_docker: !no_docker,
+        ..InspectOptions::default()
+    };
+    let result = runtime.block_on(async {
+        let catalog = Catalog::open_default()?;
+        let progress: Arc<dyn lifeboat_core::Progress> = if !json && std::io::stderr().is_terminal()
+        {
+            Arc::new(progress::Terminal::default())
+        } else {
+            Arc::new(lifeboat_core::job::NoProgress)
+        };
+        let out = inspect_stack(
+            &catalog,
+            &stack_dir,
+            &load,
+            opts,
+            progress,
+            &CancelToken::new(),
+        )
+        .await;
+        progress::clear_line();
+        Ok::<_, Box<dyn std::error::Error>>(out?)
+    });
+    match result {
+        Ok((_, inspection)) => {
+            if json {
+                match serde_json::to_string_pretty(&inspection) {
+                    Ok(s) => println!("{s}"),
+                    Err(e) => {
+                        eprintln!("lifeboat: cannot write JSON: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            } else {
+                print_inspection(&inspection);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("lifeboat: {e}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -8,10 +8,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod archive;
+pub mod backup;
 pub mod catalog;
 pub mod docker;
 pub mod inspect;
 pub mod job;
+pub mod keys;
 pub mod stack;
 pub mod warning;
 

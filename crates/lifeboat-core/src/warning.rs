@@ -40,6 +40,14 @@ pub enum WarningCode {
     VolumeSizeUnknown,
     /// Something else compose would complain about (an `extends` or `include` problem).
     ComposeProblem,
+    /// A file changed while a backup read it.
+    FileChangedDuringBackup,
+    /// A socket, pipe or device was left out of a backup.
+    SpecialFileSkipped,
+    /// A volume that lives inside Docker was left out of a backup.
+    VolumeNotBackedUp,
+    /// The destination holds no passphrase-protected copy of the backup key.
+    RecoveryFileMissing,
 }
 
 /// One warning about a stack.

@@ -226,7 +226,9 @@ const SYSTEM_PREFIXES: [&str; 10] = [
     "/tmp/.X11-unix",
 ];
 
-fn is_system_path(p: &Path) -> bool {
+/// Whether a host path belongs to the system (`/etc/localtime`, the Docker socket), not to a
+/// stack's data.
+pub fn is_system_path(p: &Path) -> bool {
     SYSTEM_PREFIXES.iter().any(|s| p.starts_with(s))
         || p.file_name().is_some_and(|n| n == "docker.sock")
 }

@@ -1,0 +1,249 @@
+//! The backup-side verbs: backup, snapshots, verify, key. Each prints a readable report or
+//! JSON, and turns errors into one sentence on stderr with exit code 1.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use age::secrecy::{ExposeSecret, SecretString};
+use lifeboat_core::backup::{self, verify, BackupOptions};
+use lifeboat_core::inspect::human_bytes;
+use lifeboat_core::keys::{self, RECOVERY_FILE};
+use lifeboat_core::{CancelToken, LoadOptions};
+
+use crate::progress;
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+fn finish(r: Result<()>) -> ExitCode {
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            progress::clear_line();
+            eprintln!("lifeboat: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+fn progress_for(json: bool) -> Box<dyn lifeboat_core::Progress> {
+    if !json && std::io::stderr().is_terminal() {
+        Box::new(progress::Terminal::default())
+    } else {
+        Box::new(lifeboat_core::job::NoProgress)
+    }
+}
+
+fn identity(file: Option<&Path>) -> Result<age::x25519::Identity> {
+    Ok(keys::load(file)?.0)
+}
+
+pub fn backup(
+    stack_dir: &Path,
+    dest: &Path,
+    only: Vec<String>,
+    files: Vec<PathBuf>,
+    id: Option<&Path>,
+    json: bool,
+) -> ExitCode {
+    finish((|| {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let load = LoadOptions {
+            files: files.iter().map(|f| cwd.join(f)).collect(),
+            use_process_env: true,
+        };
+        let project = lifeboat_core::stack::load(stack_dir, &load)?;
+        let identity = identity(id)?;
+        let opts = BackupOptions {
+            only,
+            ..BackupOptions::new(dest)
+        };
+        let progress = progress_for(json);
+        let report = backup::backup(
+            &project,
+            &identity,
+            &opts,
+            progress.as_ref(),
+            &CancelToken::new(),
+        );
+        progress::clear_line();
+        let report = report?;
+        if json {
+            return print_json(&report);
+        }
+        println!(
+            "Snapshot {} of {} in {:.1} s",
+            report.snapshot,
+            report.stack,
+            report.duration_ms as f64 / 1000.0
+        );
+        for c in &report.components {
+            let how = if c.reused {
+                "unchanged, reused".to_owned()
+            } else {
+                format!("{} stored", human_bytes(c.bytes_stored))
+            };
+            println!(
+                "  {:<24} {:>10}  {:>6} files  {how}",
+                c.name,
+                human_bytes(c.bytes_in),
+                c.files
+            );
+        }
+        for w in &report.warnings {
+            println!("  warning: {}", w.message);
+        }
+        Ok(())
+    })())
+}
+
+pub fn snapshots(dest: &Path, stack: Option<&str>, id: Option<&Path>, json: bool) -> ExitCode {
+    finish((|| {
+        let identity = identity(id)?;
+        let list = verify::list(dest, stack, &identity)?;
+        if json {
+            return print_json(&list);
+        }
+        if list.is_empty() {
+            println!("No snapshots in {}.", dest.display());
+        }
+        for s in &list {
+            let (y, mo, d, h, mi, _) = backup::civil(s.started);
+            println!(
+                "{}  {:<16} {y:04}-{mo:02}-{d:02} {h:02}:{mi:02} UTC  {:>10}  (+{} new)  {} components",
+                s.snapshot,
+                s.stack,
+                human_bytes(s.bytes_in),
+                human_bytes(s.bytes_new),
+                s.components.len()
+            );
+        }
+        Ok(())
+    })())
+}
+
+pub fn verify(
+    dest: &Path,
+    snapshot: Option<&str>,
+    deep: bool,
+    id: Option<&Path>,
+    json: bool,
+) -> ExitCode {
+    finish((|| {
+        let identity = identity(id)?;
+        let progress = progress_for(json);
+        let report = verify::verify(dest, snapshot, deep, &identity, progress.as_ref());
+        progress::clear_line();
+        if json {
+            print_json(&report)?;
+        } else {
+            println!(
+                "Checked {} snapshot(s), {} archive(s){}.",
+                report.snapshots,
+                report.archives,
+                if deep {
+                    format!(", {} read", human_bytes(report.bytes_read))
+                } else {
+                    String::new()
+                }
+            );
+            for p in &report.problems {
+                println!(
+                    "  {} {}: {}",
+                    p.snapshot,
+                    p.component.as_deref().unwrap_or(""),
+                    p.message
+                );
+            }
+        }
+        if report.problems.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{} problem(s) found", report.problems.len()).into())
+        }
+    })())
+}
+
+pub fn key_init(file: Option<&Path>) -> ExitCode {
+    finish((|| {
+        let recipient = keys::init(file)?;
+        let place = file.map_or("the system keyring".to_owned(), |f| f.display().to_string());
+        println!("Created a backup key in {place}.\nPublic recipient: {recipient}");
+        println!("Next: `lifeboat key export-recovery --to DEST` so a new machine can open your backups.");
+        Ok(())
+    })())
+}
+
+pub fn key_recipient(file: Option<&Path>) -> ExitCode {
+    finish((|| {
+        println!("{}", identity(file)?.to_public());
+        Ok(())
+    })())
+}
+
+/// A passphrase from the terminal (asked twice when `confirm`), or one line of stdin.
+fn passphrase(prompt: &str, confirm: bool) -> Result<SecretString> {
+    if std::io::stdin().is_terminal() {
+        let first = SecretString::from(rpassword::prompt_password(prompt)?);
+        if confirm {
+            let again = SecretString::from(rpassword::prompt_password("Type it again: ")?);
+            if again.expose_secret() != first.expose_secret() {
+                return Err("the two passphrases differ; nothing was written".into());
+            }
+        }
+        if first.expose_secret().chars().count() < 10 {
+            return Err("choose a passphrase of at least 10 characters".into());
+        }
+        return Ok(first);
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let pass = SecretString::from(line.trim_end_matches(['\r', '\n']).to_owned());
+    if pass.expose_secret().chars().count() < 10 {
+        return Err("the passphrase on standard input must have at least 10 characters".into());
+    }
+    Ok(pass)
+}
+
+pub fn key_export(dest: &Path, file: Option<&Path>) -> ExitCode {
+    finish((|| {
+        if !dest.is_dir() {
+            return Err(format!("{} is not a folder", dest.display()).into());
+        }
+        let identity = identity(file)?;
+        let pass = passphrase(
+            "Recovery passphrase (you will need it on a new machine): ",
+            true,
+        )?;
+        let path = dest.join(RECOVERY_FILE);
+        keys::write_recovery(&identity, pass, &path)?;
+        println!(
+            "Wrote {}: the backup key, encrypted with your passphrase.",
+            path.display()
+        );
+        Ok(())
+    })())
+}
+
+pub fn key_import(dest: &Path, file: Option<&Path>) -> ExitCode {
+    finish((|| {
+        let path = dest.join(RECOVERY_FILE);
+        if !path.is_file() {
+            return Err(format!("{} has no {RECOVERY_FILE}", dest.display()).into());
+        }
+        let pass = passphrase("Recovery passphrase: ", false)?;
+        let identity = keys::read_recovery(&path, pass)?;
+        keys::store(&identity, file)?;
+        let place = file.map_or("the system keyring".to_owned(), |f| f.display().to_string());
+        println!(
+            "Recovered the backup key into {place}. Public recipient: {}",
+            identity.to_public()
+        );
+        Ok(())
+    })())
+}

@@ -1,0 +1,290 @@
+//! Archives: one standalone `*.tar.gz.age` file per component — a tar stream (numeric
+//! owners, modes, mtimes, symlinks, hard links), gzip-compressed in parallel as several
+//! members, age-encrypted to the stack's identity. `age -d -i key.txt X.tar.gz.age | tar xzf -`
+//! restores one with stock tools.
+//!
+//! Everything streams; the SHA-256 of the tar (the plaintext) is computed on the way and
+//! names the archive. Files are written as `*.partial`, synced, then renamed.
+
+pub mod pargz;
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use pargz::ParGzWriter;
+
+/// Why an archive could not be written or read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ArchiveError {
+    /// Writing or reading the file failed (disk full, permission denied, …).
+    #[error("{path}: {source}")]
+    Io {
+        /// The archive file.
+        path: PathBuf,
+        /// What the system said.
+        #[source]
+        source: io::Error,
+    },
+    /// The archive could not be decrypted.
+    #[error("{path}: decryption failed (wrong key or damaged file)")]
+    Decrypt {
+        /// The archive file.
+        path: PathBuf,
+    },
+    /// The archive decrypted but its content is damaged.
+    #[error("{path}: the archive is damaged ({reason}); restore from another snapshot")]
+    Damaged {
+        /// The archive file.
+        path: PathBuf,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+/// Counts and hashes what passes through.
+pub struct Hashing<W> {
+    inner: W,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<W> Hashing<W> {
+    /// Wraps `inner`.
+    pub fn new(inner: W) -> Self {
+        Self {
+            inner,
+            hasher: Sha256::new(),
+            bytes: 0,
+        }
+    }
+    /// The hex SHA-256 and byte count so far, and the inner value.
+    pub fn into_parts(self) -> (String, u64, W) {
+        (hex(&self.hasher.finalize()), self.bytes, self.inner)
+    }
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+/// Lower-case hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Counts bytes written to a file.
+struct Counting<W> {
+    inner: W,
+    bytes: u64,
+}
+
+impl<W: Write> Write for Counting<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+type Pipeline = Hashing<ParGzWriter<age::stream::StreamWriter<Counting<BufWriter<File>>>>>;
+
+/// Writes one encrypted archive. Feed it tar bytes through [`ArchiveWriter::writer`] (or
+/// use it as the inner writer of a `tar::Builder`), then call [`ArchiveWriter::finish`].
+pub struct ArchiveWriter {
+    pipeline: Pipeline,
+    partial: PathBuf,
+}
+
+/// A finished archive file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// SHA-256 of the plaintext (the tar stream).
+    pub sha256: String,
+    /// Plaintext bytes.
+    pub bytes_in: u64,
+    /// Bytes of the encrypted file.
+    pub bytes_stored: u64,
+    /// The `*.partial` file, synced, not yet renamed.
+    pub partial: PathBuf,
+}
+
+impl ArchiveWriter {
+    /// Starts `partial` (created new, mode 0600) encrypted to `recipients`.
+    ///
+    /// # Errors
+    /// When the file cannot be created.
+    pub fn create(
+        partial: &Path,
+        recipients: &[age::x25519::Recipient],
+        threads: usize,
+    ) -> Result<Self, ArchiveError> {
+        let io_err = |source| ArchiveError::Io {
+            path: partial.to_owned(),
+            source,
+        };
+        let file = create_private(partial).map_err(io_err)?;
+        let counting = Counting {
+            inner: BufWriter::with_capacity(1 << 20, file),
+            bytes: 0,
+        };
+        let encryptor =
+            age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
+                .map_err(|e| io_err(io::Error::other(e.to_string())))?;
+        let age_writer = encryptor.wrap_output(counting).map_err(io_err)?;
+        let gz = ParGzWriter::new(age_writer, 6, threads);
+        Ok(Self {
+            pipeline: Hashing::new(gz),
+            partial: partial.to_owned(),
+        })
+    }
+
+    /// Where plaintext goes.
+    pub fn writer(&mut self) -> &mut impl Write {
+        &mut self.pipeline
+    }
+
+    /// Finishes compression and encryption and syncs the file.
+    ///
+    /// # Errors
+    /// When writing or syncing fails (a full disk shows here).
+    pub fn finish(self) -> Result<Written, ArchiveError> {
+        let io_err = |source| ArchiveError::Io {
+            path: self.partial.clone(),
+            source,
+        };
+        let (sha256, bytes_in, gz) = self.pipeline.into_parts();
+        let age_writer = gz.finish().map_err(io_err)?;
+        let mut counting = age_writer.finish().map_err(io_err)?;
+        counting.flush().map_err(io_err)?;
+        let bytes_stored = counting.bytes;
+        let file = counting
+            .inner
+            .into_inner()
+            .map_err(|e| io_err(e.into_error()))?;
+        file.sync_all().map_err(io_err)?;
+        Ok(Written {
+            sha256,
+            bytes_in,
+            bytes_stored,
+            partial: self.partial,
+        })
+    }
+}
+
+impl Write for ArchiveWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.pipeline.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Creates a new file readable only by its owner.
+pub fn create_private(path: &Path) -> io::Result<File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)
+}
+
+/// Renames `from` to `to` and syncs the folder, so the new name survives a crash.
+///
+/// # Errors
+/// When the rename or the sync fails.
+pub fn commit(from: &Path, to: &Path) -> io::Result<()> {
+    std::fs::rename(from, to)?;
+    if let Some(dir) = to.parent() {
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+/// Opens an archive for reading: decrypted and decompressed plaintext (a tar stream).
+///
+/// # Errors
+/// When the file cannot be opened or decrypted with `identity`.
+pub fn open(path: &Path, identity: &age::x25519::Identity) -> Result<impl Read, ArchiveError> {
+    let file = File::open(path).map_err(|source| ArchiveError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let reader = decrypt(BufReader::with_capacity(1 << 20, file), identity, path)?;
+    Ok(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
+        1 << 20,
+        reader,
+    )))
+}
+
+/// Decrypts an age stream with `identity`.
+///
+/// # Errors
+/// [`ArchiveError::Decrypt`] for a wrong key or a damaged header.
+pub fn decrypt<R: io::BufRead>(
+    input: R,
+    identity: &age::x25519::Identity,
+    path: &Path,
+) -> Result<age::stream::StreamReader<R>, ArchiveError> {
+    let decryptor = age::Decryptor::new_buffered(input).map_err(|_| ArchiveError::Decrypt {
+        path: path.to_owned(),
+    })?;
+    decryptor
+        .decrypt(std::iter::once(identity as &dyn age::Identity))
+        .map_err(|_| ArchiveError::Decrypt {
+            path: path.to_owned(),
+        })
+}
+
+/// Decrypts and decompresses a whole archive, returning the plaintext's SHA-256 and size.
+///
+/// # Errors
+/// When decryption fails or the stream is damaged or truncated.
+pub fn hash_archive(
+    path: &Path,
+    identity: &age::x25519::Identity,
+) -> Result<(String, u64), ArchiveError> {
+    let reader = open(path, identity)?;
+    let mut h = Hashing::new(reader);
+    io::copy(&mut h, &mut io::sink()).map_err(|e| damaged(path, &e))?;
+    let (sha, n, _) = h.into_parts();
+    Ok((sha, n))
+}
+
+/// Maps a read error in the middle of an archive to [`ArchiveError::Damaged`] (or `Decrypt`
+/// when age says the payload does not authenticate).
+pub fn damaged(path: &Path, e: &io::Error) -> ArchiveError {
+    ArchiveError::Damaged {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    }
+}

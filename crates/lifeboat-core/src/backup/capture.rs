@@ -1,0 +1,470 @@
+//! Capturing a component's files into a tar stream: entries in a stable order, numeric
+//! owners, modes and mtimes, symlinks as links, hard links once, sockets and devices skipped
+//! with a warning, SQLite databases through the online backup API, and files that change
+//! while they are read padded or cut to the size in their header (with a warning) so the tar
+//! stream stays valid.
+
+use std::collections::HashMap;
+use std::fs::{self, Metadata};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::archive::hex;
+use crate::inspect::scan::is_sqlite;
+use crate::job::{CancelToken, Progress};
+use crate::warning::{Warning, WarningCode};
+
+/// One thing to put in the archive.
+#[derive(Debug)]
+pub struct Entry {
+    /// Where it is.
+    pub path: PathBuf,
+    /// Its name in the archive (relative, `/`-separated).
+    pub name: String,
+    /// Its metadata (not following symlinks).
+    pub meta: Metadata,
+}
+
+/// File name endings of possible SQLite databases.
+const SQLITE_HINTS: [&str; 6] = [".db", ".sqlite", ".sqlite3", ".db3", ".s3db", ".sdb"];
+
+/// The name a host path gets in archives: relative to the stack folder when inside it, else
+/// under `_host/` with its absolute path.
+pub fn archive_name(path: &Path, stack_dir: &Path) -> String {
+    match path.strip_prefix(stack_dir) {
+        Ok(rel) => rel.to_string_lossy().into_owned(),
+        Err(_) => format!("_host{}", path.display()),
+    }
+}
+
+/// Lists the entries under `roots` (each a folder or a file), parents before children,
+/// siblings by name, without following symlinks. Unreadable folders become warnings.
+pub fn collect(roots: &[PathBuf], stack_dir: &Path, warnings: &mut Vec<Warning>) -> Vec<Entry> {
+    let mut out = Vec::new();
+    for root in roots {
+        // The parents of a root inside the stack folder, so extraction recreates them with
+        // their modes (the stack folder itself is the extraction target).
+        if let Ok(rel) = root.strip_prefix(stack_dir) {
+            let mut parent = stack_dir.to_path_buf();
+            let comps: Vec<_> = rel.components().collect();
+            for c in comps.iter().take(comps.len().saturating_sub(1)) {
+                parent.push(c);
+                if out.iter().any(|e: &Entry| e.path == parent) {
+                    continue;
+                }
+                if let Ok(meta) = fs::symlink_metadata(&parent) {
+                    out.push(Entry {
+                        name: archive_name(&parent, stack_dir),
+                        path: parent.clone(),
+                        meta,
+                    });
+                }
+            }
+        }
+        walk(root, stack_dir, &mut out, warnings);
+    }
+    out
+}
+
+fn walk(path: &Path, stack_dir: &Path, out: &mut Vec<Entry>, warnings: &mut Vec<Warning>) {
+    let meta = match fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) => {
+            warnings.push(
+                Warning::new(
+                    WarningCode::UnreadablePath,
+                    format!("{} was not backed up: {e}", path.display()),
+                )
+                .path(path),
+            );
+            return;
+        }
+    };
+    let is_dir = meta.is_dir();
+    out.push(Entry {
+        path: path.to_owned(),
+        name: archive_name(path, stack_dir),
+        meta,
+    });
+    if !is_dir {
+        return;
+    }
+    let mut children: Vec<PathBuf> = match fs::read_dir(path) {
+        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+        Err(e) => {
+            warnings.push(
+                Warning::new(
+                    WarningCode::UnreadablePath,
+                    format!("{} was not backed up: {e}", path.display()),
+                )
+                .path(path),
+            );
+            return;
+        }
+    };
+    children.sort();
+    for c in children {
+        walk(&c, stack_dir, out, warnings);
+    }
+}
+
+/// Hash of the entries' metadata: equal fingerprints mean nothing changed, unless a file was
+/// modified within the same second as the previous snapshot (see `racy`).
+pub fn fingerprint(entries: &[Entry]) -> String {
+    let mut h = Sha256::new();
+    for e in entries {
+        // A folder's times change whenever a file inside is added or removed (Lifeboat's own
+        // SQLite copies included); the names below it already show that, so only its mode
+        // and owner count.
+        if e.meta.is_dir() {
+            h.update(format!("{}/\0{}\n", e.name, owner(&e.meta)));
+            continue;
+        }
+        let link = fs::read_link(&e.path)
+            .map(|l| l.display().to_string())
+            .unwrap_or_default();
+        h.update(format!(
+            "{}\0{}\0{}\0{}\0{link}\n",
+            e.name,
+            e.meta.len(),
+            mtime_ns(&e.meta),
+            ident(&e.meta)
+        ));
+    }
+    hex(&h.finalize())
+}
+
+/// Whether some entry changed so close to `since` (Unix seconds) that equal metadata does
+/// not prove equal content.
+pub fn racy(entries: &[Entry], since: i64) -> bool {
+    entries
+        .iter()
+        .filter(|e| !e.meta.is_dir())
+        .any(|e| mtime_ns(&e.meta) / 1_000_000_000 >= i128::from(since) - 2)
+}
+
+fn mtime_ns(m: &Metadata) -> i128 {
+    m.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as i128)
+}
+
+#[cfg(unix)]
+fn ident(m: &Metadata) -> String {
+    use std::os::unix::fs::MetadataExt;
+    format!(
+        "{:o}\0{}\0{}\0{}\0{}",
+        m.mode(),
+        m.uid(),
+        m.gid(),
+        m.ino(),
+        m.ctime()
+    )
+}
+
+#[cfg(not(unix))]
+fn ident(_m: &Metadata) -> String {
+    String::new()
+}
+
+#[cfg(unix)]
+fn owner(m: &Metadata) -> String {
+    use std::os::unix::fs::MetadataExt;
+    format!("{:o}\0{}\0{}", m.mode(), m.uid(), m.gid())
+}
+
+#[cfg(not(unix))]
+fn owner(_m: &Metadata) -> String {
+    String::new()
+}
+
+/// What writing a component's tar stream produced.
+#[derive(Debug, Default)]
+pub struct Captured {
+    /// Regular files written, with sizes.
+    pub files: Vec<(String, u64)>,
+    /// SQLite databases captured through the online backup API.
+    pub sqlite: Vec<String>,
+}
+
+/// Why capture stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    /// Writing the archive failed.
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    /// A SQLite database could not be copied consistently.
+    #[error("the SQLite database {path} could not be backed up: {reason}")]
+    Sqlite {
+        /// The database.
+        path: PathBuf,
+        /// What SQLite said.
+        reason: String,
+    },
+    /// The user cancelled.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// Writes `entries` as a tar stream into `out`.
+///
+/// # Errors
+/// When writing fails, a database cannot be copied, or `cancel` fires.
+pub fn write_tar<W: Write>(
+    entries: &[Entry],
+    out: W,
+    progress: &dyn Progress,
+    cancel: &CancelToken,
+    warnings: &mut Vec<Warning>,
+) -> Result<(Captured, W), CaptureError> {
+    let mut tar = tar::Builder::new(out);
+    tar.mode(tar::HeaderMode::Complete);
+    tar.follow_symlinks(false);
+    let mut captured = Captured::default();
+    let mut links: HashMap<(u64, u64), String> = HashMap::new();
+    // SQLite databases captured by copy: their -wal/-shm/-journal files are not needed.
+    let sqlite_names: Vec<String> = entries
+        .iter()
+        .filter(|e| {
+            e.meta.is_file()
+                && e.meta.len() >= 100
+                && SQLITE_HINTS.iter().any(|h| e.name.ends_with(h))
+        })
+        .filter(|e| is_sqlite(&e.path))
+        .map(|e| e.name.clone())
+        .collect();
+    for e in entries {
+        if cancel.is_cancelled() {
+            return Err(CaptureError::Cancelled);
+        }
+        if ["-wal", "-shm", "-journal"].iter().any(|s| {
+            e.name
+                .strip_suffix(s)
+                .is_some_and(|db| sqlite_names.iter().any(|n| n == db))
+        }) {
+            continue;
+        }
+        let ft = e.meta.file_type();
+        let mut header = tar::Header::new_gnu();
+        header.set_metadata_in_mode(&e.meta, tar::HeaderMode::Complete);
+        if ft.is_dir() {
+            header.set_size(0);
+            tar.append_data(&mut header, format!("{}/", e.name), io::empty())?;
+        } else if ft.is_symlink() {
+            let target = fs::read_link(&e.path)?;
+            header.set_size(0);
+            tar.append_link(&mut header, &e.name, target)?;
+        } else if ft.is_file() {
+            if let Some(first) = hard_link_of(&e.meta, &e.name, &mut links) {
+                header.set_entry_type(tar::EntryType::Link);
+                header.set_size(0);
+                tar.append_link(&mut header, &e.name, first)?;
+                continue;
+            }
+            if sqlite_names.contains(&e.name) {
+                let copy = sqlite_copy(&e.path)?;
+                let result = (|| -> Result<u64, CaptureError> {
+                    let len = fs::metadata(copy.path())?.len();
+                    header.set_size(len);
+                    let f = fs::File::open(copy.path())?;
+                    tar.append_data(&mut header, &e.name, Exact::new(f, len))?;
+                    Ok(len)
+                })();
+                drop(copy);
+                let len = result?;
+                captured.files.push((e.name.clone(), len));
+                captured.sqlite.push(e.name.clone());
+                progress.advance(1, len);
+                continue;
+            }
+            let f = match fs::File::open(&e.path) {
+                Ok(f) => f,
+                Err(err) => {
+                    warnings.push(
+                        Warning::new(
+                            WarningCode::UnreadablePath,
+                            format!("{} was not backed up: {err}", e.path.display()),
+                        )
+                        .path(&e.path),
+                    );
+                    continue;
+                }
+            };
+            let len = e.meta.len();
+            let mut reader = Exact::new(f, len);
+            tar.append_data(&mut header, &e.name, &mut reader)?;
+            if reader.mismatch {
+                warnings.push(
+                    Warning::new(
+                        WarningCode::FileChangedDuringBackup,
+                        format!(
+                            "{} changed while it was read; its copy may be inconsistent. Stop the service \
+                             during backups (cold mode) if this keeps happening.",
+                            e.path.display()
+                        ),
+                    )
+                    .path(&e.path),
+                );
+            }
+            captured.files.push((e.name.clone(), len));
+            progress.advance(1, len);
+        } else {
+            warnings.push(
+                Warning::new(
+                    WarningCode::SpecialFileSkipped,
+                    format!(
+                        "{} is a socket, pipe or device and was not backed up.",
+                        e.path.display()
+                    ),
+                )
+                .path(&e.path),
+            );
+        }
+    }
+    let out = tar.into_inner()?;
+    Ok((captured, out))
+}
+
+#[cfg(unix)]
+fn hard_link_of(
+    meta: &Metadata,
+    name: &str,
+    seen: &mut HashMap<(u64, u64), String>,
+) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    if meta.nlink() < 2 {
+        return None;
+    }
+    match seen.get(&(meta.dev(), meta.ino())) {
+        Some(first) => Some(first.clone()),
+        None => {
+            seen.insert((meta.dev(), meta.ino()), name.to_owned());
+            None
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn hard_link_of(
+    _meta: &Metadata,
+    _name: &str,
+    _seen: &mut HashMap<(u64, u64), String>,
+) -> Option<String> {
+    None
+}
+
+/// Reads exactly `len` bytes: stops early if the file grew, pads with zeros if it shrank.
+struct Exact<R> {
+    inner: R,
+    left: u64,
+    mismatch: bool,
+}
+
+impl<R: Read> Exact<R> {
+    fn new(inner: R, len: u64) -> Self {
+        Self {
+            inner,
+            left: len,
+            mismatch: false,
+        }
+    }
+}
+
+impl<R: Read> Read for Exact<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 {
+            if !self.mismatch {
+                let mut probe = [0u8; 1];
+                if self.inner.read(&mut probe)? > 0 {
+                    self.mismatch = true;
+                }
+            }
+            return Ok(0);
+        }
+        let want = buf.len().min(self.left as usize);
+        let n = self.inner.read(&mut buf[..want])?;
+        if n == 0 {
+            self.mismatch = true;
+            let pad = want;
+            buf[..pad].fill(0);
+            self.left -= pad as u64;
+            return Ok(pad);
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// A consistent copy of a live SQLite database, made with SQLite's online backup API beside
+/// the original (inside the stack's own data, never in a shared temporary folder), checked
+/// with `PRAGMA integrity_check`. The copy is removed when dropped.
+pub struct SqliteCopy {
+    path: PathBuf,
+}
+
+impl SqliteCopy {
+    /// Where the copy is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for SqliteCopy {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+        for s in ["-journal", "-wal", "-shm"] {
+            let _ = fs::remove_file(format!("{}{s}", self.path.display()));
+        }
+    }
+}
+
+fn sqlite_copy(db: &Path) -> Result<SqliteCopy, CaptureError> {
+    use rusqlite::{Connection, OpenFlags};
+    let err = |reason: String| CaptureError::Sqlite {
+        path: db.to_owned(),
+        reason,
+    };
+    let name = db
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let copy = SqliteCopy {
+        path: db.with_file_name(format!(".{name}.lifeboat-{}", std::process::id())),
+    };
+    let _ = fs::remove_file(copy.path());
+    let src = Connection::open_with_flags(
+        db,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| err(e.to_string()))?;
+    src.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(|e| err(e.to_string()))?;
+    let mut dst = Connection::open(copy.path()).map_err(|e| err(e.to_string()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = fs::set_permissions(copy.path(), fs::Permissions::from_mode(0o600));
+    }
+    {
+        let backup =
+            rusqlite::backup::Backup::new(&src, &mut dst).map_err(|e| err(e.to_string()))?;
+        backup
+            .run_to_completion(1024, std::time::Duration::from_millis(0), None)
+            .map_err(|e| err(e.to_string()))?;
+    }
+    let check: String = dst
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .map_err(|e| err(e.to_string()))?;
+    if check != "ok" {
+        return Err(err(format!("the copy failed its integrity check: {check}")));
+    }
+    // A self-contained file: no write-ahead log needed to read it.
+    let _: String = dst
+        .query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))
+        .map_err(|e| err(e.to_string()))?;
+    dst.close().map_err(|(_, e)| err(e.to_string()))?;
+    Ok(copy)
+}

@@ -1,0 +1,183 @@
+//! The snapshot manifest: what a snapshot holds, encrypted to the stack's identity like the
+//! archives. A snapshot exists once its manifest does.
+
+use std::io::{BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::archive::{self, ArchiveError};
+use crate::warning::Warning;
+
+/// The manifest format this Lifeboat writes.
+pub const FORMAT: u32 = 1;
+
+/// What a component holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum ComponentKind {
+    /// `.env`, env files and compose files.
+    Secrets,
+    /// One service's bind mounts and volumes.
+    Service,
+    /// One database's logical dump.
+    Database,
+}
+
+/// How a component was captured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "kebab-case")]
+pub enum Recipe {
+    /// Files archived as they are.
+    Files,
+    /// Files, with every SQLite database copied through SQLite's online backup.
+    FilesSqliteOnline,
+}
+
+/// One file in a component (regular files only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    /// Its name in the archive.
+    pub path: String,
+    /// Its size in the archive.
+    pub bytes: u64,
+}
+
+/// One component of a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComponentEntry {
+    /// `secrets`, `service-NAME`, `db-NAME`.
+    pub name: String,
+    /// What it holds.
+    pub kind: ComponentKind,
+    /// The service it belongs to, if one.
+    pub service: Option<String>,
+    /// How it was captured.
+    pub recipe: Recipe,
+    /// The archive's file name in the destination's `archives/` folder.
+    pub archive: String,
+    /// SHA-256 of the archive's plaintext (the tar stream).
+    pub sha256: String,
+    /// Plaintext bytes.
+    pub bytes_in: u64,
+    /// Bytes of the encrypted archive file.
+    pub bytes_stored: u64,
+    /// The archive was already in the destination (unchanged since an earlier snapshot).
+    pub reused: bool,
+    /// Fingerprint of the files' metadata, for change detection.
+    pub fingerprint: String,
+    /// Host folders and files it captured, as absolute paths.
+    pub roots: Vec<String>,
+    /// SQLite databases captured with the online backup API (archive names).
+    pub sqlite: Vec<String>,
+    /// Regular files, with sizes.
+    pub files: Vec<FileEntry>,
+}
+
+/// A snapshot's manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// [`FORMAT`].
+    pub format: u32,
+    /// The Lifeboat version that wrote it.
+    pub lifeboat_version: String,
+    /// The snapshot's id (`20261122T221500Z-ab12`).
+    pub snapshot: String,
+    /// The compose project name.
+    pub stack: String,
+    /// The stack folder at backup time.
+    pub stack_dir: String,
+    /// When the backup started (Unix seconds).
+    pub started: i64,
+    /// How long it took.
+    pub duration_ms: u64,
+    /// How long services were stopped.
+    pub downtime_ms: u64,
+    /// Images of the services (name → image).
+    pub images: Vec<(String, String)>,
+    /// The components.
+    pub components: Vec<ComponentEntry>,
+    /// Warnings of the backup.
+    pub warnings: Vec<Warning>,
+}
+
+/// Why a manifest could not be written or read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ManifestError {
+    /// File or decryption trouble.
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+    /// It decrypted but is not a manifest Lifeboat understands.
+    #[error("{path}: not a Lifeboat manifest ({reason})")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl Manifest {
+    /// Writes the manifest encrypted to `recipient` at `path` (atomically).
+    ///
+    /// # Errors
+    /// When the file cannot be written.
+    pub fn write(
+        &self,
+        path: &Path,
+        recipient: &age::x25519::Recipient,
+    ) -> Result<(), ManifestError> {
+        let io = |source| ArchiveError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let partial = PathBuf::from(format!("{}.partial", path.display()));
+        let _ = std::fs::remove_file(&partial);
+        let file = archive::create_private(&partial).map_err(io)?;
+        let encryptor =
+            age::Encryptor::with_recipients(std::iter::once(recipient as &dyn age::Recipient))
+                .map_err(|e| io(std::io::Error::other(e.to_string())))?;
+        let mut w = encryptor
+            .wrap_output(std::io::BufWriter::new(file))
+            .map_err(io)?;
+        let json = serde_json::to_vec(self).map_err(|e| io(std::io::Error::other(e)))?;
+        w.write_all(&json).map_err(io)?;
+        let buf = w.finish().map_err(io)?;
+        let file = buf.into_inner().map_err(|e| io(e.into_error()))?;
+        file.sync_all().map_err(io)?;
+        archive::commit(&partial, path).map_err(io)?;
+        Ok(())
+    }
+
+    /// Reads and decrypts a manifest.
+    ///
+    /// # Errors
+    /// Wrong key, damaged or unreadable file, or not a manifest.
+    pub fn read(path: &Path, identity: &age::x25519::Identity) -> Result<Self, ManifestError> {
+        let file = std::fs::File::open(path).map_err(|source| ArchiveError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut reader = archive::decrypt(BufReader::new(file), identity, path)?;
+        let mut json = Vec::new();
+        reader
+            .read_to_end(&mut json)
+            .map_err(|e| archive::damaged(path, &e))?;
+        let m: Manifest = serde_json::from_slice(&json).map_err(|e| ManifestError::Invalid {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+        if m.format > FORMAT {
+            return Err(ManifestError::Invalid {
+                path: path.to_owned(),
+                reason: format!(
+                    "format {} is newer than this Lifeboat understands; update Lifeboat",
+                    m.format
+                ),
+            });
+        }
+        Ok(m)
+    }
+}

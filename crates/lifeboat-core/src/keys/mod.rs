@@ -1,0 +1,261 @@
+//! The stack owner's identity: an age X25519 key that encrypts every archive. It lives in the
+//! OS keyring (Secret Service, Keychain, Credential Manager); headless use may point at an
+//! identity file instead (`--identity FILE`, then `LIFEBOAT_IDENTITY`). A copy encrypted with
+//! a passphrase the user chooses (age scrypt) goes to each backup destination, so a new
+//! machine needs only the drive and the passphrase.
+//!
+//! Secret material stays in age's `SecretString`s and is never logged or put in an error.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use age::secrecy::{ExposeSecret, SecretString};
+use age::x25519::{Identity, Recipient};
+
+/// The keyring service and user under which the identity is stored.
+pub const KEYRING_SERVICE: &str = "lifeboat";
+/// See [`KEYRING_SERVICE`].
+pub const KEYRING_USER: &str = "backup-identity";
+/// File name of the passphrase-encrypted identity in a destination.
+pub const RECOVERY_FILE: &str = "lifeboat-recovery.age";
+
+/// Why the identity could not be found, stored or recovered.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// No identity anywhere Lifeboat looks.
+    #[error(
+        "no backup key: create one with `lifeboat key init` (stored in the system keyring), \
+         or pass --identity FILE / set LIFEBOAT_IDENTITY"
+    )]
+    Missing,
+    /// An identity already exists where `init` would write one.
+    #[error("a backup key already exists in {where_}; Lifeboat will not replace it (that would make existing backups unreadable)")]
+    Exists {
+        /// Where.
+        where_: String,
+    },
+    /// The identity file could not be read or written.
+    #[error("{path}: {reason}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong (never its content).
+        reason: String,
+    },
+    /// The keyring refused or is not available.
+    #[error("the system keyring is not available ({0}); unlock it, or use --identity FILE")]
+    Keyring(String),
+    /// The text is not an age identity.
+    #[error("{0} does not hold an age identity (a line starting with AGE-SECRET-KEY-1)")]
+    Malformed(String),
+    /// The recovery file did not open with that passphrase.
+    #[error("the recovery file did not open: wrong passphrase or damaged file")]
+    WrongPassphrase,
+}
+
+/// Where an identity came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// An identity file.
+    File(PathBuf),
+    /// The OS keyring.
+    Keyring,
+}
+
+/// Parses age identity-file text (comments allowed).
+///
+/// # Errors
+/// [`KeyError::Malformed`] when no valid identity line is in it.
+pub fn parse_identity(text: &str, origin: &str) -> Result<Identity, KeyError> {
+    text.lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
+        .and_then(|l| l.parse::<Identity>().ok())
+        .ok_or_else(|| KeyError::Malformed(origin.to_owned()))
+}
+
+/// The identity as an age identity file (what `age -d -i FILE` reads).
+pub fn identity_file_text(identity: &Identity) -> SecretString {
+    SecretString::from(format!(
+        "# Lifeboat backup key. Anyone with this file can read your backups: keep it safe.\n\
+         # public key: {}\n{}\n",
+        identity.to_public(),
+        identity.to_string().expose_secret()
+    ))
+}
+
+fn keyring_entry() -> Result<keyring::Entry, KeyError> {
+    keyring::Entry::new(KEYRING_SERVICE, KEYRING_USER).map_err(|e| KeyError::Keyring(e.to_string()))
+}
+
+/// Finds the identity: `explicit` file, then `LIFEBOAT_IDENTITY`, then the keyring.
+///
+/// # Errors
+/// [`KeyError::Missing`] when there is none; file and keyring errors as they happen.
+pub fn load(explicit: Option<&Path>) -> Result<(Identity, KeySource), KeyError> {
+    let from_env = std::env::var_os("LIFEBOAT_IDENTITY")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    if let Some(path) = explicit.map(Path::to_path_buf).or(from_env) {
+        let text = std::fs::read_to_string(&path).map_err(|e| KeyError::File {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        let id = parse_identity(&text, &path.display().to_string())?;
+        return Ok((id, KeySource::File(path)));
+    }
+    match keyring_entry()?.get_password() {
+        Ok(secret) => {
+            let secret = SecretString::from(secret);
+            Ok((
+                parse_identity(secret.expose_secret(), "the keyring entry")?,
+                KeySource::Keyring,
+            ))
+        }
+        Err(keyring::Error::NoEntry) => Err(KeyError::Missing),
+        Err(e) => Err(KeyError::Keyring(e.to_string())),
+    }
+}
+
+/// Creates a new identity and stores it in `file` (mode 0600, must not exist) or, without
+/// a file, in the keyring (must be empty there). Returns its public recipient.
+///
+/// # Errors
+/// [`KeyError::Exists`] rather than replace a key; file and keyring errors.
+pub fn init(file: Option<&Path>) -> Result<Recipient, KeyError> {
+    let identity = Identity::generate();
+    store(&identity, file)?;
+    Ok(identity.to_public())
+}
+
+/// Stores `identity` in `file` (mode 0600, must not exist) or, without a file, in the
+/// keyring (must be empty there).
+///
+/// # Errors
+/// [`KeyError::Exists`] rather than replace a key; file and keyring errors.
+pub fn store(identity: &Identity, file: Option<&Path>) -> Result<(), KeyError> {
+    let text = identity_file_text(identity);
+    match file {
+        Some(path) => {
+            if path.exists() {
+                return Err(KeyError::Exists {
+                    where_: path.display().to_string(),
+                });
+            }
+            let mut f = crate::archive::create_private(path).map_err(|e| KeyError::File {
+                path: path.to_owned(),
+                reason: e.to_string(),
+            })?;
+            f.write_all(text.expose_secret().as_bytes())
+                .and_then(|()| f.sync_all())
+                .map_err(|e| KeyError::File {
+                    path: path.to_owned(),
+                    reason: e.to_string(),
+                })?;
+        }
+        None => {
+            let entry = keyring_entry()?;
+            match entry.get_password() {
+                Ok(_) => {
+                    return Err(KeyError::Exists {
+                        where_: "the system keyring".into(),
+                    })
+                }
+                Err(keyring::Error::NoEntry) => {}
+                Err(e) => return Err(KeyError::Keyring(e.to_string())),
+            }
+            entry
+                .set_password(text.expose_secret())
+                .map_err(|e| KeyError::Keyring(e.to_string()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Encrypts the identity with `passphrase` (age scrypt) into `path`, atomically.
+///
+/// # Errors
+/// When the file cannot be written.
+pub fn write_recovery(
+    identity: &Identity,
+    passphrase: SecretString,
+    path: &Path,
+) -> Result<(), KeyError> {
+    let file_err = |e: std::io::Error| KeyError::File {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
+    let partial = path.with_extension("age.partial");
+    let _ = std::fs::remove_file(&partial);
+    let file = crate::archive::create_private(&partial).map_err(file_err)?;
+    let mut w = age::Encryptor::with_user_passphrase(passphrase)
+        .wrap_output(file)
+        .map_err(file_err)?;
+    w.write_all(identity_file_text(identity).expose_secret().as_bytes())
+        .map_err(file_err)?;
+    let file = w.finish().map_err(file_err)?;
+    file.sync_all().map_err(file_err)?;
+    crate::archive::commit(&partial, path).map_err(file_err)
+}
+
+/// Opens a recovery file with `passphrase`.
+///
+/// # Errors
+/// [`KeyError::WrongPassphrase`] for a wrong passphrase or a damaged file.
+pub fn read_recovery(path: &Path, passphrase: SecretString) -> Result<Identity, KeyError> {
+    let file = std::fs::File::open(path).map_err(|e| KeyError::File {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let decryptor = age::Decryptor::new_buffered(std::io::BufReader::new(file))
+        .map_err(|_| KeyError::WrongPassphrase)?;
+    let identity = age::scrypt::Identity::new(passphrase);
+    let mut reader = decryptor
+        .decrypt(std::iter::once(&identity as &dyn age::Identity))
+        .map_err(|_| KeyError::WrongPassphrase)?;
+    let mut text = String::new();
+    reader
+        .read_to_string(&mut text)
+        .map_err(|_| KeyError::WrongPassphrase)?;
+    let text = SecretString::from(text);
+    parse_identity(text.expose_secret(), &path.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_files_and_recovery_round_trip() {
+        let t = tempfile::tempdir().unwrap();
+        let key = t.path().join("key.txt");
+        let recipient = init(Some(&key)).unwrap();
+        assert!(matches!(init(Some(&key)), Err(KeyError::Exists { .. })));
+        let (id, src) = load(Some(&key)).unwrap();
+        assert_eq!(id.to_public().to_string(), recipient.to_string());
+        assert_eq!(src, KeySource::File(key.clone()));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        let rec = t.path().join(RECOVERY_FILE);
+        write_recovery(&id, SecretString::from("correct horse"), &rec).unwrap();
+        let back = read_recovery(&rec, SecretString::from("correct horse")).unwrap();
+        assert_eq!(back.to_public().to_string(), recipient.to_string());
+        assert!(matches!(
+            read_recovery(&rec, SecretString::from("wrong")),
+            Err(KeyError::WrongPassphrase)
+        ));
+        let secret = id.to_string();
+        let Err(err) = parse_identity("no key here", "x") else {
+            panic!("parsed a key from nothing")
+        };
+        let err = err.to_string();
+        assert!(!err.contains(secret.expose_secret()));
+    }
+}
