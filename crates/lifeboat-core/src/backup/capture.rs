@@ -451,9 +451,19 @@ fn sqlite_copy(db: &Path) -> Result<SqliteCopy, CaptureError> {
     {
         let backup =
             rusqlite::backup::Backup::new(&src, &mut dst).map_err(|e| err(e.to_string()))?;
-        backup
-            .run_to_completion(1024, std::time::Duration::from_millis(0), None)
-            .map_err(|e| err(e.to_string()))?;
+        // All pages in one step, inside one read transaction: copying in small steps would
+        // restart from the beginning each time another connection writes, and never end
+        // under a busy writer. In WAL mode the writer is not blocked meanwhile.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            match backup.step(-1).map_err(|e| err(e.to_string()))? {
+                rusqlite::backup::StepResult::Done => break,
+                _ if std::time::Instant::now() > deadline => {
+                    return Err(err("the database stayed locked for 60 s".into()));
+                }
+                _ => std::thread::sleep(std::time::Duration::from_millis(50)),
+            }
+        }
     }
     let check: String = dst
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))

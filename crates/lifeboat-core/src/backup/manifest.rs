@@ -82,7 +82,7 @@ pub struct Manifest {
     pub format: u32,
     /// The Lifeboat version that wrote it.
     pub lifeboat_version: String,
-    /// The snapshot's id (`20261122T221500Z-ab12`).
+    /// The snapshot's id (`20261122T221500.123Z-ab12`).
     pub snapshot: String,
     /// The compose project name.
     pub stack: String,

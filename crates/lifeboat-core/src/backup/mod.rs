@@ -216,20 +216,18 @@ pub fn plan(
                 {
                     roots.push(p.clone());
                 }
-                (MountType::Volume, None) => {
-                    if wanted(&s.name) {
-                        warnings.push(
-                            Warning::new(
-                                WarningCode::VolumeNotBackedUp,
-                                format!(
-                                    "{}'s volume at {} lives inside Docker and was not backed up: this Lifeboat \
-                                     backs up bind mounts and local folders only.",
-                                    s.name, m.target
-                                ),
-                            )
-                            .service(&s.name),
-                        );
-                    }
+                (MountType::Volume, None) if wanted(&s.name) => {
+                    warnings.push(
+                        Warning::new(
+                            WarningCode::VolumeNotBackedUp,
+                            format!(
+                                "{}'s volume at {} lives inside Docker and was not backed up: this Lifeboat \
+                                 backs up bind mounts and local folders only.",
+                                s.name, m.target
+                            ),
+                        )
+                        .service(&s.name),
+                    );
                 }
                 _ => {}
             }
@@ -247,15 +245,14 @@ pub fn plan(
     Ok((out, warnings))
 }
 
-/// Snapshot ids sort by time: `20261122T221500Z-1a2b`.
-fn snapshot_id(unix: i64) -> String {
-    let (y, mo, d, h, mi, s) = civil(unix);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
+/// Snapshot ids sort by time, to the millisecond: `20261122T221500.123Z-1a2b`.
+fn snapshot_id(at: std::time::SystemTime) -> String {
+    let since = at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let (y, mo, d, h, mi, s) = civil(since.as_secs() as i64);
     format!(
-        "{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z-{:04x}",
-        (nanos ^ std::process::id()) & 0xffff
+        "{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}.{:03}Z-{:04x}",
+        since.subsec_millis(),
+        (since.subsec_nanos() ^ std::process::id()) & 0xffff
     )
 }
 
@@ -316,7 +313,9 @@ pub fn backup(
     cancel: &CancelToken,
 ) -> Result<BackupReport, BackupError> {
     let clock = Instant::now();
+    let started_at = std::time::SystemTime::now();
     let started = now();
+    let snapshot = snapshot_id(started_at);
     if !opts.dest.is_dir() {
         return Err(BackupError::DestinationMissing(opts.dest.clone()));
     }
@@ -419,7 +418,11 @@ pub fn backup(
                         archive: name,
                         sha256: written.sha256,
                         bytes_in: written.bytes_in,
-                        bytes_stored: if reused { 0 } else { written.bytes_stored },
+                        bytes_stored: if reused {
+                            std::fs::metadata(&final_path).map_or(0, |m| m.len())
+                        } else {
+                            written.bytes_stored
+                        },
                         reused,
                         fingerprint,
                         roots: c.roots.iter().map(|r| r.display().to_string()).collect(),
@@ -463,7 +466,6 @@ pub fn backup(
             ),
         ));
     }
-    let snapshot = snapshot_id(started);
     let manifest = Manifest {
         format: manifest::FORMAT,
         lifeboat_version: crate::VERSION.into(),

@@ -85,8 +85,12 @@ pub fn identity_file_text(identity: &Identity) -> SecretString {
     ))
 }
 
+/// The keyring entry: service [`KEYRING_SERVICE`] unless `LIFEBOAT_KEYRING_SERVICE` names
+/// another (tests use their own, so they never touch a real key).
 fn keyring_entry() -> Result<keyring::Entry, KeyError> {
-    keyring::Entry::new(KEYRING_SERVICE, KEYRING_USER).map_err(|e| KeyError::Keyring(e.to_string()))
+    let service =
+        std::env::var("LIFEBOAT_KEYRING_SERVICE").unwrap_or_else(|_| KEYRING_SERVICE.into());
+    keyring::Entry::new(&service, KEYRING_USER).map_err(|e| KeyError::Keyring(e.to_string()))
 }
 
 /// Finds the identity: `explicit` file, then `LIFEBOAT_IDENTITY`, then the keyring.

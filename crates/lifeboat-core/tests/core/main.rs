@@ -3,7 +3,9 @@
 //! Tests that need something this machine may lack (the shared fixtures, Python, a Docker
 //! daemon) say why they skip; with `LIFEBOAT_REQUIRE_ALL=1` (set by `.ci/run`) a skip fails.
 
+mod backup;
 mod docker;
 mod fixtures;
 mod harness;
+mod keys;
 mod shapes;

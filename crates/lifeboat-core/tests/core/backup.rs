@@ -1,0 +1,509 @@
+//! Backups end to end on real files: each `gen_stack.py` shape backed up and restored with
+//! stock `age` + `tar` only (byte-identical files, modes, numeric owners; SQLite databases
+//! identical in content), a SQLite writer running throughout, reuse of unchanged
+//! components, and damage: wrong key, flipped byte, truncated archive, full disk, cancel.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use lifeboat_core::backup::{self, verify, BackupError, BackupOptions};
+use lifeboat_core::job::NoProgress;
+use lifeboat_core::{CancelToken, Project};
+
+use crate::harness::{load, shared, skip};
+
+fn key() -> age::x25519::Identity {
+    age::x25519::Identity::generate()
+}
+
+fn generate(shape: &str, out: &Path) -> bool {
+    let script = shared().join("bench/gen_stack.py");
+    if !script.is_file() {
+        skip("../shared/bench/gen_stack.py is missing");
+        return false;
+    }
+    let ok = Command::new("python3")
+        .arg(&script)
+        .args(["--shape", shape, "--scale", "1", "--out"])
+        .arg(out)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "gen_stack.py --shape {shape} failed");
+    true
+}
+
+fn have_age() -> bool {
+    let ok = Command::new("age")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        skip("the age command is not installed (Debian package age)");
+    }
+    ok
+}
+
+fn run_backup(project: &Project, id: &age::x25519::Identity, dest: &Path) -> backup::BackupReport {
+    let opts = BackupOptions {
+        threads: 2,
+        ..BackupOptions::new(dest)
+    };
+    backup::backup(project, id, &opts, &NoProgress, &CancelToken::new()).unwrap()
+}
+
+/// Restores every archive of a report into `into` with `age -d | tar -x`, as a user without
+/// Lifeboat would.
+fn stock_restore(report: &backup::BackupReport, id: &age::x25519::Identity, into: &Path) {
+    let keyfile = into.with_extension("key.txt");
+    std::fs::write(
+        &keyfile,
+        format!(
+            "{}\n",
+            age::secrecy::ExposeSecret::expose_secret(&id.to_string())
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(into).unwrap();
+    for c in &report.components {
+        let mut age = Command::new("age")
+            .args(["-d", "-i"])
+            .arg(&keyfile)
+            .arg(&c.archive)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let tar = Command::new("tar")
+            .args(["-xzpf", "-", "--numeric-owner", "-C"])
+            .arg(into)
+            .stdin(age.stdout.take().unwrap())
+            .status()
+            .unwrap();
+        assert!(
+            age.wait().unwrap().success(),
+            "age could not decrypt {}",
+            c.name
+        );
+        assert!(tar.success(), "stock restore of {} failed", c.name);
+    }
+    std::fs::remove_file(keyfile).unwrap();
+}
+
+fn is_sqlite(p: &Path) -> bool {
+    std::fs::read(p).is_ok_and(|b| b.starts_with(b"SQLite format 3\0"))
+}
+
+fn sqlite_dump(p: &Path) -> Vec<String> {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3,sys; [print(l) for l in sqlite3.connect(sys.argv[1]).iterdump()]",
+        ])
+        .arg(p)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Every file under `orig_root/rel` equals its copy under `restored_root/rel`: bytes (SQLite
+/// databases: content), mode, numeric owner, mtime (regular files).
+fn assert_same_tree(orig_root: &Path, restored_root: &Path, rel: &Path) {
+    let orig = orig_root.join(rel);
+    let copy = restored_root.join(rel);
+    let om = std::fs::symlink_metadata(&orig).unwrap();
+    let cm = std::fs::symlink_metadata(&copy)
+        .unwrap_or_else(|e| panic!("{} not restored: {e}", rel.display()));
+    assert_eq!(om.mode(), cm.mode(), "mode of {}", rel.display());
+    assert_eq!(
+        (om.uid(), om.gid()),
+        (cm.uid(), cm.gid()),
+        "owner of {}",
+        rel.display()
+    );
+    if om.is_dir() {
+        for e in std::fs::read_dir(&orig).unwrap() {
+            let name = e.unwrap().file_name();
+            let name_s = name.to_string_lossy();
+            if name_s.ends_with("-wal") || name_s.ends_with("-shm") {
+                continue;
+            }
+            assert_same_tree(orig_root, restored_root, &rel.join(name));
+        }
+    } else if om.is_file() {
+        if is_sqlite(&orig) {
+            assert_eq!(
+                sqlite_dump(&orig),
+                sqlite_dump(&copy),
+                "content of {}",
+                rel.display()
+            );
+        } else {
+            assert_eq!(
+                std::fs::read(&orig).unwrap(),
+                std::fs::read(&copy).unwrap(),
+                "bytes of {}",
+                rel.display()
+            );
+            assert_eq!(om.mtime(), cm.mtime(), "mtime of {}", rel.display());
+        }
+    }
+}
+
+#[test]
+fn every_shape_restores_with_stock_age_and_tar() {
+    if !have_age() {
+        return;
+    }
+    for shape in ["ai-chatbot", "whatsapp", "suite", "evolution"] {
+        let t = tempfile::tempdir().unwrap();
+        let stack = t.path().join("stack");
+        if !generate(shape, &stack) {
+            return;
+        }
+        // Owners and modes that a restore must bring back.
+        let first_file = match shape {
+            "ai-chatbot" => Some(stack.join("data/n8n/config")),
+            "suite" => Some(stack.join("data/secrets.env")),
+            _ => None,
+        };
+        if let Some(f) = &first_file {
+            std::os::unix::fs::chown(f, Some(1234), Some(5678)).unwrap();
+            std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o640)).unwrap();
+        }
+        let dest = t.path().join("dest");
+        std::fs::create_dir(&dest).unwrap();
+        let id = key();
+        let project = load(&stack);
+        let report = run_backup(&project, &id, &dest);
+        assert!(!report.components.is_empty());
+        assert!(
+            report.components.iter().any(|c| c.name == "secrets"),
+            "{shape}"
+        );
+        assert!(dest.join("README-RESTORE.txt").is_file());
+
+        let restored = t.path().join("restored");
+        stock_restore(&report, &id, &restored);
+        for c in &report.components {
+            let m =
+                lifeboat_core::backup::manifest::Manifest::read(Path::new(&report.manifest), &id)
+                    .unwrap();
+            let entry = m.components.iter().find(|e| e.name == c.name).unwrap();
+            for root in &entry.roots {
+                let rel = Path::new(root).strip_prefix(project.dir.as_path()).unwrap();
+                assert_same_tree(&project.dir, &restored, rel);
+            }
+        }
+        if let Some(f) = first_file {
+            let rel = f.strip_prefix(&stack).unwrap();
+            let m = std::fs::metadata(restored.join(rel)).unwrap();
+            assert_eq!(
+                (m.uid(), m.gid(), m.mode() & 0o777),
+                (1234, 5678, 0o640),
+                "{shape}"
+            );
+        }
+        // Quick and deep verification both pass on an intact destination.
+        for deep in [false, true] {
+            let v = verify::verify(&dest, None, deep, &id, &NoProgress);
+            assert!(v.problems.is_empty(), "{shape}: {:?}", v.problems);
+            assert_eq!(v.archives as usize, report.components.len());
+        }
+    }
+}
+
+#[test]
+fn a_sqlite_writer_during_the_backup_gives_a_consistent_copy() {
+    if !have_age() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let stack = t.path().join("stack");
+    std::fs::create_dir_all(stack.join("data")).unwrap();
+    std::fs::write(
+        stack.join("compose.yaml"),
+        "services:\n  bot:\n    build: .\n    volumes: [./data:/data]\n",
+    )
+    .unwrap();
+    let db = stack.join("data/bot.db");
+    {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.pragma_update(None, "journal_mode", "WAL").unwrap();
+        c.execute_batch("CREATE TABLE msg(id INTEGER PRIMARY KEY, body TEXT NOT NULL);")
+            .unwrap();
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let db = db.clone();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let c = rusqlite::Connection::open(&db).unwrap();
+            c.busy_timeout(Duration::from_secs(5)).unwrap();
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let tx = c.unchecked_transaction().unwrap();
+                for _ in 0..50 {
+                    tx.execute(
+                        "INSERT INTO msg(body) VALUES (?1)",
+                        [format!("message {n} {}", "x".repeat(200))],
+                    )
+                    .unwrap();
+                    n += 1;
+                }
+                tx.commit().unwrap();
+            }
+            n
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let dest = t.path().join("dest");
+    std::fs::create_dir(&dest).unwrap();
+    let id = key();
+    let mut reports = Vec::new();
+    for _ in 0..3 {
+        reports.push(run_backup(&load(&stack), &id, &dest));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = writer.join().unwrap();
+    assert!(written > 0);
+    for report in &reports {
+        let svc = report
+            .components
+            .iter()
+            .find(|c| c.name == "service-bot")
+            .unwrap();
+        assert_eq!(
+            svc.recipe,
+            lifeboat_core::backup::manifest::Recipe::FilesSqliteOnline
+        );
+        let restored = t.path().join(format!("restored-{}", report.snapshot));
+        stock_restore(report, &id, &restored);
+        let copy = restored.join("data/bot.db");
+        assert!(
+            !restored.join("data/bot.db-wal").exists(),
+            "the copy needs no WAL"
+        );
+        let c = rusqlite::Connection::open(&copy).unwrap();
+        let check: String = c
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(check, "ok");
+        let (count, max): (i64, i64) = c
+            .query_row("SELECT count(*), coalesce(max(id), 0) FROM msg", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        // Whole transactions only: ids are 1..=count, in blocks of 50.
+        assert_eq!(count, max);
+        assert_eq!(count % 50, 0, "a transaction was cut in half");
+        assert!(count as u64 <= written);
+    }
+    // The live database was not disturbed: no copies left beside it.
+    let leftovers: Vec<_> = std::fs::read_dir(stack.join("data"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name())
+        .filter(|n| n.to_string_lossy().contains("lifeboat"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn unchanged_components_are_reused_and_changed_ones_rewritten() {
+    let t = tempfile::tempdir().unwrap();
+    let stack = t.path().join("stack");
+    if !generate("suite", &stack) {
+        return;
+    }
+    // Let the generated files age past the racy window of the first snapshot.
+    std::thread::sleep(Duration::from_millis(3100));
+    let dest = t.path().join("dest");
+    std::fs::create_dir(&dest).unwrap();
+    let id = key();
+    let first = run_backup(&load(&stack), &id, &dest);
+    assert!(first
+        .components
+        .iter()
+        .all(|c| !c.reused && c.bytes_stored > 0));
+    std::thread::sleep(Duration::from_millis(3100));
+    let second = run_backup(&load(&stack), &id, &dest);
+    assert!(
+        second
+            .components
+            .iter()
+            .all(|c| c.reused && c.bytes_stored > 0),
+        "{:?}",
+        second.components
+    );
+    for (a, b) in first.components.iter().zip(&second.components) {
+        assert_eq!((&a.archive, &a.sha256), (&b.archive, &b.sha256));
+    }
+    std::fs::write(
+        stack.join("data/email/attachments/new.pdf"),
+        b"a new attachment",
+    )
+    .unwrap();
+    let third = run_backup(&load(&stack), &id, &dest);
+    let by = |r: &backup::BackupReport, n: &str| {
+        r.components.iter().find(|c| c.name == n).unwrap().clone()
+    };
+    assert!(by(&third, "secrets").reused);
+    assert!(!by(&third, "service-backend").reused);
+    assert_ne!(
+        by(&third, "service-backend").sha256,
+        by(&first, "service-backend").sha256
+    );
+    let list = verify::list(&dest, None, &id).unwrap();
+    assert_eq!(list.len(), 3);
+    assert_eq!(list[1].bytes_new, 0);
+}
+
+#[test]
+fn damage_is_caught_and_errors_are_clear() {
+    let t = tempfile::tempdir().unwrap();
+    let stack = t.path().join("stack");
+    if !generate("suite", &stack) {
+        return;
+    }
+    let dest = t.path().join("dest");
+    std::fs::create_dir(&dest).unwrap();
+    let id = key();
+    let first = run_backup(&load(&stack), &id, &dest);
+    std::fs::write(stack.join("data/email/attachments/0.pdf"), b"changed").unwrap();
+    let second = run_backup(&load(&stack), &id, &dest);
+
+    // Wrong key: the sentence age users know, and nothing more.
+    let other = key();
+    let err = verify::list(&dest, None, &other).unwrap_err().to_string();
+    assert!(
+        err.contains("decryption failed (wrong key or damaged file)"),
+        "{err}"
+    );
+    let opts = BackupOptions::new(&dest);
+    let err = backup::backup(
+        &load(&stack),
+        &other,
+        &opts,
+        &NoProgress,
+        &CancelToken::new(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("wrong key"), "{err}");
+
+    // A flipped byte in the newest archive of the service.
+    let damaged = second
+        .components
+        .iter()
+        .find(|c| c.name == "service-backend")
+        .unwrap();
+    let mut bytes = std::fs::read(&damaged.archive).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    std::fs::write(&damaged.archive, &bytes).unwrap();
+    let v = verify::verify(&dest, None, true, &id, &NoProgress);
+    assert_eq!(v.problems.len(), 1, "{:?}", v.problems);
+    assert_eq!(v.problems[0].snapshot, second.snapshot);
+    assert_eq!(v.problems[0].component.as_deref(), Some("service-backend"));
+    // The earlier snapshot is intact.
+    let v = verify::verify(&dest, Some(&first.snapshot), true, &id, &NoProgress);
+    assert!(v.problems.is_empty(), "{:?}", v.problems);
+
+    // Truncated.
+    std::fs::write(&damaged.archive, &bytes[..bytes.len() / 3]).unwrap();
+    let v = verify::verify(&dest, Some(&second.snapshot), true, &id, &NoProgress);
+    assert_eq!(v.problems.len(), 1);
+    // Missing.
+    std::fs::remove_file(&damaged.archive).unwrap();
+    let v = verify::verify(&dest, Some(&second.snapshot), false, &id, &NoProgress);
+    assert!(
+        v.problems[0].message.contains("missing"),
+        "{:?}",
+        v.problems
+    );
+
+    // No destination: said plainly.
+    let err = backup::backup(
+        &load(&stack),
+        &id,
+        &BackupOptions::new(t.path().join("unplugged")),
+        &NoProgress,
+        &CancelToken::new(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, BackupError::DestinationMissing(_)));
+    assert!(err.to_string().contains("plug in the drive"));
+}
+
+fn partials(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(partials(&p));
+        } else if p.to_string_lossy().ends_with(".partial") {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn cancel_and_full_disk_leave_no_snapshot_and_no_partial_files() {
+    let t = tempfile::tempdir().unwrap();
+    let stack = t.path().join("stack");
+    if !generate("suite", &stack) {
+        return;
+    }
+    let id = key();
+    let dest = t.path().join("dest");
+    std::fs::create_dir(&dest).unwrap();
+    let cancel = CancelToken::new();
+    cancel.cancel();
+    let err = backup::backup(
+        &load(&stack),
+        &id,
+        &BackupOptions::new(&dest),
+        &NoProgress,
+        &cancel,
+    )
+    .unwrap_err();
+    assert!(matches!(err, BackupError::Cancelled));
+    assert!(verify::list(&dest, None, &id).unwrap().is_empty());
+    assert!(partials(&dest).is_empty());
+
+    // A destination with 2 MiB free for a 22 MiB stack.
+    let small = t.path().join("small");
+    std::fs::create_dir(&small).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
+        .arg(&small)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        return skip("cannot mount a small tmpfs (needs root)");
+    }
+    let result = backup::backup(
+        &load(&stack),
+        &id,
+        &BackupOptions::new(&small),
+        &NoProgress,
+        &CancelToken::new(),
+    );
+    let listed = verify::list(&small, None, &id).map(|l| l.len());
+    let left = partials(&small);
+    let _ = Command::new("umount").arg(&small).status();
+    let err = result.unwrap_err().to_string();
+    assert!(err.contains("No space left on device"), "{err}");
+    assert_eq!(
+        listed.unwrap(),
+        0,
+        "a snapshot was written despite the error"
+    );
+    assert!(left.is_empty(), "{left:?}");
+}
