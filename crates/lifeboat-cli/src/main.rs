@@ -97,6 +97,42 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Delete snapshots no rule keeps, then the archives no remaining snapshot refers to.
+    Prune {
+        /// The destination folder.
+        #[arg(long = "to")]
+        dest: PathBuf,
+        /// Only this stack.
+        #[arg(long)]
+        stack: Option<String>,
+        /// Keep the newest N snapshots.
+        #[arg(long, default_value_t = 0)]
+        keep_last: u32,
+        /// Keep the newest snapshot of each of the last N hours.
+        #[arg(long, default_value_t = 0)]
+        keep_hourly: u32,
+        /// … of each of the last N days.
+        #[arg(long, default_value_t = 0)]
+        keep_daily: u32,
+        /// … of each of the last N weeks.
+        #[arg(long, default_value_t = 0)]
+        keep_weekly: u32,
+        /// … of each of the last N months.
+        #[arg(long, default_value_t = 0)]
+        keep_monthly: u32,
+        /// … of each of the last N years.
+        #[arg(long, default_value_t = 0)]
+        keep_yearly: u32,
+        /// Show what would be deleted; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Identity file instead of the keyring.
+        #[arg(long)]
+        identity: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Manage the backup key.
     Key {
         #[command(subcommand)]
@@ -185,6 +221,36 @@ fn main() -> ExitCode {
             identity,
             json,
         } => verbs::verify(&dest, snapshot.as_deref(), deep, identity.as_deref(), json),
+        Command::Prune {
+            dest,
+            stack,
+            keep_last,
+            keep_hourly,
+            keep_daily,
+            keep_weekly,
+            keep_monthly,
+            keep_yearly,
+            dry_run,
+            identity,
+            json,
+        } => {
+            let keep = lifeboat_core::backup::prune::Keep {
+                last: keep_last,
+                hourly: keep_hourly,
+                daily: keep_daily,
+                weekly: keep_weekly,
+                monthly: keep_monthly,
+                yearly: keep_yearly,
+            };
+            verbs::prune(
+                &dest,
+                stack.as_deref(),
+                &keep,
+                dry_run,
+                identity.as_deref(),
+                json,
+            )
+        }
         Command::Key { action } => match action {
             KeyAction::Init { identity } => verbs::key_init(identity.as_deref()),
             KeyAction::Recipient { identity } => verbs::key_recipient(identity.as_deref()),

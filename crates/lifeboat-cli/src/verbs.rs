@@ -247,3 +247,32 @@ pub fn key_import(dest: &Path, file: Option<&Path>) -> ExitCode {
         Ok(())
     })())
 }
+
+pub fn prune(
+    dest: &Path,
+    stack: Option<&str>,
+    keep: &lifeboat_core::backup::prune::Keep,
+    dry_run: bool,
+    id: Option<&Path>,
+    json: bool,
+) -> ExitCode {
+    finish((|| {
+        let identity = identity(id)?;
+        let r = lifeboat_core::backup::prune::prune(dest, stack, keep, dry_run, &identity)?;
+        if json {
+            return print_json(&r);
+        }
+        let verb = if dry_run { "Would remove" } else { "Removed" };
+        println!(
+            "{verb} {} snapshot(s) and {} archive(s), {}; kept {}.",
+            r.removed.len(),
+            r.archives_removed,
+            human_bytes(r.bytes_freed),
+            r.kept.len()
+        );
+        for s in &r.removed {
+            println!("  - {s}");
+        }
+        Ok(())
+    })())
+}

@@ -19,6 +19,7 @@
 
 pub mod capture;
 pub mod manifest;
+pub mod prune;
 pub mod verify;
 
 use std::path::{Path, PathBuf};

@@ -507,3 +507,49 @@ fn cancel_and_full_disk_leave_no_snapshot_and_no_partial_files() {
     );
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn prune_removes_snapshots_and_only_unreferenced_archives() {
+    let t = tempfile::tempdir().unwrap();
+    let stack = t.path().join("stack");
+    if !generate("suite", &stack) {
+        return;
+    }
+    let dest = t.path().join("dest");
+    std::fs::create_dir(&dest).unwrap();
+    let id = key();
+    let mut reports = Vec::new();
+    for i in 0..3 {
+        std::fs::write(stack.join(format!("data/note-{i}.txt")), format!("day {i}")).unwrap();
+        reports.push(run_backup(&load(&stack), &id, &dest));
+    }
+    let archives = |d: &Path| std::fs::read_dir(d.join("stack/archives")).unwrap().count();
+    let before = archives(&dest);
+    use lifeboat_core::backup::prune::{prune, Keep, PruneError};
+    assert!(matches!(
+        prune(&dest, None, &Keep::default(), false, &id),
+        Err(PruneError::NoRule)
+    ));
+    let keep = Keep {
+        last: 1,
+        ..Keep::default()
+    };
+    let dry = prune(&dest, None, &keep, true, &id).unwrap();
+    assert_eq!(dry.removed.len(), 2);
+    assert_eq!(
+        verify::list(&dest, None, &id).unwrap().len(),
+        3,
+        "a dry run deleted something"
+    );
+    assert_eq!(archives(&dest), before);
+    let done = prune(&dest, None, &keep, false, &id).unwrap();
+    assert_eq!(done.kept, [reports[2].snapshot.clone()]);
+    assert_eq!(
+        done.archives_removed, 2,
+        "the two older service archives; secrets is shared"
+    );
+    assert!(done.bytes_freed > 0);
+    assert_eq!(archives(&dest), before - 2);
+    let v = verify::verify(&dest, None, true, &id, &NoProgress);
+    assert!(v.problems.is_empty() && v.snapshots == 1, "{v:?}");
+}

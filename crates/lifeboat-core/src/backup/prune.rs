@@ -1,0 +1,247 @@
+//! Retention: which snapshots to keep (the last N, and the newest of each of the last N
+//! hours, days, weeks, months and years, as restic and borg count them), then deleting the
+//! other manifests and the archives no remaining manifest refers to. Periods are in UTC.
+
+use std::collections::{BTreeSet, HashSet};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use super::manifest::{Manifest, ManifestError};
+use super::verify::{all_manifests, stacks_in};
+use super::{civil, stack_dest};
+
+/// How many snapshots to keep, per rule. A snapshot kept by any rule stays.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Keep {
+    /// The newest N.
+    pub last: u32,
+    /// The newest of each of the last N hours that have one.
+    pub hourly: u32,
+    /// … days.
+    pub daily: u32,
+    /// … weeks (Monday to Sunday).
+    pub weekly: u32,
+    /// … months.
+    pub monthly: u32,
+    /// … years.
+    pub yearly: u32,
+}
+
+impl Keep {
+    fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// What pruning did (or, with `dry_run`, would do).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct PruneReport {
+    /// Snapshots kept.
+    pub kept: Vec<String>,
+    /// Snapshots removed.
+    pub removed: Vec<String>,
+    /// Archive files removed.
+    #[ts(type = "number")]
+    pub archives_removed: u64,
+    /// Bytes freed.
+    #[ts(type = "number")]
+    pub bytes_freed: u64,
+    /// Nothing was deleted.
+    pub dry_run: bool,
+}
+
+/// Why pruning refused or failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PruneError {
+    /// No rule was given: that would delete every snapshot.
+    #[error("say what to keep (--keep-last, --keep-daily, …): pruning with no rule would delete every snapshot")]
+    NoRule,
+    /// A manifest could not be read, so its archives cannot be known.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    /// Deleting failed.
+    #[error("cannot delete {path}: {reason}")]
+    Delete {
+        /// The file.
+        path: String,
+        /// What the system said.
+        reason: String,
+    },
+}
+
+/// The snapshots (given newest first, with their start times) that `keep` keeps.
+pub fn select(newest_first: &[(String, i64)], keep: &Keep) -> BTreeSet<String> {
+    let mut kept = BTreeSet::new();
+    for (id, _) in newest_first.iter().take(keep.last as usize) {
+        kept.insert(id.clone());
+    }
+    let buckets: [(u32, fn(i64) -> i64); 5] = [
+        (keep.hourly, |t| t.div_euclid(3600)),
+        (keep.daily, |t| t.div_euclid(86_400)),
+        // Weeks start on Monday; 1970-01-01 was a Thursday.
+        (keep.weekly, |t| (t.div_euclid(86_400) + 3).div_euclid(7)),
+        (keep.monthly, |t| {
+            let (y, m, ..) = civil(t);
+            y * 12 + i64::from(m)
+        }),
+        (keep.yearly, |t| civil(t).0),
+    ];
+    for (n, bucket) in buckets {
+        let mut seen = HashSet::new();
+        for (id, t) in newest_first {
+            if seen.len() >= n as usize {
+                break;
+            }
+            if seen.insert(bucket(*t)) {
+                kept.insert(id.clone());
+            }
+        }
+    }
+    kept
+}
+
+/// Applies `keep` to the snapshots of `stack` (or of every stack) in `dest`.
+///
+/// # Errors
+/// [`PruneError::NoRule`] without a rule; a manifest that does not decrypt stops pruning
+/// before anything is deleted.
+pub fn prune(
+    dest: &Path,
+    stack: Option<&str>,
+    keep: &Keep,
+    dry_run: bool,
+    identity: &age::x25519::Identity,
+) -> Result<PruneReport, PruneError> {
+    if keep.is_empty() {
+        return Err(PruneError::NoRule);
+    }
+    let mut report = PruneReport {
+        dry_run,
+        ..PruneReport::default()
+    };
+    let stacks = match stack {
+        Some(s) => vec![s.to_owned()],
+        None => stacks_in(dest),
+    };
+    for s in stacks {
+        let mut snaps: Vec<(Manifest, std::path::PathBuf)> = Vec::new();
+        for (_, path) in all_manifests(dest, Some(&s)) {
+            snaps.push((Manifest::read(&path, identity)?, path));
+        }
+        snaps.sort_by(|a, b| b.0.snapshot.cmp(&a.0.snapshot));
+        let order: Vec<(String, i64)> = snaps
+            .iter()
+            .map(|(m, _)| (m.snapshot.clone(), m.started))
+            .collect();
+        let kept = select(&order, keep);
+        let mut referenced = HashSet::new();
+        for (m, path) in &snaps {
+            if kept.contains(&m.snapshot) {
+                report.kept.push(m.snapshot.clone());
+                referenced.extend(m.components.iter().map(|c| c.archive.clone()));
+            } else {
+                report.removed.push(m.snapshot.clone());
+                if !dry_run {
+                    delete(path)?;
+                }
+            }
+        }
+        // Archives no kept manifest names: those of removed snapshots, and leftovers.
+        let archives = stack_dest(dest, &s).join("archives");
+        for e in std::fs::read_dir(&archives).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !name.ends_with(".tar.gz.age") || referenced.contains(&name) {
+                continue;
+            }
+            report.archives_removed += 1;
+            report.bytes_freed += e.metadata().map_or(0, |m| m.len());
+            if !dry_run {
+                delete(&e.path())?;
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn delete(path: &Path) -> Result<(), PruneError> {
+    std::fs::remove_file(path).map_err(|e| PruneError::Delete {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snaps(times: &[i64]) -> Vec<(String, i64)> {
+        let mut v: Vec<(String, i64)> = times.iter().map(|t| (format!("s{t}"), *t)).collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1));
+        v
+    }
+
+    #[test]
+    fn rules_keep_the_newest_per_period() {
+        let h = 3600;
+        let d = 86_400;
+        // Two snapshots a day for 20 days, starting on Monday 2026-11-02 00:00 UTC.
+        let monday = 1_793_577_600;
+        let times: Vec<i64> = (0..20)
+            .flat_map(|i| [monday + i * d + 2 * h, monday + i * d + 14 * h])
+            .collect();
+        let all = snaps(&times);
+        let kept = select(
+            &all,
+            &Keep {
+                last: 3,
+                ..Keep::default()
+            },
+        );
+        assert_eq!(kept.len(), 3);
+        assert!(kept.contains(&all[0].0) && kept.contains(&all[2].0));
+
+        let kept = select(
+            &all,
+            &Keep {
+                daily: 7,
+                ..Keep::default()
+            },
+        );
+        assert_eq!(kept.len(), 7);
+        // The newest of each day is the 14:00 one.
+        assert!(kept
+            .iter()
+            .all(|id| (id[1..].parse::<i64>().unwrap() - monday) % d == 14 * h));
+
+        let kept = select(
+            &all,
+            &Keep {
+                weekly: 10,
+                ..Keep::default()
+            },
+        );
+        // 20 days from a Monday span three weeks; each keeps its newest (a Sunday, or the last day).
+        let days: Vec<i64> = kept
+            .iter()
+            .map(|id| (id[1..].parse::<i64>().unwrap() - monday) / d)
+            .collect();
+        let mut days = days;
+        days.sort();
+        assert_eq!(days, [6, 13, 19]);
+
+        let kept = select(
+            &all,
+            &Keep {
+                last: 1,
+                monthly: 2,
+                ..Keep::default()
+            },
+        );
+        // November's newest is also the last one; October has none: one snapshot.
+        assert_eq!(kept.len(), 1);
+        assert!(select(&all, &Keep::default()).is_empty());
+    }
+}
