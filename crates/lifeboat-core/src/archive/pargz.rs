@@ -136,7 +136,18 @@ impl<W: Write> Write for ParGzWriter<W> {
 }
 
 /// One gzip member of `data`: deflated, or stored when deflating does not save 3%.
+/// A fast probe of the block's start decides first, so incompressible data (model weights,
+/// media, archives) is not deflated for nothing.
 fn compress(data: &[u8], level: u32) -> io::Result<Vec<u8>> {
+    const PROBE: usize = 64 << 10;
+    if level > 0 && data.len() >= 4 * PROBE {
+        let mut probe =
+            flate2::write::DeflateEncoder::new(Vec::with_capacity(PROBE), Compression::fast());
+        probe.write_all(&data[..PROBE])?;
+        if probe.finish()?.len() as f64 > PROBE as f64 * 0.97 {
+            return stored(data);
+        }
+    }
     let mut enc = GzEncoder::new(
         Vec::with_capacity(data.len() / 2 + 64),
         Compression::new(level),
@@ -144,11 +155,15 @@ fn compress(data: &[u8], level: u32) -> io::Result<Vec<u8>> {
     enc.write_all(data)?;
     let out = enc.finish()?;
     if level > 0 && out.len() as f64 > data.len() as f64 * 0.97 {
-        let mut stored = GzEncoder::new(Vec::with_capacity(data.len() + 64), Compression::none());
-        stored.write_all(data)?;
-        return stored.finish();
+        return stored(data);
     }
     Ok(out)
+}
+
+fn stored(data: &[u8]) -> io::Result<Vec<u8>> {
+    let mut enc = GzEncoder::new(Vec::with_capacity(data.len() + 64), Compression::none());
+    enc.write_all(data)?;
+    enc.finish()
 }
 
 #[cfg(test)]

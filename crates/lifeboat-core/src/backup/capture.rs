@@ -114,7 +114,7 @@ fn walk(path: &Path, stack_dir: &Path, out: &mut Vec<Entry>, warnings: &mut Vec<
 /// modified within the same second as the previous snapshot (see `racy`).
 pub fn fingerprint(entries: &[Entry]) -> String {
     let mut h = Sha256::new();
-    for e in entries {
+    for e in entries.iter().filter(|e| !is_sqlite_noise(e)) {
         // A folder's times change whenever a file inside is added or removed (Lifeboat's own
         // SQLite copies included); the names below it already show that, so only its mode
         // and owner count.
@@ -130,10 +130,23 @@ pub fn fingerprint(entries: &[Entry]) -> String {
             e.name,
             e.meta.len(),
             mtime_ns(&e.meta),
-            ident(&e.meta)
+            // Every opener of a WAL database touches the -wal file's ctime; its size and
+            // mtime show real writes.
+            if e.name.ends_with("-wal") {
+                owner(&e.meta)
+            } else {
+                ident(&e.meta)
+            }
         ));
     }
     hex(&h.finalize())
+}
+
+/// A SQLite shared-memory index (`-shm`): every reader touches it, even Lifeboat's own
+/// read-only copy, and it holds no data, so it does not count as a change.
+/// An empty write-ahead log holds nothing either, and opening the database creates one.
+fn is_sqlite_noise(e: &Entry) -> bool {
+    e.name.ends_with("-shm") || (e.name.ends_with("-wal") && e.meta.len() == 0)
 }
 
 /// Whether some entry changed so close to `since` (Unix seconds) that equal metadata does
@@ -141,7 +154,7 @@ pub fn fingerprint(entries: &[Entry]) -> String {
 pub fn racy(entries: &[Entry], since: i64) -> bool {
     entries
         .iter()
-        .filter(|e| !e.meta.is_dir())
+        .filter(|e| !e.meta.is_dir() && !is_sqlite_noise(e))
         .any(|e| mtime_ns(&e.meta) / 1_000_000_000 >= i128::from(since) - 2)
 }
 

@@ -72,13 +72,16 @@ pub enum PruneError {
     },
 }
 
+/// Maps a start time to its period (hour, day, …).
+type Bucket = fn(i64) -> i64;
+
 /// The snapshots (given newest first, with their start times) that `keep` keeps.
 pub fn select(newest_first: &[(String, i64)], keep: &Keep) -> BTreeSet<String> {
     let mut kept = BTreeSet::new();
     for (id, _) in newest_first.iter().take(keep.last as usize) {
         kept.insert(id.clone());
     }
-    let buckets: [(u32, fn(i64) -> i64); 5] = [
+    let buckets: [(u32, Bucket); 5] = [
         (keep.hourly, |t| t.div_euclid(3600)),
         (keep.daily, |t| t.div_euclid(86_400)),
         // Weeks start on Monday; 1970-01-01 was a Thursday.
@@ -179,7 +182,7 @@ mod tests {
 
     fn snaps(times: &[i64]) -> Vec<(String, i64)> {
         let mut v: Vec<(String, i64)> = times.iter().map(|t| (format!("s{t}"), *t)).collect();
-        v.sort_by(|a, b| b.1.cmp(&a.1));
+        v.sort_by_key(|s| std::cmp::Reverse(s.1));
         v
     }
 

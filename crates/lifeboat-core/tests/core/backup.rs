@@ -553,3 +553,53 @@ fn prune_removes_snapshots_and_only_unreferenced_archives() {
     let v = verify::verify(&dest, None, true, &id, &NoProgress);
     assert!(v.problems.is_empty() && v.snapshots == 1, "{v:?}");
 }
+
+#[test]
+fn a_wal_database_at_rest_is_reused_and_a_write_is_noticed() {
+    let t = tempfile::tempdir().unwrap();
+    let stack = t.path().join("stack");
+    std::fs::create_dir_all(stack.join("data")).unwrap();
+    std::fs::write(
+        stack.join("compose.yaml"),
+        "services:\n  bot:\n    build: .\n    volumes: [./data:/data]\n",
+    )
+    .unwrap();
+    let db = stack.join("data/bot.db");
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.pragma_update(None, "journal_mode", "WAL").unwrap();
+    c.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1);")
+        .unwrap();
+    drop(c);
+    std::thread::sleep(Duration::from_millis(3100));
+    let dest = t.path().join("dest");
+    std::fs::create_dir(&dest).unwrap();
+    let id = key();
+    let svc = |r: &backup::BackupReport| {
+        r.components
+            .iter()
+            .find(|c| c.name == "service-bot")
+            .unwrap()
+            .reused
+    };
+    assert!(!svc(&run_backup(&load(&stack), &id, &dest)));
+    std::thread::sleep(Duration::from_millis(3100));
+    // Lifeboat's own read-only opening of the database must not count as a change.
+    assert!(svc(&run_backup(&load(&stack), &id, &dest)));
+    assert!(svc(&run_backup(&load(&stack), &id, &dest)));
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+    c.execute("INSERT INTO t VALUES (2)", []).unwrap();
+    // The row is only in the write-ahead log; the database file itself is unchanged.
+    let report = run_backup(&load(&stack), &id, &dest);
+    assert!(!svc(&report), "a write in the WAL was missed");
+    drop(c);
+    let restored = t.path().join("restored");
+    if have_age() {
+        stock_restore(&report, &id, &restored);
+        let r = rusqlite::Connection::open(restored.join("data/bot.db")).unwrap();
+        let n: i64 = r
+            .query_row("SELECT count(*) FROM t", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(n, 2);
+    }
+}
