@@ -68,17 +68,19 @@ pub fn collect(roots: &[PathBuf], stack_dir: &Path, warnings: &mut Vec<Warning>)
     out
 }
 
+fn not_backed_up(path: &Path, e: &io::Error) -> Warning {
+    Warning::new(
+        WarningCode::UnreadablePath,
+        format!("{} was not backed up: {e}", path.display()),
+    )
+    .path(path)
+}
+
 fn walk(path: &Path, stack_dir: &Path, out: &mut Vec<Entry>, warnings: &mut Vec<Warning>) {
     let meta = match fs::symlink_metadata(path) {
         Ok(m) => m,
         Err(e) => {
-            warnings.push(
-                Warning::new(
-                    WarningCode::UnreadablePath,
-                    format!("{} was not backed up: {e}", path.display()),
-                )
-                .path(path),
-            );
+            warnings.push(not_backed_up(path, &e));
             return;
         }
     };
@@ -94,13 +96,7 @@ fn walk(path: &Path, stack_dir: &Path, out: &mut Vec<Entry>, warnings: &mut Vec<
     let mut children: Vec<PathBuf> = match fs::read_dir(path) {
         Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
         Err(e) => {
-            warnings.push(
-                Warning::new(
-                    WarningCode::UnreadablePath,
-                    format!("{} was not backed up: {e}", path.display()),
-                )
-                .path(path),
-            );
+            warnings.push(not_backed_up(path, &e));
             return;
         }
     };

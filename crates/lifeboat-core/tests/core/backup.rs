@@ -12,26 +12,10 @@ use lifeboat_core::backup::{self, verify, BackupError, BackupOptions};
 use lifeboat_core::job::NoProgress;
 use lifeboat_core::{CancelToken, Project};
 
-use crate::harness::{load, shared, skip};
+use crate::harness::{generate, load, skip};
 
 fn key() -> age::x25519::Identity {
     age::x25519::Identity::generate()
-}
-
-fn generate(shape: &str, out: &Path) -> bool {
-    let script = shared().join("bench/gen_stack.py");
-    if !script.is_file() {
-        skip("../shared/bench/gen_stack.py is missing");
-        return false;
-    }
-    let ok = Command::new("python3")
-        .arg(&script)
-        .args(["--shape", shape, "--scale", "1", "--out"])
-        .arg(out)
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "gen_stack.py --shape {shape} failed");
-    true
 }
 
 fn have_age() -> bool {

@@ -1,6 +1,7 @@
 //! Shared helpers: where things are, skipping honestly, running the inspection.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::Arc;
 
 use lifeboat_core::inspect::{inspect, InspectOptions, Inspection};
@@ -72,4 +73,27 @@ pub fn find_sizes(dir: &Path) -> (u64, u64) {
     let text = String::from_utf8(out.stdout).unwrap();
     let sizes: Vec<u64> = text.lines().map(|l| l.parse().unwrap()).collect();
     (sizes.iter().sum(), sizes.len() as u64)
+}
+
+/// Generates a `gen_stack.py` stack of `shape` at scale 1 in `out`; `false` (after saying why)
+/// when the generator or Python is missing.
+pub fn generate(shape: &str, out: &Path) -> bool {
+    let script = shared().join("bench/gen_stack.py");
+    if !script.is_file() {
+        skip("../shared/bench/gen_stack.py is missing");
+        return false;
+    }
+    let status = Command::new("python3")
+        .arg(&script)
+        .args(["--shape", shape, "--scale", "1", "--out"])
+        .arg(out)
+        .status();
+    match status {
+        Ok(s) if s.success() => true,
+        Ok(s) => panic!("gen_stack.py --shape {shape} failed: {s}"),
+        Err(e) => {
+            skip(&format!("python3 is not available: {e}"));
+            false
+        }
+    }
 }

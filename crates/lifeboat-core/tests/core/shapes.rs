@@ -9,28 +9,7 @@ use std::process::Command;
 use lifeboat_core::stack::ServiceKind;
 use lifeboat_core::WarningCode;
 
-use crate::harness::{find_sizes, inspect_files, load, shared, skip};
-
-fn generate(shape: &str, out: &Path) -> bool {
-    let script = shared().join("bench/gen_stack.py");
-    if !script.is_file() {
-        skip("../shared/bench/gen_stack.py is missing");
-        return false;
-    }
-    let status = Command::new("python3")
-        .arg(&script)
-        .args(["--shape", shape, "--scale", "1", "--out"])
-        .arg(out)
-        .status();
-    match status {
-        Ok(s) if s.success() => true,
-        Ok(s) => panic!("gen_stack.py --shape {shape} failed: {s}"),
-        Err(e) => {
-            skip(&format!("python3 is not available: {e}"));
-            false
-        }
-    }
-}
+use crate::harness::{find_sizes, generate, inspect_files, load, skip};
 
 fn codes(i: &lifeboat_core::Inspection) -> Vec<WarningCode> {
     i.warnings.iter().map(|w| w.code).collect()
