@@ -57,6 +57,16 @@ enum Command {
         /// Compose file to use instead of the default ones (repeatable).
         #[arg(short = 'f', long = "file")]
         files: Vec<PathBuf>,
+        /// auto: dump databases, stop what must stop; hot: never stop anything; cold: stop
+        /// every service whose data is backed up.
+        #[arg(long, value_enum, default_value = "auto")]
+        mode: ModeArg,
+        /// In auto mode, also stop these services during the backup (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        stop: Vec<String>,
+        /// Do not use the Docker engine (files only; running databases are refused).
+        #[arg(long)]
+        no_docker: bool,
         /// Identity file instead of the keyring (also: LIFEBOAT_IDENTITY).
         #[arg(long)]
         identity: Option<PathBuf>,
@@ -176,6 +186,28 @@ enum KeyAction {
     },
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ModeArg {
+    Auto,
+    Hot,
+    Cold,
+}
+
+/// Starts containers an interrupted backup (a crash, `kill -9`) left stopped.
+fn recover_interrupted(runtime: &tokio::runtime::Runtime) {
+    let Ok(catalog) = Catalog::open_default() else {
+        return;
+    };
+    if catalog.journal().map_or(true, |j| j.is_empty()) {
+        return;
+    }
+    let engine =
+        lifeboat_core::docker::BlockingEngine::connect(None, runtime.handle().clone()).ok();
+    for line in lifeboat_core::backup::cold::recover(engine.as_ref(), &catalog) {
+        eprintln!("lifeboat: {line}");
+    }
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -192,6 +224,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    recover_interrupted(&runtime);
     match cli.command {
         Command::Inspect {
             stack_dir,
@@ -205,9 +238,43 @@ fn main() -> ExitCode {
             dest,
             only,
             files,
+            mode,
+            stop,
+            no_docker,
             identity,
             json,
-        } => verbs::backup(&stack_dir, &dest, only, files, identity.as_deref(), json),
+        } => {
+            let mode = match mode {
+                ModeArg::Auto => lifeboat_core::backup::Mode::Auto,
+                ModeArg::Hot => lifeboat_core::backup::Mode::Hot,
+                ModeArg::Cold => lifeboat_core::backup::Mode::Cold,
+            };
+            let engine = (!no_docker)
+                .then(|| {
+                    lifeboat_core::docker::BlockingEngine::connect(None, runtime.handle().clone())
+                })
+                .and_then(|r| {
+                    r.map_err(|e| {
+                        if !json {
+                            eprintln!("lifeboat: {e}");
+                        }
+                    })
+                    .ok()
+                });
+            verbs::backup(
+                &stack_dir,
+                &dest,
+                verbs::BackupArgs {
+                    only,
+                    files,
+                    mode,
+                    stop,
+                    engine,
+                },
+                identity.as_deref(),
+                json,
+            )
+        }
         Command::Snapshots {
             dest,
             stack,

@@ -43,14 +43,29 @@ fn identity(file: Option<&Path>) -> Result<age::x25519::Identity> {
     Ok(keys::load(file)?.0)
 }
 
+/// What `lifeboat backup` was asked to do.
+pub struct BackupArgs {
+    pub only: Vec<String>,
+    pub files: Vec<PathBuf>,
+    pub mode: backup::Mode,
+    pub stop: Vec<String>,
+    pub engine: Option<lifeboat_core::docker::BlockingEngine>,
+}
+
 pub fn backup(
     stack_dir: &Path,
     dest: &Path,
-    only: Vec<String>,
-    files: Vec<PathBuf>,
+    args: BackupArgs,
     id: Option<&Path>,
     json: bool,
 ) -> ExitCode {
+    let BackupArgs {
+        only,
+        files,
+        mode,
+        stop,
+        engine,
+    } = args;
     finish((|| {
         let cwd = std::env::current_dir().unwrap_or_default();
         let load = LoadOptions {
@@ -61,6 +76,9 @@ pub fn backup(
         let identity = identity(id)?;
         let opts = BackupOptions {
             only,
+            mode,
+            stop,
+            engine,
             ..BackupOptions::new(dest)
         };
         let progress = progress_for(json);
@@ -82,6 +100,12 @@ pub fn backup(
             report.stack,
             report.duration_ms as f64 / 1000.0
         );
+        if report.downtime_ms > 0 {
+            println!(
+                "  services were stopped for {:.1} s",
+                report.downtime_ms as f64 / 1000.0
+            );
+        }
         for c in &report.components {
             let how = if c.reused {
                 "unchanged, reused".to_owned()

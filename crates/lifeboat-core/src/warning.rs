@@ -48,6 +48,12 @@ pub enum WarningCode {
     VolumeNotBackedUp,
     /// The destination holds no passphrase-protected copy of the backup key.
     RecoveryFileMissing,
+    /// A running database was copied as files because no consistent recipe was chosen.
+    DatabaseCopiedLive,
+    /// Services were stopped during the backup.
+    ServicesStopped,
+    /// A container stopped by the backup could not be started again.
+    RestartFailed,
 }
 
 /// One warning about a stack.

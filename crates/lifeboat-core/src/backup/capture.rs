@@ -218,6 +218,15 @@ pub enum CaptureError {
     Cancelled,
 }
 
+/// A tar builder set up the way every archive is written: numeric owners, modes and mtimes
+/// as they are, symlinks not followed.
+pub fn builder<W: Write>(out: W) -> tar::Builder<W> {
+    let mut tar = tar::Builder::new(out);
+    tar.mode(tar::HeaderMode::Complete);
+    tar.follow_symlinks(false);
+    tar
+}
+
 /// Writes `entries` as a tar stream into `out`.
 ///
 /// # Errors
@@ -229,10 +238,25 @@ pub fn write_tar<W: Write>(
     cancel: &CancelToken,
     warnings: &mut Vec<Warning>,
 ) -> Result<(Captured, W), CaptureError> {
-    let mut tar = tar::Builder::new(out);
-    tar.mode(tar::HeaderMode::Complete);
-    tar.follow_symlinks(false);
+    let mut tar = builder(out);
     let mut captured = Captured::default();
+    write_entries(entries, &mut tar, &mut captured, progress, cancel, warnings)?;
+    let out = tar.into_inner()?;
+    Ok((captured, out))
+}
+
+/// Appends `entries` to `tar`, recording what it wrote in `captured`.
+///
+/// # Errors
+/// When writing fails, a database cannot be copied, or `cancel` fires.
+pub fn write_entries<W: Write>(
+    entries: &[Entry],
+    tar: &mut tar::Builder<W>,
+    captured: &mut Captured,
+    progress: &dyn Progress,
+    cancel: &CancelToken,
+    warnings: &mut Vec<Warning>,
+) -> Result<(), CaptureError> {
     let mut links: HashMap<(u64, u64), String> = HashMap::new();
     // SQLite databases captured by copy: their -wal/-shm/-journal files are not needed.
     let sqlite_names: Vec<String> = entries
@@ -333,8 +357,115 @@ pub fn write_tar<W: Write>(
             );
         }
     }
-    let out = tar.into_inner()?;
-    Ok((captured, out))
+    Ok(())
+}
+
+/// Appends a file of `len` bytes read from `content` under `name` (mode 0600, owned by the
+/// current user, modified now): a database dump.
+///
+/// # Errors
+/// When reading or writing fails.
+pub fn append_generated<W: Write>(
+    tar: &mut tar::Builder<W>,
+    name: &str,
+    len: u64,
+    content: impl Read,
+    captured: &mut Captured,
+    progress: &dyn Progress,
+) -> Result<(), CaptureError> {
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_size(len);
+    header.set_mode(0o600);
+    header.set_mtime(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(m) = fs::metadata(".") {
+            header.set_uid(u64::from(m.uid()));
+            header.set_gid(u64::from(m.gid()));
+        }
+    }
+    let mut reader = Exact::new(content, len);
+    tar.append_data(&mut header, name, &mut reader)?;
+    if reader.mismatch {
+        return Err(CaptureError::Io(io::Error::other(format!(
+            "{name} changed size while it was archived"
+        ))));
+    }
+    captured.files.push((name.to_owned(), len));
+    progress.advance(1, len);
+    Ok(())
+}
+
+/// Copies the tar stream the Docker engine gives for a path inside a container into `tar`,
+/// renaming its top folder to `prefix` (e.g. `_volumes/app_data`). Owners, modes, mtimes,
+/// symlinks and hard links are kept; devices and pipes are skipped with a warning.
+///
+/// # Errors
+/// When the stream breaks or writing fails, or `cancel` fires.
+pub fn append_engine_tar<W: Write>(
+    tar: &mut tar::Builder<W>,
+    source: impl Read,
+    prefix: &str,
+    captured: &mut Captured,
+    progress: &dyn Progress,
+    cancel: &CancelToken,
+    warnings: &mut Vec<Warning>,
+) -> Result<(), CaptureError> {
+    let rename = |p: &Path| -> Option<String> {
+        let mut comps = p.components();
+        comps.next()?;
+        let rest = comps.as_path();
+        Some(if rest.as_os_str().is_empty() {
+            prefix.to_owned()
+        } else {
+            format!("{prefix}/{}", rest.to_string_lossy())
+        })
+    };
+    let mut archive = tar::Archive::new(source);
+    for entry in archive.entries()? {
+        if cancel.is_cancelled() {
+            return Err(CaptureError::Cancelled);
+        }
+        let mut entry = entry?;
+        let path = entry.path()?.into_owned();
+        let Some(name) = rename(&path) else {
+            continue;
+        };
+        let mut header = entry.header().clone();
+        let kind = header.entry_type();
+        match kind {
+            tar::EntryType::Directory => {
+                header.set_size(0);
+                tar.append_data(&mut header, format!("{name}/"), io::empty())?;
+            }
+            tar::EntryType::Symlink => {
+                let target = entry.link_name()?.unwrap_or_default().into_owned();
+                tar.append_link(&mut header, &name, target)?;
+            }
+            tar::EntryType::Link => {
+                let target = entry.link_name()?.unwrap_or_default().into_owned();
+                let target = rename(&target).unwrap_or_default();
+                tar.append_link(&mut header, &name, target)?;
+            }
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                let len = entry.size();
+                tar.append_data(&mut header, &name, &mut entry)?;
+                captured.files.push((name, len));
+                progress.advance(1, len);
+            }
+            _ => warnings.push(Warning::new(
+                WarningCode::SpecialFileSkipped,
+                format!("{name} is a socket, pipe or device and was not backed up."),
+            )),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(unix)]

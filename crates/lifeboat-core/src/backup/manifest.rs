@@ -33,6 +33,34 @@ pub enum Recipe {
     Files,
     /// Files, with every SQLite database copied through SQLite's online backup.
     FilesSqliteOnline,
+    /// Files, read while the service was stopped.
+    FilesStopped,
+    /// Files, after Redis wrote its dump (`BGSAVE`).
+    RedisBgsave,
+    /// `pg_dumpall` through the Docker exec API.
+    PgDumpall,
+    /// `mysqldump`/`mariadb-dump --single-transaction` through the Docker exec API.
+    MysqlDump,
+    /// `mongodump --archive` through the Docker exec API.
+    Mongodump,
+}
+
+impl Recipe {
+    /// The tool that made a dump, for messages.
+    pub fn tool(self) -> &'static str {
+        match self {
+            Self::PgDumpall => "pg_dumpall",
+            Self::MysqlDump => "mysqldump",
+            Self::Mongodump => "mongodump",
+            Self::RedisBgsave => "redis-cli BGSAVE",
+            Self::Files | Self::FilesSqliteOnline | Self::FilesStopped => "file copy",
+        }
+    }
+
+    /// Whether this recipe produced a logical dump.
+    pub fn is_dump(self) -> bool {
+        matches!(self, Self::PgDumpall | Self::MysqlDump | Self::Mongodump)
+    }
 }
 
 /// One file in a component (regular files only).
@@ -71,6 +99,9 @@ pub struct ComponentEntry {
     pub roots: Vec<String>,
     /// SQLite databases captured with the online backup API (archive names).
     pub sqlite: Vec<String>,
+    /// Logical dumps in the archive (archive names).
+    #[serde(default)]
+    pub dumps: Vec<String>,
     /// Regular files, with sizes.
     pub files: Vec<FileEntry>,
 }

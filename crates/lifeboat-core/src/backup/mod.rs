@@ -18,23 +18,31 @@
 //! stored under `_host/` with their absolute path.
 
 pub mod capture;
+pub mod cold;
+pub mod dump;
 pub mod manifest;
 pub mod prune;
 pub mod verify;
 
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::archive::{self, ArchiveError, ArchiveWriter};
+use crate::catalog::Catalog;
+use crate::docker::{BlockingEngine, ContainerInfo};
 use crate::inspect::is_system_path;
 use crate::job::{CancelToken, Progress};
 use crate::keys::RECOVERY_FILE;
-use crate::stack::{MountType, Project};
+use crate::stack::{MountType, Project, ServiceKind};
 use crate::warning::{Warning, WarningCode};
+use dump::DumpRecipe;
 use manifest::{ComponentEntry, ComponentKind, FileEntry, Manifest, ManifestError, Recipe};
+pub use prune::Keep;
 
 /// The plain-text note written at the top of every destination.
 pub const README_NAME: &str = "README-RESTORE.txt";
@@ -70,6 +78,35 @@ pub enum BackupError {
     Cancelled,
 }
 
+/// How services are captured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Databases by their hot recipe (a dump) where one exists; services listed in
+    /// [`BackupOptions::stop`] and running databases without one are stopped; the rest is
+    /// copied live, with a warning for files that change while read.
+    #[default]
+    Auto,
+    /// Never stop anything: dumps where possible, everything else copied live.
+    Hot,
+    /// Stop every service whose data is backed up (dependents first), copy, start again.
+    Cold,
+}
+
+/// A stack's backup settings, as the desktop keeps them in the catalog.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(default)]
+pub struct StackSettings {
+    /// The destination folder, once chosen.
+    pub destination: Option<String>,
+    /// How services are captured.
+    pub mode: Mode,
+    /// Services stopped during the backup in auto mode.
+    pub stop_services: Vec<String>,
+    /// Retention applied after each backup; nothing is pruned when all are zero.
+    pub keep: Keep,
+}
+
 /// How to back up.
 #[derive(Debug, Clone)]
 pub struct BackupOptions {
@@ -79,15 +116,32 @@ pub struct BackupOptions {
     pub only: Vec<String>,
     /// Compression threads.
     pub threads: usize,
+    /// How services are captured.
+    pub mode: Mode,
+    /// Services to stop during the backup in auto mode.
+    pub stop: Vec<String>,
+    /// The Docker engine, when one answered; without it nothing is dumped or stopped, and
+    /// databases are archived as files only when their lock files show them stopped.
+    pub engine: Option<BlockingEngine>,
+    /// Read named volumes through the engine's archive API even when their folder is
+    /// readable here.
+    pub volumes_via_engine: bool,
+    /// The catalog whose journal records stopped containers (the default one when `None`).
+    pub catalog: Option<Arc<Catalog>>,
 }
 
 impl BackupOptions {
-    /// Everything to `dest`, with all cores.
+    /// Everything to `dest`, with all cores, in auto mode, without Docker.
     pub fn new(dest: impl Into<PathBuf>) -> Self {
         Self {
             dest: dest.into(),
             only: Vec::new(),
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            mode: Mode::Auto,
+            stop: Vec::new(),
+            engine: None,
+            volumes_via_engine: false,
+            catalog: None,
         }
     }
 }
@@ -147,7 +201,18 @@ pub fn stack_dest(dest: &Path, stack: &str) -> PathBuf {
     dest.join(stack)
 }
 
-/// A planned component: its name and the host paths it captures.
+/// A named volume read through the engine's archive API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnginePath {
+    /// A container that mounts it.
+    pub container: String,
+    /// Where it is mounted in that container.
+    pub path: String,
+    /// The folder it gets in the archive: `_volumes/NAME`.
+    pub prefix: String,
+}
+
+/// A planned component: its name, what it captures and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Planned {
     /// `secrets` or `service-NAME`.
@@ -158,12 +223,96 @@ pub struct Planned {
     pub service: Option<String>,
     /// Host folders and files, none inside another.
     pub roots: Vec<PathBuf>,
+    /// Named volumes read through the engine.
+    pub engine_paths: Vec<EnginePath>,
+    /// A logical dump taken in this running container.
+    pub dump: Option<(String, DumpRecipe)>,
+    /// Redis: `BGSAVE` in this running container before its files are read.
+    pub bgsave: Option<String>,
+    /// The service is stopped while this component is read.
+    pub cold: bool,
 }
 
-/// Which components a backup of `project` has, and warnings about data it cannot include.
+/// What the engine said about the stack, for [`plan`].
+#[derive(Debug, Clone, Default)]
+pub struct PlanContext {
+    /// How services are captured.
+    pub mode: Mode,
+    /// Services to stop in auto mode.
+    pub stop: Vec<String>,
+    /// The project's containers by service, when the engine answered.
+    pub containers: Option<HashMap<String, Vec<ContainerInfo>>>,
+    /// Host folders of named volumes (by volume name) that can be read here.
+    pub volume_dirs: HashMap<String, PathBuf>,
+    /// Read named volumes through the engine even when readable here.
+    pub volumes_via_engine: bool,
+}
+
+impl PlanContext {
+    fn running(&self, service: &str) -> Option<&ContainerInfo> {
+        self.containers
+            .as_ref()?
+            .get(service)?
+            .iter()
+            .find(|c| c.state == "running")
+    }
+    fn any_container(&self, service: &str) -> Option<&ContainerInfo> {
+        self.containers.as_ref()?.get(service)?.first()
+    }
+}
+
+/// The kind of a service: from its image, else from its data (`PG_VERSION`).
+fn service_kind(s: &crate::stack::Service, roots: &[PathBuf]) -> ServiceKind {
+    if let Some((k, _)) = &s.image_kind {
+        return *k;
+    }
+    if roots.iter().any(|r| r.join("PG_VERSION").is_file()) {
+        return ServiceKind::Postgres;
+    }
+    ServiceKind::Generic
+}
+
+/// A database's lock file in one of `roots`, which shows it running.
+fn db_lock_file(kind: ServiceKind, roots: &[PathBuf]) -> Option<PathBuf> {
+    for r in roots {
+        match kind {
+            ServiceKind::Postgres => {
+                let p = r.join("postmaster.pid");
+                if p.is_file() {
+                    return Some(p);
+                }
+            }
+            ServiceKind::Mysql | ServiceKind::Mariadb => {
+                let found = std::fs::read_dir(r).ok()?.filter_map(Result::ok).find(|e| {
+                    e.file_name().to_string_lossy().ends_with(".pid")
+                        || e.file_name() == "mysql.sock.lock"
+                });
+                if let Some(e) = found {
+                    return Some(e.path());
+                }
+            }
+            ServiceKind::Mongo => {
+                let p = r.join("mongod.lock");
+                if std::fs::metadata(&p).is_ok_and(|m| m.len() > 0) {
+                    return Some(p);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Which components a backup of `project` has, how each is captured, and warnings about
+/// data it cannot include.
+///
+/// # Errors
+/// [`BackupError::UnknownComponent`] for a bad `only`; [`BackupError::Capture`] for a
+/// database that looks running while no engine can dump or stop it.
 pub fn plan(
     project: &Project,
     only: &[String],
+    ctx: &PlanContext,
 ) -> Result<(Vec<Planned>, Vec<Warning>), BackupError> {
     for o in only {
         if o != "secrets" && project.service(o).is_none() {
@@ -206,40 +355,151 @@ pub fn plan(
             kind: ComponentKind::Secrets,
             service: None,
             roots: secrets,
+            engine_paths: Vec::new(),
+            dump: None,
+            bgsave: None,
+            cold: false,
         });
     }
+    let mut volumes_seen: BTreeSet<String> = BTreeSet::new();
     for s in &project.services {
         let mut roots = Vec::new();
+        let mut data_roots = Vec::new();
+        let mut engine_paths = Vec::new();
+        let image_data_dir = s.image_kind.as_ref().and_then(|(k, _)| k.data_dir());
         for m in &s.mounts {
+            let is_data_dir = image_data_dir.is_some_and(|d| m.target.trim_end_matches('/') == d);
             match (m.kind, &m.host_path) {
                 (MountType::Bind | MountType::Volume, Some(p))
                     if !is_system_path(p) && p.exists() =>
                 {
-                    roots.push(p.clone());
+                    if is_data_dir {
+                        data_roots.push(p.clone());
+                    } else {
+                        roots.push(p.clone());
+                    }
                 }
-                (MountType::Volume, None) if wanted(&s.name) => {
+                (MountType::Volume, None) => {
+                    let Some(vname) = m.volume_name.clone() else {
+                        continue;
+                    };
+                    if !volumes_seen.insert(vname.clone()) {
+                        continue;
+                    }
+                    let direct = ctx
+                        .volume_dirs
+                        .get(&vname)
+                        .filter(|_| !ctx.volumes_via_engine)
+                        .filter(|d| std::fs::read_dir(d).is_ok());
+                    if let Some(dir) = direct {
+                        if is_data_dir {
+                            data_roots.push(dir.clone());
+                        } else {
+                            roots.push(dir.clone());
+                        }
+                    } else if let Some(c) = ctx.any_container(&s.name) {
+                        engine_paths.push(EnginePath {
+                            container: c.id.clone(),
+                            path: m.target.clone(),
+                            prefix: format!("_volumes/{vname}"),
+                        });
+                    } else if wanted(&s.name) {
+                        let why = if ctx.containers.is_some() {
+                            "no container of the service exists to read it through; run `docker compose up` once"
+                        } else {
+                            "the Docker engine cannot be reached to read it; start Docker"
+                        };
+                        warnings.push(
+                            Warning::new(
+                                WarningCode::VolumeNotBackedUp,
+                                format!(
+                                    "{}'s volume {vname} (at {}) was not backed up: {why}.",
+                                    s.name, m.target
+                                ),
+                            )
+                            .service(&s.name),
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+        let kind = service_kind(
+            s,
+            &data_roots.iter().chain(&roots).cloned().collect::<Vec<_>>(),
+        );
+        let running = ctx.running(&s.name);
+        let dump = DumpRecipe::for_kind(kind)
+            .filter(|_| ctx.mode != Mode::Cold)
+            .and_then(|r| Some((running?.id.clone(), r)));
+        let has_data = !data_roots.is_empty() || !roots.is_empty() || !engine_paths.is_empty();
+        let mut bgsave = None;
+        let mut cold = false;
+        if dump.is_some() {
+            // The dump replaces the live data folder, which is not safe to copy.
+            let (pg, rest): (Vec<PathBuf>, Vec<PathBuf>) = roots
+                .into_iter()
+                .partition(|r| r.join("PG_VERSION").is_file());
+            roots = rest;
+            data_roots.extend(pg);
+            if !data_roots.is_empty() {
+                claim(data_roots.clone(), &mut claimed);
+            }
+            engine_paths.retain(|e| image_data_dir != Some(e.path.trim_end_matches('/')));
+        } else {
+            roots.extend(data_roots.iter().cloned());
+            if running.is_some() && has_data {
+                cold = match ctx.mode {
+                    Mode::Cold => true,
+                    Mode::Hot => false,
+                    Mode::Auto => {
+                        ctx.stop.iter().any(|x| x == &s.name)
+                            || (kind.is_database() && kind != ServiceKind::Redis)
+                    }
+                };
+                if !cold && kind == ServiceKind::Redis {
+                    bgsave = running.map(|c| c.id.clone());
+                } else if !cold && kind.is_database() && wanted(&s.name) {
                     warnings.push(
                         Warning::new(
-                            WarningCode::VolumeNotBackedUp,
+                            WarningCode::DatabaseCopiedLive,
                             format!(
-                                "{}'s volume at {} lives inside Docker and was not backed up: this Lifeboat \
-                                 backs up bind mounts and local folders only.",
-                                s.name, m.target
+                                "{} ({}) was copied while it ran, so its copy may be inconsistent;                                  back it up in auto or cold mode to stop it for the copy.",
+                                s.name,
+                                kind.as_str()
                             ),
                         )
                         .service(&s.name),
                     );
                 }
-                _ => {}
+            } else if ctx.containers.is_none() && kind.is_database() && wanted(&s.name) {
+                if let Some(lock) = db_lock_file(kind, &roots) {
+                    return Err(BackupError::Capture {
+                        component: format!("service-{}", s.name),
+                        reason: format!(
+                            "{} looks running ({} exists) and the Docker engine cannot be reached to dump it                              or stop it; copying its files now would give a broken backup. Start Docker (or                              stop the stack with `docker compose stop`) and back up again.",
+                            kind.as_str(),
+                            lock.display()
+                        ),
+                    });
+                }
             }
         }
         let roots = claim(roots, &mut claimed);
-        if wanted(&s.name) && !roots.is_empty() {
+        if wanted(&s.name) && (!roots.is_empty() || !engine_paths.is_empty() || dump.is_some()) {
             out.push(Planned {
                 name: format!("service-{}", s.name),
-                kind: ComponentKind::Service,
+                kind: if dump.is_some() {
+                    ComponentKind::Database
+                } else {
+                    ComponentKind::Service
+                },
                 service: Some(s.name.clone()),
                 roots,
+                engine_paths,
+                dump,
+                bgsave,
+                cold,
             });
         }
     }
@@ -295,7 +555,8 @@ pub fn manifest_paths(dest: &Path, stack: &str) -> Vec<PathBuf> {
     v
 }
 
-fn now() -> i64 {
+/// Now, in Unix seconds.
+pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
@@ -305,7 +566,7 @@ fn now() -> i64 {
 ///
 /// # Errors
 /// See [`BackupError`]. On error or cancel no manifest is written, so no snapshot exists;
-/// `*.partial` files of this run are removed.
+/// `*.partial` files of this run are removed, and every container it stopped is started.
 pub fn backup(
     project: &Project,
     identity: &age::x25519::Identity,
@@ -315,7 +576,7 @@ pub fn backup(
 ) -> Result<BackupReport, BackupError> {
     let clock = Instant::now();
     let started_at = std::time::SystemTime::now();
-    let started = now();
+    let started = unix_now();
     let snapshot = snapshot_id(started_at);
     if !opts.dest.is_dir() {
         return Err(BackupError::DestinationMissing(opts.dest.clone()));
@@ -335,19 +596,109 @@ pub fn backup(
         None => None,
     };
 
-    let (planned, mut warnings) = plan(project, &opts.only)?;
+    let mut warnings = Vec::new();
+    let mut ctx = PlanContext {
+        mode: opts.mode,
+        stop: opts.stop.clone(),
+        volumes_via_engine: opts.volumes_via_engine,
+        ..PlanContext::default()
+    };
+    if let Some(engine) = &opts.engine {
+        match engine.project_containers(&project.name) {
+            Ok(list) => {
+                let mut by: HashMap<String, Vec<ContainerInfo>> = HashMap::new();
+                for c in list {
+                    by.entry(c.service.clone()).or_default().push(c);
+                }
+                ctx.containers = Some(by);
+            }
+            Err(e) => warnings.push(Warning::new(WarningCode::DockerUnavailable, e.to_string())),
+        }
+        if ctx.containers.is_some() {
+            for s in &project.services {
+                for m in &s.mounts {
+                    if let (MountType::Volume, None, Some(v)) =
+                        (m.kind, &m.host_path, &m.volume_name)
+                    {
+                        if let Ok(Some(dir)) = engine.volume_mountpoint(v) {
+                            ctx.volume_dirs.insert(v.clone(), PathBuf::from(dir));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if ctx.containers.is_none() && opts.mode == Mode::Cold {
+        return Err(BackupError::Capture {
+            component: "the stack".into(),
+            reason: "cold mode stops services through Docker, and the Docker engine cannot be reached:                      start Docker, or stop the stack yourself and back up in auto mode"
+                .into(),
+        });
+    }
+    let (mut planned, plan_warnings) = plan(project, &opts.only, &ctx)?;
+    warnings.extend(plan_warnings);
+    // Cold components first, so services are stopped for as short a time as possible.
+    planned.sort_by_key(|c| !c.cold);
+
+    let catalog = match (&opts.catalog, planned.iter().any(|c| c.cold)) {
+        (Some(c), _) => Some(c.clone()),
+        (None, true) => Some(Arc::new(Catalog::open_default().map_err(|e| {
+            BackupError::Capture {
+                component: "the stack".into(),
+                reason: format!(
+                    "services cannot be stopped safely without the catalog's journal: {e}"
+                ),
+            }
+        })?)),
+        (None, false) => None,
+    };
+    let mut stopper = match (&opts.engine, &catalog) {
+        (Some(engine), Some(catalog)) => Some(cold::Stopper::new(engine, catalog, &project.name)),
+        _ => None,
+    };
     let mut entries_out = Vec::new();
     let mut reports = Vec::new();
     let mut partials: Vec<PathBuf> = Vec::new();
+    let mut stopped_services: Vec<String> = Vec::new();
     let result = (|| -> Result<(), BackupError> {
+        let cold_services: BTreeSet<String> = planned
+            .iter()
+            .filter(|c| c.cold)
+            .filter_map(|c| c.service.clone())
+            .collect();
+        if let (Some(stopper), false) = (stopper.as_mut(), cold_services.is_empty()) {
+            let order = cold::stop_order(project, &cold_services);
+            progress.phase(&format!("stopping {}", order.join(", ")));
+            let containers = ctx.containers.clone().unwrap_or_default();
+            stopper
+                .stop(&order, &containers)
+                .map_err(|reason| BackupError::Capture {
+                    component: "the stack".into(),
+                    reason,
+                })?;
+            stopped_services = stopper.services();
+        }
         for (i, c) in planned.iter().enumerate() {
             if cancel.is_cancelled() {
                 return Err(BackupError::Cancelled);
             }
+            // The cold part is done: start services again before the hot part.
+            if !c.cold {
+                if let Some(stopper) = stopper.as_mut() {
+                    stopper.restart();
+                }
+            }
             progress.phase(&c.name);
+            if let (Some(id), Some(engine)) = (&c.bgsave, &opts.engine) {
+                redis_bgsave(engine, id).map_err(|reason| BackupError::Capture {
+                    component: c.name.clone(),
+                    reason,
+                })?;
+            }
             let entries = capture::collect(&c.roots, &project.dir, &mut warnings);
             let fingerprint = capture::fingerprint(&entries);
-            let prev = previous.as_ref().and_then(|m| {
+            let reusable = c.dump.is_none() && c.engine_paths.is_empty() && c.bgsave.is_none();
+            let prev = previous.as_ref().filter(|_| reusable).and_then(|m| {
                 let pc = m.components.iter().find(|pc| pc.name == c.name)?;
                 let unchanged = pc.fingerprint == fingerprint
                     && archives_dir.join(&pc.archive).is_file()
@@ -360,6 +711,11 @@ pub fn backup(
                     ComponentEntry {
                         reused: true,
                         bytes_stored: pc.bytes_stored,
+                        recipe: if c.cold {
+                            Recipe::FilesStopped
+                        } else {
+                            pc.recipe
+                        },
                         ..pc
                     }
                 }
@@ -368,26 +724,105 @@ pub fn backup(
                         .join(format!(".{}-{i}.tar.gz.age.partial", std::process::id()));
                     let _ = std::fs::remove_file(&partial);
                     partials.push(partial.clone());
+                    let capture_err = |e: capture::CaptureError| match e {
+                        capture::CaptureError::Cancelled => BackupError::Cancelled,
+                        capture::CaptureError::Io(source) => {
+                            BackupError::Archive(ArchiveError::Io {
+                                path: partial.clone(),
+                                source,
+                            })
+                        }
+                        other => BackupError::Capture {
+                            component: c.name.clone(),
+                            reason: other.to_string(),
+                        },
+                    };
+                    // A dump is taken before the archive is opened, so a failing dump leaves
+                    // nothing half-written behind.
+                    let spooled = match (&c.dump, &opts.engine) {
+                        (Some((container, recipe)), Some(engine)) => {
+                            let spool = archives_dir
+                                .join(format!(".{}-{i}.dump.partial", std::process::id()));
+                            let _ = std::fs::remove_file(&spool);
+                            partials.push(spool.clone());
+                            let s = dump::run(engine, container, recipe, &spool, progress, cancel)
+                                .map_err(|reason| {
+                                    if cancel.is_cancelled() {
+                                        BackupError::Cancelled
+                                    } else {
+                                        BackupError::Capture {
+                                            component: c.name.clone(),
+                                            reason,
+                                        }
+                                    }
+                                })?;
+                            Some((s, *recipe))
+                        }
+                        _ => None,
+                    };
                     let writer = ArchiveWriter::create(
                         &partial,
                         std::slice::from_ref(&recipient),
                         opts.threads,
                     )?;
-                    let (captured, writer) =
-                        capture::write_tar(&entries, writer, progress, cancel, &mut warnings)
+                    let mut tar = capture::builder(writer);
+                    let mut captured = capture::Captured::default();
+                    capture::write_entries(
+                        &entries,
+                        &mut tar,
+                        &mut captured,
+                        progress,
+                        cancel,
+                        &mut warnings,
+                    )
+                    .map_err(capture_err)?;
+                    let mut dumps = Vec::new();
+                    if let Some((spooled, recipe)) = &spooled {
+                        let name = format!(
+                            "_dumps/{}/{}",
+                            c.service.as_deref().unwrap_or("db"),
+                            recipe.file
+                        );
+                        let reader = spooled.reader().map_err(|e| capture_err(e.into()))?;
+                        capture::append_generated(
+                            &mut tar,
+                            &name,
+                            spooled.len,
+                            reader,
+                            &mut captured,
+                            progress,
+                        )
+                        .map_err(capture_err)?;
+                        dumps.push(name);
+                    }
+                    drop(spooled);
+                    if let Some(engine) = &opts.engine {
+                        for ep in &c.engine_paths {
+                            let source = engine.download(&ep.container, &ep.path);
+                            capture::append_engine_tar(
+                                &mut tar,
+                                source,
+                                &ep.prefix,
+                                &mut captured,
+                                progress,
+                                cancel,
+                                &mut warnings,
+                            )
                             .map_err(|e| match e {
-                                capture::CaptureError::Cancelled => BackupError::Cancelled,
-                                capture::CaptureError::Io(source) => {
-                                    BackupError::Archive(ArchiveError::Io {
-                                        path: partial.clone(),
-                                        source,
-                                    })
-                                }
-                                other => BackupError::Capture {
+                                capture::CaptureError::Io(err) => BackupError::Capture {
                                     component: c.name.clone(),
-                                    reason: other.to_string(),
+                                    reason: format!(
+                                        "reading {} through the Docker engine failed: {err}",
+                                        ep.path
+                                    ),
                                 },
+                                other => capture_err(other),
                             })?;
+                        }
+                    }
+                    let writer = tar
+                        .into_inner()
+                        .map_err(|e| capture_err(capture::CaptureError::Io(e)))?;
                     let written = writer.finish()?;
                     let name = format!("{}.tar.gz.age", written.sha256);
                     let final_path = archives_dir.join(&name);
@@ -407,15 +842,18 @@ pub fn backup(
                             }
                         })?;
                     }
+                    let recipe = match (&c.dump, c.cold, c.bgsave.is_some()) {
+                        (Some((_, r)), _, _) => r.recipe,
+                        (None, true, _) => Recipe::FilesStopped,
+                        (None, false, true) => Recipe::RedisBgsave,
+                        _ if !captured.sqlite.is_empty() => Recipe::FilesSqliteOnline,
+                        _ => Recipe::Files,
+                    };
                     ComponentEntry {
                         name: c.name.clone(),
                         kind: c.kind,
                         service: c.service.clone(),
-                        recipe: if captured.sqlite.is_empty() {
-                            Recipe::Files
-                        } else {
-                            Recipe::FilesSqliteOnline
-                        },
+                        recipe,
                         archive: name,
                         sha256: written.sha256,
                         bytes_in: written.bytes_in,
@@ -428,6 +866,7 @@ pub fn backup(
                         fingerprint,
                         roots: c.roots.iter().map(|r| r.display().to_string()).collect(),
                         sqlite: captured.sqlite,
+                        dumps,
                         files: captured
                             .files
                             .into_iter()
@@ -451,10 +890,35 @@ pub fn backup(
         }
         Ok(())
     })();
+    // Always start again what was stopped, whatever happened above.
+    let (downtime, restart_errors) = match stopper.as_mut() {
+        Some(s) => (s.restart(), std::mem::take(&mut s.restart_errors)),
+        None => (std::time::Duration::ZERO, Vec::new()),
+    };
+    drop(stopper);
     for p in &partials {
         let _ = std::fs::remove_file(p);
     }
     result?;
+    let downtime_ms = downtime.as_millis() as u64;
+    if !stopped_services.is_empty() {
+        warnings.push(Warning::new(
+            WarningCode::ServicesStopped,
+            format!(
+                "{} {} stopped for {:.1} s during the backup and started again.",
+                stopped_services.join(", "),
+                if stopped_services.len() == 1 {
+                    "was"
+                } else {
+                    "were"
+                },
+                downtime.as_secs_f64()
+            ),
+        ));
+    }
+    for e in restart_errors {
+        warnings.push(Warning::new(WarningCode::RestartFailed, e));
+    }
 
     if !opts.dest.join(RECOVERY_FILE).is_file() {
         warnings.push(Warning::new(
@@ -475,7 +939,7 @@ pub fn backup(
         stack_dir: project.dir.display().to_string(),
         started,
         duration_ms: clock.elapsed().as_millis() as u64,
-        downtime_ms: 0,
+        downtime_ms,
         images: project
             .services
             .iter()
@@ -492,11 +956,46 @@ pub fn backup(
         stack: project.name.clone(),
         started,
         duration_ms: clock.elapsed().as_millis() as u64,
-        downtime_ms: 0,
+        downtime_ms,
         manifest: manifest_path.display().to_string(),
         components: reports,
         warnings,
     })
+}
+
+/// Asks Redis to write its dump file and waits until it has (up to 5 minutes).
+fn redis_bgsave(engine: &BlockingEngine, container: &str) -> Result<(), String> {
+    let run = |cmd: &str| -> Result<String, String> {
+        let script = format!(
+            r#"exec redis-cli ${{REDIS_PASSWORD:+--no-auth-warning -a "$REDIS_PASSWORD"}} {cmd}"#
+        );
+        let mut out = engine
+            .exec(container, &["sh", "-c", &script])
+            .map_err(|e| e.to_string())?;
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut out, &mut text).map_err(|e| e.to_string())?;
+        let (code, stderr) = out.finish().map_err(|e| e.to_string())?;
+        if code != 0 {
+            return Err(format!(
+                "redis-cli {cmd} exited with code {code}: {}",
+                stderr.trim()
+            ));
+        }
+        Ok(text.trim().to_owned())
+    };
+    let before = run("LASTSAVE")?;
+    let answer = run("BGSAVE")?;
+    if answer.contains("ERR") {
+        return Err(format!("Redis refused BGSAVE: {answer}"));
+    }
+    let deadline = Instant::now() + std::time::Duration::from_secs(300);
+    while Instant::now() < deadline {
+        if run("LASTSAVE")? != before {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    Err("Redis did not finish BGSAVE within 5 minutes".into())
 }
 
 fn write_readme(dest: &Path) {

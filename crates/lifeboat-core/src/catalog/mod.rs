@@ -8,6 +8,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
+mod jobs;
+
+pub use jobs::{BackupRecord, BackupResult, StoppedContainer};
+
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -108,6 +112,33 @@ CREATE TABLE IF NOT EXISTS service_sizes (
     files INTEGER NOT NULL,
     PRIMARY KEY (inspection_id, service)
 );
+CREATE TABLE IF NOT EXISTS stopped_containers (
+    container_id TEXT PRIMARY KEY,
+    container_name TEXT NOT NULL,
+    stack TEXT NOT NULL,
+    service TEXT NOT NULL,
+    stopped_at INTEGER NOT NULL,
+    lock_path TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS stack_settings (
+    stack_id INTEGER PRIMARY KEY REFERENCES stacks(id) ON DELETE CASCADE,
+    json TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS backups (
+    id INTEGER PRIMARY KEY,
+    stack_id INTEGER NOT NULL REFERENCES stacks(id) ON DELETE CASCADE,
+    started INTEGER NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    downtime_ms INTEGER NOT NULL,
+    snapshot TEXT,
+    destination TEXT NOT NULL,
+    bytes_in INTEGER NOT NULL,
+    bytes_new INTEGER NOT NULL,
+    result TEXT NOT NULL,
+    message TEXT,
+    warnings INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS backups_by_stack ON backups(stack_id, started);
 ";
 
 /// The folder where Lifeboat keeps its catalog and logs.

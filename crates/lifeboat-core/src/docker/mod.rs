@@ -5,13 +5,21 @@
 //!
 //! Every call has a short timeout: an engine that hangs must not hang an inspection.
 
+mod blocking;
+
 use std::collections::HashMap;
 use std::io::Read;
 use std::time::Duration;
 
-use bollard::query_parameters::{DownloadFromContainerOptions, ListContainersOptions};
+use bollard::exec::{CreateExecOptions, StartExecResults};
+use bollard::query_parameters::{
+    DownloadFromContainerOptions, ListContainersOptions, StartContainerOptions,
+    StopContainerOptions,
+};
 use bollard::Docker;
 use futures_util::StreamExt;
+
+pub use blocking::{BlockingEngine, ByteStream, ExecOutput};
 
 /// Label compose puts on every container of a project.
 pub const PROJECT_LABEL: &str = "com.docker.compose.project";
@@ -245,6 +253,150 @@ impl Engine {
             })
     }
 }
+
+impl Engine {
+    /// Starts `cmd` inside running container `id` (as the container's default user, with
+    /// the container's environment) and returns its output stream and the exec's id.
+    ///
+    /// # Errors
+    /// When the engine refuses (container not running, no such container).
+    pub async fn exec(&self, id: &str, cmd: &[&str]) -> Result<(String, ExecStream), DockerError> {
+        let what = format!("running {} in container {id}", cmd.first().unwrap_or(&""));
+        let created = timed(
+            &what,
+            self.docker.create_exec(
+                id,
+                CreateExecOptions {
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    cmd: Some(cmd.iter().map(|c| (*c).to_owned()).collect()),
+                    ..Default::default()
+                },
+            ),
+        )
+        .await?;
+        match timed(&what, self.docker.start_exec(&created.id, None)).await? {
+            StartExecResults::Attached { output, .. } => Ok((created.id, output)),
+            StartExecResults::Detached => Err(DockerError::Api {
+                what,
+                reason: "the engine did not attach to the command's output".into(),
+            }),
+        }
+    }
+
+    /// The exit code of a finished exec, `None` while it still runs.
+    ///
+    /// # Errors
+    /// When the engine refuses or does not answer.
+    pub async fn exec_exit_code(&self, exec_id: &str) -> Result<Option<i64>, DockerError> {
+        let r = timed(
+            "reading a command's exit code",
+            self.docker.inspect_exec(exec_id),
+        )
+        .await?;
+        Ok(if r.running == Some(true) {
+            None
+        } else {
+            r.exit_code
+        })
+    }
+
+    /// Whether container `id` is running.
+    ///
+    /// # Errors
+    /// When the engine refuses or does not answer.
+    pub async fn is_running(&self, id: &str) -> Result<bool, DockerError> {
+        let r = timed(
+            &format!("inspecting container {id}"),
+            self.docker.inspect_container(id, None),
+        )
+        .await?;
+        Ok(r.state.and_then(|s| s.running).unwrap_or(false))
+    }
+
+    /// Stops container `id`, giving it `grace` to exit before the engine kills it.
+    ///
+    /// # Errors
+    /// When the engine refuses or does not answer in time.
+    pub async fn stop(&self, id: &str, grace: Duration) -> Result<(), DockerError> {
+        let what = format!("stopping container {id}");
+        let opts = StopContainerOptions {
+            t: Some(grace.as_secs() as i32),
+            signal: None,
+        };
+        match tokio::time::timeout(
+            grace + CALL_TIMEOUT * 2,
+            self.docker.stop_container(id, Some(opts)),
+        )
+        .await
+        {
+            Ok(Ok(())) => Ok(()),
+            // 304: already stopped.
+            Ok(Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            })) => Ok(()),
+            Ok(Err(e)) => Err(DockerError::Api {
+                what,
+                reason: short_reason(&e.to_string()),
+            }),
+            Err(_) => Err(DockerError::Timeout {
+                what,
+                secs: (grace + CALL_TIMEOUT * 2).as_secs(),
+            }),
+        }
+    }
+
+    /// Starts container `id` (already running is fine).
+    ///
+    /// # Errors
+    /// When the engine refuses or does not answer.
+    pub async fn start(&self, id: &str) -> Result<(), DockerError> {
+        let what = format!("starting container {id}");
+        match tokio::time::timeout(
+            CALL_TIMEOUT * 6,
+            self.docker
+                .start_container(id, None::<StartContainerOptions>),
+        )
+        .await
+        {
+            Ok(Ok(()))
+            | Ok(Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            })) => Ok(()),
+            Ok(Err(e)) => Err(DockerError::Api {
+                what,
+                reason: short_reason(&e.to_string()),
+            }),
+            Err(_) => Err(DockerError::Timeout {
+                what,
+                secs: (CALL_TIMEOUT * 6).as_secs(),
+            }),
+        }
+    }
+
+    /// The tar stream of `path` inside container `id` (the engine's archive API; works on
+    /// stopped containers too).
+    pub fn download(
+        &self,
+        id: &str,
+        path: &str,
+    ) -> impl futures_util::Stream<Item = Result<bytes::Bytes, bollard::errors::Error>> + Send + 'static
+    {
+        let opts = DownloadFromContainerOptions {
+            path: path.to_owned(),
+        };
+        self.docker.download_from_container(id, Some(opts))
+    }
+}
+
+/// The output of a command run in a container.
+pub type ExecStream = std::pin::Pin<
+    Box<
+        dyn futures_util::Stream<
+                Item = Result<bollard::container::LogOutput, bollard::errors::Error>,
+            > + Send,
+    >,
+>;
 
 /// The first line of a long engine error, enough for a sentence.
 fn short_reason(s: &str) -> String {

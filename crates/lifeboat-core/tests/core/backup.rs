@@ -18,7 +18,7 @@ fn key() -> age::x25519::Identity {
     age::x25519::Identity::generate()
 }
 
-fn have_age() -> bool {
+pub fn have_age() -> bool {
     let ok = Command::new("age")
         .arg("--version")
         .output()
@@ -39,7 +39,7 @@ fn run_backup(project: &Project, id: &age::x25519::Identity, dest: &Path) -> bac
 
 /// Restores every archive of a report into `into` with `age -d | tar -x`, as a user without
 /// Lifeboat would.
-fn stock_restore(report: &backup::BackupReport, id: &age::x25519::Identity, into: &Path) {
+pub fn stock_restore(report: &backup::BackupReport, id: &age::x25519::Identity, into: &Path) {
     let keyfile = into.with_extension("key.txt");
     std::fs::write(
         &keyfile,
@@ -424,7 +424,7 @@ fn damage_is_caught_and_errors_are_clear() {
     assert!(err.to_string().contains("plug in the drive"));
 }
 
-fn partials(dir: &Path) -> Vec<PathBuf> {
+pub fn partials(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let p = e.path();

@@ -13,13 +13,7 @@ pub fn shared() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
 }
 
-/// Skips the calling test with a reason, or fails it when everything is required.
-pub fn skip(reason: &str) {
-    if std::env::var("LIFEBOAT_REQUIRE_ALL").is_ok_and(|v| v == "1") {
-        panic!("required test cannot run: {reason}");
-    }
-    eprintln!("SKIPPED: {reason}");
-}
+pub use lifeboat_testkit::skip;
 
 pub fn load(dir: &Path) -> Project {
     lifeboat_core::stack::load(

@@ -4,6 +4,7 @@
 //! daemon) say why they skip; with `LIFEBOAT_REQUIRE_ALL=1` (set by `.ci/run`) a skip fails.
 
 mod backup;
+mod databases;
 mod docker;
 mod fixtures;
 mod harness;

@@ -1,0 +1,312 @@
+//! Consistent capture against a real Docker engine and a real Postgres server in a container:
+//! the hot dump through exec (and that it restores into a fresh server), a named volume read
+//! through the engine's archive API, cold mode's stop and start order, and a failure in the
+//! middle of a cold backup that still ends with every container running.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use lifeboat_core::backup::manifest::{ComponentKind, Recipe};
+use lifeboat_core::backup::{self, BackupError, BackupOptions, Mode};
+use lifeboat_core::docker::BlockingEngine;
+use lifeboat_core::job::NoProgress;
+use lifeboat_core::{CancelToken, Catalog, WarningCode};
+use lifeboat_testkit::{compose_labels, postgres_bin, Daemon, IMAGE};
+
+use crate::backup::{have_age, partials, stock_restore};
+use crate::harness::{load, runtime, skip};
+
+const COMPOSE: &str = "name: pgstack
+services:
+  db:
+    image: postgres:16
+    volumes: [./pgdata:/var/lib/postgresql/data]
+  app:
+    image: lifeboat-test/busybox:1
+    depends_on: [db]
+    volumes: [./appdata:/data, cache:/cache]
+  web:
+    image: lifeboat-test/busybox:1
+    depends_on: [app]
+volumes:
+  cache:
+";
+
+/// A busybox container that exits at once on SIGTERM, as a well-behaved service does.
+fn run_service(d: &Daemon, service: &str, mounts: &[String]) -> String {
+    let name = format!("pgstack-{service}-1");
+    let mut args: Vec<String> = ["run", "-d", "--network", "none", "--name", &name]
+        .map(String::from)
+        .to_vec();
+    args.extend(compose_labels("pgstack", service));
+    for m in mounts {
+        args.push("-v".into());
+        args.push(m.clone());
+    }
+    args.extend([
+        IMAGE.into(),
+        "sh".into(),
+        "-c".into(),
+        "trap 'exit 0' TERM; while true; do sleep 0.2; done".into(),
+    ]);
+    d.must(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+fn state(d: &Daemon, id: &str, field: &str) -> String {
+    d.must(&["inspect", "-f", &format!("{{{{.State.{field}}}}}"), id])
+}
+
+/// `2026-11-23T01:02:03.12Z` → `2026-11-23T01:02:03.120000000`: Go trims trailing zeros of
+/// the fraction, which breaks comparing the strings as they are.
+fn sortable_time(t: &str) -> String {
+    let t = t.trim_end_matches('Z');
+    let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
+    format!("{whole}.{frac:0<9}")
+}
+
+fn all_running(d: &Daemon, ids: &[&str]) {
+    for id in ids {
+        assert_eq!(
+            state(d, id, "Running"),
+            "true",
+            "container {id} is not running"
+        );
+    }
+}
+
+#[test]
+fn postgres_dump_volume_through_engine_cold_order_and_failure() {
+    if !have_age() {
+        return;
+    }
+    if let Err(e) = postgres_bin() {
+        return skip(&e);
+    }
+    let d = match Daemon::start() {
+        Ok(d) => d,
+        Err(e) => return skip(&format!("no Docker engine for this test: {e}")),
+    };
+    let t = tempfile::tempdir().unwrap();
+    let stack = t.path().join("pgstack");
+    std::fs::create_dir_all(stack.join("appdata")).unwrap();
+    std::fs::write(stack.join("compose.yaml"), COMPOSE).unwrap();
+    std::fs::write(stack.join("appdata/config.json"), b"{\"a\":1}").unwrap();
+
+    let db = d
+        .run_postgres("pgstack", "db", &stack.join("pgdata"), &[])
+        .unwrap();
+    d.psql(&db, "postgres", "CREATE DATABASE shop");
+    d.psql(
+        &db,
+        "shop",
+        "CREATE TABLE orders(id int primary key, note text); \
+         INSERT INTO orders SELECT g, 'order ' || g FROM generate_series(1, 1000) g;",
+    );
+    d.must(&["volume", "create", "pgstack_cache"]);
+    let app = run_service(
+        &d,
+        "app",
+        &[
+            format!("{}:/data", stack.join("appdata").display()),
+            "pgstack_cache:/cache".into(),
+        ],
+    );
+    d.must(&[
+        "exec",
+        &app,
+        "sh",
+        "-c",
+        "echo cached > /cache/item.txt && mkdir /cache/sub && head -c 3000 /dev/zero > /cache/sub/blob && chown 1234:5678 /cache/item.txt",
+    ]);
+    let web = run_service(&d, "web", &[]);
+
+    let rt = runtime();
+    let engine = BlockingEngine::connect(Some(&d.host), rt.handle().clone()).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let catalog = Arc::new(Catalog::open(&home.path().join("catalog.sqlite3")).unwrap());
+    let id = age::x25519::Identity::generate();
+    let dest = t.path().join("dest");
+    std::fs::create_dir(&dest).unwrap();
+    let project = load(&stack);
+    let opts = |mode: Mode, dest: &Path| BackupOptions {
+        threads: 2,
+        mode,
+        engine: Some(engine.clone()),
+        volumes_via_engine: true,
+        catalog: Some(catalog.clone()),
+        ..BackupOptions::new(dest)
+    };
+
+    // Hot: Postgres is dumped through exec, nothing stops.
+    let report = backup::backup(
+        &project,
+        &id,
+        &opts(Mode::Auto, &dest),
+        &NoProgress,
+        &CancelToken::new(),
+    )
+    .unwrap();
+    assert_eq!(report.downtime_ms, 0);
+    all_running(&d, &[&db, &app, &web]);
+    let dbc = report
+        .components
+        .iter()
+        .find(|c| c.name == "service-db")
+        .unwrap();
+    assert_eq!(
+        (dbc.kind, dbc.recipe),
+        (ComponentKind::Database, Recipe::PgDumpall)
+    );
+    assert_eq!(dbc.files, 1, "only the dump, not the live data folder");
+    let appc = report
+        .components
+        .iter()
+        .find(|c| c.name == "service-app")
+        .unwrap();
+    assert_eq!(appc.files, 3, "config.json, item.txt and sub/blob");
+
+    // Stock tools restore the dump and the volume.
+    let restored = t.path().join("restored");
+    stock_restore(&report, &id, &restored);
+    let dump = std::fs::read_to_string(restored.join("_dumps/db/pg_dumpall.sql")).unwrap();
+    assert!(
+        dump.contains("CREATE DATABASE shop"),
+        "{}",
+        &dump[..dump.len().min(500)]
+    );
+    assert_eq!(
+        std::fs::read_to_string(restored.join("_volumes/pgstack_cache/item.txt")).unwrap(),
+        "cached\n"
+    );
+    let meta = std::fs::metadata(restored.join("_volumes/pgstack_cache/item.txt")).unwrap();
+    assert_eq!(
+        (
+            std::os::unix::fs::MetadataExt::uid(&meta),
+            std::os::unix::fs::MetadataExt::gid(&meta)
+        ),
+        (1234, 5678)
+    );
+    assert_eq!(
+        std::fs::metadata(restored.join("_volumes/pgstack_cache/sub/blob"))
+            .unwrap()
+            .len(),
+        3000
+    );
+
+    // The dump loads into a fresh server and holds every row.
+    let fresh = d
+        .run_postgres(
+            "other",
+            "db",
+            &t.path().join("other/pgdata"),
+            &[
+                "-e",
+                "POSTGRES_USER=ghost",
+                "-v",
+                &format!("{}:/restore:ro", restored.join("_dumps/db").display()),
+            ],
+        )
+        .unwrap();
+    let bin = postgres_bin().unwrap();
+    d.must(&[
+        "exec",
+        &fresh,
+        &format!("{}/psql", bin.display()),
+        "-h",
+        "/var/run/postgresql",
+        "-U",
+        "postgres",
+        "-q",
+        "-f",
+        "/restore/pg_dumpall.sql",
+        "postgres",
+    ]);
+    assert_eq!(
+        d.psql(&fresh, "shop", "SELECT count(*), sum(id) FROM orders"),
+        "1000|500500"
+    );
+
+    // A dump that exits non-zero fails the backup loudly, with the tool's own reason, and
+    // leaves no snapshot and no partial file. (This server's POSTGRES_USER names no role.)
+    let other = t.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(
+        other.join("compose.yaml"),
+        "name: other\nservices:\n  db:\n    image: postgres:16\n    volumes: [./pgdata:/var/lib/postgresql/data]\n",
+    )
+    .unwrap();
+    let err = backup::backup(
+        &load(&other),
+        &id,
+        &opts(Mode::Auto, &dest),
+        &NoProgress,
+        &CancelToken::new(),
+    )
+    .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("pg_dumpall exited with code 1") && msg.contains("ghost"),
+        "{msg}"
+    );
+    assert!(backup::manifest_paths(&dest, "other").is_empty());
+    assert!(partials(&dest).is_empty(), "{:?}", partials(&dest));
+    let before = backup::manifest_paths(&dest, "pgstack").len();
+
+    // Cold: app and web depend on db; web stops first, db last; db starts first, web last.
+    let report = backup::backup(
+        &project,
+        &id,
+        &opts(Mode::Cold, &dest),
+        &NoProgress,
+        &CancelToken::new(),
+    )
+    .unwrap();
+    all_running(&d, &[&db, &app, &web]);
+    assert!(report.downtime_ms > 0);
+    let nanos = |c: &str, f: &str| sortable_time(&state(&d, c, f));
+    let finished = |c: &str| nanos(c, "FinishedAt");
+    let started = |c: &str| nanos(c, "StartedAt");
+    assert!(finished(&web) <= finished(&app), "web must stop before app");
+    assert!(finished(&app) <= finished(&db), "app must stop before db");
+    assert!(started(&db) <= started(&app), "db must start before app");
+    assert!(started(&app) <= started(&web), "app must start before web");
+    let dbc = report
+        .components
+        .iter()
+        .find(|c| c.name == "service-db")
+        .unwrap();
+    assert_eq!(dbc.recipe, Recipe::FilesStopped);
+    assert!(dbc.files > 100, "the data folder, copied while stopped");
+    assert!(report
+        .warnings
+        .iter()
+        .any(|w| w.code == WarningCode::ServicesStopped && w.message.contains("db")));
+    assert!(catalog.journal().unwrap().is_empty());
+    assert_eq!(backup::manifest_paths(&dest, "pgstack").len(), before + 1);
+
+    // A failure in the middle of a cold backup (a full disk) still starts everything again.
+    let small = t.path().join("small");
+    std::fs::create_dir(&small).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+        .arg(&small)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        return skip("cannot mount a small tmpfs (needs root)");
+    }
+    let err = backup::backup(
+        &project,
+        &id,
+        &opts(Mode::Cold, &small),
+        &NoProgress,
+        &CancelToken::new(),
+    );
+    let _ = Command::new("umount").arg(&small).status();
+    let err = err.unwrap_err();
+    assert!(matches!(err, BackupError::Archive(_)), "{err}");
+    all_running(&d, &[&db, &app, &web]);
+    assert!(catalog.journal().unwrap().is_empty());
+    assert!(partials(&small).is_empty());
+}
