@@ -76,6 +76,9 @@ pub enum BackupError {
     /// The user cancelled; nothing was kept.
     #[error("the backup was cancelled; no snapshot was written")]
     Cancelled,
+    /// Another backup of the same stack to the same destination is running.
+    #[error("another backup of {0} to this destination is running; wait for it to finish")]
+    Busy(String),
 }
 
 /// How services are captured.
@@ -590,6 +593,23 @@ pub fn backup(
             path: d.clone(),
             source,
         })?;
+    }
+    // One backup per stack and destination at a time; with the lock held, `.partial` files
+    // are leftovers of a run that died and can go.
+    let lock_path = sdest.join(".lock");
+    let lock = std::fs::File::create(&lock_path).map_err(|source| ArchiveError::Io {
+        path: lock_path.clone(),
+        source,
+    })?;
+    if lock.try_lock().is_err() {
+        return Err(BackupError::Busy(project.name.clone()));
+    }
+    if let Ok(rd) = std::fs::read_dir(&archives_dir) {
+        for e in rd.filter_map(Result::ok) {
+            if e.file_name().to_string_lossy().ends_with(".partial") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
     }
     let previous = match manifest_paths(&opts.dest, &project.name).last() {
         Some(p) => Some(Manifest::read(p, identity)?),

@@ -62,6 +62,9 @@ pub enum PruneError {
     /// A manifest could not be read, so its archives cannot be known.
     #[error(transparent)]
     Manifest(#[from] ManifestError),
+    /// A backup of the stack is running.
+    #[error("a backup of {0} is running; prune after it finishes")]
+    Busy(String),
     /// Deleting failed.
     #[error("cannot delete {path}: {reason}")]
     Delete {
@@ -130,6 +133,21 @@ pub fn prune(
         None => stacks_in(dest),
     };
     for s in stacks {
+        // The lock a backup of this stack holds: pruning meanwhile could delete an archive
+        // the backup is about to refer to.
+        let _lock = if dry_run {
+            None
+        } else {
+            let lock_path = stack_dest(dest, &s).join(".lock");
+            let lock = std::fs::File::create(&lock_path).map_err(|e| PruneError::Delete {
+                path: lock_path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            if lock.try_lock().is_err() {
+                return Err(PruneError::Busy(s));
+            }
+            Some(lock)
+        };
         let mut snaps: Vec<(Manifest, std::path::PathBuf)> = Vec::new();
         for (_, path) in all_manifests(dest, Some(&s)) {
             snaps.push((Manifest::read(&path, identity)?, path));
