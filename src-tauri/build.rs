@@ -7,6 +7,11 @@ const COMMANDS: &[&str] = &[
     "inspect_stack",
     "cancel_job",
     "get_startup",
+    "backup_overview",
+    "choose_destination",
+    "save_backup_settings",
+    "setup_key",
+    "start_backup",
 ];
 
 fn main() {

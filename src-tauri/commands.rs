@@ -116,7 +116,7 @@ pub async fn inspect_stack(
 }
 
 /// Sends progress to the window, at most ten times a second.
-struct ChannelProgress {
+pub(crate) struct ChannelProgress {
     channel: Channel<JobEvent>,
     files: AtomicU64,
     bytes: AtomicU64,
@@ -124,7 +124,7 @@ struct ChannelProgress {
 }
 
 impl ChannelProgress {
-    fn new(channel: Channel<JobEvent>) -> Self {
+    pub(crate) fn new(channel: Channel<JobEvent>) -> Self {
         Self {
             channel,
             files: AtomicU64::new(0),
@@ -151,5 +151,13 @@ impl lifeboat_core::Progress for ChannelProgress {
             *last = Instant::now();
             let _ = self.channel.send(JobEvent::Progress { files, bytes });
         }
+    }
+    fn services_stopped(&self, services: &[String]) {
+        let _ = self.channel.send(JobEvent::ServicesStopped {
+            services: services.to_vec(),
+        });
+    }
+    fn services_started(&self) {
+        let _ = self.channel.send(JobEvent::ServicesStarted);
     }
 }

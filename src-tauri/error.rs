@@ -1,7 +1,9 @@
 //! The one error type of the IPC boundary: `{ code, message }`, with `code` from a closed
 //! set that the UI branches on (mirrored in TypeScript), and `message` a sentence to show.
 
+use lifeboat_core::backup::BackupError;
 use lifeboat_core::catalog::CatalogError;
+use lifeboat_core::keys::KeyError;
 use lifeboat_core::inspect::{InspectError, InspectStackError};
 use lifeboat_core::stack::StackError;
 use serde::Serialize;
@@ -23,6 +25,22 @@ pub enum ErrorCode {
     Cancelled,
     /// The catalog failed.
     Catalog,
+    /// No backup destination is chosen.
+    NoDestination,
+    /// The destination folder is not there (drive unplugged).
+    DestinationMissing,
+    /// No backup key exists yet.
+    NoKey,
+    /// The system keyring cannot be used.
+    Keyring,
+    /// The recovery passphrase is too short.
+    WeakPassphrase,
+    /// The passphrase did not open the recovery file.
+    WrongPassphrase,
+    /// Another backup of the stack is running.
+    Busy,
+    /// The backup failed.
+    BackupFailed,
     /// Anything else.
     Internal,
 }
@@ -78,5 +96,33 @@ impl From<InspectStackError> for IpcError {
             }
             other => Self::new(ErrorCode::Internal, other),
         }
+    }
+}
+
+impl From<BackupError> for IpcError {
+    fn from(e: BackupError) -> Self {
+        let code = match &e {
+            BackupError::Cancelled => ErrorCode::Cancelled,
+            BackupError::DestinationMissing(_) => ErrorCode::DestinationMissing,
+            BackupError::Busy(_) => ErrorCode::Busy,
+            _ => ErrorCode::BackupFailed,
+        };
+        Self::new(code, e)
+    }
+}
+
+impl From<KeyError> for IpcError {
+    fn from(e: KeyError) -> Self {
+        let code = match &e {
+            KeyError::Missing => ErrorCode::NoKey,
+            KeyError::Keyring(_) => ErrorCode::Keyring,
+            KeyError::WrongPassphrase => ErrorCode::WrongPassphrase,
+            _ => ErrorCode::Internal,
+        };
+        let message = match &e {
+            KeyError::Missing => "There is no backup key yet: create one (Lifeboat asks for a recovery passphrase).".to_owned(),
+            _ => e.to_string(),
+        };
+        Self::new(code, message)
     }
 }

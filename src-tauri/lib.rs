@@ -1,6 +1,7 @@
 //! Lifeboat's desktop shell: thin Tauri commands over `lifeboat-core`, job channels and
 //! cancellation. No business logic lives here.
 
+mod backups;
 mod commands;
 mod error;
 
@@ -12,18 +13,31 @@ use std::sync::{Arc, Mutex};
 use lifeboat_core::{CancelToken, Catalog};
 use tauri::Manager;
 
+pub use backups::{BackupChoices, BackupDone, BackupOverview, DestinationStatus, KeyStatus};
 pub use commands::InspectResult;
 pub use error::{ErrorCode, IpcError};
 
 /// The app's shared state: the catalog, running jobs, and the stack opened at launch.
-pub struct AppState {
+/// Cloning shares it (blocking work takes a clone to another thread).
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+/// See [`AppState`].
+pub struct Shared {
     catalog: Arc<Catalog>,
     jobs: Mutex<HashMap<u64, CancelToken>>,
     next_job: AtomicU64,
     startup_stack: Option<i64>,
 }
 
-impl AppState {
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl Shared {
     fn start_job(&self) -> (u64, CancelToken) {
         let id = self.next_job.fetch_add(1, Ordering::Relaxed) + 1;
         let token = CancelToken::new();
@@ -91,15 +105,16 @@ pub fn run() {
             }
         }
     });
-    let state = AppState {
-        catalog,
+    let state = AppState(Arc::new(Shared {
+        catalog: catalog.clone(),
         jobs: Mutex::new(HashMap::new()),
         next_job: AtomicU64::new(0),
         startup_stack,
-    };
+    }));
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
-        .setup(|app| {
+        .setup(move |app| {
+            tauri::async_runtime::spawn(async move { backups::recover_interrupted(catalog) });
             if let Some(w) = app.get_webview_window("main") {
                 let _ = w.set_title(&format!("Lifeboat {}", lifeboat_core::VERSION));
             }
@@ -113,6 +128,11 @@ pub fn run() {
             commands::inspect_stack,
             commands::cancel_job,
             commands::get_startup,
+            backups::backup_overview,
+            backups::choose_destination,
+            backups::save_backup_settings,
+            backups::setup_key,
+            backups::start_backup,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use lifeboat_core::catalog::StackRecord;
 use lifeboat_core::job::JobEvent;
-use lifeboat_desktop::{ErrorCode, InspectResult, IpcError};
+use lifeboat_desktop::{BackupChoices, BackupDone, BackupOverview, ErrorCode, InspectResult, IpcError};
 use ts_rs::{Config, TS};
 
 fn export_all(dir: &Path) {
@@ -18,6 +18,9 @@ fn export_all(dir: &Path) {
     JobEvent::export_all(&cfg).unwrap();
     IpcError::export_all(&cfg).unwrap();
     ErrorCode::export_all(&cfg).unwrap();
+    BackupOverview::export_all(&cfg).unwrap();
+    BackupChoices::export_all(&cfg).unwrap();
+    BackupDone::export_all(&cfg).unwrap();
 }
 
 fn read_dir(dir: &Path) -> BTreeMap<String, String> {

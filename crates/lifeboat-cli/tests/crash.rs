@@ -65,7 +65,11 @@ fn kill_9_during_a_cold_backup_then_the_next_start_restarts_the_containers() {
         .status()
         .unwrap();
     assert!(gen.success());
-    let app = run_service(&d, "app", &[format!("{}:/data", stack.join("appdata").display())]);
+    let app = run_service(
+        &d,
+        "app",
+        &[format!("{}:/data", stack.join("appdata").display())],
+    );
     let web = run_service(&d, "web", &[]);
     let home = t.path().join("home");
     let dest = t.path().join("dest");
@@ -76,7 +80,11 @@ fn kill_9_during_a_cold_backup_then_the_next_start_restarts_the_containers() {
         .arg(&key)
         .output()
         .unwrap();
-    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
 
     let mut child = lifeboat(&home, &d.host)
         .arg("backup")
@@ -110,7 +118,10 @@ fn kill_9_during_a_cold_backup_then_the_next_start_restarts_the_containers() {
         .unwrap();
     let status = child.wait().unwrap();
     assert!(!status.success());
-    assert!(!running(&d, &app) && !running(&d, &web), "nothing should have restarted them yet");
+    assert!(
+        !running(&d, &app) && !running(&d, &web),
+        "nothing should have restarted them yet"
+    );
     let snaps = dest.join("crashstack/snapshots");
     assert_eq!(
         std::fs::read_dir(&snaps).map_or(0, |r| r.count()),
@@ -128,8 +139,14 @@ fn kill_9_during_a_cold_backup_then_the_next_start_restarts_the_containers() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("Started crashstack-app-1 again"), "{stderr}");
-    assert!(stderr.contains("Started crashstack-web-1 again"), "{stderr}");
+    assert!(
+        stderr.contains("Started crashstack-app-1 again"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("Started crashstack-web-1 again"),
+        "{stderr}"
+    );
     assert!(running(&d, &app) && running(&d, &web));
 
     // A second start has nothing left to do.
@@ -152,7 +169,10 @@ fn kill_9_during_a_cold_backup_then_the_next_start_restarts_the_containers() {
             .filter(|p| p.to_string_lossy().ends_with(".partial"))
             .collect()
     };
-    assert!(!partials(&archives).is_empty(), "the killed run left its partial archive");
+    assert!(
+        !partials(&archives).is_empty(),
+        "the killed run left its partial archive"
+    );
     let out = lifeboat(&home, &d.host)
         .arg("backup")
         .arg(&stack)
@@ -163,7 +183,11 @@ fn kill_9_during_a_cold_backup_then_the_next_start_restarts_the_containers() {
         .arg("--json")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let left = partials(&archives);
     assert!(left.is_empty(), "{left:?}");
     assert!(running(&d, &app) && running(&d, &web));

@@ -11,6 +11,10 @@ pub trait Progress: Send + Sync {
     fn phase(&self, label: &str);
     /// `files` more files and `bytes` more bytes were processed in the current phase.
     fn advance(&self, files: u64, bytes: u64);
+    /// Services were stopped for the job (dependents first).
+    fn services_stopped(&self, _services: &[String]) {}
+    /// The services stopped for the job run again.
+    fn services_started(&self) {}
 }
 
 /// A [`Progress`] that shows nothing.
@@ -66,6 +70,19 @@ pub enum JobEvent {
         #[ts(type = "number")]
         bytes: u64,
     },
+    /// About how many bytes the job will process (from the last inspection).
+    Estimate {
+        /// Bytes.
+        #[ts(type = "number")]
+        bytes: u64,
+    },
+    /// Services were stopped for the job.
+    ServicesStopped {
+        /// Their names, in the order they stopped.
+        services: Vec<String>,
+    },
+    /// The stopped services run again.
+    ServicesStarted,
     /// The job ended well.
     Finished,
     /// The job ended with an error.

@@ -68,6 +68,11 @@ impl DumpRecipe {
         }
     }
 
+    /// The dump recipe that produced `recipe`'s dumps.
+    pub fn for_recipe(recipe: Recipe) -> Option<Self> {
+        [PG, MYSQL, MONGO].into_iter().find(|r| r.recipe == recipe)
+    }
+
     /// Checks a finished dump's beginning and end.
     ///
     /// # Errors

@@ -509,6 +509,98 @@ pub fn plan(
     Ok((out, warnings))
 }
 
+/// How a service will be captured in auto mode, for the settings screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ServiceChoice {
+    /// The service.
+    pub name: String,
+    /// Its kind (`postgres`, `n8n`, …).
+    pub kind: String,
+    /// It has data to back up (bind mounts or volumes).
+    pub has_data: bool,
+    /// The dump tool used while it runs (`pg_dumpall`, …), when it has one.
+    pub dump: Option<String>,
+    /// Auto mode stops it while its files are read, whatever the setting.
+    pub always_stopped: bool,
+}
+
+/// How each service of `project` is captured in auto mode.
+pub fn service_choices(project: &Project) -> Vec<ServiceChoice> {
+    project
+        .services
+        .iter()
+        .map(|s| {
+            let roots: Vec<PathBuf> = s.mounts.iter().filter_map(|m| m.host_path.clone()).collect();
+            let kind = service_kind(s, &roots);
+            let has_data = s.mounts.iter().any(|m| {
+                matches!(m.kind, MountType::Bind | MountType::Volume)
+                    && m.host_path.as_ref().is_none_or(|p| !is_system_path(p))
+            });
+            let dump = DumpRecipe::for_kind(kind).map(|r| r.recipe.tool().to_owned());
+            ServiceChoice {
+                name: s.name.clone(),
+                kind: kind.as_str().to_owned(),
+                has_data,
+                always_stopped: dump.is_none()
+                    && kind.is_database()
+                    && kind != ServiceKind::Redis,
+                dump,
+            }
+        })
+        .collect()
+}
+
+/// Adds a finished (or failed) backup run of catalog stack `stack_id` to its history.
+///
+/// # Errors
+/// When the catalog fails.
+pub fn record_run(
+    catalog: &Catalog,
+    stack_id: i64,
+    dest: &Path,
+    started: i64,
+    duration_ms: u64,
+    result: &Result<BackupReport, BackupError>,
+) -> Result<(), crate::catalog::CatalogError> {
+    use crate::catalog::{BackupRecord, BackupResult};
+    let record = match result {
+        Ok(r) => BackupRecord {
+            started: r.started,
+            duration_ms: r.duration_ms as i64,
+            downtime_ms: r.downtime_ms as i64,
+            snapshot: Some(r.snapshot.clone()),
+            destination: dest.display().to_string(),
+            bytes_in: r.components.iter().map(|c| c.bytes_in as i64).sum(),
+            bytes_new: r
+                .components
+                .iter()
+                .filter(|c| !c.reused)
+                .map(|c| c.bytes_stored as i64)
+                .sum(),
+            result: BackupResult::Ok,
+            message: None,
+            warnings: r.warnings.len() as i64,
+        },
+        Err(e) => BackupRecord {
+            started,
+            duration_ms: duration_ms as i64,
+            downtime_ms: 0,
+            snapshot: None,
+            destination: dest.display().to_string(),
+            bytes_in: 0,
+            bytes_new: 0,
+            result: if matches!(e, BackupError::Cancelled) {
+                BackupResult::Cancelled
+            } else {
+                BackupResult::Failed
+            },
+            message: Some(e.to_string()),
+            warnings: 0,
+        },
+    };
+    catalog.record_backup(stack_id, &record)
+}
+
 /// Snapshot ids sort by time, to the millisecond: `20261122T221500.123Z-1a2b`.
 fn snapshot_id(at: std::time::SystemTime) -> String {
     let since = at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
@@ -559,7 +651,7 @@ pub fn manifest_paths(dest: &Path, stack: &str) -> Vec<PathBuf> {
 }
 
 /// Now, in Unix seconds.
-pub(crate) fn unix_now() -> i64 {
+pub fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
@@ -697,6 +789,7 @@ pub fn backup(
                     reason,
                 })?;
             stopped_services = stopper.services();
+            progress.services_stopped(&stopped_services);
         }
         for (i, c) in planned.iter().enumerate() {
             if cancel.is_cancelled() {
@@ -705,7 +798,10 @@ pub fn backup(
             // The cold part is done: start services again before the hot part.
             if !c.cold {
                 if let Some(stopper) = stopper.as_mut() {
-                    stopper.restart();
+                    if !stopper.services().is_empty() {
+                        stopper.restart();
+                        progress.services_started();
+                    }
                 }
             }
             progress.phase(&c.name);
@@ -912,7 +1008,14 @@ pub fn backup(
     })();
     // Always start again what was stopped, whatever happened above.
     let (downtime, restart_errors) = match stopper.as_mut() {
-        Some(s) => (s.restart(), std::mem::take(&mut s.restart_errors)),
+        Some(s) => {
+            let was_stopped = !s.services().is_empty();
+            let downtime = s.restart();
+            if was_stopped {
+                progress.services_started();
+            }
+            (downtime, std::mem::take(&mut s.restart_errors))
+        }
         None => (std::time::Duration::ZERO, Vec::new()),
     };
     drop(stopper);

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use super::manifest::Manifest;
+use super::manifest::{ComponentEntry, Manifest};
 use super::{manifest_paths, stack_dest};
 use crate::archive;
 use crate::job::Progress;
@@ -174,15 +174,7 @@ pub fn verify(
                 .entry(apath.clone())
                 .or_insert_with(|| {
                     report.archives += 1;
-                    check_archive(
-                        &apath,
-                        &c.sha256,
-                        c.bytes_in,
-                        deep,
-                        identity,
-                        &mut report.bytes_read,
-                    )
-                    .err()
+                    check_archive(&apath, c, deep, identity, &mut report.bytes_read).err()
                 })
                 .clone();
             if let Some(message) = outcome {
@@ -207,8 +199,7 @@ pub fn verify(
 
 fn check_archive(
     path: &Path,
-    sha256: &str,
-    bytes_in: u64,
+    c: &ComponentEntry,
     deep: bool,
     identity: &age::x25519::Identity,
     bytes_read: &mut u64,
@@ -217,9 +208,9 @@ fn check_archive(
         return Err(format!("the archive {} is missing", path.display()));
     }
     if deep {
-        let (sha, n) = archive::hash_archive(path, identity).map_err(|e| e.to_string())?;
+        let (sha, n) = deep_check(path, c, identity)?;
         *bytes_read += n;
-        if sha != sha256 || n != bytes_in {
+        if sha != c.sha256 || n != c.bytes_in {
             return Err(format!(
                 "{}: the content does not match the manifest (damaged or replaced)",
                 path.display()
@@ -232,4 +223,174 @@ fn check_archive(
             .map_err(|e| archive::damaged(path, &e).to_string())?;
     }
     Ok(())
+}
+
+/// SQLite copies larger than this are checked by their header only (the check holds the
+/// database in memory, so that nothing decrypted is written to disk).
+const SQLITE_CHECK_MAX: u64 = 1 << 30;
+
+/// Reads a whole archive: its SHA-256 and size, `PRAGMA integrity_check` of every SQLite
+/// database it captured, and the completeness check of every dump.
+fn deep_check(
+    path: &Path,
+    c: &ComponentEntry,
+    identity: &age::x25519::Identity,
+) -> Result<(String, u64), String> {
+    let damaged = |e: std::io::Error| archive::damaged(path, &e).to_string();
+    let reader = archive::open(path, identity).map_err(|e| e.to_string())?;
+    let mut tar = tar::Archive::new(archive::Hashing::new(reader));
+    for entry in tar.entries().map_err(damaged)? {
+        let mut entry = entry.map_err(damaged)?;
+        let name = entry
+            .path()
+            .map_err(damaged)?
+            .to_string_lossy()
+            .into_owned();
+        let size = entry.size();
+        if c.sqlite.contains(&name) && size <= SQLITE_CHECK_MAX {
+            check_sqlite(&mut entry, size).map_err(|e| match e {
+                SqliteCheck::Io(e) => damaged(e),
+                SqliteCheck::Bad(why) => {
+                    format!(
+                        "{}: the SQLite database {name} fails its check: {why}",
+                        path.display()
+                    )
+                }
+            })?;
+        } else if c.dumps.contains(&name) {
+            let mut head = vec![0u8; 4096.min(size as usize)];
+            entry.read_exact(&mut head).map_err(damaged)?;
+            let mut tail: Vec<u8> = Vec::new();
+            let mut buf = vec![0u8; 1 << 16];
+            loop {
+                let n = entry.read(&mut buf).map_err(damaged)?;
+                if n == 0 {
+                    break;
+                }
+                tail.extend_from_slice(&buf[..n]);
+                if tail.len() > 8192 {
+                    tail.drain(..tail.len() - 4096);
+                }
+            }
+            if tail.is_empty() {
+                tail = head.clone();
+            }
+            if let Some(recipe) = super::dump::DumpRecipe::for_recipe(c.recipe) {
+                recipe.check(&head, &tail, size).map_err(|why| {
+                    format!("{}: the dump {name} fails its check: {why}", path.display())
+                })?;
+            }
+        } else {
+            std::io::copy(&mut entry, &mut std::io::sink()).map_err(damaged)?;
+        }
+    }
+    let mut hashing = tar.into_inner();
+    std::io::copy(&mut hashing, &mut std::io::sink()).map_err(damaged)?;
+    let (sha, n, _) = hashing.into_parts();
+    Ok((sha, n))
+}
+
+enum SqliteCheck {
+    Io(std::io::Error),
+    Bad(String),
+}
+
+/// Loads a SQLite database from the archive into memory and runs `PRAGMA integrity_check`.
+fn check_sqlite(entry: &mut impl Read, size: u64) -> Result<(), SqliteCheck> {
+    let mut conn =
+        rusqlite::Connection::open_in_memory().map_err(|e| SqliteCheck::Bad(e.to_string()))?;
+    // A copy of a WAL database says so in its header (bytes 18 and 19 = 2); memory databases
+    // cannot use WAL, so read it as a rollback-journal database (1), which it is as a copy.
+    let reader = PatchWal {
+        inner: entry,
+        pos: 0,
+    };
+    conn.deserialize_read_exact(rusqlite::MAIN_DB, reader, size as usize, true)
+        .map_err(|e| match e {
+            rusqlite::Error::ToSqlConversionFailure(e) => SqliteCheck::Io(std::io::Error::other(e)),
+            other => SqliteCheck::Bad(other.to_string()),
+        })?;
+    let result: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .map_err(|e| SqliteCheck::Bad(e.to_string()))?;
+    if result == "ok" {
+        Ok(())
+    } else {
+        Err(SqliteCheck::Bad(result))
+    }
+}
+
+struct PatchWal<R> {
+    inner: R,
+    pos: u64,
+}
+
+impl<R: Read> Read for PatchWal<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for (i, b) in buf[..n].iter_mut().enumerate() {
+            let at = self.pos + i as u64;
+            if (at == 18 || at == 19) && *b == 2 {
+                *b = 1;
+            }
+        }
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db_bytes(wal: bool) -> Vec<u8> {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("a.db");
+        let c = rusqlite::Connection::open(&p).unwrap();
+        if wal {
+            let _: String = c
+                .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+                .unwrap();
+        }
+        c.execute_batch(
+            "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); CREATE INDEX tv ON t(v);
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 3000)
+             INSERT INTO t SELECT i, printf('value %d', i) FROM n;",
+        )
+        .unwrap();
+        if wal {
+            let _: i64 = c
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+                .unwrap();
+        }
+        drop(c);
+        std::fs::read(&p).unwrap()
+    }
+
+    #[test]
+    fn sqlite_check_passes_good_copies_including_wal_ones() {
+        for wal in [false, true] {
+            let b = db_bytes(wal);
+            assert_eq!(b[18], if wal { 2 } else { 1 });
+            assert!(
+                check_sqlite(&mut &b[..], b.len() as u64).is_ok(),
+                "wal={wal}"
+            );
+        }
+    }
+
+    #[test]
+    fn sqlite_check_fails_a_damaged_database() {
+        let mut b = db_bytes(false);
+        // Scribble over the middle of the table's pages, leaving the header intact.
+        let page = 4096;
+        for x in &mut b[3 * page + 100..3 * page + 2000] {
+            *x = 0xA5;
+        }
+        match check_sqlite(&mut &b[..], b.len() as u64) {
+            Err(SqliteCheck::Bad(why)) => assert!(!why.is_empty()),
+            Err(SqliteCheck::Io(e)) => panic!("io error instead of a failed check: {e}"),
+            Ok(()) => panic!("a damaged database passed the check"),
+        }
+    }
 }

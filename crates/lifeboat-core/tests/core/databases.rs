@@ -166,6 +166,17 @@ fn postgres_dump_volume_through_engine_cold_order_and_failure() {
         .unwrap();
     assert_eq!(appc.files, 3, "config.json, item.txt and sub/blob");
 
+    // A deep verify reads the dump and checks it is complete.
+    let v = lifeboat_core::backup::verify::verify(
+        &dest,
+        Some(&report.snapshot),
+        true,
+        &id,
+        &NoProgress,
+    );
+    assert!(v.problems.is_empty(), "{:?}", v.problems);
+    assert_eq!(v.archives as usize, report.components.len());
+
     // Stock tools restore the dump and the volume.
     let restored = t.path().join("restored");
     stock_restore(&report, &id, &restored);

@@ -20,7 +20,15 @@ files: number,
 /**
  * Bytes done.
  */
-bytes: number, } } | { "event": "finished" } | { "event": "failed", "data": { 
+bytes: number, } } | { "event": "estimate", "data": { 
+/**
+ * Bytes.
+ */
+bytes: number, } } | { "event": "servicesStopped", "data": { 
+/**
+ * Their names, in the order they stopped.
+ */
+services: Array<string>, } } | { "event": "servicesStarted" } | { "event": "finished" } | { "event": "failed", "data": { 
 /**
  * The error, as a sentence.
  */

@@ -3,4 +3,4 @@
 /**
  * Stable codes of warnings; scripts and the UI branch on these, never on the message.
  */
-export type WarningCode = "secrets-file-readable" | "secrets-not-gitignored" | "hardcoded-secret" | "bind-source-missing" | "data-not-persisted" | "sqlite-wal-active" | "unreadable-path" | "variable-unset" | "variable-required" | "variable-syntax" | "env-file-missing" | "volume-undefined" | "docker-unavailable" | "volume-size-unknown" | "compose-problem" | "file-changed-during-backup" | "special-file-skipped" | "volume-not-backed-up" | "recovery-file-missing";
+export type WarningCode = "secrets-file-readable" | "secrets-not-gitignored" | "hardcoded-secret" | "bind-source-missing" | "data-not-persisted" | "sqlite-wal-active" | "unreadable-path" | "variable-unset" | "variable-required" | "variable-syntax" | "env-file-missing" | "volume-undefined" | "docker-unavailable" | "volume-size-unknown" | "compose-problem" | "file-changed-during-backup" | "special-file-skipped" | "volume-not-backed-up" | "recovery-file-missing" | "database-copied-live" | "services-stopped" | "restart-failed";

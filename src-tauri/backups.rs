@@ -1,0 +1,343 @@
+//! Backup commands: the stack's backup overview (settings, how each service is captured,
+//! the key, the destination, the history), choosing the destination with the system's
+//! folder dialog, creating the key with its recovery passphrase, and "Back up now" with
+//! progress and cancel. Each takes a stack id; none takes a path from the web UI.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use lifeboat_core::backup::{
+    self, prune, BackupOptions, BackupReport, Keep, Mode, ServiceChoice, StackSettings,
+};
+use lifeboat_core::catalog::BackupRecord;
+use lifeboat_core::docker::BlockingEngine;
+use lifeboat_core::job::JobEvent;
+use lifeboat_core::keys::{self, KeyError, RECOVERY_FILE};
+use lifeboat_core::LoadOptions;
+use serde::{Deserialize, Serialize};
+use tauri::ipc::Channel;
+use tauri::State;
+use tauri_plugin_dialog::DialogExt;
+use ts_rs::TS;
+
+use crate::commands::ChannelProgress;
+use crate::error::{ErrorCode, IpcError};
+use crate::AppState;
+
+/// Whether the backup key is there.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct KeyStatus {
+    /// `ready`, `missing` (none created yet) or `unavailable` (the keyring cannot be used).
+    pub state: String,
+    /// The public recipient, when ready (not secret).
+    pub recipient: Option<String>,
+    /// Why it is unavailable.
+    pub message: Option<String>,
+}
+
+/// The backup destination of a stack.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct DestinationStatus {
+    /// The folder.
+    pub path: String,
+    /// It is there (the drive is plugged in).
+    pub present: bool,
+    /// It holds the passphrase-protected recovery file.
+    pub has_recovery: bool,
+    /// Free space on it.
+    #[ts(type = "number | null")]
+    pub free_bytes: Option<u64>,
+}
+
+/// Everything the Backups part of a stack page shows.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct BackupOverview {
+    /// The saved settings.
+    pub settings: StackSettings,
+    /// How each service is captured.
+    pub services: Vec<ServiceChoice>,
+    /// Recent runs, newest first.
+    pub history: Vec<BackupRecord>,
+    /// The backup key.
+    pub key: KeyStatus,
+    /// The destination, once chosen.
+    pub destination: Option<DestinationStatus>,
+}
+
+/// The settings the web UI may change (the destination only through the folder dialog).
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct BackupChoices {
+    /// How services are captured.
+    pub mode: Mode,
+    /// Services stopped during the backup in auto mode.
+    pub stop_services: Vec<String>,
+    /// Retention after each backup.
+    pub keep: Keep,
+}
+
+/// A finished backup, with what retention removed.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct BackupDone {
+    /// The backup.
+    pub report: BackupReport,
+    /// Snapshots removed by retention.
+    pub pruned: Vec<String>,
+}
+
+/// The destination a stack uses: its own, else the default one (`LIFEBOAT_DESTINATION`).
+fn destination(settings: &StackSettings) -> Option<PathBuf> {
+    settings.destination.as_ref().map(PathBuf::from).or_else(|| {
+        std::env::var_os("LIFEBOAT_DESTINATION")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    })
+}
+
+fn key_status() -> KeyStatus {
+    match keys::load(None) {
+        Ok((id, _)) => KeyStatus {
+            state: "ready".into(),
+            recipient: Some(id.to_public().to_string()),
+            message: None,
+        },
+        Err(KeyError::Missing) => KeyStatus {
+            state: "missing".into(),
+            recipient: None,
+            message: None,
+        },
+        Err(e) => KeyStatus {
+            state: "unavailable".into(),
+            recipient: None,
+            message: Some(e.to_string()),
+        },
+    }
+}
+
+fn overview(state: &AppState, stack_id: i64) -> Result<BackupOverview, IpcError> {
+    let record = state.catalog.stack(stack_id)?;
+    let settings = state.catalog.settings(stack_id)?;
+    let project = lifeboat_core::stack::load(Path::new(&record.dir), &LoadOptions::default())?;
+    let destination = destination(&settings).map(|p| DestinationStatus {
+        present: p.is_dir(),
+        has_recovery: p.join(RECOVERY_FILE).is_file(),
+        free_bytes: fs4::available_space(&p).ok(),
+        path: p.display().to_string(),
+    });
+    Ok(BackupOverview {
+        services: backup::service_choices(&project),
+        history: state.catalog.backups(stack_id, 30)?,
+        key: key_status(),
+        destination,
+        settings,
+    })
+}
+
+#[tauri::command]
+pub async fn backup_overview(
+    state: State<'_, AppState>,
+    stack_id: i64,
+) -> Result<BackupOverview, IpcError> {
+    // The keyring call can block on a D-Bus round trip: keep it off the main thread.
+    let state = state.inner().clone();
+    tauri::async_runtime::spawn_blocking(move || overview(&state, stack_id))
+        .await
+        .map_err(|e| IpcError::new(ErrorCode::Internal, e))?
+}
+
+/// Asks for the destination folder with the system's folder dialog and saves it. `None`
+/// when the user closes the dialog.
+#[tauri::command]
+pub async fn choose_destination(
+    app: tauri::AppHandle,
+    state: State<'_, AppState>,
+    stack_id: i64,
+) -> Result<Option<BackupOverview>, IpcError> {
+    state.catalog.stack(stack_id)?;
+    let picked = tauri::async_runtime::spawn_blocking(move || {
+        app.dialog()
+            .file()
+            .set_title("Choose where backups go (an external drive or a NAS folder)")
+            .blocking_pick_folder()
+    })
+    .await
+    .map_err(|e| IpcError::new(ErrorCode::Internal, e))?;
+    let Some(dir) = picked.and_then(|p| p.into_path().ok()) else {
+        return Ok(None);
+    };
+    let mut settings = state.catalog.settings(stack_id)?;
+    settings.destination = Some(dir.display().to_string());
+    state.catalog.save_settings(stack_id, &settings)?;
+    let state = state.inner().clone();
+    Ok(Some(
+        tauri::async_runtime::spawn_blocking(move || overview(&state, stack_id))
+            .await
+            .map_err(|e| IpcError::new(ErrorCode::Internal, e))??,
+    ))
+}
+
+#[tauri::command]
+pub fn save_backup_settings(
+    state: State<'_, AppState>,
+    stack_id: i64,
+    choices: BackupChoices,
+) -> Result<StackSettings, IpcError> {
+    let mut settings = state.catalog.settings(stack_id)?;
+    settings.mode = choices.mode;
+    settings.stop_services = choices.stop_services;
+    settings.keep = choices.keep;
+    state.catalog.save_settings(stack_id, &settings)?;
+    Ok(settings)
+}
+
+/// The shortest recovery passphrase accepted.
+pub const MIN_PASSPHRASE: usize = 10;
+
+/// Creates the backup key in the system keyring if there is none, and writes the recovery
+/// file (the key, encrypted with `passphrase`) to the stack's destination.
+#[tauri::command]
+pub async fn setup_key(
+    state: State<'_, AppState>,
+    stack_id: i64,
+    passphrase: String,
+) -> Result<BackupOverview, IpcError> {
+    let passphrase = age::secrecy::SecretString::from(passphrase);
+    if age::secrecy::ExposeSecret::expose_secret(&passphrase)
+        .chars()
+        .count()
+        < MIN_PASSPHRASE
+    {
+        return Err(IpcError::new(
+            ErrorCode::WeakPassphrase,
+            format!("Choose a recovery passphrase of at least {MIN_PASSPHRASE} characters."),
+        ));
+    }
+    let state = state.inner().clone();
+    tauri::async_runtime::spawn_blocking(move || {
+        let settings = state.catalog.settings(stack_id)?;
+        let dest = destination(&settings).ok_or_else(no_destination)?;
+        if !dest.is_dir() {
+            return Err(IpcError::from(backup::BackupError::DestinationMissing(dest)));
+        }
+        let identity = match keys::load(None) {
+            Ok((id, _)) => id,
+            Err(KeyError::Missing) => {
+                keys::init(None)?;
+                keys::load(None)?.0
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let recovery = dest.join(RECOVERY_FILE);
+        if !recovery.is_file() {
+            keys::write_recovery(&identity, passphrase, &recovery)?;
+        }
+        overview(&state, stack_id)
+    })
+    .await
+    .map_err(|e| IpcError::new(ErrorCode::Internal, e))?
+}
+
+fn no_destination() -> IpcError {
+    IpcError::new(
+        ErrorCode::NoDestination,
+        "Choose where this stack's backups go first (an external drive or a NAS folder).",
+    )
+}
+
+/// Backs up a stack now with its settings, then applies its retention. Progress, the
+/// services stopped, and the end arrive on `on_event`.
+#[tauri::command]
+pub async fn start_backup(
+    state: State<'_, AppState>,
+    stack_id: i64,
+    on_event: Channel<JobEvent>,
+) -> Result<BackupDone, IpcError> {
+    let record = state.catalog.stack(stack_id)?;
+    let settings = state.catalog.settings(stack_id)?;
+    let dest = destination(&settings).ok_or_else(no_destination)?;
+    let (job_id, cancel) = state.start_job();
+    let _ = on_event.send(JobEvent::Started { job_id });
+    if let Some(bytes) = record.last_total_bytes {
+        let _ = on_event.send(JobEvent::Estimate {
+            bytes: bytes.max(0) as u64,
+        });
+    }
+    let handle = tokio::runtime::Handle::current();
+    let app_state = state.inner().clone();
+    let events = on_event.clone();
+    let result = tauri::async_runtime::spawn_blocking(move || -> Result<BackupDone, IpcError> {
+        let state = app_state;
+        let started = backup::unix_now();
+        let clock = std::time::Instant::now();
+        let identity = keys::load(None)?.0;
+        let project =
+            lifeboat_core::stack::load(Path::new(&record.dir), &LoadOptions::default())?;
+        let engine = BlockingEngine::connect(None, handle).ok();
+        if settings.destination.is_none() {
+            let mut s = settings.clone();
+            s.destination = Some(dest.display().to_string());
+            state.catalog.save_settings(stack_id, &s)?;
+        }
+        let opts = BackupOptions {
+            mode: settings.mode,
+            stop: settings.stop_services.clone(),
+            engine,
+            catalog: Some(state.catalog.clone()),
+            ..BackupOptions::new(&dest)
+        };
+        let progress = ChannelProgress::new(events);
+        let result = backup::backup(&project, &identity, &opts, &progress, &cancel);
+        backup::record_run(
+            &state.catalog,
+            stack_id,
+            &dest,
+            started,
+            clock.elapsed().as_millis() as u64,
+            &result,
+        )?;
+        let report = result?;
+        let keep = settings.keep;
+        let pruned = if keep == Keep::default() {
+            Vec::new()
+        } else {
+            prune::prune(&dest, Some(&project.name), &keep, false, &identity)
+                .map(|r| r.removed)
+                .unwrap_or_else(|e| {
+                    tracing::warn!("retention after the backup failed: {e}");
+                    Vec::new()
+                })
+        };
+        Ok(BackupDone { report, pruned })
+    })
+    .await
+    .map_err(|e| IpcError::new(ErrorCode::Internal, e))
+    .and_then(|r| r);
+    state.end_job(job_id);
+    match &result {
+        Ok(_) => {
+            let _ = on_event.send(JobEvent::Finished);
+        }
+        Err(e) => {
+            let _ = on_event.send(JobEvent::Failed {
+                message: e.message.clone(),
+            });
+        }
+    }
+    result
+}
+
+/// Starts containers an interrupted backup left stopped (run once at launch).
+pub fn recover_interrupted(catalog: Arc<lifeboat_core::Catalog>) {
+    let Ok(journal) = catalog.journal() else {
+        return;
+    };
+    if journal.is_empty() {
+        return;
+    }
+    let handle = tokio::runtime::Handle::current();
+    std::thread::spawn(move || {
+        let engine = BlockingEngine::connect(None, handle).ok();
+        for line in backup::cold::recover(engine.as_ref(), &catalog) {
+            tracing::warn!("{line}");
+        }
+    });
+}
