@@ -86,11 +86,15 @@ pub struct BackupDone {
 
 /// The destination a stack uses: its own, else the default one (`LIFEBOAT_DESTINATION`).
 fn destination(settings: &StackSettings) -> Option<PathBuf> {
-    settings.destination.as_ref().map(PathBuf::from).or_else(|| {
-        std::env::var_os("LIFEBOAT_DESTINATION")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    })
+    settings
+        .destination
+        .as_ref()
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("LIFEBOAT_DESTINATION")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
 }
 
 fn key_status() -> KeyStatus {
@@ -216,7 +220,9 @@ pub async fn setup_key(
         let settings = state.catalog.settings(stack_id)?;
         let dest = destination(&settings).ok_or_else(no_destination)?;
         if !dest.is_dir() {
-            return Err(IpcError::from(backup::BackupError::DestinationMissing(dest)));
+            return Err(IpcError::from(backup::BackupError::DestinationMissing(
+                dest,
+            )));
         }
         let identity = match keys::load(None) {
             Ok((id, _)) => id,
@@ -269,8 +275,7 @@ pub async fn start_backup(
         let started = backup::unix_now();
         let clock = std::time::Instant::now();
         let identity = keys::load(None)?.0;
-        let project =
-            lifeboat_core::stack::load(Path::new(&record.dir), &LoadOptions::default())?;
+        let project = lifeboat_core::stack::load(Path::new(&record.dir), &LoadOptions::default())?;
         let engine = BlockingEngine::connect(None, handle).ok();
         if settings.destination.is_none() {
             let mut s = settings.clone();

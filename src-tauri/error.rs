@@ -3,8 +3,8 @@
 
 use lifeboat_core::backup::BackupError;
 use lifeboat_core::catalog::CatalogError;
-use lifeboat_core::keys::KeyError;
 use lifeboat_core::inspect::{InspectError, InspectStackError};
+use lifeboat_core::keys::KeyError;
 use lifeboat_core::stack::StackError;
 use serde::Serialize;
 use ts_rs::TS;
@@ -120,7 +120,10 @@ impl From<KeyError> for IpcError {
             _ => ErrorCode::Internal,
         };
         let message = match &e {
-            KeyError::Missing => "There is no backup key yet: create one (Lifeboat asks for a recovery passphrase).".to_owned(),
+            KeyError::Missing => {
+                "There is no backup key yet: create one (Lifeboat asks for a recovery passphrase)."
+                    .to_owned()
+            }
             _ => e.to_string(),
         };
         Self::new(code, message)

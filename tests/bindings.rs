@@ -8,7 +8,9 @@ use std::path::Path;
 
 use lifeboat_core::catalog::StackRecord;
 use lifeboat_core::job::JobEvent;
-use lifeboat_desktop::{BackupChoices, BackupDone, BackupOverview, ErrorCode, InspectResult, IpcError};
+use lifeboat_desktop::{
+    BackupChoices, BackupDone, BackupOverview, ErrorCode, InspectResult, IpcError,
+};
 use ts_rs::{Config, TS};
 
 fn export_all(dir: &Path) {

@@ -2,7 +2,7 @@ import { describe, expect, it, beforeEach, afterEach } from "vitest";
 import { mockIPC, clearMocks } from "@tauri-apps/api/mocks";
 import { start } from "./app";
 import { bytes, growth, ago } from "./lib/format";
-import type { InspectResult } from "./lib/ipc";
+import type { BackupOverview, InspectResult } from "./lib/ipc";
 
 const result: InspectResult = {
   stack: { id: 7, name: "chatbot", dir: "/srv/chatbot", last_inspected: 1000, last_total_bytes: 3072, last_warnings: 1 },
@@ -35,6 +35,17 @@ const result: InspectResult = {
   },
 };
 
+const overview: BackupOverview = {
+  settings: { destination: null, mode: "auto", stop_services: [], keep: { last: 0, hourly: 0, daily: 7, weekly: 4, monthly: 0, yearly: 0 } },
+  services: [
+    { name: "db", kind: "postgres", has_data: true, dump: "pg_dumpall", always_stopped: false },
+    { name: "web", kind: "generic", has_data: true, dump: null, always_stopped: false },
+  ],
+  history: [],
+  key: { state: "missing", recipient: null, message: null },
+  destination: null,
+};
+
 async function settle() {
   for (let i = 0; i < 10; i++) await new Promise((r) => setTimeout(r, 0));
 }
@@ -57,11 +68,13 @@ describe("Stacks screen", () => {
       if (cmd === "list_stacks") return [result.stack];
       if (cmd === "get_startup") return 7;
       if (cmd === "inspect_stack") return result;
+      if (cmd === "backup_overview") return overview;
       throw new Error(`unexpected ${cmd}`);
     });
     await start(root);
     await settle();
     expect(calls).toContain("inspect_stack");
+    expect(root.querySelector("[role=alert]")).toBeNull();
     const rows = root.querySelectorAll("[data-testid=service-row]");
     expect([...rows].map((r) => r.getAttribute("data-service"))).toEqual(["db", "web"]);
     expect(rows[0].textContent).toContain("2.0 KiB");
@@ -76,6 +89,7 @@ describe("Stacks screen", () => {
       if (cmd === "list_stacks") return [result.stack];
       if (cmd === "get_startup") return null;
       if (cmd === "inspect_stack") throw { code: "no_compose_file", message: "no compose file in /srv/chatbot" };
+      if (cmd === "backup_overview") return overview;
       throw new Error(`unexpected ${cmd}`);
     });
     await start(root);
@@ -90,6 +104,116 @@ describe("Stacks screen", () => {
     await start(root);
     await settle();
     expect(root.querySelector(".welcome h1")?.textContent).toBe("Welcome to Lifeboat");
+  });
+});
+
+describe("Back up now", () => {
+  let root: HTMLElement;
+  beforeEach(() => {
+    root = document.createElement("div");
+    document.body.append(root);
+  });
+  afterEach(() => {
+    clearMocks();
+    root.remove();
+    document.getElementById("key-dialog")?.remove();
+  });
+
+  it("asks for the destination, then a recovery passphrase, then backs up with progress and history", async () => {
+    const calls: { cmd: string; args: unknown }[] = [];
+    let ov: BackupOverview = structuredClone(overview);
+    let channelId: number | null = null;
+    let finish: (v: unknown) => void = () => undefined;
+    mockIPC((cmd, args) => {
+      calls.push({ cmd, args });
+      switch (cmd) {
+        case "list_stacks":
+          return [result.stack];
+        case "get_startup":
+          return 7;
+        case "inspect_stack":
+          return result;
+        case "backup_overview":
+          return ov;
+        case "choose_destination":
+          ov = { ...ov, destination: { path: "/media/usb/backups", present: true, has_recovery: false, free_bytes: 5 * 1024 ** 3 } };
+          return ov;
+        case "setup_key":
+          ov = {
+            ...ov,
+            key: { state: "ready", recipient: "age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq", message: null },
+            destination: { ...ov.destination!, has_recovery: true },
+          };
+          return ov;
+        case "start_backup":
+          channelId = (args as { onEvent: { id: number } }).onEvent.id;
+          return new Promise((resolve) => (finish = resolve));
+        default:
+          throw new Error(`unexpected ${cmd}`);
+      }
+    });
+    await start(root);
+    await settle();
+    const button = [...root.querySelectorAll("button")].find((b) => b.textContent === "Back up now")!;
+    button.click();
+    await settle();
+    expect(calls.map((c) => c.cmd)).toContain("choose_destination");
+    const dialog = document.getElementById("key-dialog")!;
+    expect(dialog.textContent).toContain("Create your backup key");
+    expect(dialog.textContent).toContain("/media/usb/backups");
+    const [p1, p2] = [dialog.querySelector<HTMLInputElement>("#pass1")!, dialog.querySelector<HTMLInputElement>("#pass2")!];
+    // Too short: said in the dialog, nothing sent.
+    p1.value = "short";
+    p2.value = "short";
+    dialog.querySelector("form")!.dispatchEvent(new Event("submit", { cancelable: true }));
+    await settle();
+    expect(dialog.querySelector("#key-error")!.textContent).toContain("at least 10 characters");
+    expect(calls.map((c) => c.cmd)).not.toContain("setup_key");
+    // Different: said too.
+    p1.value = "correct horse battery";
+    p2.value = "correct horse batterz";
+    dialog.querySelector("form")!.dispatchEvent(new Event("submit", { cancelable: true }));
+    await settle();
+    expect(dialog.querySelector("#key-error")!.textContent).toContain("differ");
+    p2.value = "correct horse battery";
+    dialog.querySelector("form")!.dispatchEvent(new Event("submit", { cancelable: true }));
+    await settle();
+    expect(calls.find((c) => c.cmd === "setup_key")?.args).toMatchObject({ stackId: 7, passphrase: "correct horse battery" });
+    expect(document.getElementById("key-dialog")).toBeNull();
+    expect(calls.map((c) => c.cmd)).toContain("start_backup");
+
+    // Progress arrives on the channel.
+    const send = (message: unknown, index: number) =>
+      (window as unknown as { __TAURI_INTERNALS__: { runCallback(id: number, data: unknown): void } }).__TAURI_INTERNALS__.runCallback(channelId!, { message, index });
+    send({ event: "started", data: { job_id: 3 } }, 0);
+    send({ event: "estimate", data: { bytes: 4096 } }, 1);
+    send({ event: "servicesStopped", data: { services: ["web"] } }, 2);
+    send({ event: "progress", data: { files: 2, bytes: 1024 } }, 3);
+    await settle();
+    const progress = root.querySelector("[data-testid=progress]")!.textContent!;
+    expect(progress).toContain("Backing up");
+    expect(progress).toContain("1.0 KiB of about 4.0 KiB");
+    expect(progress).toContain("Stopped for the backup: web");
+
+    ov = {
+      ...ov,
+      history: [{ started: 1000, duration_ms: 4200, downtime_ms: 800, snapshot: "s1", destination: "/media/usb/backups", bytes_in: 4096, bytes_new: 2048, result: "ok", message: null, warnings: 0 }],
+    };
+    finish({
+      report: {
+        snapshot: "s1", stack: "chatbot", started: 1000, duration_ms: 4200, downtime_ms: 800, manifest: "m",
+        components: [{ name: "secrets", kind: "secrets", recipe: "files", archive: "a", bytes_in: 4096, bytes_stored: 2048, sha256: "x", reused: false, files: 2 }],
+        warnings: [],
+      },
+      pruned: [],
+    });
+    await settle();
+    expect(root.querySelector("[data-testid=notice]")!.textContent).toContain("Backed up in 4.2 s");
+    expect(root.querySelector("[data-testid=notice]")!.textContent).toContain("stopped for 800 ms");
+    const rows = root.querySelectorAll("[data-testid=history-row]");
+    expect(rows.length).toBe(1);
+    expect(rows[0].textContent).toContain("Backed up");
+    expect(rows[0].textContent).toContain("2.0 KiB");
   });
 });
 

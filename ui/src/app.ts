@@ -1,17 +1,32 @@
 // The Stacks screen: the stacks Lifeboat knows on the left, the chosen stack's inspection on
 // the right (services, sizes and growth, largest files, warnings in plain words).
 import * as ipc from "./lib/ipc";
-import type { InspectResult, JobEvent, MountReport, ServiceReport, StackRecord, Warning } from "./lib/ipc";
+import type { BackupOverview, InspectResult, JobEvent, MountReport, ServiceReport, StackRecord, Warning } from "./lib/ipc";
 import { describeError } from "./lib/errors";
-import { ago, bytes, count, growth, rate } from "./lib/format";
+import { ago, bytes, count, duration, eta, growth, rate } from "./lib/format";
 import { h, sparkline } from "./lib/dom";
+import { backupsPanel, openKeyDialog } from "./backups";
+
+interface Job {
+  kind: "inspect" | "backup";
+  stackId: number;
+  jobId: number | null;
+  started: number;
+  files: number;
+  bytes: number;
+  estimate: number | null;
+  phase: string;
+  stopped: { services: string[]; since: number } | null;
+}
 
 interface State {
   stacks: StackRecord[];
   selected: number | null;
   results: Map<number, InspectResult>;
-  job: { stackId: number; jobId: number | null; started: number; files: number; bytes: number; phase: string } | null;
+  overviews: Map<number, BackupOverview>;
+  job: Job | null;
   error: { title: string; detail: string } | null;
+  notice: { title: string; detail: string } | null;
 }
 
 let state: State;
@@ -19,7 +34,7 @@ let root: HTMLElement;
 
 export async function start(el: HTMLElement): Promise<void> {
   root = el;
-  state = { stacks: [], selected: null, results: new Map(), job: null, error: null };
+  state = { stacks: [], selected: null, results: new Map(), overviews: new Map(), job: null, error: null, notice: null };
   try {
     state.stacks = await ipc.listStacks();
     const startup = await ipc.getStartup();
@@ -35,34 +50,64 @@ export async function start(el: HTMLElement): Promise<void> {
 async function select(stackId: number): Promise<void> {
   state.selected = stackId;
   state.error = null;
+  state.notice = null;
   render();
+  if (!state.overviews.has(stackId)) void loadOverview(stackId);
   if (!state.results.has(stackId)) await inspect(stackId);
 }
 
+async function loadOverview(stackId: number): Promise<BackupOverview | null> {
+  try {
+    const ov = await ipc.backupOverview(stackId);
+    state.overviews.set(stackId, ov);
+    if (state.selected === stackId && !state.job) render();
+    return ov;
+  } catch (e) {
+    state.error = describeError(e);
+    render();
+    return null;
+  }
+}
+
+function newJob(kind: Job["kind"], stackId: number): Job {
+  return { kind, stackId, jobId: null, started: performance.now(), files: 0, bytes: 0, estimate: null, phase: "Starting…", stopped: null };
+}
+
+function onJobEvent(e: JobEvent): void {
+  const job = state.job;
+  if (!job) return;
+  switch (e.event) {
+    case "started":
+      job.jobId = e.data.job_id;
+      break;
+    case "phase":
+      job.phase = e.data.label;
+      break;
+    case "progress":
+      job.files = e.data.files;
+      job.bytes = e.data.bytes;
+      break;
+    case "estimate":
+      job.estimate = e.data.bytes;
+      break;
+    case "servicesStopped":
+      job.stopped = { services: e.data.services, since: performance.now() };
+      break;
+    case "servicesStarted":
+      job.stopped = null;
+      break;
+    default:
+      return;
+  }
+  renderProgress();
+}
+
 async function inspect(stackId: number): Promise<void> {
-  state.job = { stackId, jobId: null, started: performance.now(), files: 0, bytes: 0, phase: "Starting…" };
+  state.job = newJob("inspect", stackId);
   state.error = null;
   render();
-  const onEvent = (e: JobEvent) => {
-    if (!state.job) return;
-    switch (e.event) {
-      case "started":
-        state.job.jobId = e.data.job_id;
-        break;
-      case "phase":
-        state.job.phase = e.data.label;
-        break;
-      case "progress":
-        state.job.files = e.data.files;
-        state.job.bytes = e.data.bytes;
-        break;
-      default:
-        return;
-    }
-    renderProgress();
-  };
   try {
-    const result = await ipc.inspectStack(stackId, onEvent);
+    const result = await ipc.inspectStack(stackId, onJobEvent);
     state.results.set(stackId, result);
     state.stacks = await ipc.listStacks();
   } catch (e) {
@@ -71,6 +116,104 @@ async function inspect(stackId: number): Promise<void> {
     state.job = null;
     render();
   }
+}
+
+async function backUpNow(stackId: number): Promise<void> {
+  state.error = null;
+  state.notice = null;
+  let ov = state.overviews.get(stackId) ?? (await loadOverview(stackId));
+  if (!ov) return;
+  try {
+    if (!ov.destination) {
+      const chosen = await ipc.chooseDestination(stackId);
+      if (!chosen) return;
+      ov = chosen;
+      state.overviews.set(stackId, ov);
+      render();
+    }
+  } catch (e) {
+    state.error = describeError(e);
+    render();
+    return;
+  }
+  const dest = ov.destination;
+  if (!dest) return;
+  if (!dest.present) {
+    state.error = { title: "The backup drive is not there", detail: `${dest.path} does not exist. Plug in the drive or choose another destination.` };
+    render();
+    return;
+  }
+  if (ov.key.state === "unavailable") {
+    state.error = { title: "The system keyring cannot be used", detail: ov.key.message ?? "Unlock your keyring and try again." };
+    render();
+    return;
+  }
+  if (ov.key.state === "missing" || !dest.has_recovery) {
+    openKeyDialog({
+      needKey: ov.key.state === "missing",
+      destination: dest.path,
+      onClose: () => undefined,
+      onSubmit: async (passphrase) => {
+        try {
+          state.overviews.set(stackId, await ipc.setupKey(stackId, passphrase));
+        } catch (e) {
+          return describeError(e).detail;
+        }
+        void runBackup(stackId);
+        return null;
+      },
+    });
+    return;
+  }
+  await runBackup(stackId);
+}
+
+async function runBackup(stackId: number): Promise<void> {
+  state.job = newJob("backup", stackId);
+  state.error = null;
+  render();
+  try {
+    const done = await ipc.startBackup(stackId, onJobEvent);
+    const r = done.report;
+    const stored = r.components.filter((c) => !c.reused).reduce((a, c) => a + c.bytes_stored, 0);
+    const captured = r.components.reduce((a, c) => a + c.bytes_in, 0);
+    state.notice = {
+      title: `Backed up in ${duration(r.duration_ms)}`,
+      detail:
+        `${bytes(captured)} in ${r.components.length} part${r.components.length === 1 ? "" : "s"}, ${bytes(stored)} newly stored` +
+        (r.downtime_ms > 0 ? `; services were stopped for ${duration(r.downtime_ms)}` : "; no downtime") +
+        (done.pruned.length ? `; ${done.pruned.length} old snapshot${done.pruned.length === 1 ? "" : "s"} removed` : "") +
+        (r.warnings.length ? `. ${r.warnings.map((w) => w.message).join(" ")}` : "."),
+    };
+  } catch (e) {
+    state.error = describeError(e);
+  } finally {
+    state.job = null;
+    await loadOverview(stackId);
+    render();
+  }
+}
+
+async function chooseDestination(stackId: number): Promise<void> {
+  try {
+    const ov = await ipc.chooseDestination(stackId);
+    if (ov) state.overviews.set(stackId, ov);
+  } catch (e) {
+    state.error = describeError(e);
+  }
+  render();
+}
+
+async function saveSettings(stackId: number, mode: ipc.Mode, stop: string[], keep: ipc.Keep): Promise<void> {
+  try {
+    const settings = await ipc.saveBackupSettings(stackId, { mode, stop_services: stop, keep });
+    const ov = state.overviews.get(stackId);
+    if (ov) ov.settings = settings;
+    state.notice = { title: "Settings saved", detail: "The next backup uses them." };
+  } catch (e) {
+    state.error = describeError(e);
+  }
+  render();
 }
 
 async function addStack(): Promise<void> {
@@ -148,6 +291,11 @@ function content(): (Node | string)[] {
       h("div", { class: "banner error", role: "alert" }, h("strong", {}, state.error.title), h("p", {}, state.error.detail)),
     );
   }
+  if (state.notice) {
+    out.push(
+      h("div", { class: "banner ok", role: "status", "data-testid": "notice" }, h("strong", {}, state.notice.title), h("p", {}, state.notice.detail)),
+    );
+  }
   const stack = state.stacks.find((s) => s.id === state.selected);
   if (!stack) {
     out.push(welcome());
@@ -169,14 +317,25 @@ function content(): (Node | string)[] {
         { class: "actions" },
         h(
           "button",
+          { class: "primary", onclick: () => void backUpNow(stack.id), disabled: state.job !== null },
+          state.job?.kind === "backup" ? "Backing up…" : "Back up now",
+        ),
+        h(
+          "button",
           { onclick: () => void inspect(stack.id), disabled: state.job !== null },
-          state.job ? "Inspecting…" : "Inspect again",
+          state.job?.kind === "inspect" ? "Inspecting…" : "Inspect again",
         ),
         h("button", { class: "quiet", onclick: () => void removeStack(stack.id), disabled: state.job !== null }, "Remove from Lifeboat"),
       ),
     ),
   );
   out.push(h("div", { id: "progress" }, progressBox()));
+  out.push(
+    backupsPanel(state.overviews.get(stack.id), state.job !== null, {
+      chooseDestination: () => void chooseDestination(stack.id),
+      saveSettings: (mode, stop, keep) => void saveSettings(stack.id, mode, stop, keep),
+    }),
+  );
   if (result) out.push(...inspectionView(result));
   return out;
 }
@@ -199,18 +358,31 @@ function progressBox(): HTMLElement | string {
   const job = state.job;
   if (!job || job.stackId !== state.selected) return "";
   const secs = (performance.now() - job.started) / 1000;
+  const backup = job.kind === "backup";
+  const total = backup && job.estimate ? Math.max(job.estimate, job.bytes) : null;
+  const bar = h("div", { class: total ? "bar" : "bar indeterminate" }, h("div", {}));
+  if (total) (bar.firstChild as HTMLElement).style.width = `${Math.min(100, (job.bytes / total) * 100).toFixed(1)}%`;
+  const amount = total ? `${bytes(job.bytes)} of about ${bytes(total)}` : bytes(job.bytes);
   return h(
     "div",
-    { class: "progress", role: "status", "aria-live": "polite" },
-    h("div", { class: "bar indeterminate" }, h("div", {})),
+    { class: "progress", role: "status", "aria-live": "polite", "data-testid": "progress" },
+    bar,
     h(
       "p",
       {},
-      h("strong", {}, "Scanning "),
-      `${count(job.files)} files · ${bytes(job.bytes)}`,
+      h("strong", {}, backup ? "Backing up " : "Scanning "),
+      `${count(job.files)} files · ${amount}`,
       secs > 0.5 ? ` · ${rate(job.bytes, secs)}` : "",
+      total ? ` · ${eta(job.bytes, total, secs)}` : "",
     ),
     h("p", { class: "muted path" }, job.phase),
+    job.stopped
+      ? h(
+          "p",
+          { class: "stopped" },
+          `Stopped for the backup: ${job.stopped.services.join(", ")} (${duration(performance.now() - job.stopped.since)}); they start again right after.`,
+        )
+      : null,
     h(
       "button",
       { onclick: () => job.jobId !== null && void ipc.cancelJob(job.jobId), disabled: job.jobId === null },

@@ -15,9 +15,25 @@ export function describeError(e: unknown): { title: string; detail: string } {
     case "unknown_stack":
       return { title: "This stack is no longer in Lifeboat", detail: e.message };
     case "cancelled":
-      return { title: "Inspection cancelled", detail: "Nothing was changed. Inspect again when you are ready." };
+      return { title: "Cancelled", detail: "Nothing was changed and no partial backup was kept." };
     case "catalog":
       return { title: "Lifeboat's catalog failed", detail: e.message };
+    case "no_destination":
+      return { title: "Choose where backups go", detail: e.message };
+    case "destination_missing":
+      return { title: "The backup drive is not there", detail: e.message };
+    case "no_key":
+      return { title: "No backup key yet", detail: e.message };
+    case "keyring":
+      return { title: "The system keyring cannot be used", detail: e.message };
+    case "weak_passphrase":
+      return { title: "Passphrase too short", detail: e.message };
+    case "wrong_passphrase":
+      return { title: "Wrong passphrase", detail: e.message };
+    case "busy":
+      return { title: "A backup is already running", detail: e.message };
+    case "backup_failed":
+      return { title: "The backup failed", detail: e.message };
     case "internal":
       return { title: "Something went wrong", detail: e.message };
   }

@@ -530,7 +530,11 @@ pub fn service_choices(project: &Project) -> Vec<ServiceChoice> {
         .services
         .iter()
         .map(|s| {
-            let roots: Vec<PathBuf> = s.mounts.iter().filter_map(|m| m.host_path.clone()).collect();
+            let roots: Vec<PathBuf> = s
+                .mounts
+                .iter()
+                .filter_map(|m| m.host_path.clone())
+                .collect();
             let kind = service_kind(s, &roots);
             let has_data = s.mounts.iter().any(|m| {
                 matches!(m.kind, MountType::Bind | MountType::Volume)
@@ -541,9 +545,7 @@ pub fn service_choices(project: &Project) -> Vec<ServiceChoice> {
                 name: s.name.clone(),
                 kind: kind.as_str().to_owned(),
                 has_data,
-                always_stopped: dump.is_none()
-                    && kind.is_database()
-                    && kind != ServiceKind::Redis,
+                always_stopped: dump.is_none() && kind.is_database() && kind != ServiceKind::Redis,
                 dump,
             }
         })

@@ -6,8 +6,16 @@ import type { InspectResult } from "./bindings/InspectResult";
 import type { IpcError } from "./bindings/IpcError";
 import type { JobEvent } from "./bindings/JobEvent";
 import type { StackRecord } from "./bindings/StackRecord";
+import type { BackupOverview } from "./bindings/BackupOverview";
+import type { BackupChoices } from "./bindings/BackupChoices";
+import type { BackupDone } from "./bindings/BackupDone";
+import type { StackSettings } from "./bindings/StackSettings";
 
-export type { InspectResult, IpcError, JobEvent, StackRecord };
+export type { InspectResult, IpcError, JobEvent, StackRecord, BackupOverview, BackupChoices, BackupDone, StackSettings };
+export type { BackupRecord } from "./bindings/BackupRecord";
+export type { ServiceChoice } from "./bindings/ServiceChoice";
+export type { Mode } from "./bindings/Mode";
+export type { Keep } from "./bindings/Keep";
 export type { Inspection } from "./bindings/Inspection";
 export type { ServiceReport } from "./bindings/ServiceReport";
 export type { MountReport } from "./bindings/MountReport";
@@ -34,4 +42,23 @@ export function inspectStack(stackId: number, onEvent: (e: JobEvent) => void): P
   const channel = new Channel<JobEvent>();
   channel.onmessage = onEvent;
   return invoke("inspect_stack", { stackId, onEvent: channel });
+}
+
+export const backupOverview = (stackId: number): Promise<BackupOverview> => invoke("backup_overview", { stackId });
+
+/** Opens the system's folder dialog for the destination; `null` when the user closes it. */
+export const chooseDestination = (stackId: number): Promise<BackupOverview | null> =>
+  invoke("choose_destination", { stackId });
+
+export const saveBackupSettings = (stackId: number, choices: BackupChoices): Promise<StackSettings> =>
+  invoke("save_backup_settings", { stackId, choices });
+
+/** Creates the key if needed and writes the recovery file; the passphrase is never sent back. */
+export const setupKey = (stackId: number, passphrase: string): Promise<BackupOverview> =>
+  invoke("setup_key", { stackId, passphrase });
+
+export function startBackup(stackId: number, onEvent: (e: JobEvent) => void): Promise<BackupDone> {
+  const channel = new Channel<JobEvent>();
+  channel.onmessage = onEvent;
+  return invoke("start_backup", { stackId, onEvent: channel });
 }
