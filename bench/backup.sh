@@ -13,6 +13,7 @@ GEN=../shared/bench/gen_stack.py
 for p in age restic pigz; do
   command -v "$p" >/dev/null || { apt-get install -y -q "$p" >/dev/null; }
 done
+[ -x /usr/bin/time ] || apt-get install -y -q time >/dev/null
 cargo build --release -q -p lifeboat-cli
 LB=$PWD/target/release/lifeboat
 W=$(mktemp -d /tmp/lifeboat-bench.XXXX)
@@ -29,7 +30,8 @@ now() { date +%s.%N; }
 timed() { local t0; t0=$(now); "$@" >/dev/null; echo "$(now) - $t0" | bc; }
 sync; sleep 3   # let the generated files leave the "changed just now" window
 
-T_LB=$(timed "$LB" backup "$W/stack" --to "$W/lb" --identity "$W/key.txt")
+T_LB=$(timed /usr/bin/time -o "$W/rss" -f %M "$LB" backup "$W/stack" --to "$W/lb" --identity "$W/key.txt" --no-docker)
+RSS_KB=$(tail -1 "$W/rss")
 T_TAR=$(timed sh -c "tar -C '$W' -czf - stack | age -r $RECIPIENT > '$W/tar.tgz.age'")
 T_PIGZ=$(timed sh -c "tar -C '$W' -cf - stack | pigz | age -r $RECIPIENT > '$W/pigz.tgz.age'")
 T_RESTIC=$(timed restic backup -q "$W/stack")
@@ -38,10 +40,10 @@ S_TAR=$(stat -c %s "$W/tar.tgz.age")
 S_PIGZ=$(stat -c %s "$W/pigz.tgz.age")
 S_RESTIC=$(du -sb "$W/restic" | cut -f1)
 sleep 3
-T_LB2=$(timed "$LB" backup "$W/stack" --to "$W/lb" --identity "$W/key.txt")
+T_LB2=$(timed "$LB" backup "$W/stack" --to "$W/lb" --identity "$W/key.txt" --no-docker)
 T_RESTIC2=$(timed restic backup -q "$W/stack")
 python3 "$GEN" --out "$W/stack" --mutate --seed 2
-T_LB3=$(timed "$LB" backup "$W/stack" --to "$W/lb" --identity "$W/key.txt")
+T_LB3=$(timed "$LB" backup "$W/stack" --to "$W/lb" --identity "$W/key.txt" --no-docker)
 T_RESTIC3=$(timed restic backup -q "$W/stack")
 
 mb() { echo "scale=1; $1 / 1048576" | bc; }
@@ -52,6 +54,7 @@ printf '%-22s %9.2f %11s\n' "lifeboat" "$T_LB" "$(mb "$S_LB")"
 printf '%-22s %9.2f %11s\n' "tar czf | age" "$T_TAR" "$(mb "$S_TAR")"
 printf '%-22s %9.2f %11s\n' "tar | pigz | age" "$T_PIGZ" "$(mb "$S_PIGZ")"
 printf '%-22s %9.2f %11s\n' "restic" "$T_RESTIC" "$(mb "$S_RESTIC")"
+echo "lifeboat peak memory:    $((RSS_KB / 1024)) MiB resident"
 echo "speed-up vs tar czf|age: $(r "$T_TAR" "$T_LB")x (target >= 15)"
 echo "speed-up vs pigz|age:    $(r "$T_PIGZ" "$T_LB")x"
 echo "speed-up vs restic:      $(r "$T_RESTIC" "$T_LB")x (target >= 3)"

@@ -110,7 +110,65 @@ impl<W: Write> Write for Counting<W> {
     }
 }
 
-type Pipeline = Hashing<ParGzWriter<age::stream::StreamWriter<Counting<BufWriter<File>>>>>;
+/// Writes on its own thread, so encryption and disk writes overlap with hashing (on the
+/// caller's thread) and compression (on the workers). At most four chunks wait.
+struct ThreadedWriter<W: Write + Send + 'static> {
+    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    thread: Option<std::thread::JoinHandle<io::Result<W>>>,
+}
+
+impl<W: Write + Send + 'static> ThreadedWriter<W> {
+    fn new(mut inner: W) -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+        let thread = std::thread::spawn(move || {
+            for chunk in rx {
+                inner.write_all(&chunk)?;
+            }
+            Ok(inner)
+        });
+        Self {
+            tx: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// Waits for everything to be written and returns the inner writer.
+    fn finish(mut self) -> io::Result<W> {
+        self.tx = None;
+        self.join()
+    }
+
+    fn join(&mut self) -> io::Result<W> {
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(io::Error::other("the archive writer thread panicked")),
+            None => Err(io::Error::other("the archive writer already finished")),
+        }
+    }
+}
+
+impl<W: Write + Send + 'static> Write for ThreadedWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let sent = self.tx.as_ref().map(|tx| tx.send(buf.to_vec()));
+        match sent {
+            Some(Ok(())) => Ok(buf.len()),
+            // The thread stopped: its error (a full disk) says why.
+            _ => {
+                self.tx = None;
+                Err(match self.join() {
+                    Err(e) => e,
+                    Ok(_) => io::Error::other("the archive writer stopped"),
+                })
+            }
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+type Pipeline =
+    Hashing<ParGzWriter<ThreadedWriter<age::stream::StreamWriter<Counting<BufWriter<File>>>>>>;
 
 /// Writes one encrypted archive. Feed it tar bytes through [`ArchiveWriter::writer`] (or
 /// use it as the inner writer of a `tar::Builder`), then call [`ArchiveWriter::finish`].
@@ -155,7 +213,7 @@ impl ArchiveWriter {
             age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
                 .map_err(|e| io_err(io::Error::other(e.to_string())))?;
         let age_writer = encryptor.wrap_output(counting).map_err(io_err)?;
-        let gz = ParGzWriter::new(age_writer, 6, threads);
+        let gz = ParGzWriter::new(ThreadedWriter::new(age_writer), 6, threads);
         Ok(Self {
             pipeline: Hashing::new(gz),
             partial: partial.to_owned(),
@@ -177,7 +235,7 @@ impl ArchiveWriter {
             source,
         };
         let (sha256, bytes_in, gz) = self.pipeline.into_parts();
-        let age_writer = gz.finish().map_err(io_err)?;
+        let age_writer = gz.finish().map_err(io_err)?.finish().map_err(io_err)?;
         let mut counting = age_writer.finish().map_err(io_err)?;
         counting.flush().map_err(io_err)?;
         let bytes_stored = counting.bytes;

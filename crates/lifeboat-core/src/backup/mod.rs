@@ -264,6 +264,15 @@ impl PlanContext {
     }
 }
 
+/// Whether this process can read `p` (list a folder, open a file).
+fn readable(p: &Path) -> bool {
+    if p.is_dir() {
+        std::fs::read_dir(p).is_ok()
+    } else {
+        std::fs::File::open(p).is_ok()
+    }
+}
+
 /// The kind of a service: from its image, else from its data (`PG_VERSION`).
 fn service_kind(s: &crate::stack::Service, roots: &[PathBuf]) -> ServiceKind {
     if let Some((k, _)) = &s.image_kind {
@@ -376,6 +385,19 @@ pub fn plan(
                 (MountType::Bind | MountType::Volume, Some(p))
                     if !is_system_path(p) && p.exists() =>
                 {
+                    // A folder this user may not read (a database's, owned by its uid): read
+                    // it through the engine, from a container that mounts it.
+                    if !readable(p) {
+                        if let Some(c) = ctx.any_container(&s.name) {
+                            engine_paths.push(EnginePath {
+                                container: c.id.clone(),
+                                path: m.target.clone(),
+                                prefix: capture::archive_name(p, &project.dir),
+                            });
+                            claimed.push(p.clone());
+                            continue;
+                        }
+                    }
                     if is_data_dir {
                         data_roots.push(p.clone());
                     } else {

@@ -1,0 +1,155 @@
+//! A desktop user who cannot read a database's folder (Postgres keeps it mode 700, owned by
+//! its own uid) still backs it up, without sudo: `lifeboat backup --mode cold` runs as
+//! `nobody`, stops the database and reads its folder through the Docker engine's archive API.
+//! Stock `age` + `tar` restore the files with their numeric owner.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use lifeboat_testkit::{postgres_bin, skip, Daemon};
+
+fn open_up(p: &Path) {
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn a_user_who_cannot_read_the_database_folder_backs_it_up_through_the_engine() {
+    if let Err(e) = postgres_bin() {
+        return skip(&e);
+    }
+    if !Path::new("/usr/bin/setpriv").is_file() {
+        return skip("setpriv (util-linux) is needed to run the CLI as another user");
+    }
+    let d = match Daemon::start() {
+        Ok(d) => d,
+        Err(e) => return skip(&format!("no Docker engine for this test: {e}")),
+    };
+    // The unprivileged user may use the engine, as a member of the docker group would.
+    let sock = d.host.trim_start_matches("unix://");
+    std::fs::set_permissions(sock, std::fs::Permissions::from_mode(0o666)).unwrap();
+    open_up(Path::new(sock).parent().unwrap());
+
+    let t = tempfile::tempdir().unwrap();
+    open_up(t.path());
+    let stack = t.path().join("pgstack");
+    std::fs::create_dir(&stack).unwrap();
+    open_up(&stack);
+    std::fs::write(
+        stack.join("compose.yaml"),
+        "name: pgstack\nservices:\n  db:\n    image: postgres:16\n    volumes: [./pgdata:/var/lib/postgresql/data]\n",
+    )
+    .unwrap();
+    let db = d
+        .run_postgres("pgstack", "db", &stack.join("pgdata"), &[])
+        .unwrap();
+    d.psql(
+        &db,
+        "postgres",
+        "CREATE TABLE marker(v text); INSERT INTO marker VALUES ('here')",
+    );
+    let pgdata = stack.join("pgdata");
+    assert!(
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "ls"])
+            .arg(&pgdata)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| !s.success()),
+        "nobody must not be able to read the database folder for this test to mean anything"
+    );
+
+    let key = t.path().join("key.txt");
+    let lifeboat = env!("CARGO_BIN_EXE_lifeboat");
+    let init = Command::new(lifeboat)
+        .args(["key", "init", "--identity"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(init.status.success());
+    let home = t.path().join("home");
+    let dest = t.path().join("dest");
+    for dir in [&home, &dest] {
+        std::fs::create_dir(dir).unwrap();
+        Command::new("chown")
+            .arg("nobody")
+            .arg(dir)
+            .status()
+            .unwrap();
+    }
+    Command::new("chown")
+        .arg("nobody")
+        .arg(&key)
+        .status()
+        .unwrap();
+
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", lifeboat])
+        .arg("backup")
+        .arg(&stack)
+        .arg("--to")
+        .arg(&dest)
+        .args(["--mode", "cold", "--json", "--identity"])
+        .arg(&key)
+        .env("LIFEBOAT_HOME", &home)
+        .env("DOCKER_HOST", &d.host)
+        .env("HOME", &home)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let dbc = report["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "service-db")
+        .unwrap()
+        .clone();
+    assert_eq!(dbc["recipe"], "files-stopped");
+    assert!(dbc["files"].as_u64().unwrap() > 100, "{dbc}");
+    assert!(
+        !report["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["code"] == "unreadable-path"),
+        "{report}"
+    );
+    assert_eq!(
+        d.must(&["inspect", "-f", "{{.State.Running}}", &db]),
+        "true",
+        "the database must run again"
+    );
+
+    // Stock tools put the folder back with its owner; the data is there.
+    std::fs::write(t.path().join("id.txt"), std::fs::read(&key).unwrap()).unwrap();
+    let restored = t.path().join("restored");
+    std::fs::create_dir(&restored).unwrap();
+    let mut age = Command::new("age")
+        .args(["-d", "-i"])
+        .arg(t.path().join("id.txt"))
+        .arg(dbc["archive"].as_str().unwrap())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let tar = Command::new("tar")
+        .args(["-xzpf", "-", "--numeric-owner", "-C"])
+        .arg(&restored)
+        .stdin(age.stdout.take().unwrap())
+        .status()
+        .unwrap();
+    assert!(age.wait().unwrap().success() && tar.success());
+    let pg_version = restored.join("pgdata/PG_VERSION");
+    assert_eq!(
+        std::fs::read(&pg_version).unwrap(),
+        std::fs::read(pgdata.join("PG_VERSION")).unwrap()
+    );
+    let postgres_uid = std::fs::metadata(pgdata.join("PG_VERSION")).unwrap().uid();
+    assert_eq!(std::fs::metadata(&pg_version).unwrap().uid(), postgres_uid);
+    assert_eq!(
+        std::fs::metadata(restored.join("pgdata")).unwrap().mode() & 0o777,
+        0o700
+    );
+}
