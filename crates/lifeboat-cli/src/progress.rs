@@ -13,20 +13,29 @@ pub struct Terminal {
     bytes: AtomicU64,
     phase: Mutex<String>,
     last: Mutex<Option<Instant>>,
+    started: Instant,
+    verb: &'static str,
 }
 
 impl Default for Terminal {
     fn default() -> Self {
+        Self::new("Scanning")
+    }
+}
+
+impl Terminal {
+    /// A progress line that starts with `verb` ("Scanning", "Backing up").
+    pub fn new(verb: &'static str) -> Self {
         Self {
             files: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             phase: Mutex::new(String::new()),
             last: Mutex::new(None),
+            started: Instant::now(),
+            verb,
         }
     }
-}
 
-impl Terminal {
     fn draw(&self, force: bool) {
         let mut last = self
             .last
@@ -49,10 +58,18 @@ impl Terminal {
             .into_iter()
             .rev()
             .collect();
+        let bytes = self.bytes.load(Ordering::Relaxed);
+        let secs = self.started.elapsed().as_secs_f64();
+        let speed = if secs > 0.5 {
+            format!(", {}/s", human_bytes((bytes as f64 / secs) as u64))
+        } else {
+            String::new()
+        };
         eprint!(
-            "\r\x1b[2KScanning: {} files, {}  {phase}",
+            "\r\x1b[2K{}: {} files, {}{speed}  {phase}",
+            self.verb,
             self.files.load(Ordering::Relaxed),
-            human_bytes(self.bytes.load(Ordering::Relaxed))
+            human_bytes(bytes)
         );
         let _ = std::io::stderr().flush();
     }
@@ -70,6 +87,14 @@ impl lifeboat_core::Progress for Terminal {
         self.files.fetch_add(files, Ordering::Relaxed);
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
         self.draw(false);
+    }
+    fn services_stopped(&self, services: &[String]) {
+        clear_line();
+        eprintln!("Stopped for the backup: {}", services.join(", "));
+    }
+    fn services_started(&self) {
+        clear_line();
+        eprintln!("Started again.");
     }
 }
 

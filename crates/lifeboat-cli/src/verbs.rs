@@ -31,9 +31,9 @@ fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
     Ok(())
 }
 
-fn progress_for(json: bool) -> Box<dyn lifeboat_core::Progress> {
+fn progress_for(json: bool, verb: &'static str) -> Box<dyn lifeboat_core::Progress> {
     if !json && std::io::stderr().is_terminal() {
-        Box::new(progress::Terminal::default())
+        Box::new(progress::Terminal::new(verb))
     } else {
         Box::new(lifeboat_core::job::NoProgress)
     }
@@ -81,7 +81,7 @@ pub fn backup(
             engine,
             ..BackupOptions::new(dest)
         };
-        let progress = progress_for(json);
+        let progress = progress_for(json, "Backing up");
         let report = backup::backup(
             &project,
             &identity,
@@ -112,8 +112,12 @@ pub fn backup(
             } else {
                 format!("{} stored", human_bytes(c.bytes_stored))
             };
+            let recipe = serde_json::to_value(c.recipe)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
             println!(
-                "  {:<24} {:>10}  {:>6} files  {how}",
+                "  {:<24} {:>10}  {:>6} files  {recipe:<19} {how}",
                 c.name,
                 human_bytes(c.bytes_in),
                 c.files
@@ -160,7 +164,7 @@ pub fn verify(
 ) -> ExitCode {
     finish((|| {
         let identity = identity(id)?;
-        let progress = progress_for(json);
+        let progress = progress_for(json, "Verifying");
         let report = verify::verify(dest, snapshot, deep, &identity, progress.as_ref());
         progress::clear_line();
         if json {
