@@ -12,6 +12,7 @@ use lifeboat_core::inspect::{human_bytes, inspect_stack, InspectOptions, Inspect
 use lifeboat_core::{CancelToken, Catalog, LoadOptions};
 
 mod progress;
+mod secrets;
 mod verbs;
 
 #[derive(Parser)]
@@ -73,6 +74,19 @@ enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// The stack's env files: list, get, set, generate, rotate, check.
+    Secrets {
+        /// The folder with the compose file.
+        stack_dir: PathBuf,
+        /// The env file, as `list` names it.
+        #[arg(long, default_value = ".env", global = true)]
+        file: String,
+        /// Print JSON.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        action: secrets::SecretsAction,
     },
     /// List the snapshots in a destination.
     Snapshots {
@@ -318,6 +332,12 @@ fn main() -> ExitCode {
                 json,
             )
         }
+        Command::Secrets {
+            stack_dir,
+            file,
+            json,
+            action,
+        } => secrets::run(&stack_dir, &file, action, json),
         Command::Key { action } => match action {
             KeyAction::Init { identity } => verbs::key_init(identity.as_deref()),
             KeyAction::Recipient { identity } => verbs::key_recipient(identity.as_deref()),

@@ -13,9 +13,9 @@ use lifeboat_core::{CancelToken, LoadOptions};
 
 use crate::progress;
 
-type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+pub(crate) type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-fn finish(r: Result<()>) -> ExitCode {
+pub(crate) fn finish(r: Result<()>) -> ExitCode {
     match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -26,7 +26,7 @@ fn finish(r: Result<()>) -> ExitCode {
     }
 }
 
-fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
+pub(crate) fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }

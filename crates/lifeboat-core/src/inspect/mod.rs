@@ -730,7 +730,7 @@ fn others_can_access(_p: &Path) -> Option<u32> {
 }
 
 /// Whether git ignores `path` (`None`: not in a git work tree, or git is not installed).
-fn git_ignores(dir: &Path, path: &Path) -> Option<bool> {
+pub(crate) fn git_ignores(dir: &Path, path: &Path) -> Option<bool> {
     let inside = std::process::Command::new("git")
         .arg("-C")
         .arg(dir)

@@ -16,6 +16,8 @@ pub struct EnvEntry {
     pub value: String,
     /// The 1-based line where the definition starts.
     pub line: usize,
+    /// The 1-based line where it ends (later than `line` for a multi-line quoted value).
+    pub last_line: usize,
 }
 
 /// A line that could not be read as a variable definition.
@@ -60,6 +62,7 @@ pub fn parse(
                         key: key.to_owned(),
                         value,
                         line: line_no,
+                        last_line: line_no,
                     });
                 }
                 continue;
@@ -101,6 +104,7 @@ pub fn parse(
             key: key.to_owned(),
             value,
             line: line_no,
+            last_line: i,
         });
     }
     Ok(entries)

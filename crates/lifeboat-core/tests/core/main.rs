@@ -9,4 +9,5 @@ mod docker;
 mod fixtures;
 mod harness;
 mod keys;
+mod secrets;
 mod shapes;

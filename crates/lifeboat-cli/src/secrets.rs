@@ -1,0 +1,208 @@
+//! `lifeboat secrets`: the stack's env files. Values are read from the terminal without echo
+//! or from standard input, never from the command line (argv shows in `ps`); only `get`
+//! prints one.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use lifeboat_core::secrets::{self, GenKind};
+use lifeboat_core::LoadOptions;
+
+use crate::verbs::{finish, print_json, Result};
+
+#[derive(Subcommand)]
+pub enum SecretsAction {
+    /// List every env file's variables, masked, with the services that read each.
+    List,
+    /// Print one value (the only verb that shows a value).
+    Get { key: String },
+    /// Set a value, read from the terminal without echo or from one line of standard input.
+    Set { key: String },
+    /// Set a strong random value (kind and length suited to the name unless given).
+    Generate {
+        key: String,
+        #[arg(long, value_enum)]
+        kind: Option<KindArg>,
+        #[arg(long)]
+        length: Option<usize>,
+    },
+    /// Replace a value with a new random one, after saying what that means.
+    Rotate {
+        key: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Hygiene checks: file modes, git, secrets in the compose file or shell history.
+    Check {
+        /// Apply the fixes Lifeboat can make (chmod 600, .gitignore entries).
+        #[arg(long)]
+        fix: bool,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum KindArg {
+    Hex,
+    Base64,
+    Password,
+}
+
+fn read_value(key: &str) -> Result<String> {
+    if std::io::stdin().is_terminal() {
+        let v = rpassword::prompt_password(format!("New value for {key}: "))?;
+        let again = rpassword::prompt_password("Type it again: ")?;
+        if v != again {
+            return Err("the two values differ; nothing was written".into());
+        }
+        return Ok(v);
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+pub fn run(stack_dir: &Path, file: &str, action: SecretsAction, json: bool) -> ExitCode {
+    finish((|| {
+        let project = lifeboat_core::stack::load(
+            stack_dir,
+            &LoadOptions {
+                files: Vec::new(),
+                use_process_env: true,
+            },
+        )?;
+        match action {
+            SecretsAction::List => {
+                let view = secrets::list(&project);
+                if json {
+                    return print_json(&view);
+                }
+                for f in &view.files {
+                    let mode = f.mode.map_or(String::new(), |m| format!(" (mode {m:o})"));
+                    let state = if f.exists { "" } else { " — does not exist" };
+                    println!("{}{mode}{state}", f.name);
+                    if let Some(e) = &f.error {
+                        println!("  cannot read it: {e}");
+                    }
+                    for v in &f.variables {
+                        let used = if v.used_by.is_empty() {
+                            String::new()
+                        } else {
+                            format!("  used by {}", v.used_by.join(", "))
+                        };
+                        println!(
+                            "  {:<32} {:<12} line {:<4}{used}",
+                            v.key,
+                            format!("•••• ({})", v.length),
+                            v.line
+                        );
+                    }
+                }
+                if !view.undefined.is_empty() {
+                    println!("defined nowhere: {}", view.undefined.join(", "));
+                }
+                Ok(())
+            }
+            SecretsAction::Get { key } => {
+                println!("{}", secrets::reveal(&project, file, &key)?);
+                Ok(())
+            }
+            SecretsAction::Set { key } => {
+                let value = read_value(&key)?;
+                let copy = secrets::set(&project, file, &key, &value)?;
+                say_saved(file, &key, copy.as_deref(), json)
+            }
+            SecretsAction::Generate { key, kind, length } => {
+                let (sk, sl) = GenKind::suggest(&key);
+                let kind = match kind {
+                    Some(KindArg::Hex) => GenKind::Hex,
+                    Some(KindArg::Base64) => GenKind::Base64,
+                    Some(KindArg::Password) => GenKind::Password,
+                    None => sk,
+                };
+                let value = secrets::generate(kind, length.unwrap_or(sl))?;
+                let copy = secrets::set(&project, file, &key, &value)?;
+                say_saved(file, &key, copy.as_deref(), json)
+            }
+            SecretsAction::Rotate { key, yes } => {
+                let view = secrets::list(&project);
+                let used_by = view
+                    .files
+                    .iter()
+                    .filter(|f| f.name == file)
+                    .flat_map(|f| &f.variables)
+                    .find(|v| v.key == key)
+                    .map(|v| v.used_by.clone())
+                    .ok_or_else(|| format!("{key} is not defined in {file}"))?;
+                let note = secrets::rotation_note(&project, &key, &used_by);
+                if !json {
+                    println!("{note}");
+                }
+                if !yes {
+                    if !std::io::stdin().is_terminal() {
+                        return Err("rotating needs --yes when not run in a terminal".into());
+                    }
+                    print!("Rotate {key}? [y/N] ");
+                    std::io::stdout().flush()?;
+                    let mut answer = String::new();
+                    std::io::stdin().lock().read_line(&mut answer)?;
+                    if !matches!(answer.trim(), "y" | "Y" | "yes") {
+                        println!("Nothing changed.");
+                        return Ok(());
+                    }
+                }
+                let (kind, len) = GenKind::suggest(&key);
+                let value = secrets::generate(kind, len)?;
+                let copy = secrets::set(&project, file, &key, &value)?;
+                if json {
+                    return print_json(&serde_json::json!({
+                        "file": file, "key": key, "note": note,
+                        "copy": copy.map(|c| c.display().to_string()),
+                    }));
+                }
+                say_saved(file, &key, copy.as_deref(), false)
+            }
+            SecretsAction::Check { fix } => {
+                let home = dirs::home_dir();
+                let findings = secrets::check(&project, home.as_deref());
+                let done = if fix {
+                    secrets::fix(&project, &findings)?
+                } else {
+                    Vec::new()
+                };
+                if json {
+                    return print_json(&serde_json::json!({ "findings": findings, "fixed": done }));
+                }
+                if findings.is_empty() {
+                    println!("No problems found.");
+                }
+                for f in &findings {
+                    let fixable = f
+                        .fix
+                        .as_ref()
+                        .map_or(String::new(), |x| format!(" [fix: {x}]"));
+                    println!("{:<6} {}{fixable}", f.severity, f.message);
+                }
+                for d in done {
+                    println!("fixed: {d}");
+                }
+                Ok(())
+            }
+        }
+    })())
+}
+
+fn say_saved(file: &str, key: &str, copy: Option<&Path>, json: bool) -> Result<()> {
+    if json {
+        return print_json(&serde_json::json!({
+            "file": file, "key": key, "copy": copy.map(|c| c.display().to_string()),
+        }));
+    }
+    println!("Saved {key} in {file} (the value is not shown; `lifeboat secrets DIR get {key}` shows it).");
+    if let Some(c) = copy {
+        println!("The previous file is kept as {}.", c.display());
+    }
+    Ok(())
+}

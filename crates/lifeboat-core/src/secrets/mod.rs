@@ -1,0 +1,687 @@
+//! A stack's secrets: its `.env`, every `env_file:` and `secrets.env` files in its data.
+//! Variables are listed masked, with where they are defined and which services read them;
+//! values are set, generated and rotated with a note on what that means; hygiene checks find
+//! files others can read, files git would publish, secrets written into the compose file,
+//! variables compose needs that are defined nowhere, and secrets left in shell history.
+//!
+//! No value leaves this module except through [`reveal`]: listings carry lengths only.
+
+pub mod envdoc;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+pub use envdoc::{EnvDoc, EnvDocError};
+
+use crate::stack::{looks_secret, Project};
+
+/// Where dated copies of edited files go, inside the stack folder (never outside it).
+pub const HISTORY_DIR: &str = ".lifeboat/secrets-history";
+
+/// One variable, without its value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Variable {
+    /// Its name.
+    pub key: String,
+    /// The 1-based line of its (last) definition.
+    #[ts(type = "number")]
+    pub line: usize,
+    /// How many characters the value has.
+    #[ts(type = "number")]
+    pub length: usize,
+    /// The name says it holds a secret.
+    pub secret: bool,
+    /// Services that read it (through `env_file:` or `${KEY}` in the compose file).
+    pub used_by: Vec<String>,
+}
+
+/// One env file of the stack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct EnvFileView {
+    /// Its path relative to the stack folder.
+    pub name: String,
+    /// The file exists.
+    pub exists: bool,
+    /// Its permission bits (`0o600`), when known.
+    #[ts(type = "number | null")]
+    pub mode: Option<u32>,
+    /// Its variables, in file order.
+    pub variables: Vec<Variable>,
+    /// Why it could not be read, if it could not.
+    pub error: Option<String>,
+}
+
+/// Every env file of a stack, and what compose needs that none defines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct SecretsView {
+    /// The files: `.env` first, then `env_file:`s, then `secrets.env` files in the data.
+    pub files: Vec<EnvFileView>,
+    /// Variables the compose file uses without a default that no file defines.
+    pub undefined: Vec<String>,
+}
+
+/// The env files of a stack: `.env` (even when missing), every `env_file:`, and
+/// `secrets.env` files up to three folders deep.
+pub fn env_files(project: &Project) -> Vec<PathBuf> {
+    let mut out = vec![project
+        .dotenv
+        .clone()
+        .unwrap_or_else(|| project.dir.join(".env"))];
+    for s in &project.services {
+        for e in &s.env_files {
+            if !out.contains(&e.path) {
+                out.push(e.path.clone());
+            }
+        }
+    }
+    fn walk(dir: &Path, depth: u32, out: &mut Vec<PathBuf>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut entries: Vec<_> = rd.filter_map(Result::ok).collect();
+        entries.sort_by_key(std::fs::DirEntry::file_name);
+        for e in entries {
+            let p = e.path();
+            let Ok(ft) = e.file_type() else { continue };
+            if ft.is_file() && e.file_name() == "secrets.env" && !out.contains(&p) {
+                out.push(p);
+            } else if ft.is_dir()
+                && depth > 0
+                && e.file_name() != ".git"
+                && e.file_name() != ".lifeboat"
+            {
+                walk(&p, depth - 1, out);
+            }
+        }
+    }
+    walk(&project.dir, 3, &mut out);
+    out
+}
+
+/// Variable names referenced as `$NAME` or `${NAME…}` in `text` (`$$` is a literal dollar).
+pub fn references(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'$' {
+            i += 1;
+            continue;
+        }
+        if b.get(i + 1) == Some(&b'$') {
+            i += 2;
+            continue;
+        }
+        let start = if b.get(i + 1) == Some(&b'{') {
+            i + 2
+        } else {
+            i + 1
+        };
+        let mut end = start;
+        while end < b.len() && (b[end].is_ascii_alphanumeric() || b[end] == b'_') {
+            end += 1;
+        }
+        if end > start && !b[start].is_ascii_digit() {
+            out.insert(text[start..end].to_owned());
+        }
+        i = end.max(i + 1);
+    }
+    out
+}
+
+/// Per service, the variables its part of the compose files references; and those it
+/// references without a default (`${X}` or `${X:?…}`, not `${X:-d}`).
+fn compose_references(project: &Project) -> (BTreeMap<String, BTreeSet<String>>, BTreeSet<String>) {
+    let mut by_service: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut required = BTreeSet::new();
+    for f in &project.compose_files {
+        let Ok(text) = std::fs::read_to_string(f) else {
+            continue;
+        };
+        let Ok(doc) = serde_norway::from_str::<serde_norway::Value>(&text) else {
+            continue;
+        };
+        if let Some(services) = doc.get("services").and_then(|s| s.as_mapping()) {
+            for (name, body) in services {
+                let Some(name) = name.as_str() else { continue };
+                let body = serde_norway::to_string(body).unwrap_or_default();
+                by_service
+                    .entry(name.to_owned())
+                    .or_default()
+                    .extend(references(&body));
+            }
+        }
+        // `${X}` and `$X` with no default, anywhere in the file.
+        let b = text.as_bytes();
+        for (i, _) in text.match_indices('$') {
+            if i > 0 && b[i - 1] == b'$' {
+                continue;
+            }
+            let rest = &text[i + 1..];
+            let (name, braced) = match rest.strip_prefix('{') {
+                Some(r) => (r, true),
+                None => (rest, false),
+            };
+            let len = name
+                .bytes()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == b'_')
+                .count();
+            if len == 0 || name.as_bytes()[0].is_ascii_digit() {
+                continue;
+            }
+            let after = &name[len..];
+            let has_default = braced && (after.starts_with(":-") || after.starts_with('-'));
+            if !has_default {
+                required.insert(name[..len].to_owned());
+            }
+        }
+    }
+    (by_service, required)
+}
+
+/// Lists every env file's variables, masked, with the services that read each.
+pub fn list(project: &Project) -> SecretsView {
+    let (refs, required) = compose_references(project);
+    let mut defined = BTreeSet::new();
+    let mut files = Vec::new();
+    for path in env_files(project) {
+        let readers: Vec<String> = project
+            .services
+            .iter()
+            .filter(|s| s.env_files.iter().any(|e| e.path == path))
+            .map(|s| s.name.clone())
+            .collect();
+        let is_dotenv = project
+            .dotenv
+            .as_ref()
+            .map_or(path == project.dir.join(".env"), |d| d == &path);
+        let mut view = EnvFileView {
+            name: relative(&path, &project.dir),
+            exists: path.is_file(),
+            mode: file_mode(&path),
+            variables: Vec::new(),
+            error: None,
+        };
+        if view.exists {
+            match EnvDoc::load(&path).and_then(|d| d.entries()) {
+                Ok(entries) => {
+                    let mut last: BTreeMap<String, envdoc_entry::Entry> = BTreeMap::new();
+                    for e in entries {
+                        last.insert(
+                            e.key.clone(),
+                            envdoc_entry::Entry {
+                                line: e.line,
+                                length: e.value.chars().count(),
+                            },
+                        );
+                    }
+                    let mut vars: Vec<Variable> = last
+                        .into_iter()
+                        .map(|(key, e)| {
+                            let mut used_by = readers.clone();
+                            if is_dotenv {
+                                for (svc, names) in &refs {
+                                    if names.contains(&key) && !used_by.contains(svc) {
+                                        used_by.push(svc.clone());
+                                    }
+                                }
+                            }
+                            used_by.sort();
+                            defined.insert(key.clone());
+                            Variable {
+                                secret: looks_secret(&key),
+                                key,
+                                line: e.line,
+                                length: e.length,
+                                used_by,
+                            }
+                        })
+                        .collect();
+                    vars.sort_by_key(|v| v.line);
+                    view.variables = vars;
+                }
+                Err(e) => view.error = Some(e.to_string()),
+            }
+        }
+        files.push(view);
+    }
+    let undefined = required
+        .into_iter()
+        .filter(|k| !defined.contains(k) && std::env::var_os(k).is_none())
+        .collect();
+    SecretsView { files, undefined }
+}
+
+mod envdoc_entry {
+    pub(super) struct Entry {
+        pub line: usize,
+        pub length: usize,
+    }
+}
+
+/// The env file of the stack named `name` (relative, as [`list`] shows it). Only files of
+/// the stack are accepted, so a name from the UI cannot point anywhere else.
+///
+/// # Errors
+/// [`SecretsError::UnknownFile`] for any other name.
+pub fn file_by_name(project: &Project, name: &str) -> Result<PathBuf, SecretsError> {
+    env_files(project)
+        .into_iter()
+        .find(|p| relative(p, &project.dir) == name)
+        .ok_or_else(|| SecretsError::UnknownFile(name.to_owned()))
+}
+
+/// Why a secrets operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SecretsError {
+    /// Not an env file of this stack.
+    #[error("{0} is not an env file of this stack")]
+    UnknownFile(String),
+    /// No such variable.
+    #[error("{key} is not defined in {file}")]
+    UnknownVariable {
+        /// The variable.
+        key: String,
+        /// The file.
+        file: String,
+    },
+    /// Reading or writing the file failed.
+    #[error(transparent)]
+    Doc(#[from] EnvDocError),
+    /// The system's random source failed.
+    #[error("the system's random number source failed: {0}")]
+    Random(String),
+    /// A fix could not be applied.
+    #[error("{0}")]
+    Fix(String),
+}
+
+/// The value of `key` in the env file `name`: the one explicit way a value leaves.
+///
+/// # Errors
+/// Unknown file or variable; unreadable file.
+pub fn reveal(project: &Project, name: &str, key: &str) -> Result<String, SecretsError> {
+    let path = file_by_name(project, name)?;
+    EnvDoc::load(&path)?
+        .get(key)?
+        .ok_or_else(|| SecretsError::UnknownVariable {
+            key: key.to_owned(),
+            file: name.to_owned(),
+        })
+}
+
+/// Sets `key` in env file `name` (created 0600 if missing), keeping a dated copy of the old
+/// file in the stack's [`HISTORY_DIR`]. Returns the copy's path.
+///
+/// # Errors
+/// Unknown file; a bad name or value; writing failed (the old file is then untouched).
+pub fn set(
+    project: &Project,
+    name: &str,
+    key: &str,
+    value: &str,
+) -> Result<Option<PathBuf>, SecretsError> {
+    let path = file_by_name(project, name)?;
+    let mut doc = if path.exists() {
+        EnvDoc::load(&path)?
+    } else {
+        EnvDoc::new(&path)
+    };
+    doc.set(key, value)?;
+    Ok(doc.save(&project.dir.join(HISTORY_DIR))?)
+}
+
+/// What kind of value to generate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum GenKind {
+    /// Hex digits (encryption keys): `length` characters.
+    Hex,
+    /// Standard base64 (JWT and session secrets): `length` characters.
+    Base64,
+    /// Letters, digits, `-` and `_` (passwords that go into URLs unescaped).
+    Password,
+}
+
+impl GenKind {
+    /// The kind and length suited to a variable's name.
+    pub fn suggest(key: &str) -> (Self, usize) {
+        let k = key.to_ascii_uppercase();
+        if k.contains("JWT")
+            || k.contains("SESSION")
+            || (k.contains("SECRET") && !k.contains("KEY"))
+        {
+            (Self::Base64, 64)
+        } else if k.contains("ENCRYPTION") || k.ends_with("_KEY") || k.contains("KEY_") {
+            (Self::Hex, 64)
+        } else {
+            (Self::Password, 32)
+        }
+    }
+}
+
+/// A random value from the operating system's source (`getrandom`), without modulo bias.
+///
+/// # Errors
+/// When the random source fails, or `length` is 0 or above 4096.
+pub fn generate(kind: GenKind, length: usize) -> Result<String, SecretsError> {
+    if length == 0 || length > 4096 {
+        return Err(SecretsError::Random(format!(
+            "a length of {length} makes no sense; choose 16 to 4096"
+        )));
+    }
+    let alphabet: &[u8] = match kind {
+        GenKind::Hex => b"0123456789abcdef",
+        GenKind::Base64 => b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+        GenKind::Password => b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+    };
+    // Alphabets of 16 and 64 symbols divide 256: masking the low bits is unbiased.
+    let mask = (alphabet.len() - 1) as u8;
+    let mut bytes = vec![0u8; length];
+    getrandom::fill(&mut bytes).map_err(|e| SecretsError::Random(e.to_string()))?;
+    let out: String = bytes
+        .iter()
+        .map(|b| alphabet[(b & mask) as usize] as char)
+        .collect();
+    bytes.fill(0);
+    Ok(out)
+}
+
+/// What rotating `key` means, as sentences: who must restart and what users will notice.
+pub fn rotation_note(project: &Project, key: &str, used_by: &[String]) -> String {
+    let k = key.to_ascii_uppercase();
+    let restart = if used_by.is_empty() {
+        "No service reads it that Lifeboat can see.".to_owned()
+    } else {
+        format!(
+            "{} read{} it and must be restarted (`docker compose up -d {}`).",
+            used_by.join(", "),
+            if used_by.len() == 1 { "s" } else { "" },
+            used_by.join(" ")
+        )
+    };
+    let kinds: Vec<&str> = used_by
+        .iter()
+        .filter_map(|s| {
+            project
+                .service(s)?
+                .image_kind
+                .as_ref()
+                .map(|(k, _)| k.as_str())
+        })
+        .collect();
+    let meaning = if k.contains("ENCRYPTION") {
+        "Data encrypted with the old key (for n8n: every saved credential) cannot be read with the new one: \
+         export or re-enter it first, or keep the old key."
+    } else if k.contains("JWT") || k.contains("SESSION") || k.contains("COOKIE") {
+        "Everyone is logged out and must log in again."
+    } else if k.contains("PASSWORD") || k.contains("PASS") {
+        if kinds
+            .iter()
+            .any(|k| matches!(*k, "postgres" | "mysql" | "mariadb" | "mongo"))
+        {
+            "The database keeps its old password until you change it inside the database too \
+             (e.g. `ALTER USER … PASSWORD …`): change both, then restart."
+        } else {
+            "Anything that logs in with the old password stops working until it uses the new one."
+        }
+    } else if k.contains("TOKEN") || k.contains("API_KEY") {
+        "A token issued by another service must be replaced there too, or the new value will be refused."
+    } else {
+        "Anything that depends on the old value stops working until it uses the new one."
+    };
+    format!("{restart} {meaning}")
+}
+
+/// One hygiene finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Finding {
+    /// Stable kebab-case code.
+    pub code: String,
+    /// `high`, `medium` or `low`.
+    pub severity: String,
+    /// The file it concerns (relative to the stack), if one.
+    pub file: Option<String>,
+    /// The line, if one.
+    #[ts(type = "number | null")]
+    pub line: Option<usize>,
+    /// The variable, if one.
+    pub variable: Option<String>,
+    /// What is wrong and why it matters.
+    pub message: String,
+    /// What `check --fix` (or the Fix button) does, when it can fix it.
+    pub fix: Option<String>,
+}
+
+/// Runs the hygiene checks. `home` is where shell history files are looked for.
+pub fn check(project: &Project, home: Option<&Path>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let view = list(project);
+    for f in &view.files {
+        if !f.exists {
+            continue;
+        }
+        let path = project.dir.join(&f.name);
+        if let Some(mode) = f.mode.filter(|m| m & 0o077 != 0) {
+            out.push(Finding {
+                code: "file-mode".into(),
+                severity: "high".into(),
+                file: Some(f.name.clone()),
+                line: None,
+                variable: None,
+                message: format!(
+                    "{} can be read by other users on this machine (mode {:o}).",
+                    f.name, mode
+                ),
+                fix: Some(format!("chmod 600 {}", f.name)),
+            });
+        }
+        if crate::inspect::git_ignores(&project.dir, &path) == Some(false) {
+            out.push(Finding {
+                code: "not-gitignored".into(),
+                severity: "high".into(),
+                file: Some(f.name.clone()),
+                line: None,
+                variable: None,
+                message: format!(
+                    "{} is in a git repository and not ignored: a `git add .` would publish its secrets.",
+                    f.name
+                ),
+                fix: Some(format!("add /{} to .gitignore", f.name)),
+            });
+        }
+    }
+    for s in &project.services {
+        for var in &s.hardcoded_secrets {
+            out.push(Finding {
+                code: "hardcoded-secret".into(),
+                severity: "medium".into(),
+                file: project.compose_files.first().map(|c| relative(c, &project.dir)),
+                line: None,
+                variable: Some(var.clone()),
+                message: format!(
+                    "{} has {var} written into the compose file; move it to .env and write ${{{var}}} there instead.",
+                    s.name
+                ),
+                fix: None,
+            });
+        }
+    }
+    for key in &view.undefined {
+        out.push(Finding {
+            code: "undefined-variable".into(),
+            severity: "medium".into(),
+            file: Some(".env".into()),
+            line: None,
+            variable: Some(key.clone()),
+            message: format!(
+                "The compose file uses ${{{key}}} without a default and no env file defines it: compose will use an empty value."
+            ),
+            fix: None,
+        });
+    }
+    if let Some(home) = home {
+        let histories: Vec<(PathBuf, String)> = [
+            ".bash_history",
+            ".zsh_history",
+            ".local/share/fish/fish_history",
+            ".ash_history",
+        ]
+        .iter()
+        .map(|h| home.join(h))
+        .filter_map(|p| {
+            let bytes = std::fs::read(&p).ok()?;
+            Some((p, String::from_utf8_lossy(&bytes).into_owned()))
+        })
+        .collect();
+        if !histories.is_empty() {
+            for f in &view.files {
+                let Ok(doc) = EnvDoc::load(&project.dir.join(&f.name)) else {
+                    continue;
+                };
+                let Ok(entries) = doc.entries() else { continue };
+                for e in entries
+                    .iter()
+                    .filter(|e| looks_secret(&e.key) && e.value.len() >= 8)
+                {
+                    for (hist, text) in &histories {
+                        if text.contains(&e.value) {
+                            out.push(Finding {
+                                code: "secret-in-shell-history".into(),
+                                severity: "medium".into(),
+                                file: Some(f.name.clone()),
+                                line: Some(e.line),
+                                variable: Some(e.key.clone()),
+                                message: format!(
+                                    "The value of {} also appears in {}: remove those lines, or rotate it.",
+                                    e.key,
+                                    hist.display()
+                                ),
+                                fix: None,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Applies the fixes Lifeboat can make for `findings`: mode 0600, and `.gitignore` entries
+/// (appended to the stack folder's `.gitignore`, created 0644 if missing). Returns what it
+/// did, as sentences.
+///
+/// # Errors
+/// When a change cannot be written.
+pub fn fix(project: &Project, findings: &[Finding]) -> Result<Vec<String>, SecretsError> {
+    let mut done = Vec::new();
+    let mut ignore_lines = Vec::new();
+    for f in findings {
+        let Some(name) = &f.file else { continue };
+        match f.code.as_str() {
+            "file-mode" => {
+                let path = project.dir.join(name);
+                set_mode(&path, 0o600)
+                    .map_err(|e| SecretsError::Fix(format!("cannot chmod {name}: {e}")))?;
+                done.push(format!("{name} is now readable by you only (0600)."));
+            }
+            "not-gitignored" => ignore_lines.push(format!("/{name}")),
+            _ => {}
+        }
+    }
+    if !ignore_lines.is_empty() {
+        let gi = project.dir.join(".gitignore");
+        let mut text = std::fs::read_to_string(&gi).unwrap_or_default();
+        let have: BTreeSet<&str> = text.lines().map(str::trim).collect();
+        let add: Vec<String> = ignore_lines
+            .into_iter()
+            .filter(|l| !have.contains(l.as_str()))
+            .collect();
+        if !add.is_empty() {
+            if !text.is_empty() && !text.ends_with('\n') {
+                text.push('\n');
+            }
+            text.push_str("# secrets, added by Lifeboat\n");
+            for l in &add {
+                text.push_str(l);
+                text.push('\n');
+            }
+            let tmp = project.dir.join(".gitignore.lifeboat.tmp");
+            std::fs::write(&tmp, &text)
+                .and_then(|()| crate::archive::commit(&tmp, &gi))
+                .map_err(|e| SecretsError::Fix(format!("cannot write .gitignore: {e}")))?;
+            done.push(format!("Added {} to .gitignore.", add.join(", ")));
+        }
+    }
+    Ok(done)
+}
+
+fn relative(p: &Path, dir: &Path) -> String {
+    p.strip_prefix(dir)
+        .map_or_else(|_| p.display().to_string(), |r| r.display().to_string())
+}
+
+#[cfg(unix)]
+fn file_mode(p: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o7777)
+}
+#[cfg(not(unix))]
+fn file_mode(_p: &Path) -> Option<u32> {
+    None
+}
+
+#[cfg(unix)]
+fn set_mode(p: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
+}
+#[cfg(not(unix))]
+fn set_mode(_p: &Path, _mode: u32) -> std::io::Result<()> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_are_found_and_dollar_dollar_is_literal() {
+        let r = references("a: ${DB_PASS:-x} $USER $$NOT ${1BAD} ${N8N_KEY}");
+        assert_eq!(
+            r.into_iter().collect::<Vec<_>>(),
+            ["DB_PASS", "N8N_KEY", "USER"]
+        );
+    }
+
+    #[test]
+    fn generated_values_use_their_alphabet_and_differ() {
+        let a = generate(GenKind::Hex, 64).unwrap();
+        let b = generate(GenKind::Hex, 64).unwrap();
+        assert_eq!(a.len(), 64);
+        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+        let p = generate(GenKind::Password, 32).unwrap();
+        assert!(p
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+        // Every symbol shows up over enough draws (no symbol is unreachable).
+        let many = generate(GenKind::Base64, 4096).unwrap();
+        let distinct: BTreeSet<char> = many.chars().collect();
+        assert_eq!(distinct.len(), 64);
+        assert_eq!(GenKind::suggest("N8N_ENCRYPTION_KEY"), (GenKind::Hex, 64));
+        assert_eq!(GenKind::suggest("JWT_SECRET"), (GenKind::Base64, 64));
+        assert_eq!(
+            GenKind::suggest("POSTGRES_PASSWORD"),
+            (GenKind::Password, 32)
+        );
+        assert!(generate(GenKind::Hex, 0).is_err());
+    }
+}

@@ -1,0 +1,225 @@
+//! Env files as documents on real files: every env file among the shared fixtures is read
+//! and written back byte for byte, and an edit there changes only its own lines; edits keep
+//! the file's mode and leave a dated copy inside the stack folder; the hygiene fixes work in
+//! a real git repository.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use lifeboat_core::secrets::{self, EnvDoc};
+
+use crate::harness::{load, shared, skip};
+
+fn env_fixtures(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.filter_map(Result::ok) {
+        let p = e.path();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if p.is_dir() {
+            env_fixtures(&p, out);
+        } else if name.starts_with(".env") || name.ends_with(".env") {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn every_fixture_env_file_round_trips_and_edits_touch_only_their_lines() {
+    let dir = shared().join("fixtures/compose");
+    if !dir.is_dir() {
+        return skip("../shared/fixtures/compose is not beside the repository");
+    }
+    let mut files = Vec::new();
+    env_fixtures(&dir, &mut files);
+    assert!(files.len() >= 5, "{files:?}");
+    let t = tempfile::tempdir().unwrap();
+    for f in files {
+        let original = std::fs::read(&f).unwrap();
+        let doc = EnvDoc::load(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        assert_eq!(doc.text().as_bytes(), &original[..], "{}", f.display());
+        // Written to a copy: byte for byte.
+        let copy = t.path().join("copy.env");
+        std::fs::write(&copy, &original).unwrap();
+        let mut doc = EnvDoc::load(&copy).unwrap();
+        assert_eq!(
+            doc.save(&t.path().join("history")).unwrap(),
+            None,
+            "nothing to write"
+        );
+        assert_eq!(std::fs::read(&copy).unwrap(), original);
+        // Edit the first variable: only its lines change.
+        let entries = doc.entries().unwrap();
+        let Some(first) = entries.iter().find(|e| e.line == e.last_line) else {
+            continue;
+        };
+        doc.set(&first.key, "changed value with 'quotes' and $dollar")
+            .unwrap();
+        doc.save(&t.path().join("history")).unwrap();
+        let after = std::fs::read_to_string(&copy).unwrap();
+        let before = String::from_utf8(original).unwrap();
+        let (b, a): (Vec<&str>, Vec<&str>) =
+            (before.split('\n').collect(), after.split('\n').collect());
+        assert_eq!(a.len(), b.len(), "{}", f.display());
+        for (i, (x, y)) in b.iter().zip(&a).enumerate() {
+            if i + 1 == first.line {
+                assert_ne!(x, y);
+            } else {
+                assert_eq!(x, y, "{} line {}", f.display(), i + 1);
+            }
+        }
+        assert_eq!(
+            EnvDoc::load(&copy)
+                .unwrap()
+                .get(&first.key)
+                .unwrap()
+                .as_deref(),
+            Some("changed value with 'quotes' and $dollar")
+        );
+        std::fs::remove_file(&copy).unwrap();
+    }
+}
+
+#[test]
+fn edits_keep_the_mode_and_a_dated_copy_and_fixes_work_in_git() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path();
+    std::fs::write(
+        dir.join("compose.yaml"),
+        "services:\n  app:\n    image: n8nio/n8n\n    env_file: [app.env]\n    environment:\n      DB_PASSWORD: ${DB_PASSWORD}\n      TOKEN: ${API_TOKEN}\n  db:\n    image: postgres:16\n    environment:\n      POSTGRES_PASSWORD: ${DB_PASSWORD}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join(".env"), "DB_PASSWORD=old-password-123\n").unwrap();
+    std::fs::set_permissions(dir.join(".env"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    std::fs::write(dir.join("app.env"), "N8N_ENCRYPTION_KEY=abc\n").unwrap();
+    std::fs::set_permissions(dir.join("app.env"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let project = load(dir);
+
+    let view = secrets::list(&project);
+    let names: Vec<&str> = view.files.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, [".env", "app.env"]);
+    let db_pass = &view.files[0].variables[0];
+    assert_eq!((db_pass.key.as_str(), db_pass.length), ("DB_PASSWORD", 16));
+    assert_eq!(db_pass.used_by, ["app", "db"]);
+    assert_eq!(view.files[1].variables[0].used_by, ["app"]);
+    assert_eq!(view.undefined, ["API_TOKEN"]);
+    // Nothing in the listing carries a value.
+    let json = serde_json::to_string(&view).unwrap();
+    assert!(
+        !json.contains("old-password-123") && !json.contains("abc\""),
+        "{json}"
+    );
+
+    let copy = secrets::set(&project, ".env", "DB_PASSWORD", "new-password-456")
+        .unwrap()
+        .expect("a dated copy");
+    assert!(copy.starts_with(dir.join(".lifeboat/secrets-history")));
+    assert_eq!(
+        std::fs::read_to_string(&copy).unwrap(),
+        "DB_PASSWORD=old-password-123\n"
+    );
+    assert_eq!(
+        std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(
+        std::fs::metadata(dir.join(".env"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o640,
+        "an edit keeps the file's mode"
+    );
+    assert_eq!(
+        secrets::reveal(&project, ".env", "DB_PASSWORD").unwrap(),
+        "new-password-456"
+    );
+    // A name that is not one of the stack's env files is refused.
+    assert!(secrets::set(&project, "../etc/passwd", "X", "y").is_err());
+    assert!(secrets::reveal(&project, "/etc/passwd", "root").is_err());
+
+    let git = |args: &[&str]| {
+        let ok = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(ok, "git {args:?}");
+    };
+    if Command::new("git").arg("--version").output().is_err() {
+        return skip("git is not installed");
+    }
+    git(&["init", "-q"]);
+    let findings = secrets::check(&project, None);
+    let codes: Vec<(&str, Option<&str>)> = findings
+        .iter()
+        .map(|f| (f.code.as_str(), f.file.as_deref()))
+        .collect();
+    assert!(codes.contains(&("file-mode", Some(".env"))), "{codes:?}");
+    assert!(
+        codes.contains(&("not-gitignored", Some(".env"))),
+        "{codes:?}"
+    );
+    assert!(
+        codes.contains(&("not-gitignored", Some("app.env"))),
+        "{codes:?}"
+    );
+    assert!(
+        codes.contains(&("undefined-variable", Some(".env"))),
+        "{codes:?}"
+    );
+    assert!(
+        !codes.contains(&("file-mode", Some("app.env"))),
+        "{codes:?}"
+    );
+    let done = secrets::fix(&project, &findings).unwrap();
+    assert_eq!(done.len(), 2, "{done:?}");
+    let after: Vec<String> = secrets::check(&project, None)
+        .into_iter()
+        .map(|f| f.code)
+        .collect();
+    assert_eq!(
+        after,
+        ["undefined-variable"],
+        "only what cannot be fixed is left"
+    );
+    assert_eq!(
+        std::fs::metadata(dir.join(".env"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    // Real git agrees that both files are ignored now, and so are the dated copies.
+    let copy_rel = copy.strip_prefix(dir).unwrap().display().to_string();
+    for f in [".env", "app.env", copy_rel.as_str()] {
+        let ignored = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["check-ignore", "-q", f])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ignored, "{f}");
+    }
+
+    // A secret typed into a shell is found in the history, without printing it.
+    let home = dir.join("home");
+    std::fs::create_dir(&home).unwrap();
+    std::fs::write(
+        home.join(".bash_history"),
+        "ls\nexport DB_PASSWORD=new-password-456\n",
+    )
+    .unwrap();
+    let f: Vec<_> = secrets::check(&project, Some(&home))
+        .into_iter()
+        .filter(|f| f.code == "secret-in-shell-history")
+        .collect();
+    assert_eq!(f.len(), 1);
+    assert!(!f[0].message.contains("new-password-456"));
+}
