@@ -12,6 +12,12 @@ const COMMANDS: &[&str] = &[
     "save_backup_settings",
     "setup_key",
     "start_backup",
+    "secrets_screen",
+    "reveal_secret",
+    "set_secret",
+    "generate_secret",
+    "rotation_note",
+    "fix_finding",
 ];
 
 fn main() {

@@ -4,6 +4,7 @@
 mod backups;
 mod commands;
 mod error;
+mod secrets;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -16,6 +17,7 @@ use tauri::Manager;
 pub use backups::{BackupChoices, BackupDone, BackupOverview, DestinationStatus, KeyStatus};
 pub use commands::InspectResult;
 pub use error::{ErrorCode, IpcError};
+pub use secrets::SecretsScreen;
 
 /// The app's shared state: the catalog, running jobs, and the stack opened at launch.
 /// Cloning shares it (blocking work takes a clone to another thread).
@@ -133,6 +135,12 @@ pub fn run() {
             backups::save_backup_settings,
             backups::setup_key,
             backups::start_backup,
+            secrets::secrets_screen,
+            secrets::reveal_secret,
+            secrets::set_secret,
+            secrets::generate_secret,
+            secrets::rotation_note,
+            secrets::fix_finding,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

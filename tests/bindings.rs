@@ -9,7 +9,7 @@ use std::path::Path;
 use lifeboat_core::catalog::StackRecord;
 use lifeboat_core::job::JobEvent;
 use lifeboat_desktop::{
-    BackupChoices, BackupDone, BackupOverview, ErrorCode, InspectResult, IpcError,
+    BackupChoices, BackupDone, BackupOverview, ErrorCode, InspectResult, IpcError, SecretsScreen,
 };
 use ts_rs::{Config, TS};
 
@@ -23,6 +23,7 @@ fn export_all(dir: &Path) {
     BackupOverview::export_all(&cfg).unwrap();
     BackupChoices::export_all(&cfg).unwrap();
     BackupDone::export_all(&cfg).unwrap();
+    SecretsScreen::export_all(&cfg).unwrap();
 }
 
 fn read_dir(dir: &Path) -> BTreeMap<String, String> {

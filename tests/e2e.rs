@@ -191,6 +191,65 @@ async fn stacks_screen_shows_the_example_stack() {
         )
         .unwrap();
 
+        // Secrets: masked until asked, then shown, then hidden again on Hide.
+        client
+            .find(Locator::XPath("//button[@role='tab' and text()='Secrets']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        client
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::Css("[data-testid=variable][data-key=POSTGRES_PASSWORD]"))
+            .await
+            .expect("the .env variables appear");
+        let page = texts(&client, "main").await.join("\n");
+        assert!(
+            !page.contains("example-not-a-real-password"),
+            "a value is shown before Reveal"
+        );
+        let findings = texts(&client, ".warning").await.join("\n");
+        assert!(findings.contains("can be read by other users"), "{findings}");
+        client
+            .find(Locator::Css("[aria-label='Reveal POSTGRES_PASSWORD']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let v = texts(&client, "[data-key=POSTGRES_PASSWORD] [data-testid=value]").await;
+            if v == ["example-not-a-real-password"] {
+                break;
+            }
+            assert!(Instant::now() < deadline, "reveal never showed the value: {v:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        std::fs::write(
+            artifacts.join("e2e-secrets.png"),
+            client.screenshot().await.unwrap(),
+        )
+        .unwrap();
+        client
+            .find(Locator::Css("[aria-label='Reveal POSTGRES_PASSWORD']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let v = texts(&client, "[data-key=POSTGRES_PASSWORD] [data-testid=value]").await;
+        assert!(v[0].starts_with("••••"), "{v:?}");
+        client
+            .find(Locator::XPath("//button[@role='tab' and text()='Overview']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+
         if !have_keyring {
             skip("no D-Bus session with a keyring: the backup part of this test needs one (./dev test provides it)");
             return;

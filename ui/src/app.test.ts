@@ -217,6 +217,75 @@ describe("Back up now", () => {
   });
 });
 
+describe("Secrets tab", () => {
+  let root: HTMLElement;
+  beforeEach(() => {
+    root = document.createElement("div");
+    document.body.append(root);
+  });
+  afterEach(() => {
+    clearMocks();
+    root.remove();
+  });
+
+  it("shows values masked, reveals one on request and hides it on blur, fixes and edits", async () => {
+    const calls: { cmd: string; args: unknown }[] = [];
+    const screen = {
+      view: {
+        files: [
+          { name: ".env", exists: true, mode: 0o644, error: null,
+            variables: [{ key: "DB_PASSWORD", line: 2, length: 16, secret: true, used_by: ["db", "n8n"] }] },
+        ],
+        undefined: ["API_TOKEN"],
+      },
+      findings: [{ code: "file-mode", severity: "high", file: ".env", line: null, variable: null, message: ".env can be read by other users", fix: "chmod 600 .env" }],
+    };
+    mockIPC((cmd, args) => {
+      calls.push({ cmd, args });
+      switch (cmd) {
+        case "list_stacks": return [result.stack];
+        case "get_startup": return 7;
+        case "inspect_stack": return result;
+        case "backup_overview": return overview;
+        case "secrets_screen": return screen;
+        case "reveal_secret": return "s3cret-value-123";
+        case "fix_finding": return { ...screen, findings: [] };
+        case "set_secret": return screen;
+        default: throw new Error(`unexpected ${cmd}`);
+      }
+    });
+    await start(root);
+    await settle();
+    [...root.querySelectorAll<HTMLButtonElement>("[role=tab]")].find((b) => b.textContent === "Secrets")!.click();
+    await settle();
+    const row = root.querySelector("[data-testid=variable]")!;
+    expect(row.textContent).toContain("DB_PASSWORD");
+    expect(row.textContent).toContain("(16)");
+    expect(row.textContent).toContain("db, n8n");
+    expect(root.textContent).not.toContain("s3cret");
+    expect(root.textContent).toContain("API_TOKEN");
+    row.querySelector<HTMLButtonElement>("[aria-label='Reveal DB_PASSWORD']")!.click();
+    await settle();
+    expect(row.querySelector("[data-testid=value]")!.textContent).toBe("s3cret-value-123");
+    window.dispatchEvent(new Event("blur"));
+    expect(row.querySelector("[data-testid=value]")!.textContent).toBe("•••••••• (16)");
+
+    root.querySelector<HTMLButtonElement>(".warning .fix")!.click();
+    await settle();
+    expect(calls.find((c) => c.cmd === "fix_finding")?.args).toMatchObject({ stackId: 7, code: "file-mode", file: ".env" });
+    expect(root.textContent).toContain("No secrets problems found");
+
+    const row2 = root.querySelector("[data-testid=variable]")!;
+    row2.querySelector<HTMLButtonElement>("[aria-label='Edit DB_PASSWORD']")!.click();
+    const input = row2.querySelector<HTMLInputElement>("input[type=password]")!;
+    input.value = "typed-new-value";
+    row2.querySelector("form")!.dispatchEvent(new Event("submit", { cancelable: true }));
+    await settle();
+    expect(calls.find((c) => c.cmd === "set_secret")?.args).toMatchObject({ file: ".env", key: "DB_PASSWORD", value: "typed-new-value" });
+    expect(root.textContent).not.toContain("typed-new-value");
+  });
+});
+
 describe("format", () => {
   it("prints bytes, growth and times", () => {
     expect(bytes(512)).toBe("512 B");

@@ -1,11 +1,14 @@
 // The Stacks screen: the stacks Lifeboat knows on the left, the chosen stack's inspection on
 // the right (services, sizes and growth, largest files, warnings in plain words).
 import * as ipc from "./lib/ipc";
-import type { BackupOverview, InspectResult, JobEvent, MountReport, ServiceReport, StackRecord, Warning } from "./lib/ipc";
+import type { BackupOverview, InspectResult, JobEvent, MountReport, SecretsScreen, ServiceReport, StackRecord, Warning } from "./lib/ipc";
 import { describeError } from "./lib/errors";
 import { ago, bytes, count, duration, eta, growth, rate } from "./lib/format";
 import { h, sparkline } from "./lib/dom";
 import { backupsPanel, openKeyDialog } from "./backups";
+import { secretsPanel } from "./secrets";
+
+type Tab = "overview" | "backups" | "secrets";
 
 interface Job {
   kind: "inspect" | "backup";
@@ -24,6 +27,8 @@ interface State {
   selected: number | null;
   results: Map<number, InspectResult>;
   overviews: Map<number, BackupOverview>;
+  secrets: Map<number, SecretsScreen>;
+  tab: Tab;
   job: Job | null;
   error: { title: string; detail: string } | null;
   notice: { title: string; detail: string } | null;
@@ -34,7 +39,7 @@ let root: HTMLElement;
 
 export async function start(el: HTMLElement): Promise<void> {
   root = el;
-  state = { stacks: [], selected: null, results: new Map(), overviews: new Map(), job: null, error: null, notice: null };
+  state = { stacks: [], selected: null, results: new Map(), overviews: new Map(), secrets: new Map(), tab: "overview", job: null, error: null, notice: null };
   try {
     state.stacks = await ipc.listStacks();
     const startup = await ipc.getStartup();
@@ -48,6 +53,7 @@ export async function start(el: HTMLElement): Promise<void> {
 }
 
 async function select(stackId: number): Promise<void> {
+  if (state.selected !== stackId) state.tab = "overview";
   state.selected = stackId;
   state.error = null;
   state.notice = null;
@@ -169,6 +175,7 @@ async function backUpNow(stackId: number): Promise<void> {
 }
 
 async function runBackup(stackId: number): Promise<void> {
+  state.tab = "backups";
   state.job = newJob("backup", stackId);
   state.error = null;
   render();
@@ -214,6 +221,41 @@ async function saveSettings(stackId: number, mode: ipc.Mode, stop: string[], kee
     state.error = describeError(e);
   }
   render();
+}
+
+async function openTab(tab: Tab): Promise<void> {
+  state.tab = tab;
+  render();
+  const id = state.selected;
+  if (id === null) return;
+  if (tab === "secrets") await loadSecrets(id);
+  if (tab === "backups" && !state.overviews.has(id)) await loadOverview(id);
+}
+
+async function loadSecrets(stackId: number): Promise<void> {
+  await secretsCall(stackId, () => ipc.secretsScreen(stackId));
+}
+
+/** Runs a secrets command that returns the new screen, and shows it (or the error). */
+async function secretsCall(stackId: number, call: () => Promise<SecretsScreen>, done?: string): Promise<void> {
+  try {
+    state.secrets.set(stackId, await call());
+    state.error = null;
+    state.notice = done ? { title: done, detail: "The previous file is kept as a dated copy in .lifeboat/secrets-history." } : null;
+  } catch (e) {
+    state.error = describeError(e);
+  }
+  render();
+}
+
+async function quietly<T>(call: () => Promise<T>): Promise<T | null> {
+  try {
+    return await call();
+  } catch (e) {
+    state.error = describeError(e);
+    render();
+    return null;
+  }
 }
 
 async function addStack(): Promise<void> {
@@ -330,13 +372,61 @@ function content(): (Node | string)[] {
     ),
   );
   out.push(h("div", { id: "progress" }, progressBox()));
+  const tabs: [Tab, string][] = [
+    ["overview", "Overview"],
+    ["backups", "Backups"],
+    ["secrets", "Secrets"],
+  ];
   out.push(
-    backupsPanel(state.overviews.get(stack.id), state.job !== null, {
-      chooseDestination: () => void chooseDestination(stack.id),
-      saveSettings: (mode, stop, keep) => void saveSettings(stack.id, mode, stop, keep),
-    }),
+    h(
+      "div",
+      { class: "tabs", role: "tablist", "aria-label": "Stack sections" },
+      tabs.map(([id, label]) =>
+        h(
+          "button",
+          {
+            role: "tab",
+            class: "tab",
+            id: `tab-${id}`,
+            "aria-selected": state.tab === id ? "true" : "false",
+            tabindex: state.tab === id ? 0 : -1,
+            onclick: () => void openTab(id),
+            onkeydown: (ev: Event) => {
+              const k = (ev as KeyboardEvent).key;
+              if (k !== "ArrowRight" && k !== "ArrowLeft") return;
+              const i = tabs.findIndex(([t]) => t === state.tab);
+              const next = tabs[(i + (k === "ArrowRight" ? 1 : tabs.length - 1)) % tabs.length][0];
+              void openTab(next).then(() => document.getElementById(`tab-${next}`)?.focus());
+            },
+          },
+          label,
+        ),
+      ),
+    ),
   );
-  if (result) out.push(...inspectionView(result));
+  const panel = h("div", { role: "tabpanel", "aria-labelledby": `tab-${state.tab}` });
+  if (state.tab === "backups") {
+    panel.append(
+      backupsPanel(state.overviews.get(stack.id), state.job !== null, {
+        chooseDestination: () => void chooseDestination(stack.id),
+        saveSettings: (mode, stop, keep) => void saveSettings(stack.id, mode, stop, keep),
+      }),
+    );
+  } else if (state.tab === "secrets") {
+    const id = stack.id;
+    panel.append(
+      secretsPanel(state.secrets.get(id), state.job !== null, {
+        reveal: (file, key) => quietly(() => ipc.revealSecret(id, file, key)),
+        save: (file, key, value) => void secretsCall(id, () => ipc.setSecret(id, file, key, value), `Saved ${key}`),
+        generate: (file, key) => void secretsCall(id, () => ipc.generateSecret(id, file, key), `${key} has a new value`),
+        rotationNote: (file, key) => quietly(() => ipc.rotationNote(id, file, key)),
+        fix: (code, file) => void secretsCall(id, () => ipc.fixFinding(id, code, file), "Fixed"),
+      }),
+    );
+  } else if (result) {
+    panel.append(...inspectionView(result));
+  }
+  out.push(panel);
   return out;
 }
 

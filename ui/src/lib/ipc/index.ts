@@ -16,6 +16,10 @@ export type { BackupRecord } from "./bindings/BackupRecord";
 export type { ServiceChoice } from "./bindings/ServiceChoice";
 export type { Mode } from "./bindings/Mode";
 export type { Keep } from "./bindings/Keep";
+import type { SecretsScreen } from "./bindings/SecretsScreen";
+export type { SecretsScreen };
+export type { Finding } from "./bindings/Finding";
+export type { Variable } from "./bindings/Variable";
 export type { Inspection } from "./bindings/Inspection";
 export type { ServiceReport } from "./bindings/ServiceReport";
 export type { MountReport } from "./bindings/MountReport";
@@ -62,3 +66,21 @@ export function startBackup(stackId: number, onEvent: (e: JobEvent) => void): Pr
   channel.onmessage = onEvent;
   return invoke("start_backup", { stackId, onEvent: channel });
 }
+
+export const secretsScreen = (stackId: number): Promise<SecretsScreen> => invoke("secrets_screen", { stackId });
+
+/** The one call that returns a secret value: only when the user clicks Reveal. */
+export const revealSecret = (stackId: number, file: string, key: string): Promise<string> =>
+  invoke("reveal_secret", { stackId, file, key });
+
+export const setSecret = (stackId: number, file: string, key: string, value: string): Promise<SecretsScreen> =>
+  invoke("set_secret", { stackId, file, key, value });
+
+export const generateSecret = (stackId: number, file: string, key: string): Promise<SecretsScreen> =>
+  invoke("generate_secret", { stackId, file, key });
+
+export const rotationNote = (stackId: number, file: string, key: string): Promise<string> =>
+  invoke("rotation_note", { stackId, file, key });
+
+export const fixFinding = (stackId: number, code: string, file: string): Promise<SecretsScreen> =>
+  invoke("fix_finding", { stackId, code, file });

@@ -1,0 +1,151 @@
+//! Secrets commands: the stack's env files masked, one value revealed on request, set,
+//! generate, rotate (with its impact note), hygiene findings and their fixes. Files are named
+//! as the listing names them and checked against the stack's own env files; no path from the
+//! web UI is ever opened as such. No command returns a value except `reveal_secret`.
+
+use std::path::Path;
+
+use lifeboat_core::secrets::{self, Finding, GenKind, SecretsError, SecretsView};
+use lifeboat_core::{LoadOptions, Project};
+use serde::Serialize;
+use tauri::State;
+use ts_rs::TS;
+
+use crate::error::{ErrorCode, IpcError};
+use crate::AppState;
+
+/// The Secrets screen's content.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct SecretsScreen {
+    /// Files and variables, masked.
+    pub view: SecretsView,
+    /// Hygiene findings.
+    pub findings: Vec<Finding>,
+}
+
+impl From<SecretsError> for IpcError {
+    fn from(e: SecretsError) -> Self {
+        let code = match &e {
+            SecretsError::UnknownFile(_) | SecretsError::UnknownVariable { .. } => {
+                ErrorCode::InvalidStack
+            }
+            _ => ErrorCode::Internal,
+        };
+        Self::new(code, e)
+    }
+}
+
+fn project(state: &AppState, stack_id: i64) -> Result<Project, IpcError> {
+    let record = state.catalog.stack(stack_id)?;
+    Ok(lifeboat_core::stack::load(
+        Path::new(&record.dir),
+        &LoadOptions::default(),
+    )?)
+}
+
+fn screen(p: &Project) -> SecretsScreen {
+    SecretsScreen {
+        view: secrets::list(p),
+        findings: secrets::check(p, dirs_home().as_deref()),
+    }
+}
+
+fn dirs_home() -> Option<std::path::PathBuf> {
+    std::env::var_os("HOME").map(std::path::PathBuf::from)
+}
+
+#[tauri::command]
+pub fn secrets_screen(
+    state: State<'_, AppState>,
+    stack_id: i64,
+) -> Result<SecretsScreen, IpcError> {
+    Ok(screen(&project(&state, stack_id)?))
+}
+
+/// The one command that returns a value: what the user asked to see.
+#[tauri::command]
+pub fn reveal_secret(
+    state: State<'_, AppState>,
+    stack_id: i64,
+    file: String,
+    key: String,
+) -> Result<String, IpcError> {
+    Ok(secrets::reveal(&project(&state, stack_id)?, &file, &key)?)
+}
+
+#[tauri::command]
+pub fn set_secret(
+    state: State<'_, AppState>,
+    stack_id: i64,
+    file: String,
+    key: String,
+    value: String,
+) -> Result<SecretsScreen, IpcError> {
+    let p = project(&state, stack_id)?;
+    secrets::set(&p, &file, &key, &value)?;
+    Ok(screen(&p))
+}
+
+/// Sets a new random value suited to the variable's name (this is also "rotate").
+#[tauri::command]
+pub fn generate_secret(
+    state: State<'_, AppState>,
+    stack_id: i64,
+    file: String,
+    key: String,
+) -> Result<SecretsScreen, IpcError> {
+    let p = project(&state, stack_id)?;
+    let (kind, len) = GenKind::suggest(&key);
+    let value = secrets::generate(kind, len)?;
+    secrets::set(&p, &file, &key, &value)?;
+    Ok(screen(&p))
+}
+
+/// What rotating a variable means, to show before the user confirms.
+#[tauri::command]
+pub fn rotation_note(
+    state: State<'_, AppState>,
+    stack_id: i64,
+    file: String,
+    key: String,
+) -> Result<String, IpcError> {
+    let p = project(&state, stack_id)?;
+    let view = secrets::list(&p);
+    let used_by = view
+        .files
+        .iter()
+        .filter(|f| f.name == file)
+        .flat_map(|f| &f.variables)
+        .find(|v| v.key == key)
+        .map(|v| v.used_by.clone())
+        .ok_or_else(|| {
+            IpcError::new(
+                ErrorCode::InvalidStack,
+                format!("{key} is not defined in {file}"),
+            )
+        })?;
+    Ok(secrets::rotation_note(&p, &key, &used_by))
+}
+
+/// Applies the fix of the finding with this code and file.
+#[tauri::command]
+pub fn fix_finding(
+    state: State<'_, AppState>,
+    stack_id: i64,
+    code: String,
+    file: String,
+) -> Result<SecretsScreen, IpcError> {
+    let p = project(&state, stack_id)?;
+    let findings: Vec<Finding> = secrets::check(&p, None)
+        .into_iter()
+        .filter(|f| f.code == code && f.file.as_deref() == Some(file.as_str()) && f.fix.is_some())
+        .collect();
+    if findings.is_empty() {
+        return Err(IpcError::new(
+            ErrorCode::InvalidStack,
+            "That problem is already fixed, or Lifeboat cannot fix it by itself.",
+        ));
+    }
+    secrets::fix(&p, &findings)?;
+    Ok(screen(&p))
+}

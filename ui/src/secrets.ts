@@ -1,0 +1,156 @@
+// The Secrets part of a stack page: env files with masked values, reveal (hidden again after
+// a few seconds and when the window loses focus), edit, generate, rotate with its impact
+// note, and hygiene findings with Fix buttons. Values live only in the DOM for as long as
+// they are shown or typed; nothing here keeps them.
+import type { Finding, SecretsScreen, Variable } from "./lib/ipc";
+import { h } from "./lib/dom";
+
+export interface SecretActions {
+  reveal(file: string, key: string): Promise<string | null>;
+  save(file: string, key: string, value: string): void;
+  generate(file: string, key: string): void;
+  rotationNote(file: string, key: string): Promise<string | null>;
+  fix(code: string, file: string): void;
+}
+
+const REVEAL_MS = 8000;
+
+export function secretsPanel(s: SecretsScreen | undefined, busy: boolean, a: SecretActions): HTMLElement {
+  if (!s) return h("section", { class: "panel" }, h("h2", {}, "Secrets"), h("p", { class: "muted" }, "Loading…"));
+  return h(
+    "div",
+    { class: "secrets" },
+    findingsView(s.findings, busy, a),
+    s.view.files.map((f) =>
+      h(
+        "section",
+        { class: "panel", "data-testid": "env-file", "data-file": f.name },
+        h(
+          "div",
+          { class: "panel-head" },
+          h("h2", {}, f.name),
+          f.exists
+            ? h("span", { class: f.mode !== null && (f.mode & 0o077) !== 0 ? "bad small" : "muted small" }, f.mode !== null ? `mode ${f.mode.toString(8).padStart(3, "0")}` : "")
+            : h("span", { class: "muted small" }, "does not exist yet"),
+        ),
+        f.error ? h("p", { class: "bad" }, f.error) : null,
+        f.variables.length === 0
+          ? h("p", { class: "muted" }, "No variables.")
+          : h(
+              "table",
+              { class: "vars", "aria-label": `Variables in ${f.name}` },
+              h("thead", {}, h("tr", {}, h("th", {}, "Variable"), h("th", {}, "Value"), h("th", {}, "Read by"), h("th", {}, h("span", { class: "sr-only" }, "Actions")))),
+              h("tbody", {}, f.variables.map((v) => variableRow(f.name, v, busy, a))),
+            ),
+      ),
+    ),
+    s.view.undefined.length
+      ? h(
+          "section",
+          { class: "panel" },
+          h("h2", {}, "Used but defined nowhere"),
+          h("p", { class: "muted" }, "The compose file uses these without a default; compose will use an empty value."),
+          h("ul", {}, s.view.undefined.map((k) => h("li", {}, h("code", {}, k)))),
+        )
+      : null,
+  );
+}
+
+function findingsView(fs: Finding[], busy: boolean, a: SecretActions): HTMLElement {
+  if (fs.length === 0) return h("section", { class: "panel ok" }, h("h2", {}, "No secrets problems found"), h("p", {}, "Files are private, ignored by git, and nothing is hard-coded."));
+  return h(
+    "section",
+    { class: "panel" },
+    h("h2", {}, `${fs.length} secrets problem${fs.length === 1 ? "" : "s"}`),
+    h(
+      "ul",
+      { class: "warnings" },
+      fs.map((f) =>
+        h(
+          "li",
+          { class: `warning ${f.severity === "high" ? "w-high" : ""}`, "data-code": f.code },
+          f.message,
+          f.fix && f.file
+            ? h("button", { class: "fix", disabled: busy, title: f.fix, onclick: () => a.fix(f.code, f.file!) }, "Fix")
+            : null,
+        ),
+      ),
+    ),
+  );
+}
+
+function variableRow(file: string, v: Variable, busy: boolean, a: SecretActions): HTMLElement {
+  const value = h("span", { class: "masked", "data-testid": "value" }, `•••••••• (${v.length})`);
+  const area = h("div", { class: "row-extra" });
+  let timer: number | undefined;
+  const hide = () => {
+    window.clearTimeout(timer);
+    value.textContent = `•••••••• (${v.length})`;
+    value.className = "masked";
+    revealBtn.textContent = "Reveal";
+    window.removeEventListener("blur", hide);
+  };
+  const revealBtn = h(
+    "button",
+    {
+      class: "quiet",
+      "aria-label": `Reveal ${v.key}`,
+      onclick: async () => {
+        if (value.className === "shown") return hide();
+        const got = await a.reveal(file, v.key);
+        if (got === null) return;
+        value.textContent = got;
+        value.className = "shown";
+        revealBtn.textContent = "Hide";
+        timer = window.setTimeout(hide, REVEAL_MS);
+        window.addEventListener("blur", hide);
+      },
+    },
+    "Reveal",
+  );
+  const edit = () => {
+    const input = h("input", { type: "password", "aria-label": `New value for ${v.key}`, autocomplete: "off" });
+    const form = h(
+      "form",
+      { class: "inline" },
+      input,
+      h("button", { type: "submit", class: "primary" }, "Save"),
+      h("button", { type: "button", onclick: () => area.replaceChildren() }, "Cancel"),
+    );
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const val = input.value;
+      input.value = "";
+      a.save(file, v.key, val);
+    });
+    area.replaceChildren(form);
+    input.focus();
+  };
+  const rotate = async () => {
+    const note = await a.rotationNote(file, v.key);
+    if (note === null) return;
+    area.replaceChildren(
+      h(
+        "div",
+        { class: "confirm", role: "group", "aria-label": `Rotate ${v.key}` },
+        h("p", {}, h("strong", {}, `Replace ${v.key} with a new random value? `), note, " The old file is kept as a dated copy."),
+        h("button", { class: "primary", onclick: () => a.generate(file, v.key) }, "Rotate"),
+        h("button", { onclick: () => area.replaceChildren() }, "Cancel"),
+      ),
+    );
+  };
+  return h(
+    "tr",
+    { "data-testid": "variable", "data-key": v.key },
+    h("td", {}, h("code", {}, v.key), v.secret ? h("span", { class: "tag" }, "secret") : null, h("div", { class: "muted small" }, `line ${v.line}`)),
+    h("td", { class: "value-col" }, value, area),
+    h("td", { class: "small" }, v.used_by.length ? v.used_by.join(", ") : h("span", { class: "muted" }, "no service")),
+    h(
+      "td",
+      { class: "row-actions" },
+      revealBtn,
+      h("button", { class: "quiet", disabled: busy, "aria-label": `Edit ${v.key}`, onclick: edit }, "Edit"),
+      h("button", { class: "quiet", disabled: busy, "aria-label": `Rotate ${v.key}`, onclick: () => void rotate() }, "Rotate"),
+    ),
+  );
+}
