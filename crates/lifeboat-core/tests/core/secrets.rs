@@ -223,3 +223,145 @@ fn edits_keep_the_mode_and_a_dated_copy_and_fixes_work_in_git() {
     assert_eq!(f.len(), 1);
     assert!(!f[0].message.contains("new-password-456"));
 }
+
+/// Every file under `dir` (recursively) whose bytes contain `needle`.
+fn files_containing(dir: &Path, needle: &str, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.filter_map(Result::ok) {
+        let p = e.path();
+        let Ok(ft) = e.file_type() else { continue };
+        if ft.is_dir() {
+            files_containing(&p, needle, out);
+        } else if ft.is_file() {
+            if let Ok(bytes) = std::fs::read(&p) {
+                if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                    out.push(p);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn no_secret_value_leaves_the_stack_folder_in_the_clear() {
+    use lifeboat_core::backup::{self, BackupOptions};
+    use lifeboat_core::inspect::{inspect_stack, InspectOptions};
+    use lifeboat_core::job::NoProgress;
+    use lifeboat_core::{CancelToken, Catalog, LoadOptions};
+
+    let t = tempfile::tempdir().unwrap();
+    let started = std::time::SystemTime::now();
+    let stack = t.path().join("stack");
+    std::fs::create_dir_all(stack.join("data")).unwrap();
+    let values = [
+        "pg-Password-7f3a9c1e55",
+        "jwt-Secret-Value-0b8d2e44aa",
+        "typed-in-Later-91c2d7",
+        "hardcoded-Inline-5e1f",
+    ];
+    std::fs::write(
+        stack.join("compose.yaml"),
+        format!(
+            "services:\n  db:\n    image: postgres:16\n    env_file: [.env]\n    volumes: [./data:/var/lib/postgresql/data]\n  app:\n    image: n8nio/n8n\n    environment:\n      API_TOKEN: {}\n      JWT_SECRET: ${{JWT_SECRET}}\n",
+            values[3]
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        stack.join(".env"),
+        format!(
+            "POSTGRES_PASSWORD={}\nJWT_SECRET={}\n",
+            values[0], values[1]
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        stack.join("data/secrets.env"),
+        format!("SESSION_KEY={}\n", values[1]),
+    )
+    .unwrap();
+    let home = t.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let dest = t.path().join("dest");
+    std::fs::create_dir(&dest).unwrap();
+
+    let catalog = Catalog::open(&home.join("catalog.sqlite3")).unwrap();
+    let rt = crate::harness::runtime();
+    let (_, inspection) = rt
+        .block_on(inspect_stack(
+            &catalog,
+            &stack,
+            &LoadOptions::default(),
+            InspectOptions {
+                use_docker: false,
+                ..InspectOptions::default()
+            },
+            std::sync::Arc::new(NoProgress),
+            &CancelToken::new(),
+        ))
+        .unwrap();
+    let project = load(&stack);
+    secrets::set(&project, ".env", "POSTGRES_PASSWORD", values[2]).unwrap();
+    let view = secrets::list(&project);
+    let findings = secrets::check(&project, Some(&home));
+    let id = age::x25519::Identity::generate();
+    let report = backup::backup(
+        &project,
+        &id,
+        &BackupOptions {
+            threads: 2,
+            ..BackupOptions::new(&dest)
+        },
+        &NoProgress,
+        &CancelToken::new(),
+    )
+    .unwrap();
+    let outputs = [
+        serde_json::to_string(&inspection).unwrap(),
+        serde_json::to_string(&view).unwrap(),
+        serde_json::to_string(&findings).unwrap(),
+        serde_json::to_string(&report).unwrap(),
+    ];
+    for v in values {
+        for (i, o) in outputs.iter().enumerate() {
+            assert!(!o.contains(v), "output {i} carries a secret value");
+        }
+        for place in [&home, &dest] {
+            let mut hits = Vec::new();
+            files_containing(place, v, &mut hits);
+            assert!(hits.is_empty(), "{v} found in the clear in {hits:?}");
+        }
+        // Files this run put straight into the system's temp folder.
+        for e in std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .filter_map(Result::ok)
+        {
+            let Ok(meta) = e.metadata() else { continue };
+            if meta.is_file() && meta.modified().is_ok_and(|m| m >= started) {
+                let bytes = std::fs::read(e.path()).unwrap_or_default();
+                assert!(
+                    !bytes.windows(v.len()).any(|w| w == v.as_bytes()),
+                    "{v} found in {}",
+                    e.path().display()
+                );
+            }
+        }
+    }
+    // The secrets are in the backup, encrypted: decrypting shows them.
+    let secrets_archive = report
+        .components
+        .iter()
+        .find(|c| c.name == "secrets")
+        .unwrap();
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(
+        &mut lifeboat_core::archive::open(Path::new(&secrets_archive.archive), &id).unwrap(),
+        &mut plain,
+    )
+    .unwrap();
+    assert!(plain
+        .windows(values[2].len())
+        .any(|w| w == values[2].as_bytes()));
+}
