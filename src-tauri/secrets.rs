@@ -134,11 +134,17 @@ pub fn fix_finding(
     stack_id: i64,
     code: String,
     file: String,
+    variable: Option<String>,
 ) -> Result<SecretsScreen, IpcError> {
     let p = project(&state, stack_id)?;
     let findings: Vec<Finding> = secrets::check(&p, None)
         .into_iter()
-        .filter(|f| f.code == code && f.file.as_deref() == Some(file.as_str()) && f.fix.is_some())
+        .filter(|f| {
+            f.code == code
+                && f.file.as_deref() == Some(file.as_str())
+                && (variable.is_none() || f.variable == variable)
+                && f.fix.is_some()
+        })
         .collect();
     if findings.is_empty() {
         return Err(IpcError::new(

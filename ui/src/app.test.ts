@@ -238,7 +238,7 @@ describe("Secrets tab", () => {
         ],
         undefined: ["API_TOKEN"],
       },
-      findings: [{ code: "file-mode", severity: "high", file: ".env", line: null, variable: null, message: ".env can be read by other users", fix: "chmod 600 .env" }],
+      findings: [{ code: "file-mode", severity: "high", file: ".env", line: null, variable: null, service: null, message: ".env can be read by other users", fix: "chmod 600 .env" }],
     };
     mockIPC((cmd, args) => {
       calls.push({ cmd, args });

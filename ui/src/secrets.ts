@@ -10,7 +10,7 @@ export interface SecretActions {
   save(file: string, key: string, value: string): void;
   generate(file: string, key: string): void;
   rotationNote(file: string, key: string): Promise<string | null>;
-  fix(code: string, file: string): void;
+  fix(code: string, file: string, variable: string | null): void;
 }
 
 const REVEAL_MS = 8000;
@@ -71,7 +71,7 @@ function findingsView(fs: Finding[], busy: boolean, a: SecretActions): HTMLEleme
           { class: `warning ${f.severity === "high" ? "w-high" : ""}`, "data-code": f.code },
           f.message,
           f.fix && f.file
-            ? h("button", { class: "fix", disabled: busy, title: f.fix, onclick: () => a.fix(f.code, f.file!) }, "Fix")
+            ? h("button", { class: "fix", disabled: busy, title: f.fix, onclick: () => a.fix(f.code, f.file!, f.variable) }, "Fix")
             : null,
         ),
       ),

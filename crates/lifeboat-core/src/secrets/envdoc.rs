@@ -69,6 +69,14 @@ impl EnvDoc {
         Ok(doc)
     }
 
+    /// A document with `text`, to be saved to `path` (any text file, saved atomically).
+    pub fn from_text(path: &Path, text: String) -> Self {
+        Self {
+            path: path.to_owned(),
+            text,
+        }
+    }
+
     /// An empty document for a file that does not exist yet.
     pub fn new(path: &Path) -> Self {
         Self {

@@ -7,6 +7,7 @@
 //! No value leaves this module except through [`reveal`]: listings carry lengths only.
 
 pub mod envdoc;
+pub mod refactor;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -451,6 +452,8 @@ pub struct Finding {
     pub line: Option<usize>,
     /// The variable, if one.
     pub variable: Option<String>,
+    /// The service, if one.
+    pub service: Option<String>,
     /// What is wrong and why it matters.
     pub message: String,
     /// What `check --fix` (or the Fix button) does, when it can fix it.
@@ -473,6 +476,7 @@ pub fn check(project: &Project, home: Option<&Path>) -> Vec<Finding> {
                 file: Some(f.name.clone()),
                 line: None,
                 variable: None,
+                service: None,
                 message: format!(
                     "{} can be read by other users on this machine (mode {:o}).",
                     f.name, mode
@@ -487,6 +491,7 @@ pub fn check(project: &Project, home: Option<&Path>) -> Vec<Finding> {
                 file: Some(f.name.clone()),
                 line: None,
                 variable: None,
+                service: None,
                 message: format!(
                     "{} is in a git repository and not ignored: a `git add .` would publish its secrets.",
                     f.name
@@ -503,11 +508,14 @@ pub fn check(project: &Project, home: Option<&Path>) -> Vec<Finding> {
                 file: project.compose_files.first().map(|c| relative(c, &project.dir)),
                 line: None,
                 variable: Some(var.clone()),
+                service: Some(s.name.clone()),
                 message: format!(
                     "{} has {var} written into the compose file; move it to .env and write ${{{var}}} there instead.",
                     s.name
                 ),
-                fix: None,
+                fix: refactor::plan_move(project, &s.name, var)
+                    .ok()
+                    .map(|p| format!("move {var} into .env and write ${{{var}}} in {}", p.compose_file.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()))),
             });
         }
     }
@@ -518,6 +526,7 @@ pub fn check(project: &Project, home: Option<&Path>) -> Vec<Finding> {
             file: Some(".env".into()),
             line: None,
             variable: Some(key.clone()),
+            service: None,
             message: format!(
                 "The compose file uses ${{{key}}} without a default and no env file defines it: compose will use an empty value."
             ),
@@ -556,6 +565,7 @@ pub fn check(project: &Project, home: Option<&Path>) -> Vec<Finding> {
                                 file: Some(f.name.clone()),
                                 line: Some(e.line),
                                 variable: Some(e.key.clone()),
+                                service: None,
                                 message: format!(
                                     "The value of {} also appears in {}: remove those lines, or rotate it.",
                                     e.key,
@@ -591,6 +601,16 @@ pub fn fix(project: &Project, findings: &[Finding]) -> Result<Vec<String>, Secre
                 done.push(format!("{name} is now readable by you only (0600)."));
             }
             "not-gitignored" => ignore_lines.push(format!("/{name}")),
+            "hardcoded-secret" if f.fix.is_some() => {
+                if let (Some(svc), Some(var)) = (&f.service, &f.variable) {
+                    let plan = refactor::plan_move(project, svc, var)?;
+                    refactor::apply_move(project, &plan)?;
+                    done.push(format!(
+                        "Moved {var} of {svc} into {} and wrote ${{{var}}} in its place.",
+                        relative(&plan.env_file, &project.dir)
+                    ));
+                }
+            }
             _ => {}
         }
     }

@@ -365,3 +365,90 @@ fn no_secret_value_leaves_the_stack_folder_in_the_clear() {
         .windows(values[2].len())
         .any(|w| w == values[2].as_bytes()));
 }
+
+/// A service's `environment` as a map, whether written as a map or a list.
+fn environment(compose: &str, service: &str) -> std::collections::BTreeMap<String, String> {
+    let doc: serde_norway::Value = serde_norway::from_str(compose).unwrap();
+    let env = &doc["services"][service]["environment"];
+    let mut out = std::collections::BTreeMap::new();
+    if let Some(m) = env.as_mapping() {
+        for (k, v) in m {
+            let v = match v {
+                serde_norway::Value::String(s) => s.clone(),
+                other => serde_norway::to_string(other).unwrap().trim().to_owned(),
+            };
+            out.insert(k.as_str().unwrap().to_owned(), v);
+        }
+    } else if let Some(seq) = env.as_sequence() {
+        for item in seq {
+            let (k, v) = item.as_str().unwrap().split_once('=').unwrap();
+            out.insert(k.to_owned(), v.to_owned());
+        }
+    }
+    out
+}
+
+#[test]
+fn a_hardcoded_secret_moves_to_dotenv_with_the_same_effective_environment() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path();
+    let original = "services:\n  app:\n    image: n8nio/n8n\n    environment:\n      API_TOKEN: 'tok-123 with space' # from the vendor\n      MODE: production\n  worker:\n    image: n8nio/n8n\n    environment:\n      - \"WORKER_SECRET=w0rk3r-s3cret\"\n      - PLAIN=1\n";
+    std::fs::write(dir.join("compose.yaml"), original).unwrap();
+    std::fs::write(dir.join(".env"), "EXISTING=1\n").unwrap();
+    let project = load(dir);
+    let findings: Vec<_> = secrets::check(&project, None)
+        .into_iter()
+        .filter(|f| f.code == "hardcoded-secret")
+        .collect();
+    let vars: Vec<&str> = findings
+        .iter()
+        .filter_map(|f| f.variable.as_deref())
+        .collect();
+    assert_eq!(vars, ["API_TOKEN", "WORKER_SECRET"]);
+    assert!(findings.iter().all(|f| f.fix.is_some()), "{findings:?}");
+    // The diff shown first never carries the value.
+    let plan = secrets::refactor::plan_move(&project, "app", "API_TOKEN").unwrap();
+    let diff = plan.diff(dir);
+    assert!(
+        diff.contains("+      API_TOKEN: ${API_TOKEN} # from the vendor"),
+        "{diff}"
+    );
+    assert!(!diff.contains("tok-123"), "{diff}");
+
+    let done = secrets::fix(&project, &findings).unwrap();
+    assert_eq!(done.len(), 2, "{done:?}");
+    let after = std::fs::read_to_string(dir.join("compose.yaml")).unwrap();
+    assert!(
+        !after.contains("tok-123") && !after.contains("w0rk3r"),
+        "{after}"
+    );
+    let env = EnvDoc::load(&dir.join(".env")).unwrap();
+    assert_eq!(env.get("EXISTING").unwrap().as_deref(), Some("1"));
+    // Interpolating the new compose file with .env gives back the old environment.
+    let lookup = |k: &str| env.get(k).ok().flatten();
+    let interpolated = lifeboat_core::stack::interpolate(&after, &lookup, &mut Vec::new());
+    for svc in ["app", "worker"] {
+        assert_eq!(
+            environment(&interpolated, svc),
+            environment(original, svc),
+            "{svc}"
+        );
+    }
+    // Lifeboat's own loader agrees there is nothing hard-coded left.
+    let reloaded = load(dir);
+    assert!(reloaded
+        .services
+        .iter()
+        .all(|s| s.hardcoded_secrets.is_empty()));
+    // Both files' previous versions are kept.
+    let copies: Vec<String> = std::fs::read_dir(dir.join(".lifeboat/secrets-history"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        copies.iter().any(|c| c.starts_with("compose.yaml.")),
+        "{copies:?}"
+    );
+    assert!(copies.iter().any(|c| c.starts_with(".env.")), "{copies:?}");
+}

@@ -82,5 +82,5 @@ export const generateSecret = (stackId: number, file: string, key: string): Prom
 export const rotationNote = (stackId: number, file: string, key: string): Promise<string> =>
   invoke("rotation_note", { stackId, file, key });
 
-export const fixFinding = (stackId: number, code: string, file: string): Promise<SecretsScreen> =>
-  invoke("fix_finding", { stackId, code, file });
+export const fixFinding = (stackId: number, code: string, file: string, variable: string | null): Promise<SecretsScreen> =>
+  invoke("fix_finding", { stackId, code, file, variable });

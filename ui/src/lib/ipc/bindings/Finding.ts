@@ -25,6 +25,10 @@ line: number | null,
  */
 variable: string | null, 
 /**
+ * The service, if one.
+ */
+service: string | null, 
+/**
  * What is wrong and why it matters.
  */
 message: string, 
