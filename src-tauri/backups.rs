@@ -33,6 +33,9 @@ pub struct KeyStatus {
     pub recipient: Option<String>,
     /// Why it is unavailable.
     pub message: Option<String>,
+    /// When the recovery passphrase was last tested (Unix seconds).
+    #[ts(type = "number | null")]
+    pub passphrase_tested_at: Option<i64>,
 }
 
 /// The backup destination of a stack.
@@ -97,25 +100,36 @@ fn destination(settings: &StackSettings) -> Option<PathBuf> {
         })
 }
 
-fn key_status() -> KeyStatus {
+fn key_status(catalog: &lifeboat_core::Catalog) -> KeyStatus {
+    let passphrase_tested_at = catalog
+        .app_state(TESTED_AT)
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse().ok());
     match keys::load(None) {
         Ok((id, _)) => KeyStatus {
             state: "ready".into(),
             recipient: Some(id.to_public().to_string()),
             message: None,
+            passphrase_tested_at,
         },
         Err(KeyError::Missing) => KeyStatus {
             state: "missing".into(),
             recipient: None,
             message: None,
+            passphrase_tested_at,
         },
         Err(e) => KeyStatus {
             state: "unavailable".into(),
             recipient: None,
             message: Some(e.to_string()),
+            passphrase_tested_at,
         },
     }
 }
+
+/// The app-state key that remembers the last successful passphrase test.
+const TESTED_AT: &str = "passphrase_tested_at";
 
 fn overview(state: &AppState, stack_id: i64) -> Result<BackupOverview, IpcError> {
     let record = state.catalog.stack(stack_id)?;
@@ -130,7 +144,7 @@ fn overview(state: &AppState, stack_id: i64) -> Result<BackupOverview, IpcError>
     Ok(BackupOverview {
         services: backup::service_choices(&project),
         history: state.catalog.backups(stack_id, 30)?,
-        key: key_status(),
+        key: key_status(&state.catalog),
         destination,
         settings,
     })
@@ -235,8 +249,106 @@ pub async fn setup_key(
         let recovery = dest.join(RECOVERY_FILE);
         if !recovery.is_file() {
             keys::write_recovery(&identity, passphrase, &recovery)?;
+            // Just chosen and typed twice: that counts as tested.
+            state
+                .catalog
+                .set_app_state(TESTED_AT, &backup::unix_now().to_string())?;
         }
         overview(&state, stack_id)
+    })
+    .await
+    .map_err(|e| IpcError::new(ErrorCode::Internal, e))?
+}
+
+fn present_destination(state: &AppState, stack_id: i64) -> Result<PathBuf, IpcError> {
+    let settings = state.catalog.settings(stack_id)?;
+    let dest = destination(&settings).ok_or_else(no_destination)?;
+    if !dest.is_dir() {
+        return Err(backup::BackupError::DestinationMissing(dest).into());
+    }
+    Ok(dest)
+}
+
+/// Checks the recovery passphrase against the destination's recovery file (nothing is shown
+/// or kept) and remembers when it passed.
+#[tauri::command]
+pub async fn test_passphrase(
+    state: State<'_, AppState>,
+    stack_id: i64,
+    passphrase: String,
+) -> Result<BackupOverview, IpcError> {
+    let passphrase = age::secrecy::SecretString::from(passphrase);
+    let state = state.inner().clone();
+    tauri::async_runtime::spawn_blocking(move || {
+        let dest = present_destination(&state, stack_id)?;
+        let identity = keys::load(None)?.0;
+        keys::test_recovery(&dest.join(RECOVERY_FILE), passphrase, &identity)?;
+        state
+            .catalog
+            .set_app_state(TESTED_AT, &backup::unix_now().to_string())?;
+        overview(&state, stack_id)
+    })
+    .await
+    .map_err(|e| IpcError::new(ErrorCode::Internal, e))?
+}
+
+/// Writes the destination's recovery file again with a new passphrase.
+#[tauri::command]
+pub async fn change_passphrase(
+    state: State<'_, AppState>,
+    stack_id: i64,
+    passphrase: String,
+) -> Result<BackupOverview, IpcError> {
+    let passphrase = age::secrecy::SecretString::from(passphrase);
+    if age::secrecy::ExposeSecret::expose_secret(&passphrase)
+        .chars()
+        .count()
+        < MIN_PASSPHRASE
+    {
+        return Err(IpcError::new(
+            ErrorCode::WeakPassphrase,
+            format!("Choose a recovery passphrase of at least {MIN_PASSPHRASE} characters."),
+        ));
+    }
+    let state = state.inner().clone();
+    tauri::async_runtime::spawn_blocking(move || {
+        let dest = present_destination(&state, stack_id)?;
+        let identity = keys::load(None)?.0;
+        keys::write_recovery(&identity, passphrase, &dest.join(RECOVERY_FILE))?;
+        state
+            .catalog
+            .set_app_state(TESTED_AT, &backup::unix_now().to_string())?;
+        overview(&state, stack_id)
+    })
+    .await
+    .map_err(|e| IpcError::new(ErrorCode::Internal, e))?
+}
+
+/// Writes the printable recovery kit into the destination and returns its file name there.
+#[tauri::command]
+pub async fn save_recovery_kit(
+    state: State<'_, AppState>,
+    stack_id: i64,
+) -> Result<String, IpcError> {
+    let state = state.inner().clone();
+    tauri::async_runtime::spawn_blocking(move || {
+        let dest = present_destination(&state, stack_id)?;
+        let identity = keys::load(None)?.0;
+        let (y, mo, d, ..) = backup::civil(backup::unix_now());
+        let kit = keys::recovery_kit(
+            &dest,
+            &identity.to_public().to_string(),
+            &backup::verify::stacks_in(&dest),
+            &format!("{y:04}-{mo:02}-{d:02}"),
+        );
+        let path = dest.join(keys::KIT_FILE);
+        std::fs::write(&path, kit).map_err(|e| {
+            IpcError::new(
+                ErrorCode::Internal,
+                format!("cannot write {}: {e}", path.display()),
+            )
+        })?;
+        Ok(path.display().to_string())
     })
     .await
     .map_err(|e| IpcError::new(ErrorCode::Internal, e))?

@@ -18,6 +18,9 @@ const COMMANDS: &[&str] = &[
     "generate_secret",
     "rotation_note",
     "fix_finding",
+    "test_passphrase",
+    "change_passphrase",
+    "save_recovery_kit",
 ];
 
 fn main() {

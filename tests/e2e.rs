@@ -325,6 +325,74 @@ async fn stacks_screen_shows_the_example_stack() {
             .collect();
         assert_eq!(snaps.len(), 1);
 
+        // The recovery passphrase: a wrong one is refused in the dialog, the right one passes.
+        for (attempt, expect_ok) in [("not the passphrase", false), ("a long recovery passphrase", true)] {
+            client
+                .find(Locator::XPath("//button[text()='Test passphrase…']"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            client
+                .find(Locator::Css("#pass1"))
+                .await
+                .unwrap()
+                .send_keys(attempt)
+                .await
+                .unwrap();
+            client
+                .find(Locator::XPath("//button[text()='Test']"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                if expect_ok {
+                    let notice = texts(&client, "[data-testid=notice]").await.join(" ");
+                    if notice.contains("Your passphrase works") {
+                        break;
+                    }
+                } else {
+                    let err = texts(&client, "#key-error").await.join(" ");
+                    if err.contains("wrong passphrase") {
+                        std::fs::write(
+                            artifacts.join("e2e-passphrase-wrong.png"),
+                            client.screenshot().await.unwrap(),
+                        )
+                        .unwrap();
+                        client
+                            .find(Locator::XPath("//dialog//button[text()='Cancel']"))
+                            .await
+                            .unwrap()
+                            .click()
+                            .await
+                            .unwrap();
+                        break;
+                    }
+                }
+                assert!(Instant::now() < deadline, "no answer to the passphrase test");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        client
+            .find(Locator::XPath("//button[text()='Save recovery kit']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let kit = dest.path().join("LIFEBOAT-RECOVERY-KIT.txt");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !kit.is_file() {
+            assert!(Instant::now() < deadline, "the recovery kit was not written");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let kit = std::fs::read_to_string(kit).unwrap();
+        assert!(kit.contains("chatbot") && kit.contains("age1"), "{kit}");
+
         // Backup settings: how each service is captured; choosing to stop n8n is saved.
         client
             .find(Locator::XPath("//summary[text()='Backup settings']"))

@@ -42,7 +42,7 @@ const overview: BackupOverview = {
     { name: "web", kind: "generic", has_data: true, dump: null, always_stopped: false },
   ],
   history: [],
-  key: { state: "missing", recipient: null, message: null },
+  key: { state: "missing", recipient: null, message: null, passphrase_tested_at: null },
   destination: null,
 };
 
@@ -141,7 +141,7 @@ describe("Back up now", () => {
         case "setup_key":
           ov = {
             ...ov,
-            key: { state: "ready", recipient: "age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq", message: null },
+            key: { state: "ready", recipient: "age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq", message: null, passphrase_tested_at: null },
             destination: { ...ov.destination!, has_recovery: true },
           };
           return ov;
@@ -214,6 +214,9 @@ describe("Back up now", () => {
     expect(rows.length).toBe(1);
     expect(rows[0].textContent).toContain("Backed up");
     expect(rows[0].textContent).toContain("2.0 KiB");
+    // A passphrase never tested is a reminder, with the actions beside it.
+    expect(root.querySelector("[data-testid=passphrase-reminder]")?.textContent).toContain("not tested it yet");
+    expect([...root.querySelectorAll(".key-actions button")].map((b) => b.textContent)).toEqual(["Test passphrase…", "Change passphrase…", "Save recovery kit"]);
   });
 });
 

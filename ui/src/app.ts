@@ -5,7 +5,7 @@ import type { BackupOverview, InspectResult, JobEvent, MountReport, SecretsScree
 import { describeError } from "./lib/errors";
 import { ago, bytes, count, duration, eta, growth, rate } from "./lib/format";
 import { h, sparkline } from "./lib/dom";
-import { backupsPanel, openKeyDialog } from "./backups";
+import { backupsPanel, openKeyDialog, openPassphraseDialog } from "./backups";
 import { secretsPanel } from "./secrets";
 
 type Tab = "overview" | "backups" | "secrets";
@@ -258,6 +258,42 @@ async function quietly<T>(call: () => Promise<T>): Promise<T | null> {
   }
 }
 
+function passphraseDialog(stackId: number, change: boolean): void {
+  openPassphraseDialog({
+    title: change ? "Change the recovery passphrase" : "Test your recovery passphrase",
+    paragraphs: [
+      change
+        ? "Lifeboat writes the recovery file on the backup drive again, locked with the new passphrase. The old passphrase stops working."
+        : "Type your recovery passphrase. Lifeboat checks that it opens the recovery file on the backup drive and shows nothing.",
+    ],
+    confirm: change,
+    submitLabel: change ? "Change passphrase" : "Test",
+    onClose: () => undefined,
+    onSubmit: async (passphrase) => {
+      try {
+        state.overviews.set(stackId, await (change ? ipc.changePassphrase(stackId, passphrase) : ipc.testPassphrase(stackId, passphrase)));
+      } catch (e) {
+        return describeError(e).detail;
+      }
+      state.notice = change
+        ? { title: "Recovery passphrase changed", detail: "Use the new one from now on; the drive's recovery file was written again." }
+        : { title: "Your passphrase works", detail: "It opens the recovery file on the backup drive." };
+      render();
+      return null;
+    },
+  });
+}
+
+async function saveKit(stackId: number): Promise<void> {
+  try {
+    const path = await ipc.saveRecoveryKit(stackId);
+    state.notice = { title: "Recovery kit saved", detail: `${path} — print it and keep it with the drive. It holds no secret.` };
+  } catch (e) {
+    state.error = describeError(e);
+  }
+  render();
+}
+
 async function addStack(): Promise<void> {
   try {
     const added = await ipc.addStack();
@@ -410,6 +446,9 @@ function content(): (Node | string)[] {
       backupsPanel(state.overviews.get(stack.id), state.job !== null, {
         chooseDestination: () => void chooseDestination(stack.id),
         saveSettings: (mode, stop, keep) => void saveSettings(stack.id, mode, stop, keep),
+        testPassphrase: () => passphraseDialog(stack.id, false),
+        changePassphrase: () => passphraseDialog(stack.id, true),
+        saveKit: () => void saveKit(stack.id),
       }),
     );
   } else if (state.tab === "secrets") {

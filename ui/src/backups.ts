@@ -8,7 +8,13 @@ import { h } from "./lib/dom";
 export interface BackupActions {
   chooseDestination(): void;
   saveSettings(mode: Mode, stop: string[], keep: Keep): void;
+  testPassphrase(): void;
+  changePassphrase(): void;
+  saveKit(): void;
 }
+
+/** Déjà Dup asks every two months; so does Lifeboat. */
+const TEST_EVERY_DAYS = 60;
 
 export const MIN_PASSPHRASE = 10;
 
@@ -47,6 +53,29 @@ export function backupsPanel(ov: BackupOverview | undefined, busy: boolean, acti
           h("span", { class: "label" }, "Backup key"),
           h("span", { class: ov.key.state === "unavailable" ? "bad" : "muted" }, ov.key.state === "unavailable" ? (ov.key.message ?? "unavailable") : "created with your first backup"),
         );
+  const canUseRecovery = ov.key.state === "ready" && !!d?.present && d.has_recovery;
+  const tested = ov.key.passphrase_tested_at;
+  const days = tested === null ? null : Math.floor((Date.now() / 1000 - tested) / 86400);
+  const reminder =
+    canUseRecovery && (days === null || days >= TEST_EVERY_DAYS)
+      ? h(
+          "div",
+          { class: "banner warn", role: "status", "data-testid": "passphrase-reminder" },
+          h("strong", {}, "Do you still know your recovery passphrase? "),
+          days === null ? "You have not tested it yet. " : `You last tested it ${days} days ago. `,
+          "Without it, a lost computer means lost backups.",
+        )
+      : null;
+  const keyActions = canUseRecovery
+    ? h(
+        "div",
+        { class: "key-actions" },
+        h("button", { disabled: busy, onclick: () => actions.testPassphrase() }, "Test passphrase…"),
+        h("button", { disabled: busy, onclick: () => actions.changePassphrase() }, "Change passphrase…"),
+        h("button", { disabled: busy, onclick: () => actions.saveKit() }, "Save recovery kit"),
+        tested !== null ? h("span", { class: "muted small" }, `passphrase last tested ${days === 0 ? "today" : `${days} day${days === 1 ? "" : "s"} ago`}`) : null,
+      )
+    : null;
   return h(
     "section",
     { class: "panel", "aria-labelledby": "backups-title" },
@@ -58,6 +87,8 @@ export function backupsPanel(ov: BackupOverview | undefined, busy: boolean, acti
     ),
     dest,
     key,
+    reminder,
+    keyActions,
     historyView(ov.history),
     settingsView(ov, busy, actions),
   );
@@ -203,38 +234,62 @@ export interface KeyDialogOptions {
   onClose(): void;
 }
 
-/** The modal that creates the key and the recovery file. Resolves nothing itself: `onSubmit`
- * returns an error sentence to show, or null when done. The passphrase lives only in the
- * input fields and the one call. */
+/** The modal that creates the key and the recovery file. */
 export function openKeyDialog(o: KeyDialogOptions): HTMLDialogElement {
+  return openPassphraseDialog({
+    title: o.needKey ? "Create your backup key" : "Protect this drive's recovery file",
+    paragraphs: [
+      o.needKey ? "Lifeboat encrypts every backup with a key that it keeps in your system keyring, so only you can read your backups." : null,
+      h(
+        "span",
+        {},
+        "Choose a recovery passphrase: with it and the backup drive you can restore on a new computer if this one is lost. Lifeboat stores the key, encrypted with this passphrase, in ",
+        h("span", { class: "path" }, o.destination),
+        ". Nobody can recover a forgotten passphrase, so write it down.",
+      ),
+    ],
+    confirm: true,
+    submitLabel: o.needKey ? "Create key and back up" : "Save recovery file and back up",
+    onSubmit: o.onSubmit,
+    onClose: o.onClose,
+  });
+}
+
+export interface PassphraseDialogOptions {
+  title: string;
+  paragraphs: (Node | string | null)[];
+  /** Ask twice and require the minimum length (a new passphrase). */
+  confirm: boolean;
+  submitLabel: string;
+  /** Returns an error sentence to show, or null when done. */
+  onSubmit(passphrase: string): Promise<string | null>;
+  onClose(): void;
+}
+
+/** A modal asking for a passphrase. The passphrase lives only in the input fields and the
+ * one call; the fields are cleared when the dialog closes. */
+export function openPassphraseDialog(o: PassphraseDialogOptions): HTMLDialogElement {
   document.getElementById("key-dialog")?.remove();
   const error = h("p", { class: "bad", role: "alert", id: "key-error" });
-  const p1 = h("input", { type: "password", id: "pass1", autocomplete: "new-password", minlength: MIN_PASSPHRASE, required: true });
-  const p2 = h("input", { type: "password", id: "pass2", autocomplete: "new-password", required: true });
-  const submit = h("button", { type: "submit", class: "primary" }, o.needKey ? "Create key and back up" : "Save recovery file and back up");
+  const p1 = h("input", { type: "password", id: "pass1", autocomplete: o.confirm ? "new-password" : "current-password", required: true });
+  const p2 = o.confirm ? h("input", { type: "password", id: "pass2", autocomplete: "new-password", required: true }) : null;
+  const submit = h("button", { type: "submit", class: "primary" }, o.submitLabel);
   const form = h(
     "form",
     { method: "dialog" },
-    h("h2", { id: "key-title" }, o.needKey ? "Create your backup key" : "Protect this drive's recovery file"),
-    o.needKey
-      ? h("p", {}, "Lifeboat encrypts every backup with a key that it keeps in your system keyring, so only you can read your backups.")
-      : null,
-    h(
-      "p",
-      {},
-      "Choose a recovery passphrase: with it and the backup drive you can restore on a new computer if this one is lost. Lifeboat stores the key, encrypted with this passphrase, in ",
-      h("span", { class: "path" }, o.destination),
-      ". Nobody can recover a forgotten passphrase, so write it down.",
-    ),
-    h("label", { for: "pass1" }, `Recovery passphrase (at least ${MIN_PASSPHRASE} characters)`),
+    h("h2", { id: "key-title" }, o.title),
+    o.paragraphs.filter((p) => p !== null).map((p) => h("p", {}, p)),
+    h("label", { for: "pass1" }, o.confirm ? `Recovery passphrase (at least ${MIN_PASSPHRASE} characters)` : "Recovery passphrase"),
     p1,
-    h("label", { for: "pass2" }, "The same passphrase again"),
+    p2 ? h("label", { for: "pass2" }, "The same passphrase again") : null,
     p2,
     error,
     h("div", { class: "dialog-actions" }, h("button", { type: "button", onclick: () => close() }, "Cancel"), submit),
   );
   const dialog = h("dialog", { id: "key-dialog", "aria-labelledby": "key-title" }, form);
   const close = () => {
+    p1.value = "";
+    if (p2) p2.value = "";
     dialog.remove();
     o.onClose();
   };
@@ -244,12 +299,12 @@ export function openKeyDialog(o: KeyDialogOptions): HTMLDialogElement {
   });
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
-    if (p1.value.length < MIN_PASSPHRASE) {
+    if (o.confirm && p1.value.length < MIN_PASSPHRASE) {
       error.textContent = `The passphrase needs at least ${MIN_PASSPHRASE} characters.`;
       p1.focus();
       return;
     }
-    if (p1.value !== p2.value) {
+    if (p2 && p1.value !== p2.value) {
       error.textContent = "The two passphrases differ. Type the same one twice.";
       p2.focus();
       return;
@@ -259,7 +314,7 @@ export function openKeyDialog(o: KeyDialogOptions): HTMLDialogElement {
     void o.onSubmit(p1.value).then((problem) => {
       if (problem === null) {
         p1.value = "";
-        p2.value = "";
+        if (p2) p2.value = "";
         dialog.remove();
         return;
       }

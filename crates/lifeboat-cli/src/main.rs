@@ -188,6 +188,26 @@ enum KeyAction {
         #[arg(long)]
         identity: Option<PathBuf>,
     },
+    /// Check that your recovery passphrase opens the destination's recovery file and that it
+    /// holds the key in use (nothing is shown).
+    TestPassphrase {
+        /// The destination folder.
+        #[arg(long = "from")]
+        dest: PathBuf,
+        /// Identity file instead of the keyring.
+        #[arg(long)]
+        identity: Option<PathBuf>,
+    },
+    /// Write a printable recovery kit (what Lifeboat is, where the backups are, the steps to
+    /// recover) into the destination. It holds no secret.
+    RecoveryKit {
+        /// The destination folder.
+        #[arg(long = "to")]
+        dest: PathBuf,
+        /// Identity file instead of the keyring.
+        #[arg(long)]
+        identity: Option<PathBuf>,
+    },
     /// Recover the key from a destination's recovery file with its passphrase, into the
     /// keyring (or --identity FILE).
     ImportRecovery {
@@ -344,6 +364,10 @@ fn main() -> ExitCode {
             KeyAction::ExportRecovery { dest, identity } => {
                 verbs::key_export(&dest, identity.as_deref())
             }
+            KeyAction::TestPassphrase { dest, identity } => {
+                verbs::key_test(&dest, identity.as_deref())
+            }
+            KeyAction::RecoveryKit { dest, identity } => verbs::key_kit(&dest, identity.as_deref()),
             KeyAction::ImportRecovery { dest, identity } => {
                 verbs::key_import(&dest, identity.as_deref())
             }

@@ -258,6 +258,42 @@ pub fn key_export(dest: &Path, file: Option<&Path>) -> ExitCode {
     })())
 }
 
+pub fn key_test(dest: &Path, file: Option<&Path>) -> ExitCode {
+    finish((|| {
+        let identity = identity(file)?;
+        let pass = passphrase("Recovery passphrase: ", false)?;
+        keys::test_recovery(&dest.join(RECOVERY_FILE), pass, &identity)?;
+        if let Ok(c) = lifeboat_core::Catalog::open_default() {
+            let _ = c.set_app_state("passphrase_tested_at", &backup::unix_now().to_string());
+        }
+        println!("The passphrase opens the recovery file, and it holds the key in use.");
+        Ok(())
+    })())
+}
+
+pub fn key_kit(dest: &Path, file: Option<&Path>) -> ExitCode {
+    finish((|| {
+        if !dest.is_dir() {
+            return Err(format!("{} is not a folder", dest.display()).into());
+        }
+        let identity = identity(file)?;
+        let (y, mo, d, ..) = backup::civil(backup::unix_now());
+        let kit = keys::recovery_kit(
+            dest,
+            &identity.to_public().to_string(),
+            &verify::stacks_in(dest),
+            &format!("{y:04}-{mo:02}-{d:02}"),
+        );
+        let path = dest.join(keys::KIT_FILE);
+        std::fs::write(&path, kit)?;
+        println!(
+            "Wrote {}: print it and keep it with the drive.",
+            path.display()
+        );
+        Ok(())
+    })())
+}
+
 pub fn key_import(dest: &Path, file: Option<&Path>) -> ExitCode {
     finish((|| {
         let path = dest.join(RECOVERY_FILE);

@@ -152,6 +152,37 @@ impl Catalog {
         rows
     }
 
+    /// A small piece of app state (never a secret), such as when the recovery passphrase
+    /// was last tested.
+    ///
+    /// # Errors
+    /// When SQLite fails.
+    pub fn app_state(&self, key: &str) -> Result<Option<String>, CatalogError> {
+        self.conn()
+            .query_row(
+                "SELECT value FROM app_state WHERE key = ?1",
+                params![key],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Sets a piece of app state.
+    ///
+    /// # Errors
+    /// When SQLite fails.
+    pub fn set_app_state(&self, key: &str, value: &str) -> Result<(), CatalogError> {
+        self.conn()
+            .execute(
+                "INSERT INTO app_state(key, value) VALUES (?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
     /// A stack's backup settings (defaults when never saved).
     ///
     /// # Errors

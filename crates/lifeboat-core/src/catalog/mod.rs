@@ -139,6 +139,10 @@ CREATE TABLE IF NOT EXISTS backups (
     warnings INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS backups_by_stack ON backups(stack_id, started);
+CREATE TABLE IF NOT EXISTS app_state (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 ";
 
 /// The folder where Lifeboat keeps its catalog and logs.

@@ -18,6 +18,8 @@ pub const KEYRING_SERVICE: &str = "lifeboat";
 pub const KEYRING_USER: &str = "backup-identity";
 /// File name of the passphrase-encrypted identity in a destination.
 pub const RECOVERY_FILE: &str = "lifeboat-recovery.age";
+/// File name of the printable recovery kit in a destination.
+pub const KIT_FILE: &str = "LIFEBOAT-RECOVERY-KIT.txt";
 
 /// Why the identity could not be found, stored or recovered.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +54,9 @@ pub enum KeyError {
     /// The recovery file did not open with that passphrase.
     #[error("the recovery file did not open: wrong passphrase or damaged file")]
     WrongPassphrase,
+    /// The recovery file holds another key than the one in use.
+    #[error("the passphrase is right, but the recovery file holds a different key than the one this computer uses; write a new recovery file")]
+    RecoveryMismatch,
 }
 
 /// Where an identity came from.
@@ -226,6 +231,56 @@ pub fn read_recovery(path: &Path, passphrase: SecretString) -> Result<Identity, 
     parse_identity(text.expose_secret(), &path.display().to_string())
 }
 
+/// Checks that `passphrase` opens the recovery file at `path` and that it holds `identity`,
+/// without showing either.
+///
+/// # Errors
+/// [`KeyError::WrongPassphrase`], [`KeyError::RecoveryMismatch`], or the file is missing.
+pub fn test_recovery(
+    path: &Path,
+    passphrase: SecretString,
+    identity: &Identity,
+) -> Result<(), KeyError> {
+    let found = read_recovery(path, passphrase)?;
+    if found.to_public().to_string() == identity.to_public().to_string() {
+        Ok(())
+    } else {
+        Err(KeyError::RecoveryMismatch)
+    }
+}
+
+/// The recovery kit: a plain page to print and keep with the backup drive. It holds no
+/// secret: the passphrase is written on it by hand, if at all.
+pub fn recovery_kit(dest: &Path, recipient: &str, stacks: &[String], made: &str) -> String {
+    let stacks = if stacks.is_empty() {
+        "(none yet)".to_owned()
+    } else {
+        stacks.join(", ")
+    };
+    format!(
+        "LIFEBOAT RECOVERY KIT\n\
+         =====================\n\n\
+         Made {made}. Print this page and keep it with the backup drive, away from this computer.\n\n\
+         What this is\n  Lifeboat makes encrypted backups of Docker Compose stacks. Without the backup key nobody,\n  \
+         including you, can read them. The key is stored on the backup drive in {RECOVERY_FILE},\n  \
+         locked with your recovery passphrase.\n\n\
+         Where the backups are\n  {dest}\n  Stacks: {stacks}\n\n\
+         The key's public half (safe to share; it identifies the key)\n  {recipient}\n\n\
+         Recovery passphrase (write it here by hand, or keep it in your password manager)\n\n  \
+         ______________________________________________\n\n\
+         On a new computer\n  \
+         1. Install Lifeboat and plug in the backup drive.\n  \
+         2. Choose \"Restore from a backup drive\" (or run: lifeboat key import-recovery --from DRIVE_FOLDER)\n     \
+         and type the recovery passphrase.\n  \
+         3. Pick the stack and the snapshot, and a folder to restore into.\n\n\
+         Without Lifeboat\n  \
+         age -d -o key.txt {RECOVERY_FILE}           (asks for the passphrase)\n  \
+         age -d -i key.txt STACK/archives/FILE.tar.gz.age | tar -xzpf - --numeric-owner -C /path/to/stack\n  \
+         README-RESTORE.txt on the drive says the same.\n",
+        dest = dest.display()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,6 +310,20 @@ mod tests {
             read_recovery(&rec, SecretString::from("wrong")),
             Err(KeyError::WrongPassphrase)
         ));
+        test_recovery(&rec, SecretString::from("correct horse"), &id).unwrap();
+        let other = Identity::generate();
+        assert!(matches!(
+            test_recovery(&rec, SecretString::from("correct horse"), &other),
+            Err(KeyError::RecoveryMismatch)
+        ));
+        let kit = recovery_kit(
+            t.path(),
+            &recipient.to_string(),
+            &["chatbot".into()],
+            "today",
+        );
+        assert!(kit.contains(&recipient.to_string()) && kit.contains("chatbot"));
+        assert!(!kit.contains(id.to_string().expose_secret()));
         let secret = id.to_string();
         let Err(err) = parse_identity("no key here", "x") else {
             panic!("parsed a key from nothing")

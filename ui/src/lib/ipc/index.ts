@@ -84,3 +84,13 @@ export const rotationNote = (stackId: number, file: string, key: string): Promis
 
 export const fixFinding = (stackId: number, code: string, file: string, variable: string | null): Promise<SecretsScreen> =>
   invoke("fix_finding", { stackId, code, file, variable });
+
+/** Checks the recovery passphrase against the destination's recovery file; nothing is shown. */
+export const testPassphrase = (stackId: number, passphrase: string): Promise<BackupOverview> =>
+  invoke("test_passphrase", { stackId, passphrase });
+
+export const changePassphrase = (stackId: number, passphrase: string): Promise<BackupOverview> =>
+  invoke("change_passphrase", { stackId, passphrase });
+
+/** Writes the printable recovery kit into the destination; returns where. */
+export const saveRecoveryKit = (stackId: number): Promise<string> => invoke("save_recovery_kit", { stackId });

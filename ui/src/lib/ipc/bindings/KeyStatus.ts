@@ -15,4 +15,8 @@ recipient: string | null,
 /**
  * Why it is unavailable.
  */
-message: string | null, };
+message: string | null, 
+/**
+ * When the recovery passphrase was last tested (Unix seconds).
+ */
+passphrase_tested_at: number | null, };
