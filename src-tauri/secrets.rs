@@ -110,20 +110,12 @@ pub fn rotation_note(
     key: String,
 ) -> Result<String, IpcError> {
     let p = project(&state, stack_id)?;
-    let view = secrets::list(&p);
-    let used_by = view
-        .files
-        .iter()
-        .filter(|f| f.name == file)
-        .flat_map(|f| &f.variables)
-        .find(|v| v.key == key)
-        .map(|v| v.used_by.clone())
-        .ok_or_else(|| {
-            IpcError::new(
-                ErrorCode::InvalidStack,
-                format!("{key} is not defined in {file}"),
-            )
-        })?;
+    let used_by = secrets::readers(&p, &file, &key).ok_or_else(|| {
+        IpcError::new(
+            ErrorCode::InvalidStack,
+            format!("{key} is not defined in {file}"),
+        )
+    })?;
     Ok(secrets::rotation_note(&p, &key, &used_by))
 }
 

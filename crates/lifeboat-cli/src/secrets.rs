@@ -127,14 +127,7 @@ pub fn run(stack_dir: &Path, file: &str, action: SecretsAction, json: bool) -> E
                 say_saved(file, &key, copy.as_deref(), json)
             }
             SecretsAction::Rotate { key, yes } => {
-                let view = secrets::list(&project);
-                let used_by = view
-                    .files
-                    .iter()
-                    .filter(|f| f.name == file)
-                    .flat_map(|f| &f.variables)
-                    .find(|v| v.key == key)
-                    .map(|v| v.used_by.clone())
+                let used_by = secrets::readers(&project, file, &key)
                     .ok_or_else(|| format!("{key} is not defined in {file}"))?;
                 let note = secrets::rotation_note(&project, &key, &used_by);
                 if !json {

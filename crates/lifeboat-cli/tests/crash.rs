@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use lifeboat_testkit::{compose_labels, skip, Daemon, IMAGE};
+use lifeboat_testkit::{skip, Daemon};
 
 fn lifeboat(home: &Path, host: &str) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_lifeboat"));
@@ -15,25 +15,6 @@ fn lifeboat(home: &Path, host: &str) -> Command {
         .env("DOCKER_HOST", host)
         .env_remove("LIFEBOAT_IDENTITY");
     c
-}
-
-fn run_service(d: &Daemon, service: &str, mounts: &[String]) -> String {
-    let name = format!("crashstack-{service}-1");
-    let mut args: Vec<String> = ["run", "-d", "--network", "none", "--name", &name]
-        .map(String::from)
-        .to_vec();
-    args.extend(compose_labels("crashstack", service));
-    for m in mounts {
-        args.push("-v".into());
-        args.push(m.clone());
-    }
-    args.extend([
-        IMAGE.into(),
-        "sh".into(),
-        "-c".into(),
-        "trap 'exit 0' TERM; while true; do sleep 0.2; done".into(),
-    ]);
-    d.must(&args.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
 fn running(d: &Daemon, id: &str) -> bool {
@@ -65,12 +46,12 @@ fn kill_9_during_a_cold_backup_then_the_next_start_restarts_the_containers() {
         .status()
         .unwrap();
     assert!(gen.success());
-    let app = run_service(
-        &d,
+    let app = d.run_service(
+        "crashstack",
         "app",
         &[format!("{}:/data", stack.join("appdata").display())],
     );
-    let web = run_service(&d, "web", &[]);
+    let web = d.run_service("crashstack", "web", &[]);
     let home = t.path().join("home");
     let dest = t.path().join("dest");
     std::fs::create_dir_all(&dest).unwrap();

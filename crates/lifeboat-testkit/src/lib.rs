@@ -196,6 +196,30 @@ pub fn compose_labels(project: &str, service: &str) -> Vec<String> {
     ]
 }
 
+impl Daemon {
+    /// Runs a busybox container as compose would for `service` of `project` (named
+    /// `PROJECT-SERVICE-1`, with the compose labels and `mounts` as `-v` arguments). It exits
+    /// at once on SIGTERM, as a well-behaved service does. Returns its id.
+    pub fn run_service(&self, project: &str, service: &str, mounts: &[String]) -> String {
+        let name = format!("{project}-{service}-1");
+        let mut args: Vec<String> = ["run", "-d", "--network", "none", "--name", &name]
+            .map(String::from)
+            .to_vec();
+        args.extend(compose_labels(project, service));
+        for m in mounts {
+            args.push("-v".into());
+            args.push(m.clone());
+        }
+        args.extend([
+            IMAGE.into(),
+            "sh".into(),
+            "-c".into(),
+            "trap 'exit 0' TERM; while true; do sleep 0.2; done".into(),
+        ]);
+        self.must(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+}
+
 /// The host's Postgres binaries (Debian `postgresql`): `/usr/lib/postgresql/N/bin`.
 pub fn postgres_bin() -> Result<PathBuf, String> {
     let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")

@@ -285,24 +285,24 @@ pub fn quote(value: &str) -> String {
 }
 
 #[cfg(unix)]
-fn file_mode(p: &Path) -> Option<u32> {
+pub(crate) fn file_mode(p: &Path) -> Option<u32> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p)
         .ok()
         .map(|m| m.permissions().mode() & 0o7777)
 }
 #[cfg(not(unix))]
-fn file_mode(_p: &Path) -> Option<u32> {
+pub(crate) fn file_mode(_p: &Path) -> Option<u32> {
     None
 }
 
 #[cfg(unix)]
-fn set_private(p: &Path, mode: u32) -> std::io::Result<()> {
+pub(crate) fn set_private(p: &Path, mode: u32) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
 }
 #[cfg(not(unix))]
-fn set_private(_p: &Path, _mode: u32) -> std::io::Result<()> {
+pub(crate) fn set_private(_p: &Path, _mode: u32) -> std::io::Result<()> {
     Ok(())
 }
 

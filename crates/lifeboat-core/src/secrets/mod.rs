@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use envdoc::{file_mode, set_private as set_mode};
 pub use envdoc::{EnvDoc, EnvDocError};
 
 use crate::stack::{looks_secret, Project};
@@ -392,6 +393,18 @@ pub fn generate(kind: GenKind, length: usize) -> Result<String, SecretsError> {
     Ok(out)
 }
 
+/// The services that read `key` of env file `name`, or `None` when the file does not
+/// define it.
+pub fn readers(project: &Project, name: &str, key: &str) -> Option<Vec<String>> {
+    list(project)
+        .files
+        .into_iter()
+        .filter(|f| f.name == name)
+        .flat_map(|f| f.variables)
+        .find(|v| v.key == key)
+        .map(|v| v.used_by)
+}
+
 /// What rotating `key` means, as sentences: who must restart and what users will notice.
 pub fn rotation_note(project: &Project, key: &str, used_by: &[String]) -> String {
     let k = key.to_ascii_uppercase();
@@ -644,28 +657,6 @@ pub fn fix(project: &Project, findings: &[Finding]) -> Result<Vec<String>, Secre
 fn relative(p: &Path, dir: &Path) -> String {
     p.strip_prefix(dir)
         .map_or_else(|_| p.display().to_string(), |r| r.display().to_string())
-}
-
-#[cfg(unix)]
-fn file_mode(p: &Path) -> Option<u32> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p)
-        .ok()
-        .map(|m| m.permissions().mode() & 0o7777)
-}
-#[cfg(not(unix))]
-fn file_mode(_p: &Path) -> Option<u32> {
-    None
-}
-
-#[cfg(unix)]
-fn set_mode(p: &Path, mode: u32) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
-}
-#[cfg(not(unix))]
-fn set_mode(_p: &Path, _mode: u32) -> std::io::Result<()> {
-    Ok(())
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use lifeboat_core::backup::{self, BackupError, BackupOptions, Mode};
 use lifeboat_core::docker::BlockingEngine;
 use lifeboat_core::job::NoProgress;
 use lifeboat_core::{CancelToken, Catalog, WarningCode};
-use lifeboat_testkit::{compose_labels, postgres_bin, Daemon, IMAGE};
+use lifeboat_testkit::{postgres_bin, Daemon};
 
 use crate::backup::{have_age, partials, stock_restore};
 use crate::harness::{load, runtime, skip};
@@ -32,26 +32,6 @@ services:
 volumes:
   cache:
 ";
-
-/// A busybox container that exits at once on SIGTERM, as a well-behaved service does.
-fn run_service(d: &Daemon, service: &str, mounts: &[String]) -> String {
-    let name = format!("pgstack-{service}-1");
-    let mut args: Vec<String> = ["run", "-d", "--network", "none", "--name", &name]
-        .map(String::from)
-        .to_vec();
-    args.extend(compose_labels("pgstack", service));
-    for m in mounts {
-        args.push("-v".into());
-        args.push(m.clone());
-    }
-    args.extend([
-        IMAGE.into(),
-        "sh".into(),
-        "-c".into(),
-        "trap 'exit 0' TERM; while true; do sleep 0.2; done".into(),
-    ]);
-    d.must(&args.iter().map(String::as_str).collect::<Vec<_>>())
-}
 
 fn state(d: &Daemon, id: &str, field: &str) -> String {
     d.must(&["inspect", "-f", &format!("{{{{.State.{field}}}}}"), id])
@@ -104,8 +84,8 @@ fn postgres_dump_volume_through_engine_cold_order_and_failure() {
          INSERT INTO orders SELECT g, 'order ' || g FROM generate_series(1, 1000) g;",
     );
     d.must(&["volume", "create", "pgstack_cache"]);
-    let app = run_service(
-        &d,
+    let app = d.run_service(
+        "pgstack",
         "app",
         &[
             format!("{}:/data", stack.join("appdata").display()),
@@ -119,7 +99,7 @@ fn postgres_dump_volume_through_engine_cold_order_and_failure() {
         "-c",
         "echo cached > /cache/item.txt && mkdir /cache/sub && head -c 3000 /dev/zero > /cache/sub/blob && chown 1234:5678 /cache/item.txt",
     ]);
-    let web = run_service(&d, "web", &[]);
+    let web = d.run_service("pgstack", "web", &[]);
 
     let rt = runtime();
     let engine = BlockingEngine::connect(Some(&d.host), rt.handle().clone()).unwrap();
