@@ -220,6 +220,63 @@ impl Daemon {
     }
 }
 
+impl Daemon {
+    /// Runs a real Redis server (the host's Debian `redis-server`) in a container labelled as
+    /// `service` of `project`, its data folder bind-mounted from `data` at `/data`. Waits
+    /// until it answers PING. Returns the container id.
+    pub fn run_redis(&self, project: &str, service: &str, data: &Path) -> Result<String, String> {
+        if !Path::new("/usr/bin/redis-server").is_file() {
+            return Err("Redis is not installed (Debian package redis-server)".into());
+        }
+        std::fs::create_dir_all(data).map_err(|e| e.to_string())?;
+        let name = format!("{project}-{service}-1");
+        let mut args: Vec<String> = ["run", "-d", "--network", "none", "--name", &name]
+            .map(String::from)
+            .to_vec();
+        args.extend(compose_labels(project, service));
+        for ro in ["/usr", "/lib", "/lib64", "/etc/passwd", "/etc/group"] {
+            if Path::new(ro).exists() {
+                args.push("-v".into());
+                args.push(format!("{ro}:{ro}:ro"));
+            }
+        }
+        args.extend([
+            "-v".into(),
+            format!("{}:/data", data.display()),
+            "-e".into(),
+            "PATH=/usr/bin:/bin".into(),
+            IMAGE.into(),
+            "/usr/bin/redis-server".into(),
+            "--dir".into(),
+            "/data".into(),
+            "--save".into(),
+            String::new(),
+            "--appendonly".into(),
+            "no".into(),
+            "--bind".into(),
+            "127.0.0.1".into(),
+        ]);
+        let id = self.must(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.redis_cli(&id, &["PING"]) != "PONG" {
+            if Instant::now() > deadline {
+                return Err("Redis did not answer PING within 30 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(id)
+    }
+
+    /// Runs `redis-cli ARGS` in container `id` and returns its output.
+    pub fn redis_cli(&self, id: &str, args: &[&str]) -> String {
+        let mut all = vec!["exec", id, "/usr/bin/redis-cli"];
+        all.extend_from_slice(args);
+        self.docker(&all)
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default()
+    }
+}
+
 /// The host's Postgres binaries (Debian `postgresql`): `/usr/lib/postgresql/N/bin`.
 pub fn postgres_bin() -> Result<PathBuf, String> {
     let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")

@@ -1110,7 +1110,9 @@ pub fn backup(
     })
 }
 
-/// Asks Redis to write its dump file and waits until it has (up to 5 minutes).
+/// Asks Redis to write its dump file (`BGSAVE`) and waits until that save has finished and
+/// succeeded (up to 5 minutes). Progress is read from `INFO persistence`, not `LASTSAVE`,
+/// whose one-second resolution cannot tell a save in the same second from none.
 fn redis_bgsave(engine: &BlockingEngine, container: &str) -> Result<(), String> {
     let run = |cmd: &str| -> Result<String, String> {
         let script = format!(
@@ -1130,19 +1132,40 @@ fn redis_bgsave(engine: &BlockingEngine, container: &str) -> Result<(), String> 
         }
         Ok(text.trim().to_owned())
     };
-    let before = run("LASTSAVE")?;
+    let field = |info: &str, name: &str| -> Option<String> {
+        info.lines().find_map(|l| {
+            l.trim()
+                .strip_prefix(&format!("{name}:"))
+                .map(str::to_owned)
+        })
+    };
+    let deadline = Instant::now() + std::time::Duration::from_secs(300);
+    let wait_idle = || -> Result<String, String> {
+        loop {
+            let info = run("INFO persistence")?;
+            if field(&info, "rdb_bgsave_in_progress").as_deref() == Some("0") {
+                return Ok(info);
+            }
+            if Instant::now() > deadline {
+                return Err("Redis did not finish its background save within 5 minutes".into());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    // A save already running started before this backup: let it end, then start ours.
+    wait_idle()?;
     let answer = run("BGSAVE")?;
     if answer.contains("ERR") {
         return Err(format!("Redis refused BGSAVE: {answer}"));
     }
-    let deadline = Instant::now() + std::time::Duration::from_secs(300);
-    while Instant::now() < deadline {
-        if run("LASTSAVE")? != before {
-            return Ok(());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
+    let info = wait_idle()?;
+    match field(&info, "rdb_last_bgsave_status").as_deref() {
+        Some("ok") => Ok(()),
+        other => Err(format!(
+            "Redis's background save failed (status {}); see the Redis log",
+            other.unwrap_or("unknown")
+        )),
     }
-    Err("Redis did not finish BGSAVE within 5 minutes".into())
 }
 
 fn write_readme(dest: &Path) {

@@ -301,3 +301,66 @@ fn postgres_dump_volume_through_engine_cold_order_and_failure() {
     assert!(catalog.journal().unwrap().is_empty());
     assert!(partials(&small).is_empty());
 }
+
+#[test]
+fn redis_is_saved_with_bgsave_and_its_dump_restores() {
+    if !have_age() {
+        return;
+    }
+    let d = match Daemon::start() {
+        Ok(d) => d,
+        Err(e) => return skip(&format!("no Docker engine for this test: {e}")),
+    };
+    let t = tempfile::tempdir().unwrap();
+    let stack = t.path().join("cache");
+    std::fs::create_dir_all(&stack).unwrap();
+    std::fs::write(
+        stack.join("compose.yaml"),
+        "name: cache\nservices:\n  redis:\n    image: redis:7\n    volumes: [./redisdata:/data]\n",
+    )
+    .unwrap();
+    let redis = match d.run_redis("cache", "redis", &stack.join("redisdata")) {
+        Ok(id) => id,
+        Err(e) => return skip(&e),
+    };
+    assert_eq!(d.redis_cli(&redis, &["SET", "session:1", "alice"]), "OK");
+    assert_eq!(d.redis_cli(&redis, &["SET", "session:2", "bob"]), "OK");
+    // Nothing is on disk yet: saves are off, only BGSAVE writes the dump.
+    assert!(!stack.join("redisdata/dump.rdb").exists());
+
+    let rt = runtime();
+    let engine = BlockingEngine::connect(Some(&d.host), rt.handle().clone()).unwrap();
+    let id = age::x25519::Identity::generate();
+    let dest = t.path().join("dest");
+    std::fs::create_dir(&dest).unwrap();
+    let report = backup::backup(
+        &load(&stack),
+        &id,
+        &BackupOptions {
+            threads: 2,
+            engine: Some(engine),
+            ..BackupOptions::new(&dest)
+        },
+        &NoProgress,
+        &CancelToken::new(),
+    )
+    .unwrap();
+    let c = report
+        .components
+        .iter()
+        .find(|c| c.name == "service-redis")
+        .unwrap();
+    assert_eq!(c.recipe, Recipe::RedisBgsave);
+    assert_eq!(report.downtime_ms, 0);
+    assert_eq!(state(&d, &redis, "Running"), "true");
+
+    // A fresh server started on the restored folder has the keys.
+    let restored = t.path().join("restored");
+    stock_restore(&report, &id, &restored);
+    assert!(restored.join("redisdata/dump.rdb").is_file());
+    let fresh = d
+        .run_redis("other", "redis", &restored.join("redisdata"))
+        .unwrap();
+    assert_eq!(d.redis_cli(&fresh, &["GET", "session:1"]), "alice");
+    assert_eq!(d.redis_cli(&fresh, &["DBSIZE"]), "2");
+}
