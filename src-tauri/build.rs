@@ -18,6 +18,7 @@ const COMMANDS: &[&str] = &[
     "generate_secret",
     "rotation_note",
     "fix_finding",
+    "restore_secret_copy",
     "test_passphrase",
     "change_passphrase",
     "save_recovery_kit",

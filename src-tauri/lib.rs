@@ -144,6 +144,7 @@ pub fn run() {
             secrets::generate_secret,
             secrets::rotation_note,
             secrets::fix_finding,
+            secrets::restore_secret_copy,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

@@ -21,6 +21,8 @@ pub struct SecretsScreen {
     pub view: SecretsView,
     /// Hygiene findings.
     pub findings: Vec<Finding>,
+    /// Dated copies of earlier versions, newest first.
+    pub copies: Vec<secrets::SavedCopy>,
 }
 
 impl From<SecretsError> for IpcError {
@@ -47,6 +49,7 @@ fn screen(p: &Project) -> SecretsScreen {
     SecretsScreen {
         view: secrets::list(p),
         findings: secrets::check(p, dirs_home().as_deref()),
+        copies: secrets::copies(p),
     }
 }
 
@@ -117,6 +120,18 @@ pub fn rotation_note(
         )
     })?;
     Ok(secrets::rotation_note(&p, &key, &used_by))
+}
+
+/// Puts a dated copy back (the current file is kept as a copy in turn).
+#[tauri::command]
+pub fn restore_secret_copy(
+    state: State<'_, AppState>,
+    stack_id: i64,
+    name: String,
+) -> Result<SecretsScreen, IpcError> {
+    let p = project(&state, stack_id)?;
+    secrets::restore_copy(&p, &name)?;
+    Ok(screen(&p))
 }
 
 /// Applies the fix of the finding with this code and file.

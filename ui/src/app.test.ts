@@ -241,6 +241,7 @@ describe("Secrets tab", () => {
         ],
         undefined: ["API_TOKEN"],
       },
+      copies: [{ name: ".env.20261123T014501Z", file: ".env", taken: "2026-11-23 01:45:01 UTC", bytes: 40 }],
       findings: [{ code: "file-mode", severity: "high", file: ".env", line: null, variable: null, service: null, message: ".env can be read by other users", fix: "chmod 600 .env" }],
     };
     mockIPC((cmd, args) => {
@@ -254,6 +255,7 @@ describe("Secrets tab", () => {
         case "reveal_secret": return "s3cret-value-123";
         case "fix_finding": return { ...screen, findings: [] };
         case "set_secret": return screen;
+        case "restore_secret_copy": return screen;
         default: throw new Error(`unexpected ${cmd}`);
       }
     });
@@ -286,6 +288,9 @@ describe("Secrets tab", () => {
     await settle();
     expect(calls.find((c) => c.cmd === "set_secret")?.args).toMatchObject({ file: ".env", key: "DB_PASSWORD", value: "typed-new-value" });
     expect(root.textContent).not.toContain("typed-new-value");
+    root.querySelector<HTMLButtonElement>("[data-testid=copy] button")!.click();
+    await settle();
+    expect(calls.find((c) => c.cmd === "restore_secret_copy")?.args).toMatchObject({ stackId: 7, name: ".env.20261123T014501Z" });
   });
 });
 

@@ -459,6 +459,7 @@ function content(): (Node | string)[] {
         save: (file, key, value) => void secretsCall(id, () => ipc.setSecret(id, file, key, value), `Saved ${key}`),
         generate: (file, key) => void secretsCall(id, () => ipc.generateSecret(id, file, key), `${key} has a new value`),
         rotationNote: (file, key) => quietly(() => ipc.rotationNote(id, file, key)),
+        restoreCopy: (name) => void secretsCall(id, () => ipc.restoreSecretCopy(id, name), "Earlier version put back"),
         fix: (code, file, variable) => void secretsCall(id, () => ipc.fixFinding(id, code, file, variable), "Fixed"),
       }),
     );

@@ -11,6 +11,7 @@ export interface SecretActions {
   generate(file: string, key: string): void;
   rotationNote(file: string, key: string): Promise<string | null>;
   fix(code: string, file: string, variable: string | null): void;
+  restoreCopy(name: string): void;
 }
 
 const REVEAL_MS = 8000;
@@ -44,6 +45,7 @@ export function secretsPanel(s: SecretsScreen | undefined, busy: boolean, a: Sec
             ),
       ),
     ),
+    copiesView(s, busy, a),
     s.view.undefined.length
       ? h(
           "section",
@@ -53,6 +55,29 @@ export function secretsPanel(s: SecretsScreen | undefined, busy: boolean, a: Sec
           h("ul", {}, s.view.undefined.map((k) => h("li", {}, h("code", {}, k)))),
         )
       : null,
+  );
+}
+
+function copiesView(s: SecretsScreen, busy: boolean, a: SecretActions): HTMLElement | null {
+  if (s.copies.length === 0) return null;
+  return h(
+    "section",
+    { class: "panel", "aria-labelledby": "copies-title" },
+    h("h2", { id: "copies-title" }, "Earlier versions"),
+    h("p", { class: "muted small" }, "Lifeboat keeps a copy of a file each time it changes it, inside the stack folder. Putting one back keeps the current file as a copy too."),
+    h(
+      "ul",
+      { class: "copies" },
+      s.copies.map((c) =>
+        h(
+          "li",
+          { "data-testid": "copy" },
+          h("code", {}, c.file),
+          h("span", { class: "muted small" }, ` as it was before ${c.taken}`),
+          h("button", { class: "quiet", disabled: busy, onclick: () => a.restoreCopy(c.name), "aria-label": `Put back ${c.file} from ${c.taken}` }, "Put back"),
+        ),
+      ),
+    ),
   );
 }
 

@@ -35,6 +35,10 @@ pub enum SecretsAction {
         #[arg(long)]
         yes: bool,
     },
+    /// The dated copies kept when env files were edited.
+    History,
+    /// Put a dated copy (as `history` names it) back; the current file is kept as a copy.
+    RestoreCopy { name: String },
     /// Hygiene checks: file modes, git, secrets in the compose file or shell history.
     Check {
         /// Apply the fixes Lifeboat can make (chmod 600, .gitignore entries).
@@ -156,6 +160,30 @@ pub fn run(stack_dir: &Path, file: &str, action: SecretsAction, json: bool) -> E
                     }));
                 }
                 say_saved(file, &key, copy.as_deref(), false)
+            }
+            SecretsAction::History => {
+                let copies = secrets::copies(&project);
+                if json {
+                    return print_json(&copies);
+                }
+                if copies.is_empty() {
+                    println!("No copies yet: they are made when Lifeboat edits an env file.");
+                }
+                for c in copies {
+                    println!(
+                        "{:<40} {:<12} {}  {} bytes",
+                        c.name, c.file, c.taken, c.bytes
+                    );
+                }
+                Ok(())
+            }
+            SecretsAction::RestoreCopy { name } => {
+                let kept = secrets::restore_copy(&project, &name)?;
+                println!("Put {name} back.");
+                if let Some(k) = kept {
+                    println!("The file it replaced is kept as {}.", k.display());
+                }
+                Ok(())
             }
             SecretsAction::Check { fix } => {
                 let home = dirs::home_dir();

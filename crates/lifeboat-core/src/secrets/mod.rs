@@ -337,6 +337,86 @@ pub fn set(
     Ok(doc.save(&project.dir.join(HISTORY_DIR))?)
 }
 
+/// A dated copy of an env file, kept when it was edited.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct SavedCopy {
+    /// The copy's name in the history folder (`.env.20261123T014501Z`).
+    pub name: String,
+    /// The env file it is a copy of, as [`list`] names it.
+    pub file: String,
+    /// When it was taken, as written in its name (`2026-11-23 01:45:01 UTC`).
+    pub taken: String,
+    /// Its size in bytes.
+    #[ts(type = "number")]
+    pub bytes: u64,
+}
+
+/// The dated copies of the stack's env files, newest first.
+pub fn copies(project: &Project) -> Vec<SavedCopy> {
+    let dir = project.dir.join(HISTORY_DIR);
+    let files: Vec<(String, String)> = env_files(project)
+        .into_iter()
+        .filter_map(|p| {
+            Some((
+                p.file_name()?.to_string_lossy().into_owned(),
+                relative(&p, &project.dir),
+            ))
+        })
+        .collect();
+    let mut out: Vec<SavedCopy> = std::fs::read_dir(&dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let (base, stamp) = name.rsplit_once('.')?;
+                    let (_, file) = files.iter().find(|(b, _)| b == base)?;
+                    let s = stamp.get(..16)?;
+                    let taken = format!(
+                        "{}-{}-{} {}:{}:{} UTC",
+                        s.get(0..4)?,
+                        s.get(4..6)?,
+                        s.get(6..8)?,
+                        s.get(9..11)?,
+                        s.get(11..13)?,
+                        s.get(13..15)?
+                    );
+                    Some(SavedCopy {
+                        bytes: e.metadata().ok()?.len(),
+                        file: file.clone(),
+                        name,
+                        taken,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort_by(|a, b| {
+        b.name
+            .rsplit_once('.')
+            .map(|x| x.1)
+            .cmp(&a.name.rsplit_once('.').map(|x| x.1))
+    });
+    out
+}
+
+/// Puts a dated copy back in place of its env file. The current file is kept as a dated
+/// copy first, so this can be undone the same way.
+///
+/// # Errors
+/// When `name` is not one of [`copies`], or writing fails.
+pub fn restore_copy(project: &Project, name: &str) -> Result<Option<PathBuf>, SecretsError> {
+    let copy = copies(project)
+        .into_iter()
+        .find(|c| c.name == name)
+        .ok_or_else(|| SecretsError::UnknownFile(name.to_owned()))?;
+    let target = file_by_name(project, &copy.file)?;
+    let text = std::fs::read_to_string(project.dir.join(HISTORY_DIR).join(&copy.name))
+        .map_err(|e| SecretsError::Fix(format!("cannot read the copy {}: {e}", copy.name)))?;
+    let doc = EnvDoc::from_text(&target, text);
+    doc.entries()?;
+    Ok(doc.save(&project.dir.join(HISTORY_DIR))?)
+}
+
 /// What kind of value to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]

@@ -137,6 +137,20 @@ fn edits_keep_the_mode_and_a_dated_copy_and_fixes_work_in_git() {
         secrets::reveal(&project, ".env", "DB_PASSWORD").unwrap(),
         "new-password-456"
     );
+    // The copy is listed and can be put back; what it replaces is kept in turn.
+    let listed = secrets::copies(&project);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0].file, ".env");
+    assert!(listed[0].taken.ends_with(" UTC"), "{listed:?}");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    secrets::restore_copy(&project, &listed[0].name).unwrap();
+    assert_eq!(
+        secrets::reveal(&project, ".env", "DB_PASSWORD").unwrap(),
+        "old-password-123"
+    );
+    assert_eq!(secrets::copies(&project).len(), 2);
+    assert!(secrets::restore_copy(&project, "../../etc/passwd").is_err());
+    secrets::set(&project, ".env", "DB_PASSWORD", "new-password-456").unwrap();
     // A name that is not one of the stack's env files is refused.
     assert!(secrets::set(&project, "../etc/passwd", "X", "y").is_err());
     assert!(secrets::reveal(&project, "/etc/passwd", "root").is_err());

@@ -82,6 +82,9 @@ export const generateSecret = (stackId: number, file: string, key: string): Prom
 export const rotationNote = (stackId: number, file: string, key: string): Promise<string> =>
   invoke("rotation_note", { stackId, file, key });
 
+export const restoreSecretCopy = (stackId: number, name: string): Promise<SecretsScreen> =>
+  invoke("restore_secret_copy", { stackId, name });
+
 export const fixFinding = (stackId: number, code: string, file: string, variable: string | null): Promise<SecretsScreen> =>
   invoke("fix_finding", { stackId, code, file, variable });
 
