@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use age::secrecy::{ExposeSecret, SecretString};
 use lifeboat_core::backup::{
     self, prune, BackupOptions, BackupReport, Keep, Mode, ServiceChoice, StackSettings,
 };
@@ -157,9 +158,7 @@ pub async fn backup_overview(
 ) -> Result<BackupOverview, IpcError> {
     // The keyring call can block on a D-Bus round trip: keep it off the main thread.
     let state = state.inner().clone();
-    tauri::async_runtime::spawn_blocking(move || overview(&state, stack_id))
-        .await
-        .map_err(|e| IpcError::new(ErrorCode::Internal, e))?
+    blocking(move || overview(&state, stack_id)).await
 }
 
 /// Asks for the destination folder with the system's folder dialog and saves it. `None`
@@ -186,11 +185,7 @@ pub async fn choose_destination(
     settings.destination = Some(dir.display().to_string());
     state.catalog.save_settings(stack_id, &settings)?;
     let state = state.inner().clone();
-    Ok(Some(
-        tauri::async_runtime::spawn_blocking(move || overview(&state, stack_id))
-            .await
-            .map_err(|e| IpcError::new(ErrorCode::Internal, e))??,
-    ))
+    Ok(Some(blocking(move || overview(&state, stack_id)).await?))
 }
 
 #[tauri::command]
@@ -207,8 +202,47 @@ pub fn save_backup_settings(
     Ok(settings)
 }
 
-/// The shortest recovery passphrase accepted.
-pub const MIN_PASSPHRASE: usize = 10;
+/// A new recovery passphrase, refused when shorter than [`keys::MIN_PASSPHRASE`].
+fn new_passphrase(passphrase: String) -> Result<SecretString, IpcError> {
+    let passphrase = SecretString::from(passphrase);
+    if passphrase.expose_secret().chars().count() < keys::MIN_PASSPHRASE {
+        return Err(IpcError::new(
+            ErrorCode::WeakPassphrase,
+            format!(
+                "Choose a recovery passphrase of at least {} characters.",
+                keys::MIN_PASSPHRASE
+            ),
+        ));
+    }
+    Ok(passphrase)
+}
+
+/// Runs keyring, disk and catalog work off the main thread.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, IpcError> + Send + 'static,
+) -> Result<T, IpcError> {
+    tauri::async_runtime::spawn_blocking(f)
+        .await
+        .map_err(|e| IpcError::new(ErrorCode::Internal, e))?
+}
+
+/// The stack's destination, which must be there (the drive plugged in).
+fn present_destination(state: &AppState, stack_id: i64) -> Result<PathBuf, IpcError> {
+    let settings = state.catalog.settings(stack_id)?;
+    let dest = destination(&settings).ok_or_else(no_destination)?;
+    if !dest.is_dir() {
+        return Err(backup::BackupError::DestinationMissing(dest).into());
+    }
+    Ok(dest)
+}
+
+/// Remembers that the recovery passphrase was just proven known (tested, or chosen and
+/// typed twice).
+fn mark_tested(state: &AppState) -> Result<(), IpcError> {
+    Ok(state
+        .catalog
+        .set_app_state(TESTED_AT, &backup::unix_now().to_string())?)
+}
 
 /// Creates the backup key in the system keyring if there is none, and writes the recovery
 /// file (the key, encrypted with `passphrase`) to the stack's destination.
@@ -218,26 +252,10 @@ pub async fn setup_key(
     stack_id: i64,
     passphrase: String,
 ) -> Result<BackupOverview, IpcError> {
-    let passphrase = age::secrecy::SecretString::from(passphrase);
-    if age::secrecy::ExposeSecret::expose_secret(&passphrase)
-        .chars()
-        .count()
-        < MIN_PASSPHRASE
-    {
-        return Err(IpcError::new(
-            ErrorCode::WeakPassphrase,
-            format!("Choose a recovery passphrase of at least {MIN_PASSPHRASE} characters."),
-        ));
-    }
+    let passphrase = new_passphrase(passphrase)?;
     let state = state.inner().clone();
-    tauri::async_runtime::spawn_blocking(move || {
-        let settings = state.catalog.settings(stack_id)?;
-        let dest = destination(&settings).ok_or_else(no_destination)?;
-        if !dest.is_dir() {
-            return Err(IpcError::from(backup::BackupError::DestinationMissing(
-                dest,
-            )));
-        }
+    blocking(move || {
+        let dest = present_destination(&state, stack_id)?;
         let identity = match keys::load(None) {
             Ok((id, _)) => id,
             Err(KeyError::Missing) => {
@@ -249,24 +267,11 @@ pub async fn setup_key(
         let recovery = dest.join(RECOVERY_FILE);
         if !recovery.is_file() {
             keys::write_recovery(&identity, passphrase, &recovery)?;
-            // Just chosen and typed twice: that counts as tested.
-            state
-                .catalog
-                .set_app_state(TESTED_AT, &backup::unix_now().to_string())?;
+            mark_tested(&state)?;
         }
         overview(&state, stack_id)
     })
     .await
-    .map_err(|e| IpcError::new(ErrorCode::Internal, e))?
-}
-
-fn present_destination(state: &AppState, stack_id: i64) -> Result<PathBuf, IpcError> {
-    let settings = state.catalog.settings(stack_id)?;
-    let dest = destination(&settings).ok_or_else(no_destination)?;
-    if !dest.is_dir() {
-        return Err(backup::BackupError::DestinationMissing(dest).into());
-    }
-    Ok(dest)
 }
 
 /// Checks the recovery passphrase against the destination's recovery file (nothing is shown
@@ -277,19 +282,16 @@ pub async fn test_passphrase(
     stack_id: i64,
     passphrase: String,
 ) -> Result<BackupOverview, IpcError> {
-    let passphrase = age::secrecy::SecretString::from(passphrase);
+    let passphrase = SecretString::from(passphrase);
     let state = state.inner().clone();
-    tauri::async_runtime::spawn_blocking(move || {
+    blocking(move || {
         let dest = present_destination(&state, stack_id)?;
         let identity = keys::load(None)?.0;
         keys::test_recovery(&dest.join(RECOVERY_FILE), passphrase, &identity)?;
-        state
-            .catalog
-            .set_app_state(TESTED_AT, &backup::unix_now().to_string())?;
+        mark_tested(&state)?;
         overview(&state, stack_id)
     })
     .await
-    .map_err(|e| IpcError::new(ErrorCode::Internal, e))?
 }
 
 /// Writes the destination's recovery file again with a new passphrase.
@@ -299,29 +301,16 @@ pub async fn change_passphrase(
     stack_id: i64,
     passphrase: String,
 ) -> Result<BackupOverview, IpcError> {
-    let passphrase = age::secrecy::SecretString::from(passphrase);
-    if age::secrecy::ExposeSecret::expose_secret(&passphrase)
-        .chars()
-        .count()
-        < MIN_PASSPHRASE
-    {
-        return Err(IpcError::new(
-            ErrorCode::WeakPassphrase,
-            format!("Choose a recovery passphrase of at least {MIN_PASSPHRASE} characters."),
-        ));
-    }
+    let passphrase = new_passphrase(passphrase)?;
     let state = state.inner().clone();
-    tauri::async_runtime::spawn_blocking(move || {
+    blocking(move || {
         let dest = present_destination(&state, stack_id)?;
         let identity = keys::load(None)?.0;
         keys::write_recovery(&identity, passphrase, &dest.join(RECOVERY_FILE))?;
-        state
-            .catalog
-            .set_app_state(TESTED_AT, &backup::unix_now().to_string())?;
+        mark_tested(&state)?;
         overview(&state, stack_id)
     })
     .await
-    .map_err(|e| IpcError::new(ErrorCode::Internal, e))?
 }
 
 /// Writes the printable recovery kit into the destination and returns its file name there.
@@ -331,27 +320,14 @@ pub async fn save_recovery_kit(
     stack_id: i64,
 ) -> Result<String, IpcError> {
     let state = state.inner().clone();
-    tauri::async_runtime::spawn_blocking(move || {
+    blocking(move || {
         let dest = present_destination(&state, stack_id)?;
         let identity = keys::load(None)?.0;
-        let (y, mo, d, ..) = backup::civil(backup::unix_now());
-        let kit = keys::recovery_kit(
-            &dest,
-            &identity.to_public().to_string(),
-            &backup::verify::stacks_in(&dest),
-            &format!("{y:04}-{mo:02}-{d:02}"),
-        );
-        let path = dest.join(keys::KIT_FILE);
-        std::fs::write(&path, kit).map_err(|e| {
-            IpcError::new(
-                ErrorCode::Internal,
-                format!("cannot write {}: {e}", path.display()),
-            )
-        })?;
-        Ok(path.display().to_string())
+        Ok(keys::write_recovery_kit(&dest, &identity)?
+            .display()
+            .to_string())
     })
     .await
-    .map_err(|e| IpcError::new(ErrorCode::Internal, e))?
 }
 
 fn no_destination() -> IpcError {

@@ -224,16 +224,24 @@ fn passphrase(prompt: &str, confirm: bool) -> Result<SecretString> {
                 return Err("the two passphrases differ; nothing was written".into());
             }
         }
-        if first.expose_secret().chars().count() < 10 {
-            return Err("choose a passphrase of at least 10 characters".into());
+        if first.expose_secret().chars().count() < keys::MIN_PASSPHRASE {
+            return Err(format!(
+                "choose a passphrase of at least {} characters",
+                keys::MIN_PASSPHRASE
+            )
+            .into());
         }
         return Ok(first);
     }
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     let pass = SecretString::from(line.trim_end_matches(['\r', '\n']).to_owned());
-    if pass.expose_secret().chars().count() < 10 {
-        return Err("the passphrase on standard input must have at least 10 characters".into());
+    if pass.expose_secret().chars().count() < keys::MIN_PASSPHRASE {
+        return Err(format!(
+            "the passphrase on standard input must have at least {} characters",
+            keys::MIN_PASSPHRASE
+        )
+        .into());
     }
     Ok(pass)
 }
@@ -277,15 +285,7 @@ pub fn key_kit(dest: &Path, file: Option<&Path>) -> ExitCode {
             return Err(format!("{} is not a folder", dest.display()).into());
         }
         let identity = identity(file)?;
-        let (y, mo, d, ..) = backup::civil(backup::unix_now());
-        let kit = keys::recovery_kit(
-            dest,
-            &identity.to_public().to_string(),
-            &verify::stacks_in(dest),
-            &format!("{y:04}-{mo:02}-{d:02}"),
-        );
-        let path = dest.join(keys::KIT_FILE);
-        std::fs::write(&path, kit)?;
+        let path = keys::write_recovery_kit(dest, &identity)?;
         println!(
             "Wrote {}: print it and keep it with the drive.",
             path.display()

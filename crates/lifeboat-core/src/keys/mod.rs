@@ -18,6 +18,8 @@ pub const KEYRING_SERVICE: &str = "lifeboat";
 pub const KEYRING_USER: &str = "backup-identity";
 /// File name of the passphrase-encrypted identity in a destination.
 pub const RECOVERY_FILE: &str = "lifeboat-recovery.age";
+/// The shortest recovery passphrase Lifeboat accepts.
+pub const MIN_PASSPHRASE: usize = 10;
 /// File name of the printable recovery kit in a destination.
 pub const KIT_FILE: &str = "LIFEBOAT-RECOVERY-KIT.txt";
 
@@ -279,6 +281,27 @@ pub fn recovery_kit(dest: &Path, recipient: &str, stacks: &[String], made: &str)
          README-RESTORE.txt on the drive says the same.\n",
         dest = dest.display()
     )
+}
+
+/// Writes the recovery kit for `identity` into destination `dest` (dated today, listing the
+/// stacks found there) and returns its path.
+///
+/// # Errors
+/// When the file cannot be written.
+pub fn write_recovery_kit(dest: &Path, identity: &Identity) -> Result<PathBuf, KeyError> {
+    let (y, mo, d, ..) = crate::backup::civil(crate::backup::unix_now());
+    let kit = recovery_kit(
+        dest,
+        &identity.to_public().to_string(),
+        &crate::backup::verify::stacks_in(dest),
+        &format!("{y:04}-{mo:02}-{d:02}"),
+    );
+    let path = dest.join(KIT_FILE);
+    std::fs::write(&path, kit).map_err(|e| KeyError::File {
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
+    Ok(path)
 }
 
 #[cfg(test)]
