@@ -12,6 +12,7 @@ use lifeboat_core::inspect::{human_bytes, inspect_stack, InspectOptions, Inspect
 use lifeboat_core::{CancelToken, Catalog, LoadOptions};
 
 mod progress;
+mod restore;
 mod secrets;
 mod verbs;
 
@@ -157,6 +158,47 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Restore a snapshot (or part of it), with a plan first and the replaced files kept
+    /// for `--undo`.
+    Restore {
+        /// The snapshot id (or its beginning), or `latest`.
+        snapshot: Option<String>,
+        /// The destination folder that holds the backups.
+        #[arg(long = "from")]
+        from: Option<PathBuf>,
+        /// The stack, when the destination holds several.
+        #[arg(long)]
+        stack: Option<String>,
+        /// Only these components (comma-separated): `secrets`, a service's name, or
+        /// `service-NAME`.
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+        /// Restore into this folder instead of the stack's own (side by side, or a new
+        /// machine).
+        #[arg(long)]
+        into: Option<PathBuf>,
+        /// Print the plan and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+        /// List every added, changed and removed path in the plan.
+        #[arg(long)]
+        paths: bool,
+        /// Put back what the last restore replaced.
+        #[arg(long, conflicts_with_all = ["snapshot", "dry_run"])]
+        undo: bool,
+        /// Do not use the Docker engine.
+        #[arg(long)]
+        no_docker: bool,
+        /// Identity file instead of the keyring.
+        #[arg(long)]
+        identity: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Manage the backup key.
     Key {
         #[command(subcommand)]
@@ -227,16 +269,19 @@ enum ModeArg {
     Cold,
 }
 
-/// Starts containers an interrupted backup (a crash, `kill -9`) left stopped.
+/// Puts back a restore a crash (`kill -9`) interrupted, and starts containers an
+/// interrupted backup or restore left stopped.
 fn recover_interrupted(runtime: &tokio::runtime::Runtime) {
     let Ok(catalog) = Catalog::open_default() else {
         return;
     };
-    if catalog.journal().map_or(true, |j| j.is_empty()) {
+    let pending_restore = lifeboat_core::restore::interrupted(&catalog);
+    if !pending_restore && catalog.journal().map_or(true, |j| j.is_empty()) {
         return;
     }
     let engine =
         lifeboat_core::docker::BlockingEngine::connect(None, runtime.handle().clone()).ok();
+    restore::recover_interrupted(&catalog, engine.as_ref());
     for line in lifeboat_core::backup::cold::recover(engine.as_ref(), &catalog) {
         eprintln!("lifeboat: {line}");
     }
@@ -358,6 +403,41 @@ fn main() -> ExitCode {
             json,
             action,
         } => secrets::run(&stack_dir, &file, action, json),
+        Command::Restore {
+            snapshot,
+            from,
+            stack,
+            only,
+            into,
+            dry_run,
+            yes,
+            paths,
+            undo,
+            no_docker,
+            identity,
+            json,
+        } => {
+            let engine = (!no_docker)
+                .then(|| {
+                    lifeboat_core::docker::BlockingEngine::connect(None, runtime.handle().clone())
+                        .ok()
+                })
+                .flatten();
+            restore::run(restore::RestoreArgs {
+                snapshot,
+                from,
+                stack,
+                only,
+                into,
+                dry_run,
+                yes,
+                undo,
+                paths,
+                identity,
+                json,
+                engine,
+            })
+        }
         Command::Key { action } => match action {
             KeyAction::Init { identity } => verbs::key_init(identity.as_deref()),
             KeyAction::Recipient { identity } => verbs::key_recipient(identity.as_deref()),

@@ -15,6 +15,7 @@ pub mod docker;
 pub mod inspect;
 pub mod job;
 pub mod keys;
+pub mod restore;
 pub mod secrets;
 pub mod stack;
 pub mod warning;

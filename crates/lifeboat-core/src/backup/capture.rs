@@ -193,8 +193,8 @@ fn owner(_m: &Metadata) -> String {
 /// What writing a component's tar stream produced.
 #[derive(Debug, Default)]
 pub struct Captured {
-    /// Regular files written, with sizes.
-    pub files: Vec<(String, u64)>,
+    /// Regular files written, with sizes and mtimes (Unix seconds) when known.
+    pub files: Vec<(String, u64, Option<i64>)>,
     /// SQLite databases captured through the online backup API.
     pub sqlite: Vec<String>,
 }
@@ -225,6 +225,16 @@ pub fn builder<W: Write>(out: W) -> tar::Builder<W> {
     tar.mode(tar::HeaderMode::Complete);
     tar.follow_symlinks(false);
     tar
+}
+
+/// A file's modification time in whole Unix seconds (what a tar header keeps).
+pub fn mtime_secs(m: &Metadata) -> Option<i64> {
+    let d = m
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    i64::try_from(d.as_secs()).ok()
 }
 
 /// Writes `entries` as a tar stream into `out`.
@@ -308,7 +318,9 @@ pub fn write_entries<W: Write>(
                 })();
                 drop(copy);
                 let len = result?;
-                captured.files.push((e.name.clone(), len));
+                captured
+                    .files
+                    .push((e.name.clone(), len, mtime_secs(&e.meta)));
                 captured.sqlite.push(e.name.clone());
                 progress.advance(1, len);
                 continue;
@@ -342,7 +354,9 @@ pub fn write_entries<W: Write>(
                     .path(&e.path),
                 );
             }
-            captured.files.push((e.name.clone(), len));
+            captured
+                .files
+                .push((e.name.clone(), len, mtime_secs(&e.meta)));
             progress.advance(1, len);
         } else {
             warnings.push(
@@ -397,7 +411,7 @@ pub fn append_generated<W: Write>(
             "{name} changed size while it was archived"
         ))));
     }
-    captured.files.push((name.to_owned(), len));
+    captured.files.push((name.to_owned(), len, None));
     progress.advance(1, len);
     Ok(())
 }
@@ -455,8 +469,9 @@ pub fn append_engine_tar<W: Write>(
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 let len = entry.size();
+                let mtime = header.mtime().ok().and_then(|m| i64::try_from(m).ok());
                 tar.append_data(&mut header, &name, &mut entry)?;
-                captured.files.push((name, len));
+                captured.files.push((name, len, mtime));
                 progress.advance(1, len);
             }
             _ => warnings.push(Warning::new(

@@ -70,6 +70,10 @@ pub struct FileEntry {
     pub path: String,
     /// Its size in the archive.
     pub bytes: u64,
+    /// Its modification time (Unix seconds), when known; restore plans use it to tell
+    /// changed files from unchanged ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtime: Option<i64>,
 }
 
 /// One component of a snapshot.
@@ -102,6 +106,10 @@ pub struct ComponentEntry {
     /// Logical dumps in the archive (archive names).
     #[serde(default)]
     pub dumps: Vec<String>,
+    /// Archive folders read through the Docker engine (`_volumes/NAME`, or a bind mount's
+    /// name when this user could not read it).
+    #[serde(default)]
+    pub engine_prefixes: Vec<String>,
     /// Regular files, with sizes.
     pub files: Vec<FileEntry>,
 }

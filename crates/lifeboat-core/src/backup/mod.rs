@@ -1007,10 +1007,11 @@ pub fn backup(
                         roots: c.roots.iter().map(|r| r.display().to_string()).collect(),
                         sqlite: captured.sqlite,
                         dumps,
+                        engine_prefixes: c.engine_paths.iter().map(|e| e.prefix.clone()).collect(),
                         files: captured
                             .files
                             .into_iter()
-                            .map(|(path, bytes)| FileEntry { path, bytes })
+                            .map(|(path, bytes, mtime)| FileEntry { path, bytes, mtime })
                             .collect(),
                     }
                 }

@@ -95,6 +95,20 @@ impl BlockingEngine {
         })
     }
 
+    /// Runs `cmd` in container `id` fed with `input` (see [`Engine::exec_with_input`]).
+    ///
+    /// # Errors
+    /// When the engine refuses the command or the input cannot be read.
+    pub fn exec_with_input(
+        &self,
+        id: &str,
+        cmd: &[&str],
+        input: &mut (dyn Read + Send),
+    ) -> Result<(i64, String), DockerError> {
+        self.handle
+            .block_on(self.engine.exec_with_input(id, cmd, input))
+    }
+
     /// The tar stream of `path` inside container `id`, as a reader.
     pub fn download(&self, id: &str, path: &str) -> ByteStream {
         ByteStream {

@@ -284,6 +284,93 @@ impl Engine {
         }
     }
 
+    /// Runs `cmd` in container `id` with `input` as its standard input, while its output is
+    /// read (so a chatty command cannot stall); returns the exit code and the last 4 KiB of
+    /// its standard output and error together. `input` is read on the caller's thread:
+    /// only for sources that do not wait on the network (files, decoders).
+    ///
+    /// # Errors
+    /// When the engine refuses the command or the input cannot be read.
+    pub async fn exec_with_input(
+        &self,
+        id: &str,
+        cmd: &[&str],
+        input: &mut (dyn Read + Send),
+    ) -> Result<(i64, String), DockerError> {
+        use tokio::io::AsyncWriteExt;
+        let what = format!("running {} in container {id}", cmd.first().unwrap_or(&""));
+        let api = |reason: String| DockerError::Api {
+            what: what.clone(),
+            reason,
+        };
+        let created = timed(
+            &what,
+            self.docker.create_exec(
+                id,
+                CreateExecOptions {
+                    attach_stdin: Some(true),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    cmd: Some(cmd.iter().map(|c| (*c).to_owned()).collect()),
+                    ..Default::default()
+                },
+            ),
+        )
+        .await?;
+        let StartExecResults::Attached {
+            mut output,
+            input: mut stdin,
+        } = timed(&what, self.docker.start_exec(&created.id, None)).await?
+        else {
+            return Err(api("the engine did not attach to the command".into()));
+        };
+        let write = async {
+            let mut buf = vec![0u8; 256 * 1024];
+            loop {
+                let n = input.read(&mut buf).map_err(|e| api(e.to_string()))?;
+                if n == 0 {
+                    break;
+                }
+                stdin
+                    .write_all(&buf[..n])
+                    .await
+                    .map_err(|e| api(format!("the command stopped reading its input: {e}")))?;
+            }
+            stdin.shutdown().await.map_err(|e| api(e.to_string()))?;
+            Ok::<(), DockerError>(())
+        };
+        let read = async {
+            let mut tail: Vec<u8> = Vec::new();
+            while let Some(item) = output.next().await {
+                if let Ok(out) = item {
+                    tail.extend_from_slice(&out.into_bytes());
+                    if tail.len() > 4096 {
+                        tail.drain(..tail.len() - 4096);
+                    }
+                }
+            }
+            tail
+        };
+        let (written, tail) = tokio::join!(write, read);
+        let tail = String::from_utf8_lossy(&tail).into_owned();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match self.exec_exit_code(&created.id).await? {
+                Some(code) => {
+                    // A command that failed early stops reading; its output says why.
+                    if code == 0 {
+                        written?;
+                    }
+                    return Ok((code, tail));
+                }
+                None if tokio::time::Instant::now() > deadline => {
+                    return Err(DockerError::Timeout { what, secs: 10 })
+                }
+                None => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }
+
     /// The exit code of a finished exec, `None` while it still runs.
     ///
     /// # Errors

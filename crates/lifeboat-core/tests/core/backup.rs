@@ -97,7 +97,7 @@ fn sqlite_dump(p: &Path) -> Vec<String> {
 
 /// Every file under `orig_root/rel` equals its copy under `restored_root/rel`: bytes (SQLite
 /// databases: content), mode, numeric owner, mtime (regular files).
-fn assert_same_tree(orig_root: &Path, restored_root: &Path, rel: &Path) {
+pub fn assert_same_tree(orig_root: &Path, restored_root: &Path, rel: &Path) {
     let orig = orig_root.join(rel);
     let copy = restored_root.join(rel);
     let om = std::fs::symlink_metadata(&orig).unwrap();

@@ -9,5 +9,6 @@ mod docker;
 mod fixtures;
 mod harness;
 mod keys;
+mod restore;
 mod secrets;
 mod shapes;

@@ -1,0 +1,214 @@
+//! `lifeboat restore`: plan, confirm, apply; `--undo` puts the last restore's old content
+//! back.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use lifeboat_core::docker::BlockingEngine;
+use lifeboat_core::inspect::human_bytes;
+use lifeboat_core::keys;
+use lifeboat_core::restore::{self, Action, RestoreOptions, RestorePlan};
+use lifeboat_core::{CancelToken, Catalog};
+
+use crate::progress;
+use crate::verbs::{finish, print_json};
+
+/// What `lifeboat restore` was asked to do.
+pub struct RestoreArgs {
+    pub snapshot: Option<String>,
+    pub from: Option<PathBuf>,
+    pub stack: Option<String>,
+    pub only: Vec<String>,
+    pub into: Option<PathBuf>,
+    pub dry_run: bool,
+    pub yes: bool,
+    pub undo: bool,
+    pub paths: bool,
+    pub identity: Option<PathBuf>,
+    pub json: bool,
+    pub engine: Option<BlockingEngine>,
+}
+
+pub fn run(args: RestoreArgs) -> ExitCode {
+    finish((|| {
+        let identity = keys::load(args.identity.as_deref())?.0;
+        let catalog = Arc::new(Catalog::open_default()?);
+        if args.undo {
+            let report = restore::undo(&catalog, args.engine.as_ref(), &identity)?;
+            if args.json {
+                return print_json(&report);
+            }
+            println!(
+                "Undid restore {} in {}: {} back as before.",
+                report.restore,
+                report.target,
+                report.components.join(", ")
+            );
+            print_services(&report.services);
+            return Ok(());
+        }
+        let (Some(snapshot), Some(from)) = (args.snapshot, args.from) else {
+            return Err(
+                "say which snapshot and where it is: `lifeboat restore SNAPSHOT --from DEST` \
+                        (`latest` for the newest), or `lifeboat restore --undo`"
+                    .into(),
+            );
+        };
+        let opts = RestoreOptions {
+            from,
+            snapshot,
+            stack: args.stack,
+            only: args.only,
+            into: args.into,
+            list_paths: args.paths,
+            engine: args.engine,
+            catalog: Some(catalog),
+        };
+        let plan = restore::plan(&opts, &identity)?;
+        if args.dry_run {
+            if args.json {
+                return print_json(&plan);
+            }
+            print_plan(&plan);
+            if !plan.problems.is_empty() {
+                return Err("the restore cannot start (see above)".into());
+            }
+            return Ok(());
+        }
+        if !plan.problems.is_empty() {
+            if !args.json {
+                print_plan(&plan);
+            }
+            return Err(restore::RestoreError::Blocked(plan.problems).into());
+        }
+        if !args.yes {
+            if !std::io::stdin().is_terminal() {
+                return Err(
+                    "a restore replaces files: add --yes to run it without a terminal \
+                            (look at --dry-run first)"
+                        .into(),
+                );
+            }
+            print_plan(&plan);
+            eprint!("Restore now? [y/N] ");
+            let _ = std::io::stderr().flush();
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+            if !matches!(line.trim(), "y" | "Y" | "yes") {
+                return Err("nothing was restored".into());
+            }
+        }
+        let progress: Box<dyn lifeboat_core::Progress> =
+            if !args.json && std::io::stderr().is_terminal() {
+                Box::new(progress::Terminal::new("Restoring"))
+            } else {
+                Box::new(lifeboat_core::job::NoProgress)
+            };
+        let report = restore::apply(&opts, &identity, progress.as_ref(), &CancelToken::new());
+        progress::clear_line();
+        let report = report?;
+        if args.json {
+            return print_json(&report);
+        }
+        println!(
+            "Restored {} from snapshot {} into {} ({} files, {}) in {:.1} s",
+            report.components.join(", "),
+            report.snapshot,
+            report.target,
+            report.files,
+            human_bytes(report.bytes),
+            report.duration_ms as f64 / 1000.0
+        );
+        print_services(&report.services);
+        for s in &report.next_steps {
+            println!("  next: {s}");
+        }
+        println!(
+            "  The replaced files are kept in {}; `lifeboat restore --undo` puts them back.",
+            report.undo_folder
+        );
+        Ok(())
+    })())
+}
+
+fn print_services(services: &[restore::ServiceState]) {
+    for s in services {
+        println!(
+            "  {:<20} {}{}",
+            s.service,
+            s.state,
+            s.health
+                .as_deref()
+                .map(|h| format!(" ({h})"))
+                .unwrap_or_default()
+        );
+    }
+}
+
+fn print_plan(p: &RestorePlan) {
+    let (y, mo, d, h, mi, _) = lifeboat_core::backup::civil(p.snapshot_started);
+    println!(
+        "Restore plan: snapshot {} of {} (taken {y:04}-{mo:02}-{d:02} {h:02}:{mi:02} UTC) into {}{}",
+        p.snapshot,
+        p.stack,
+        p.target,
+        if p.original { "" } else { " (another folder)" }
+    );
+    for c in &p.components {
+        let what = match c.action {
+            Action::ReplaceFiles => format!(
+                "+{} added, ~{} changed, -{} removed, {} unchanged",
+                c.added, c.changed, c.removed, c.unchanged
+            ),
+            Action::LoadDump => format!(
+                "database loaded from its dump into the running {}",
+                c.service.as_deref().unwrap_or("service")
+            ),
+            Action::ExtractDump => format!(
+                "dump written as a file; +{} added, ~{} changed, -{} removed",
+                c.added, c.changed, c.removed
+            ),
+        };
+        println!("  {:<24} {:>10}  {what}", c.name, human_bytes(c.bytes));
+        for path in &c.paths {
+            let mark = match path.change.as_str() {
+                "added" => '+',
+                "removed" => '-',
+                _ => '~',
+            };
+            println!("      {mark} {}", path.path);
+        }
+    }
+    if p.services_to_stop.is_empty() {
+        println!("  No service is stopped.");
+    } else {
+        println!(
+            "  Stopped during the restore, in this order: {}",
+            p.services_to_stop.join(", ")
+        );
+    }
+    println!(
+        "  Needs {} free on the target's disk ({} free).",
+        human_bytes(p.free_bytes_needed),
+        human_bytes(p.free_bytes_available)
+    );
+    for n in &p.notes {
+        println!("  note: {n}");
+    }
+    for pr in &p.problems {
+        println!("  problem: {pr}");
+    }
+}
+
+/// Finishes a restore a crash interrupted (before stopped services are started again).
+pub fn recover_interrupted(catalog: &Catalog, engine: Option<&BlockingEngine>) {
+    if !restore::interrupted(catalog) {
+        return;
+    }
+    let identity = keys::load(None::<&Path>).ok().map(|(i, _)| i);
+    for line in restore::recover(catalog, engine, identity.as_ref()) {
+        eprintln!("lifeboat: {line}");
+    }
+}

@@ -1,0 +1,433 @@
+//! Extracting one component's tar stream into staging folders, refusing anything that
+//! would land outside them.
+//!
+//! Every entry is mapped to a slot by its leading path components; the rest of its name is
+//! joined to that slot's staging path. Refused, so nothing is written outside a staging
+//! folder: absolute names, `..`, names that belong to no slot, entries whose parent is a
+//! symlink or a file (a symlink is created as a link and never followed), hard links to
+//! anything but a regular file extracted earlier in the same slot, device nodes and pipes,
+//! and headers that claim more data than the whole component holds.
+
+use std::collections::HashSet;
+use std::fs;
+use std::io::{self, Read, Write};
+use std::path::{Component, Path, PathBuf};
+
+use crate::archive::Hashing;
+use crate::job::{CancelToken, Progress};
+
+/// Where one archive prefix is extracted.
+#[derive(Debug, Clone)]
+pub struct SlotTarget {
+    /// The archive prefix (`data`, `.env`, `_volumes/db`, `_dumps/db`).
+    pub prefix: String,
+    /// The staging path the prefix's content goes to (a folder, or a file for a file slot).
+    pub staged: PathBuf,
+}
+
+/// Why extraction stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ExtractError {
+    /// Writing into staging failed (disk full, permission denied).
+    #[error("{path}: {source}")]
+    Io {
+        /// Where.
+        path: PathBuf,
+        /// What the system said.
+        #[source]
+        source: io::Error,
+    },
+    /// The archive could not be read to its end (damaged, truncated, wrong key).
+    #[error("the archive is damaged ({0}); nothing was changed. Restore from another snapshot")]
+    Damaged(String),
+    /// An entry would have landed outside the target, or is not allowed.
+    #[error("the archive holds an entry that is refused: {name} ({why}); nothing was changed")]
+    Refused {
+        /// The entry's name.
+        name: String,
+        /// Why.
+        why: String,
+    },
+    /// The user cancelled.
+    #[error("cancelled; nothing was changed")]
+    Cancelled,
+}
+
+/// What one extraction did.
+#[derive(Debug, Default, Clone)]
+pub struct Extracted {
+    /// Regular files written.
+    pub files: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// SHA-256 of the whole plaintext stream (hex).
+    pub sha256: String,
+}
+
+/// Longest names accepted, in bytes.
+const MAX_NAME: usize = 4096;
+
+fn io_at(path: &Path) -> impl FnOnce(io::Error) -> ExtractError + '_ {
+    move |source| ExtractError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Splits an entry name into normal components, refusing absolute names and `..`.
+fn components(name: &str) -> Result<Vec<&str>, String> {
+    if name.len() > MAX_NAME {
+        return Err("the name is longer than any real path".into());
+    }
+    if name.contains('\0') {
+        return Err("the name contains a NUL byte".into());
+    }
+    let mut out = Vec::new();
+    for c in Path::new(name).components() {
+        match c {
+            Component::Normal(s) => out.push(s.to_str().ok_or("the name is not UTF-8")?),
+            Component::CurDir => {}
+            Component::ParentDir => return Err("the name goes up with `..`".into()),
+            Component::RootDir | Component::Prefix(_) => {
+                return Err("the name is an absolute path".into())
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The slot of `parts` and the rest of the name inside it; `None` for a parent folder of a
+/// slot (recorded by backups so stock `tar` recreates it, not restored on its own).
+fn slot_of<'a, 'p>(
+    slots: &'a [SlotTarget],
+    parts: &'p [&'p str],
+) -> Result<Option<(&'a SlotTarget, &'p [&'p str])>, String> {
+    let mut best: Option<(&SlotTarget, usize)> = None;
+    for s in slots {
+        let sp: Vec<&str> = s.prefix.split('/').filter(|p| !p.is_empty()).collect();
+        if parts.len() >= sp.len()
+            && parts[..sp.len()] == sp[..]
+            && best.is_none_or(|(_, n)| sp.len() > n)
+        {
+            best = Some((s, sp.len()));
+        }
+    }
+    if let Some((s, n)) = best {
+        return Ok(Some((s, &parts[n..])));
+    }
+    let is_parent = slots.iter().any(|s| {
+        let sp: Vec<&str> = s.prefix.split('/').filter(|p| !p.is_empty()).collect();
+        sp.len() > parts.len() && sp[..parts.len()] == parts[..]
+    });
+    if is_parent {
+        Ok(None)
+    } else {
+        Err("it belongs to none of the components being restored".into())
+    }
+}
+
+/// Metadata applied once a folder's content is complete.
+struct DirMeta {
+    path: PathBuf,
+    mode: u32,
+    owner: Option<(u64, u64)>,
+    mtime: i64,
+}
+
+/// Extracts `reader` (a component's tar stream) into `slots`. Returns what it wrote and
+/// the SHA-256 of the whole stream, which the caller compares with the manifest.
+/// `as_root`: numeric owners are restored (only root may give files away).
+///
+/// # Errors
+/// See [`ExtractError`]. On error, staging folders hold partial content the caller removes.
+pub fn extract(
+    reader: impl Read,
+    slots: &[SlotTarget],
+    max_bytes: u64,
+    as_root: bool,
+    progress: &dyn Progress,
+    cancel: &CancelToken,
+) -> Result<Extracted, ExtractError> {
+    let mut hashing = Hashing::new(reader);
+    let mut archive = tar::Archive::new(&mut hashing);
+    let mut out = Extracted::default();
+    // Folders created in staging: the only parents entries may be written under.
+    let mut made: HashSet<PathBuf> = HashSet::new();
+    let mut dirs: Vec<DirMeta> = Vec::new();
+    let mut regular: HashSet<PathBuf> = HashSet::new();
+    let damaged = |e: io::Error| ExtractError::Damaged(e.to_string());
+    for entry in archive.entries().map_err(damaged)? {
+        if cancel.is_cancelled() {
+            return Err(ExtractError::Cancelled);
+        }
+        let mut entry = entry.map_err(damaged)?;
+        let name_bytes = entry.path_bytes().into_owned();
+        let name = String::from_utf8_lossy(&name_bytes).into_owned();
+        let refuse = |why: String| ExtractError::Refused {
+            name: name.clone(),
+            why,
+        };
+        let parts = components(&name).map_err(&refuse)?;
+        let Some((slot, rest)) = slot_of(slots, &parts).map_err(&refuse)? else {
+            continue;
+        };
+        let kind = entry.header().entry_type();
+        let size = entry.header().size().map_err(damaged)?;
+        if size > max_bytes {
+            return Err(refuse(format!(
+                "its header claims {size} bytes, more than the whole component holds"
+            )));
+        }
+        let dest = rest.iter().fold(slot.staged.clone(), |p, c| p.join(c));
+        // Every parent between the slot's staging path and `dest` must be a real folder
+        // this extraction made; create the missing ones.
+        let mut parent = slot.staged.clone();
+        for c in rest.iter().take(rest.len().saturating_sub(1)) {
+            ensure_dir(&parent, &mut made).map_err(&refuse)?;
+            parent.push(c);
+        }
+        if !rest.is_empty() {
+            ensure_dir(&parent, &mut made).map_err(&refuse)?;
+        } else if let Some(p) = slot.staged.parent() {
+            fs::create_dir_all(p).map_err(io_at(p))?;
+        }
+        let header = entry.header();
+        let mode = header.mode().map_err(damaged)? & if as_root { 0o7777 } else { 0o777 };
+        let owner = as_root
+            .then(|| Some((header.uid().ok()?, header.gid().ok()?)))
+            .flatten();
+        let mtime = header.mtime().map_err(damaged)? as i64;
+        match kind {
+            tar::EntryType::Directory => {
+                match fs::symlink_metadata(&dest) {
+                    Ok(m) if m.is_dir() && made.contains(&dest) => {}
+                    Ok(_) => return Err(refuse("a folder where something else exists".into())),
+                    Err(_) => {
+                        fs::create_dir(&dest).map_err(io_at(&dest))?;
+                        made.insert(dest.clone());
+                    }
+                }
+                dirs.push(DirMeta {
+                    path: dest,
+                    mode,
+                    owner,
+                    mtime,
+                });
+            }
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                let mut opts = fs::OpenOptions::new();
+                opts.write(true).create_new(true);
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::OpenOptionsExt;
+                    opts.mode(0o600);
+                }
+                let mut f = opts.open(&dest).map_err(|e| match e.kind() {
+                    io::ErrorKind::AlreadyExists => {
+                        refuse("a second entry for the same path".into())
+                    }
+                    _ => ExtractError::Io {
+                        path: dest.clone(),
+                        source: e,
+                    },
+                })?;
+                let n = copy_counted(&mut entry, &mut f, progress, cancel, &dest)?;
+                if n != size {
+                    return Err(ExtractError::Damaged(format!("{name} is truncated")));
+                }
+                set_file_meta(&f, &dest, mode, owner, mtime)?;
+                regular.insert(dest.clone());
+                out.files += 1;
+                out.bytes += n;
+                progress.advance(1, 0);
+            }
+            tar::EntryType::Symlink => {
+                let target = entry
+                    .link_name()
+                    .map_err(damaged)?
+                    .ok_or_else(|| refuse("a symlink without a target".into()))?;
+                if fs::symlink_metadata(&dest).is_ok() {
+                    return Err(refuse("a second entry for the same path".into()));
+                }
+                symlink(&target, &dest).map_err(io_at(&dest))?;
+                #[cfg(unix)]
+                if let Some((uid, gid)) = owner {
+                    std::os::unix::fs::lchown(&dest, Some(uid as u32), Some(gid as u32))
+                        .map_err(io_at(&dest))?;
+                }
+                let t = filetime::FileTime::from_unix_time(mtime, 0);
+                filetime::set_symlink_file_times(&dest, t, t).map_err(io_at(&dest))?;
+            }
+            tar::EntryType::Link => {
+                let target = entry
+                    .link_name()
+                    .map_err(damaged)?
+                    .ok_or_else(|| refuse("a hard link without a target".into()))?;
+                let tname = target.to_string_lossy().into_owned();
+                let tparts = components(&tname).map_err(&refuse)?;
+                let tdest = match slot_of(slots, &tparts).map_err(&refuse)? {
+                    Some((ts, trest)) if std::ptr::eq(ts, slot) => {
+                        trest.iter().fold(ts.staged.clone(), |p, c| p.join(c))
+                    }
+                    _ => {
+                        return Err(refuse(format!(
+                            "a hard link to {tname}, outside its own folder"
+                        )))
+                    }
+                };
+                if !regular.contains(&tdest) {
+                    return Err(refuse(format!(
+                        "a hard link to {tname}, which is not a file extracted before it"
+                    )));
+                }
+                fs::hard_link(&tdest, &dest).map_err(io_at(&dest))?;
+            }
+            tar::EntryType::XGlobalHeader | tar::EntryType::XHeader => {}
+            tar::EntryType::Fifo | tar::EntryType::Char | tar::EntryType::Block => {
+                return Err(refuse("a device node or pipe".into()));
+            }
+            other => return Err(refuse(format!("an entry of unknown type {other:?}"))),
+        }
+    }
+    let _ = archive;
+    // Read to the end, so the hash covers the whole stream (and age checks its last chunk).
+    io::copy(&mut hashing, &mut io::sink()).map_err(damaged)?;
+    // Folders last, deepest first, so writing their content did not change their times.
+    for d in dirs.iter().rev() {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            if let Some((uid, gid)) = d.owner {
+                std::os::unix::fs::lchown(&d.path, Some(uid as u32), Some(gid as u32))
+                    .map_err(io_at(&d.path))?;
+            }
+            fs::set_permissions(&d.path, fs::Permissions::from_mode(d.mode))
+                .map_err(io_at(&d.path))?;
+        }
+        let t = filetime::FileTime::from_unix_time(d.mtime, 0);
+        filetime::set_file_times(&d.path, t, t).map_err(io_at(&d.path))?;
+    }
+    out.sha256 = hashing.into_parts().0;
+    Ok(out)
+}
+
+/// Makes sure `dir` is a folder this extraction created (creating it when missing).
+fn ensure_dir(dir: &Path, made: &mut HashSet<PathBuf>) -> Result<(), String> {
+    if made.contains(dir) {
+        return Ok(());
+    }
+    match fs::symlink_metadata(dir) {
+        Ok(m) if m.file_type().is_symlink() => {
+            Err(format!("its parent {} is a symlink", dir.display()))
+        }
+        Ok(m) if !m.is_dir() => Err(format!("its parent {} is not a folder", dir.display())),
+        Ok(_) => Err(format!(
+            "its parent {} was not made by this restore",
+            dir.display()
+        )),
+        Err(_) => {
+            fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            made.insert(dir.to_owned());
+            Ok(())
+        }
+    }
+}
+
+fn copy_counted(
+    from: &mut impl Read,
+    to: &mut fs::File,
+    progress: &dyn Progress,
+    cancel: &CancelToken,
+    path: &Path,
+) -> Result<u64, ExtractError> {
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut n = 0u64;
+    loop {
+        if cancel.is_cancelled() {
+            return Err(ExtractError::Cancelled);
+        }
+        let k = match from.read(&mut buf) {
+            Ok(0) => return Ok(n),
+            Ok(k) => k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(ExtractError::Damaged(e.to_string())),
+        };
+        to.write_all(&buf[..k]).map_err(io_at(path))?;
+        n += k as u64;
+        progress.advance(0, k as u64);
+    }
+}
+
+fn set_file_meta(
+    f: &fs::File,
+    path: &Path,
+    mode: u32,
+    owner: Option<(u64, u64)>,
+    mtime: i64,
+) -> Result<(), ExtractError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::fchown(f, Some(uid as u32), Some(gid as u32))
+                .map_err(io_at(path))?;
+        }
+        // After chown, which clears set-id bits.
+        f.set_permissions(fs::Permissions::from_mode(mode))
+            .map_err(io_at(path))?;
+    }
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(mtime.max(0) as u64);
+    f.set_times(fs::FileTimes::new().set_modified(t).set_accessed(t))
+        .map_err(io_at(path))?;
+    Ok(())
+}
+
+#[cfg(unix)]
+fn symlink(target: &Path, at: &Path) -> io::Result<()> {
+    std::os::unix::fs::symlink(target, at)
+}
+
+#[cfg(not(unix))]
+fn symlink(_target: &Path, at: &Path) -> io::Result<()> {
+    Err(io::Error::other(format!(
+        "{}: symlinks cannot be restored on this system",
+        at.display()
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_that_leave_the_target_are_refused() {
+        assert!(components("../etc/passwd").is_err());
+        assert!(components("data/../../x").is_err());
+        assert!(components("/etc/passwd").is_err());
+        assert_eq!(components("./data/a").unwrap(), vec!["data", "a"]);
+    }
+
+    #[test]
+    fn entries_map_to_the_longest_prefix_and_parents_are_skipped() {
+        let slots = vec![
+            SlotTarget {
+                prefix: "data".into(),
+                staged: "/s/1".into(),
+            },
+            SlotTarget {
+                prefix: "data/db".into(),
+                staged: "/s/2".into(),
+            },
+            SlotTarget {
+                prefix: "srv/app/files".into(),
+                staged: "/s/3".into(),
+            },
+        ];
+        let (s, rest) = slot_of(&slots, &["data", "db", "x"]).unwrap().unwrap();
+        assert_eq!((s.prefix.as_str(), rest), ("data/db", &["x"][..]));
+        let (s, rest) = slot_of(&slots, &["data", "y"]).unwrap().unwrap();
+        assert_eq!((s.prefix.as_str(), rest), ("data", &["y"][..]));
+        assert!(slot_of(&slots, &["srv", "app"]).unwrap().is_none());
+        assert!(slot_of(&slots, &["etc"]).is_err());
+    }
+}

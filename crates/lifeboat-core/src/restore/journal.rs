@@ -1,0 +1,117 @@
+//! The restore journal: what a restore is doing, written before each step, so that a restore
+//! killed at any moment can be rolled back (and a finished one undone) by the next start.
+//!
+//! It lives in the target's `.lifeboat/restore/ID/journal.json` and holds paths only, never
+//! file contents or values. The catalog remembers where the last one is.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Where a restore is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum State {
+    /// Extracting into staging; nothing in place has changed.
+    Staging,
+    /// Moving staged content into place.
+    Swapping,
+    /// Loading database dumps.
+    Loading,
+    /// Finished; the old content waits in the restore folder for an undo.
+    Done,
+    /// Failed or interrupted, and put back as it was.
+    RolledBack,
+    /// Undone after it finished.
+    Undone,
+}
+
+/// One path the restore replaces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Slot {
+    /// The archive prefix it comes from.
+    pub prefix: String,
+    /// Where it goes.
+    pub target: PathBuf,
+    /// The new content, extracted.
+    pub staged: PathBuf,
+    /// Where the old content is moved to.
+    pub aside: PathBuf,
+    /// Whether the target existed before the restore.
+    pub existed: bool,
+}
+
+/// A database dump loaded into a running service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Load {
+    /// The service.
+    pub service: String,
+    /// Its container.
+    pub container: String,
+    /// The dump to load (inside the restore folder).
+    pub dump: PathBuf,
+    /// The database's content before the load, encrypted to the stack's key.
+    pub safety: Option<PathBuf>,
+    /// The load started, so the database may hold part of the dump.
+    pub started: bool,
+}
+
+/// The journal of one restore.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Journal {
+    /// The restore's id.
+    pub id: String,
+    /// The snapshot restored.
+    pub snapshot: String,
+    /// The stack.
+    pub stack: String,
+    /// The target folder.
+    pub target: PathBuf,
+    /// The restore folder (`target/.lifeboat/restore/ID`).
+    pub dir: PathBuf,
+    /// Where it is.
+    pub state: State,
+    /// Paths replaced, in the order they are swapped.
+    pub slots: Vec<Slot>,
+    /// Dumps loaded.
+    pub loads: Vec<Load>,
+    /// Components restored.
+    pub components: Vec<String>,
+    /// Services stopped for it (in stop order).
+    pub services: Vec<String>,
+    /// When it started (Unix seconds).
+    pub started: i64,
+}
+
+impl Journal {
+    /// The journal file.
+    pub fn file(dir: &Path) -> PathBuf {
+        dir.join("journal.json")
+    }
+
+    /// Writes the journal atomically and durably.
+    ///
+    /// # Errors
+    /// When the file cannot be written.
+    pub fn save(&self) -> std::io::Result<()> {
+        let path = Self::file(&self.dir);
+        let tmp = self.dir.join("journal.json.tmp");
+        let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&json)?;
+            f.sync_all()?;
+        }
+        crate::archive::commit(&tmp, &path)
+    }
+
+    /// Reads a journal.
+    ///
+    /// # Errors
+    /// When the file is missing or not a journal.
+    pub fn load(dir: &Path) -> std::io::Result<Self> {
+        let bytes = std::fs::read(Self::file(dir))?;
+        serde_json::from_slice(&bytes).map_err(std::io::Error::other)
+    }
+}

@@ -1,0 +1,1621 @@
+//! Restore: plan first, then apply.
+//!
+//! A plan says per component what will be added, changed and removed, which services stop,
+//! and how much space it needs; it reads the manifest and the current files, never the
+//! archives. Applying extracts every chosen archive into staging folders beside the target
+//! (checking each against the SHA-256 in the manifest, so a damaged archive aborts before
+//! anything changes), stops the affected services dependents first, swaps each path into
+//! place by rename (the old content is moved aside, not deleted: it is the safety point),
+//! loads database dumps into their running services (after dumping what they hold now),
+//! starts the services again and waits until they run. A journal written before each step
+//! lets the next start roll back a restore that was killed, and "undo" put the old content
+//! back after a restore finished.
+
+pub mod extract;
+pub mod journal;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::archive::{self, ArchiveError};
+use crate::backup::dump::DumpRecipe;
+use crate::backup::manifest::{ComponentEntry, ComponentKind, Manifest, ManifestError, Recipe};
+use crate::backup::{capture, cold, stack_dest, unix_now, verify};
+use crate::catalog::Catalog;
+use crate::docker::{BlockingEngine, ContainerInfo};
+use crate::job::{CancelToken, Progress};
+use crate::stack::{LoadOptions, Project};
+use extract::{ExtractError, SlotTarget};
+use journal::{Journal, Load, Slot, State};
+
+/// The catalog key that points at the last restore's folder.
+const LAST_RESTORE: &str = "restore.last";
+
+/// Why a restore could not be planned or applied.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RestoreError {
+    /// No snapshot with that id in the destination.
+    #[error("{from} has no snapshot {snapshot}{hint}")]
+    SnapshotNotFound {
+        /// The destination.
+        from: PathBuf,
+        /// What was asked for.
+        snapshot: String,
+        /// What to do.
+        hint: String,
+    },
+    /// The snapshot has no such component.
+    #[error("the snapshot has no component {name}; it has: {have}")]
+    UnknownComponent {
+        /// What was asked for.
+        name: String,
+        /// What it has.
+        have: String,
+    },
+    /// The manifest could not be read.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    /// An archive could not be opened.
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+    /// Extracting a component failed; nothing in place was changed.
+    #[error("{component}: {source}")]
+    Extract {
+        /// The component.
+        component: String,
+        /// What went wrong.
+        #[source]
+        source: ExtractError,
+    },
+    /// The plan found something that stops the restore before it starts.
+    #[error("the restore cannot start: {}", .0.join(" "))]
+    Blocked(Vec<String>),
+    /// Another restore of this target is running.
+    #[error("another restore into {0} is running; wait for it to finish")]
+    Busy(PathBuf),
+    /// A file operation on the target failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// Where.
+        path: PathBuf,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A database dump could not be loaded (the database was put back as it was).
+    #[error("loading {service}'s dump failed: {reason}")]
+    Load {
+        /// The service.
+        service: String,
+        /// What the database tool said.
+        reason: String,
+    },
+    /// Something failed after files were swapped, and everything was put back.
+    #[error("{reason}; everything was put back as it was before the restore")]
+    RolledBack {
+        /// The failure.
+        reason: String,
+    },
+    /// There is no finished restore to undo.
+    #[error("there is no finished restore to undo")]
+    NothingToUndo,
+    /// The user cancelled.
+    #[error("cancelled; nothing was changed")]
+    Cancelled,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RestoreError + '_ {
+    move |source| RestoreError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// What to restore, from where, to where.
+#[derive(Debug, Clone, Default)]
+pub struct RestoreOptions {
+    /// The backup destination.
+    pub from: PathBuf,
+    /// A snapshot id (or a unique beginning of one), or `latest`.
+    pub snapshot: String,
+    /// The stack, when the destination holds several.
+    pub stack: Option<String>,
+    /// Components (`secrets`, `service-NAME`, or a service's name); empty for everything.
+    pub only: Vec<String>,
+    /// Restore into this folder instead of the stack's own.
+    pub into: Option<PathBuf>,
+    /// List every path in the plan.
+    pub list_paths: bool,
+    /// The Docker engine, to stop services and load dumps.
+    pub engine: Option<BlockingEngine>,
+    /// The catalog, for the journals of stopped services and restores.
+    pub catalog: Option<Arc<Catalog>>,
+}
+
+/// What a component's restore does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Its files replace the files in place.
+    ReplaceFiles,
+    /// Its dump is loaded into the running database service (after its files, if any).
+    LoadDump,
+    /// Its dump is written as a file, to be loaded later.
+    ExtractDump,
+}
+
+/// One path of a plan, on request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct PathChange {
+    /// The path, as in the archive.
+    pub path: String,
+    /// `added`, `changed` or `removed`.
+    pub change: String,
+}
+
+/// The plan for one component.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ComponentPlan {
+    /// `secrets`, `service-NAME`.
+    pub name: String,
+    /// What it holds.
+    pub kind: ComponentKind,
+    /// Its service.
+    pub service: Option<String>,
+    /// What restoring it does.
+    pub action: Action,
+    /// Where its content goes.
+    pub targets: Vec<String>,
+    /// Files the snapshot has and the target does not.
+    #[ts(type = "number")]
+    pub added: u64,
+    /// Files in both that differ (size or modification time).
+    #[ts(type = "number")]
+    pub changed: u64,
+    /// Files the target has and the snapshot does not: they are moved aside.
+    #[ts(type = "number")]
+    pub removed: u64,
+    /// Files in both that look the same.
+    #[ts(type = "number")]
+    pub unchanged: u64,
+    /// Bytes of the snapshot's files (and dumps).
+    #[ts(type = "number")]
+    pub bytes: u64,
+    /// Files in the snapshot.
+    #[ts(type = "number")]
+    pub files: u64,
+    /// Every added, changed and removed path, when asked for.
+    pub paths: Vec<PathChange>,
+}
+
+/// What a restore will do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct RestorePlan {
+    /// The snapshot.
+    pub snapshot: String,
+    /// The stack.
+    pub stack: String,
+    /// When the snapshot was taken (Unix seconds).
+    #[ts(type = "number")]
+    pub snapshot_started: i64,
+    /// The target folder.
+    pub target: String,
+    /// The target is the stack's own folder.
+    pub original: bool,
+    /// The components, in restore order.
+    pub components: Vec<ComponentPlan>,
+    /// Services stopped during the restore, in stop order (dependents first).
+    pub services_to_stop: Vec<String>,
+    /// Space the restore needs on the target's disk (the old content is kept for undo).
+    #[ts(type = "number")]
+    pub free_bytes_needed: u64,
+    /// Space free there now.
+    #[ts(type = "number")]
+    pub free_bytes_available: u64,
+    /// What stops the restore from starting, as sentences; empty when it can start.
+    pub problems: Vec<String>,
+    /// What the user should know, as sentences.
+    pub notes: Vec<String>,
+}
+
+/// A service after the restore.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ServiceState {
+    /// The service.
+    pub service: String,
+    /// `running`, `exited`, …
+    pub state: String,
+    /// `healthy`, `unhealthy`, `starting`, when it has a health check.
+    pub health: Option<String>,
+}
+
+/// What a restore did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct RestoreReport {
+    /// The restore's id (for undo).
+    pub restore: String,
+    /// The snapshot.
+    pub snapshot: String,
+    /// The stack.
+    pub stack: String,
+    /// The target folder.
+    pub target: String,
+    /// Components restored.
+    pub components: Vec<String>,
+    /// Files written.
+    #[ts(type = "number")]
+    pub files: u64,
+    /// Bytes written.
+    #[ts(type = "number")]
+    pub bytes: u64,
+    /// The services stopped and started again, and how they are now.
+    pub services: Vec<ServiceState>,
+    /// What to do next, as sentences.
+    pub next_steps: Vec<String>,
+    /// How long it took.
+    #[ts(type = "number")]
+    pub duration_ms: u64,
+    /// Where the old content waits for an undo.
+    pub undo_folder: String,
+}
+
+/// The manifest of `opts.snapshot` in `opts.from`.
+///
+/// # Errors
+/// [`RestoreError::SnapshotNotFound`], or a manifest that does not decrypt.
+pub fn find_snapshot(
+    from: &Path,
+    stack: Option<&str>,
+    snapshot: &str,
+    identity: &age::x25519::Identity,
+) -> Result<Manifest, RestoreError> {
+    let all = verify::all_manifests(from, stack);
+    let id_of = |p: &Path| {
+        p.file_name()
+            .map(|n| {
+                n.to_string_lossy()
+                    .trim_end_matches(".manifest.age")
+                    .to_owned()
+            })
+            .unwrap_or_default()
+    };
+    let not_found = |hint: String| RestoreError::SnapshotNotFound {
+        from: from.to_owned(),
+        snapshot: snapshot.to_owned(),
+        hint,
+    };
+    let list_hint = format!(
+        "; list them with `lifeboat snapshots --to {}`",
+        from.display()
+    );
+    let chosen: Vec<&(String, PathBuf)> = if snapshot == "latest" {
+        let stacks: BTreeSet<&String> = all.iter().map(|(s, _)| s).collect();
+        if stacks.len() > 1 {
+            return Err(not_found(format!(
+                " to choose without a stack: it holds {}; say which with --stack",
+                stacks.into_iter().cloned().collect::<Vec<_>>().join(", ")
+            )));
+        }
+        all.iter()
+            .max_by_key(|(_, p)| id_of(p))
+            .into_iter()
+            .collect()
+    } else {
+        all.iter()
+            .filter(|(_, p)| id_of(p).starts_with(snapshot))
+            .collect()
+    };
+    match chosen.as_slice() {
+        [one] => Ok(Manifest::read(&one.1, identity)?),
+        [] => Err(not_found(list_hint)),
+        _ => Err(not_found(format!(
+            " (the beginning {snapshot} matches {} snapshots; give more of the id)",
+            chosen.len()
+        ))),
+    }
+}
+
+/// Where one archive prefix goes.
+#[derive(Debug, Clone)]
+struct Target {
+    prefix: String,
+    path: PathBuf,
+}
+
+/// The archive prefixes of a component: its roots, volumes and folders read through the
+/// engine. Dumps are handled apart.
+fn prefixes(c: &ComponentEntry, stack_dir: &Path) -> Vec<String> {
+    let mut out: Vec<String> = c
+        .roots
+        .iter()
+        .map(|r| capture::archive_name(Path::new(r), stack_dir))
+        .collect();
+    out.extend(c.engine_prefixes.iter().cloned());
+    for f in &c.files {
+        let parts: Vec<&str> = f.path.split('/').collect();
+        if parts[0] == "_dumps" {
+            continue;
+        }
+        if parts[0] == "_volumes" && parts.len() > 2 {
+            let p = format!("_volumes/{}", parts[1]);
+            if !out.contains(&p) {
+                out.push(p);
+            }
+            continue;
+        }
+        // Manifests written before `engine_prefixes` existed: the first component.
+        let covered = out
+            .iter()
+            .any(|p| f.path == *p || f.path.starts_with(&format!("{p}/")));
+        if !covered {
+            out.push(parts[0].to_owned());
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Where a prefix lands: inside the target for names of the stack folder, the original
+/// host path or volume for the others (or under the target with `--into`).
+fn target_of(
+    prefix: &str,
+    target: &Path,
+    original: bool,
+    volume_dir: &dyn Fn(&str) -> Option<PathBuf>,
+) -> Result<PathBuf, String> {
+    if let Some(abs) = prefix.strip_prefix("_host") {
+        return Ok(if original {
+            PathBuf::from(abs)
+        } else {
+            target.join(prefix)
+        });
+    }
+    if let Some(name) = prefix.strip_prefix("_volumes/") {
+        if !original {
+            return Ok(target.join(prefix));
+        }
+        return volume_dir(name).ok_or_else(|| {
+            format!(
+                "the volume {name} cannot be found through Docker: start Docker and create it \
+                 (`docker compose up --no-start`), or restore with --into a folder"
+            )
+        });
+    }
+    Ok(target.join(prefix))
+}
+
+/// The components `only` selects.
+fn select<'a>(m: &'a Manifest, only: &[String]) -> Result<Vec<&'a ComponentEntry>, RestoreError> {
+    if only.is_empty() || only.iter().any(|o| o == "everything" || o == "all") {
+        return Ok(m.components.iter().collect());
+    }
+    let mut out = Vec::new();
+    for o in only {
+        let found = m.components.iter().find(|c| {
+            c.name == *o
+                || c.service.as_deref() == Some(o)
+                || (o == "secrets" && c.kind == ComponentKind::Secrets)
+        });
+        match found {
+            Some(c) if !out.iter().any(|x: &&ComponentEntry| x.name == c.name) => out.push(c),
+            Some(_) => {}
+            None => {
+                return Err(RestoreError::UnknownComponent {
+                    name: o.clone(),
+                    have: m
+                        .components
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Regular files under `path` (or `path` itself), by name relative to it, with size and
+/// mtime; `None` when it cannot be read.
+fn current_files(path: &Path) -> Option<BTreeMap<String, (u64, i64)>> {
+    let mut out = BTreeMap::new();
+    let meta = std::fs::symlink_metadata(path).ok();
+    match meta {
+        None => return Some(out),
+        Some(m) if m.is_file() => {
+            out.insert(
+                String::new(),
+                (m.len(), capture::mtime_secs(&m).unwrap_or(0)),
+            );
+            return Some(out);
+        }
+        Some(m) if !m.is_dir() => return Some(out),
+        Some(_) => {}
+    }
+    let mut stack = vec![(path.to_path_buf(), String::new())];
+    while let Some((dir, rel)) = stack.pop() {
+        for e in std::fs::read_dir(&dir).ok()?.filter_map(Result::ok) {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let r = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            let Ok(m) = e.path().symlink_metadata() else {
+                continue;
+            };
+            if m.is_dir() {
+                stack.push((e.path(), r));
+            } else if m.is_file() {
+                out.insert(r, (m.len(), capture::mtime_secs(&m).unwrap_or(0)));
+            }
+        }
+    }
+    Some(out)
+}
+
+/// The nearest existing folder at or above `p`.
+fn existing_ancestor(p: &Path) -> PathBuf {
+    let mut cur = p.to_path_buf();
+    while !cur.exists() {
+        match cur.parent() {
+            Some(parent) => cur = parent.to_path_buf(),
+            None => break,
+        }
+    }
+    cur
+}
+
+/// The stack's project, read from the target when it has a compose file.
+fn project_at(dir: &Path) -> Option<Project> {
+    crate::stack::load(
+        dir,
+        &LoadOptions {
+            use_process_env: false,
+            ..LoadOptions::default()
+        },
+    )
+    .ok()
+}
+
+fn containers_by_service(
+    engine: Option<&BlockingEngine>,
+    stack: &str,
+) -> Option<HashMap<String, Vec<ContainerInfo>>> {
+    let list = engine?.project_containers(stack).ok()?;
+    let mut by: HashMap<String, Vec<ContainerInfo>> = HashMap::new();
+    for c in list {
+        by.entry(c.service.clone()).or_default().push(c);
+    }
+    Some(by)
+}
+
+/// Everything [`plan`] works out, with what [`apply`] needs besides.
+struct Worked {
+    plan: RestorePlan,
+    manifest: Manifest,
+    target: PathBuf,
+    /// Per component (same order as `plan.components`): its slots.
+    slots: Vec<Vec<Target>>,
+    /// Per component: the dump to load (service, container, recipe, archive name).
+    loads: Vec<Option<(String, String, DumpRecipe, String)>>,
+    containers: Option<HashMap<String, Vec<ContainerInfo>>>,
+}
+
+/// Plans restoring `opts` (see [`RestorePlan`]). Reads the manifest and the target, never
+/// the archives, and changes nothing.
+///
+/// # Errors
+/// When the snapshot or a component cannot be found, or the manifest does not decrypt.
+pub fn plan(
+    opts: &RestoreOptions,
+    identity: &age::x25519::Identity,
+) -> Result<RestorePlan, RestoreError> {
+    Ok(work_out(opts, identity)?.plan)
+}
+
+fn work_out(
+    opts: &RestoreOptions,
+    identity: &age::x25519::Identity,
+) -> Result<Worked, RestoreError> {
+    let manifest = find_snapshot(&opts.from, opts.stack.as_deref(), &opts.snapshot, identity)?;
+    let chosen = select(&manifest, &opts.only)?;
+    let stack_dir = PathBuf::from(&manifest.stack_dir);
+    let original = opts.into.is_none();
+    let target = match &opts.into {
+        Some(d) => std::path::absolute(d).map_err(io_err(d))?,
+        None => stack_dir.clone(),
+    };
+    let engine = opts.engine.as_ref();
+    let containers = if original {
+        containers_by_service(engine, &manifest.stack)
+    } else {
+        None
+    };
+    let running = |svc: &str| -> Option<ContainerInfo> {
+        containers
+            .as_ref()?
+            .get(svc)?
+            .iter()
+            .find(|c| c.state == "running")
+            .cloned()
+    };
+    let volume_dir = |name: &str| -> Option<PathBuf> {
+        let e = engine?;
+        e.volume_mountpoint(name)
+            .ok()
+            .flatten()
+            .or_else(|| {
+                let full = format!("{}_{name}", manifest.stack);
+                e.volume_mountpoint(&full).ok().flatten()
+            })
+            .map(PathBuf::from)
+    };
+    let mut problems = Vec::new();
+    let mut notes = Vec::new();
+    let mut comps = Vec::new();
+    let mut all_slots = Vec::new();
+    let mut loads = Vec::new();
+    let mut needed = 0u64;
+    let mut stop_files: BTreeSet<String> = BTreeSet::new();
+    let mut stop_dependents: BTreeSet<String> = BTreeSet::new();
+    let lifeboat_dir = target.join(".lifeboat");
+    for c in &chosen {
+        let mut targets = Vec::new();
+        for prefix in prefixes(c, &stack_dir) {
+            match target_of(&prefix, &target, original, &volume_dir) {
+                Ok(path) => {
+                    if path == target || lifeboat_dir.starts_with(&path) {
+                        problems.push(format!(
+                            "{} holds the whole stack folder ({prefix}); restore it with --into another folder.",
+                            c.name
+                        ));
+                    } else {
+                        targets.push(Target { prefix, path });
+                    }
+                }
+                Err(why) => problems.push(format!("{}: {why}", c.name)),
+            }
+        }
+        let dump = c.dumps.first().cloned();
+        let recipe = DumpRecipe::for_recipe(c.recipe);
+        let mut action = Action::ReplaceFiles;
+        let mut load = None;
+        if let (Some(name), Some(recipe)) = (&dump, recipe) {
+            let svc = c.service.clone().unwrap_or_default();
+            match running(&svc) {
+                Some(ct) if original => {
+                    action = Action::LoadDump;
+                    load = Some((svc.clone(), ct.id, recipe, name.clone()));
+                    stop_dependents.insert(svc);
+                }
+                _ => {
+                    action = Action::ExtractDump;
+                    let prefix = name
+                        .rsplit_once('/')
+                        .map_or(name.as_str(), |(d, _)| d)
+                        .to_owned();
+                    targets.push(Target {
+                        path: target.join(&prefix),
+                        prefix,
+                    });
+                    notes.push(if original {
+                        format!(
+                            "{svc} is not running, so its database dump is written to {} to load later: \
+                             start it (`docker compose up -d {svc}`) and restore {} again to load it.",
+                            target.join(name).display(),
+                            c.name
+                        )
+                    } else {
+                        format!(
+                            "{svc}'s database dump is written to {}; once the stack runs there, load it \
+                             with `lifeboat restore {} --from {} --only {}`.",
+                            target.join(name).display(),
+                            manifest.snapshot,
+                            opts.from.display(),
+                            c.name
+                        )
+                    });
+                }
+            }
+        } else if original && c.kind != ComponentKind::Secrets {
+            if let Some(svc) = &c.service {
+                stop_files.insert(svc.clone());
+            }
+        }
+        if c.recipe == Recipe::RedisBgsave && action == Action::ReplaceFiles && original {
+            notes.push(format!(
+                "{} is stopped while its files are replaced, so Redis does not overwrite the restored dump.",
+                c.service.as_deref().unwrap_or("redis")
+            ));
+        }
+        // What changes, file by file.
+        let (mut added, mut changed, mut removed, mut unchanged) = (0u64, 0u64, 0u64, 0u64);
+        let mut paths = Vec::new();
+        for t in &targets {
+            let snap: BTreeMap<&str, (u64, Option<i64>)> = c
+                .files
+                .iter()
+                .filter_map(|f| {
+                    let rel = if f.path == t.prefix {
+                        ""
+                    } else {
+                        f.path.strip_prefix(&format!("{}/", t.prefix))?
+                    };
+                    Some((rel, (f.bytes, f.mtime)))
+                })
+                .collect();
+            let Some(now) = current_files(&t.path) else {
+                problems.push(format!(
+                    "{} cannot be read, so it cannot be replaced safely: run Lifeboat as a user who can read it.",
+                    t.path.display()
+                ));
+                continue;
+            };
+            let show = |rel: &str| {
+                if rel.is_empty() {
+                    t.prefix.clone()
+                } else {
+                    format!("{}/{rel}", t.prefix)
+                }
+            };
+            for (rel, (bytes, mtime)) in &snap {
+                match now.get(*rel) {
+                    None => {
+                        added += 1;
+                        if opts.list_paths {
+                            paths.push(PathChange {
+                                path: show(rel),
+                                change: "added".into(),
+                            });
+                        }
+                    }
+                    Some((nb, nm)) if nb != bytes || mtime.is_some_and(|m| m != *nm) => {
+                        changed += 1;
+                        if opts.list_paths {
+                            paths.push(PathChange {
+                                path: show(rel),
+                                change: "changed".into(),
+                            });
+                        }
+                    }
+                    Some(_) => unchanged += 1,
+                }
+            }
+            for rel in now.keys() {
+                if !snap.contains_key(rel.as_str()) {
+                    removed += 1;
+                    if opts.list_paths {
+                        paths.push(PathChange {
+                            path: show(rel),
+                            change: "removed".into(),
+                        });
+                    }
+                }
+            }
+        }
+        needed += c.bytes_in;
+        comps.push(ComponentPlan {
+            name: c.name.clone(),
+            kind: c.kind,
+            service: c.service.clone(),
+            action,
+            targets: targets
+                .iter()
+                .map(|t| t.path.display().to_string())
+                .collect(),
+            added,
+            changed,
+            removed,
+            unchanged,
+            bytes: c.files.iter().map(|f| f.bytes).sum(),
+            files: c.files.len() as u64,
+            paths,
+        });
+        all_slots.push(targets);
+        loads.push(load);
+    }
+    // Services: those whose files are replaced, and the dependents of loaded databases.
+    let project = project_at(&target);
+    let mut services_to_stop = Vec::new();
+    if original {
+        let running_svc = |s: &String| running(s).is_some();
+        match &project {
+            Some(p) => {
+                let mut files_order = cold::stop_order(p, &stop_files);
+                let mut dep_order = cold::stop_order(p, &stop_dependents);
+                dep_order.retain(|s| !stop_dependents.contains(s));
+                files_order.retain(|s| !stop_dependents.contains(s));
+                for s in dep_order.into_iter().chain(files_order) {
+                    if running_svc(&s) && !services_to_stop.contains(&s) {
+                        services_to_stop.push(s);
+                    }
+                }
+            }
+            None => services_to_stop.extend(stop_files.iter().filter(|s| running_svc(s)).cloned()),
+        }
+        if containers.is_none() && !stop_files.is_empty() {
+            notes.push(
+                "Docker cannot be reached, so no service is stopped: stop the stack (`docker compose stop`) \
+                 before restoring its data."
+                    .into(),
+            );
+        }
+        if chosen.iter().any(|c| c.kind == ComponentKind::Secrets) && containers.is_some() {
+            notes.push(
+                "Containers read .env and env files when they are created: run `docker compose up -d` \
+                 after the restore so they use the restored values."
+                    .into(),
+            );
+        }
+    }
+    let probe = existing_ancestor(&target);
+    let available = fs4::available_space(&probe).unwrap_or(u64::MAX);
+    if needed > available {
+        problems.push(format!(
+            "the restore needs {} on {} and only {} is free; the old files are kept until you discard the \
+             undo point, so free some space first.",
+            crate::inspect::human_bytes(needed),
+            probe.display(),
+            crate::inspect::human_bytes(available)
+        ));
+    }
+    if !writable(&probe) {
+        problems.push(format!(
+            "{} is not writable by this user; run Lifeboat as the folder's owner (or as root).",
+            probe.display()
+        ));
+    }
+    if !running_as_root(&probe) {
+        notes.push(
+            "Lifeboat is not running as root, so restored files belong to you instead of their original \
+             owners; a database that runs as another user may then refuse to start."
+                .into(),
+        );
+    }
+    let plan = RestorePlan {
+        snapshot: manifest.snapshot.clone(),
+        stack: manifest.stack.clone(),
+        snapshot_started: manifest.started,
+        target: target.display().to_string(),
+        original,
+        components: comps,
+        services_to_stop,
+        free_bytes_needed: needed,
+        free_bytes_available: available,
+        problems,
+        notes,
+    };
+    Ok(Worked {
+        plan,
+        manifest,
+        target,
+        slots: all_slots,
+        loads,
+        containers,
+    })
+}
+
+/// Whether this user can create entries in `dir` (probed with a file that is removed at
+/// once).
+fn writable(dir: &Path) -> bool {
+    let probe = dir.join(format!(".lifeboat-probe-{}", std::process::id()));
+    match std::fs::File::create(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// Whether this process runs as root, judged by the owner of a file it creates.
+fn running_as_root(dir: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let probe = dir.join(format!(".lifeboat-probe-uid-{}", std::process::id()));
+        let uid = std::fs::File::create(&probe)
+            .and_then(|f| f.metadata())
+            .map(|m| m.uid());
+        let _ = std::fs::remove_file(&probe);
+        matches!(uid, Ok(0))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        false
+    }
+}
+
+/// Aborts the process at a named point when `LIFEBOAT_FAILPOINT` names it, as a `kill -9`
+/// would: the crash tests use it to stop a restore between two exact steps.
+fn failpoint(name: &str) {
+    if std::env::var("LIFEBOAT_FAILPOINT").is_ok_and(|v| v == name) {
+        tracing::warn!(point = name, "failpoint: aborting");
+        std::process::abort();
+    }
+}
+
+fn restore_id() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let (y, mo, d, h, mi, s) = crate::backup::civil(now.as_secs() as i64);
+    format!(
+        "{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}.{:03}Z",
+        now.subsec_millis()
+    )
+}
+
+/// A device id for "same filesystem" checks.
+fn device(p: &Path) -> Option<u64> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(existing_ancestor(p))
+            .ok()
+            .map(|m| m.dev())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = p;
+        None
+    }
+}
+
+/// How a database's dump is loaded: a POSIX shell script run in its container, reading the
+/// dump on standard input, failing with the tool's errors.
+fn load_script(recipe: Recipe) -> &'static str {
+    match recipe {
+        // Drop the databases the dump recreates (all but `postgres` and the templates) and
+        // empty `postgres`, then load; "already exists" (roles) is expected.
+        Recipe::PgDumpall => {
+            r#"export PGPASSWORD="${POSTGRES_PASSWORD:-$PGPASSWORD}"; U="${POSTGRES_USER:-postgres}"
+for d in $(psql -U "$U" -d postgres -Atc "select datname from pg_database where datallowconn and datname not in ('postgres','template1')"); do
+  psql -U "$U" -d postgres -qc "DROP DATABASE \"$d\" WITH (FORCE)" || exit 1
+done
+psql -U "$U" -d postgres -qc "DO \$\$ DECLARE s text; BEGIN FOR s IN SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\_%' AND nspname <> 'information_schema' LOOP EXECUTE format('DROP SCHEMA %I CASCADE', s); END LOOP; END \$\$; CREATE SCHEMA public;" || exit 1
+out=$(psql -U "$U" -d postgres -q -v ON_ERROR_STOP=0 -f - 2>&1 >/dev/null)
+errs=$(printf '%s\n' "$out" | grep 'ERROR' | grep -v 'already exists')
+if [ -n "$errs" ]; then printf '%s\n' "$errs" >&2; exit 1; fi"#
+        }
+        Recipe::MysqlDump => {
+            r#"C=$(command -v mariadb || command -v mysql); MYSQL_PWD="${MARIADB_ROOT_PASSWORD:-$MYSQL_ROOT_PASSWORD}" exec "$C" -uroot"#
+        }
+        Recipe::Mongodump => {
+            r#"if [ -n "$MONGO_INITDB_ROOT_USERNAME" ]; then exec mongorestore --quiet --archive --drop --username "$MONGO_INITDB_ROOT_USERNAME" --password "$MONGO_INITDB_ROOT_PASSWORD" --authenticationDatabase admin; else exec mongorestore --quiet --archive --drop; fi"#
+        }
+        _ => "exit 64",
+    }
+}
+
+fn load_dump(
+    engine: &BlockingEngine,
+    container: &str,
+    recipe: Recipe,
+    input: &mut (dyn Read + Send),
+) -> Result<(), String> {
+    let (code, out) = engine
+        .exec_with_input(container, &["sh", "-c", load_script(recipe)], input)
+        .map_err(|e| e.to_string())?;
+    if code == 0 {
+        Ok(())
+    } else {
+        let last = out
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no output")
+            .trim()
+            .to_owned();
+        Err(format!("the load exited with code {code}: {last}"))
+    }
+}
+
+/// Opens a file written with [`write_encrypted`].
+fn read_encrypted(
+    path: &Path,
+    identity: &age::x25519::Identity,
+) -> Result<impl Read + Send, RestoreError> {
+    let f = std::fs::File::open(path).map_err(io_err(path))?;
+    Ok(archive::decrypt(BufReader::new(f), identity, path)?)
+}
+
+fn write_encrypted(
+    path: &Path,
+    mut from: impl Read,
+    recipient: &age::x25519::Recipient,
+) -> Result<(), String> {
+    let f = archive::create_private(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let enc = age::Encryptor::with_recipients(std::iter::once(recipient as &dyn age::Recipient))
+        .map_err(|e| e.to_string())?;
+    let mut w = enc
+        .wrap_output(std::io::BufWriter::new(f))
+        .map_err(|e| e.to_string())?;
+    std::io::copy(&mut from, &mut w).map_err(|e| format!("{}: {e}", path.display()))?;
+    let buf = w.finish().map_err(|e| e.to_string())?;
+    let f = buf.into_inner().map_err(|e| e.to_string())?;
+    f.sync_all().map_err(|e| e.to_string())
+}
+
+/// Moves `from` to `to` (same filesystem) and syncs `to`'s folder.
+fn swap_rename(from: &Path, to: &Path) -> Result<(), RestoreError> {
+    if let Some(p) = to.parent() {
+        std::fs::create_dir_all(p).map_err(io_err(p))?;
+    }
+    archive::commit(from, to).map_err(|e| RestoreError::Io {
+        path: from.to_owned(),
+        source: std::io::Error::new(e.kind(), format!("moving it to {}: {e}", to.display())),
+    })
+}
+
+/// Puts every slot back as it was before the restore, whatever step it reached (last slot
+/// first). Each slot is in one of three states: not swapped (staged exists, target old),
+/// half swapped (target moved aside, staged not yet in place), swapped.
+fn roll_back_slots(slots: &[Slot]) -> Result<(), RestoreError> {
+    for s in slots.iter().rev() {
+        let aside = std::fs::symlink_metadata(&s.aside).is_ok();
+        let staged = std::fs::symlink_metadata(&s.staged).is_ok();
+        let at_target = std::fs::symlink_metadata(&s.target).is_ok();
+        if s.existed {
+            if aside {
+                if at_target {
+                    // The new content is in place: move it back to staging.
+                    if staged {
+                        remove_all(&s.target)?;
+                    } else {
+                        swap_rename(&s.target, &s.staged)?;
+                    }
+                }
+                swap_rename(&s.aside, &s.target)?;
+            }
+        } else if at_target && !staged {
+            swap_rename(&s.target, &s.staged)?;
+        }
+    }
+    Ok(())
+}
+
+fn remove_all(p: &Path) -> Result<(), RestoreError> {
+    match std::fs::symlink_metadata(p) {
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(p).map_err(io_err(p)),
+        Ok(_) => std::fs::remove_file(p).map_err(io_err(p)),
+        Err(_) => Ok(()),
+    }
+}
+
+/// Loads each started load's safety dump back (last first).
+fn roll_back_loads(
+    loads: &[Load],
+    engine: Option<&BlockingEngine>,
+    identity: &age::x25519::Identity,
+    recipes: &HashMap<String, Recipe>,
+) -> Result<(), RestoreError> {
+    for l in loads.iter().rev().filter(|l| l.started) {
+        let (Some(engine), Some(safety)) = (engine, &l.safety) else {
+            return Err(RestoreError::Load {
+                service: l.service.clone(),
+                reason: "its earlier content cannot be loaded back without Docker".into(),
+            });
+        };
+        let recipe = recipes
+            .get(&l.service)
+            .copied()
+            .unwrap_or(Recipe::PgDumpall);
+        let mut r = read_encrypted(safety, identity)?;
+        load_dump(engine, &l.container, recipe, &mut r).map_err(|reason| RestoreError::Load {
+            service: l.service.clone(),
+            reason: format!("putting back its earlier content failed too: {reason}"),
+        })?;
+    }
+    Ok(())
+}
+
+fn recipes_of(m: &Manifest) -> HashMap<String, Recipe> {
+    m.components
+        .iter()
+        .filter_map(|c| Some((c.service.clone()?, c.recipe)))
+        .collect()
+}
+
+/// Waits (up to `limit`) until the stack's containers of `services` run, and healthy ones
+/// are healthy; returns how they are.
+fn wait_running(
+    engine: &BlockingEngine,
+    stack: &str,
+    services: &[String],
+    limit: Duration,
+) -> Vec<ServiceState> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let states: Vec<ServiceState> = engine
+            .project_containers(stack)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| services.contains(&c.service))
+            .map(|c| ServiceState {
+                service: c.service,
+                state: c.state,
+                health: c.health,
+            })
+            .collect();
+        let settled = states
+            .iter()
+            .all(|s| s.state == "running" && s.health.as_deref() != Some("starting"));
+        if settled || Instant::now() > deadline {
+            return states;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Restores what `opts` selects (see the module documentation).
+///
+/// # Errors
+/// See [`RestoreError`]. Before the swap nothing in place changes; after it, a failure puts
+/// everything back ([`RestoreError::RolledBack`]). Services stopped are always started.
+pub fn apply(
+    opts: &RestoreOptions,
+    identity: &age::x25519::Identity,
+    progress: &dyn Progress,
+    cancel: &CancelToken,
+) -> Result<RestoreReport, RestoreError> {
+    let clock = Instant::now();
+    let w = work_out(opts, identity)?;
+    if !w.plan.problems.is_empty() {
+        return Err(RestoreError::Blocked(w.plan.problems.clone()));
+    }
+    let target = w.target.clone();
+    std::fs::create_dir_all(&target).map_err(io_err(&target))?;
+    let restores = target.join(".lifeboat").join("restore");
+    std::fs::create_dir_all(&restores).map_err(io_err(&restores))?;
+    let _ = std::fs::write(target.join(".lifeboat").join(".gitignore"), "*\n");
+    let lock_path = restores.join(".lock");
+    let lock = std::fs::File::create(&lock_path).map_err(io_err(&lock_path))?;
+    if lock.try_lock().is_err() {
+        return Err(RestoreError::Busy(target));
+    }
+    let id = restore_id();
+    let dir = restores.join(&id);
+    std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+    // The old content kept for undo may hold secrets: only the owner may look.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(io_err(&dir))?;
+    }
+    let central_dev = device(&dir);
+    // Slots, in swap order: shorter paths first, so a slot inside another lands in the new
+    // content of the outer one.
+    let mut slots: Vec<(usize, Slot)> = Vec::new();
+    for (ci, targets) in w.slots.iter().enumerate() {
+        for t in targets {
+            let n = slots.len();
+            let base = if device(&t.path) == central_dev {
+                dir.clone()
+            } else {
+                let parent = t.path.parent().unwrap_or(&t.path);
+                parent.join(format!(".lifeboat-restore-{id}"))
+            };
+            slots.push((
+                ci,
+                Slot {
+                    prefix: t.prefix.clone(),
+                    target: t.path.clone(),
+                    staged: base.join("new").join(n.to_string()),
+                    aside: base.join("old").join(n.to_string()),
+                    existed: std::fs::symlink_metadata(&t.path).is_ok(),
+                },
+            ));
+        }
+    }
+    slots.sort_by_key(|(_, s)| s.target.components().count());
+    let mut journal = Journal {
+        id: id.clone(),
+        snapshot: w.manifest.snapshot.clone(),
+        stack: w.manifest.stack.clone(),
+        target: target.clone(),
+        dir: dir.clone(),
+        state: State::Staging,
+        slots: slots.iter().map(|(_, s)| s.clone()).collect(),
+        loads: Vec::new(),
+        components: w.plan.components.iter().map(|c| c.name.clone()).collect(),
+        services: Vec::new(),
+        started: unix_now(),
+    };
+    journal.save().map_err(io_err(&dir))?;
+    if let Some(cat) = &opts.catalog {
+        let _ = cat.set_app_state(LAST_RESTORE, &dir.display().to_string());
+    }
+    let as_root = running_as_root(&dir);
+    let archives = stack_dest(&opts.from, &w.manifest.stack).join("archives");
+    let chosen: Vec<&ComponentEntry> = w
+        .plan
+        .components
+        .iter()
+        .filter_map(|p| w.manifest.components.iter().find(|c| c.name == p.name))
+        .collect();
+
+    // 1. Extract every archive into staging, checking it against the manifest.
+    let mut files = 0u64;
+    let mut bytes = 0u64;
+    let staged = (|| -> Result<(), RestoreError> {
+        for (ci, c) in chosen.iter().enumerate() {
+            progress.phase(&c.name);
+            let mut targets: Vec<SlotTarget> = slots
+                .iter()
+                .filter(|(i, _)| *i == ci)
+                .map(|(_, s)| SlotTarget {
+                    prefix: s.prefix.clone(),
+                    staged: s.staged.clone(),
+                })
+                .collect();
+            if let Some((svc, container, _, name)) = &w.loads[ci] {
+                let prefix = name
+                    .rsplit_once('/')
+                    .map_or(name.as_str(), |(d, _)| d)
+                    .to_owned();
+                let file = name.rsplit_once('/').map_or(name.as_str(), |(_, f)| f);
+                let at = dir.join("dumps").join(svc);
+                targets.push(SlotTarget {
+                    prefix,
+                    staged: at.clone(),
+                });
+                journal.loads.push(Load {
+                    service: svc.clone(),
+                    container: container.clone(),
+                    dump: at.join(file),
+                    safety: None,
+                    started: false,
+                });
+            }
+            let path = archives.join(&c.archive);
+            let reader = archive::open(&path, identity)?;
+            let got = extract::extract(reader, &targets, c.bytes_in, as_root, progress, cancel)
+                .map_err(|source| match source {
+                    ExtractError::Cancelled => RestoreError::Cancelled,
+                    source => RestoreError::Extract {
+                        component: c.name.clone(),
+                        source,
+                    },
+                })?;
+            if got.sha256 != c.sha256 {
+                return Err(RestoreError::Extract {
+                    component: c.name.clone(),
+                    source: ExtractError::Damaged(format!(
+                        "its content does not match the snapshot's checksum ({})",
+                        path.display()
+                    )),
+                });
+            }
+            files += got.files;
+            bytes += got.bytes;
+        }
+        Ok(())
+    })();
+    let discard_staging = |journal: &Journal| {
+        for s in &journal.slots {
+            let _ = remove_all(&s.staged);
+            if let Some(base) = s.staged.parent().and_then(Path::parent) {
+                if base != dir {
+                    let _ = std::fs::remove_dir_all(base);
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    };
+    if let Err(e) = staged {
+        discard_staging(&journal);
+        return Err(e);
+    }
+    // A slot whose archive had nothing for it (an empty volume): an empty folder.
+    for s in &journal.slots {
+        if std::fs::symlink_metadata(&s.staged).is_err() {
+            std::fs::create_dir_all(&s.staged).map_err(io_err(&s.staged))?;
+        }
+    }
+    journal.save().map_err(io_err(&dir))?;
+    failpoint("restore:staged");
+
+    // 2. Stop services, take safety dumps, swap, load.
+    let engine = opts.engine.as_ref();
+    let catalog = opts.catalog.clone().or_else(|| {
+        (!w.plan.services_to_stop.is_empty())
+            .then(|| Catalog::open_default().ok().map(Arc::new))
+            .flatten()
+    });
+    let mut stopper = match (engine, &catalog) {
+        (Some(e), Some(c)) => Some(cold::Stopper::new(e, c, &w.manifest.stack)),
+        _ => None,
+    };
+    let recipes = recipes_of(&w.manifest);
+    let recipient = identity.to_public();
+    let applied = (|| -> Result<(), RestoreError> {
+        if let (Some(st), false) = (stopper.as_mut(), w.plan.services_to_stop.is_empty()) {
+            progress.phase(&format!("stopping {}", w.plan.services_to_stop.join(", ")));
+            journal.services = w.plan.services_to_stop.clone();
+            journal.save().map_err(io_err(&dir))?;
+            st.stop(
+                &w.plan.services_to_stop,
+                w.containers.as_ref().unwrap_or(&HashMap::new()),
+            )
+            .map_err(|reason| RestoreError::RolledBack { reason })?;
+            progress.services_stopped(&st.services());
+        }
+        if let Some(engine) = engine {
+            for l in &mut journal.loads {
+                progress.phase(&format!("saving {}'s current database", l.service));
+                let recipe = DumpRecipe::for_recipe(recipes[&l.service]).ok_or_else(|| {
+                    RestoreError::Load {
+                        service: l.service.clone(),
+                        reason: "no dump recipe".into(),
+                    }
+                })?;
+                let spool = dir.join(format!("{}.spool", l.service));
+                let spooled = crate::backup::dump::run(engine, &l.container, &recipe, &spool, progress, cancel)
+                    .map_err(|reason| RestoreError::Load {
+                        service: l.service.clone(),
+                        reason: format!("its current content could not be saved first, so nothing was loaded: {reason}"),
+                    })?;
+                let safety = dir.join(format!("{}-before.{}.age", l.service, recipe.file));
+                let reader = spooled.reader().map_err(io_err(&spool))?;
+                write_encrypted(&safety, reader, &recipient).map_err(|reason| {
+                    RestoreError::Load {
+                        service: l.service.clone(),
+                        reason,
+                    }
+                })?;
+                l.safety = Some(safety);
+            }
+        }
+        if cancel.is_cancelled() {
+            return Err(RestoreError::Cancelled);
+        }
+        journal.state = State::Swapping;
+        journal.save().map_err(io_err(&dir))?;
+        progress.phase("putting the restored files in place");
+        for (n, s) in journal.slots.iter().enumerate() {
+            if s.existed {
+                swap_rename(&s.target, &s.aside)?;
+            }
+            swap_rename(&s.staged, &s.target)?;
+            if n == 0 {
+                failpoint("restore:swapped-1");
+            }
+        }
+        failpoint("restore:swapped");
+        if !journal.loads.is_empty() {
+            journal.state = State::Loading;
+            journal.save().map_err(io_err(&dir))?;
+        }
+        for i in 0..journal.loads.len() {
+            let Some(engine) = engine else { break };
+            journal.loads[i].started = true;
+            journal.save().map_err(io_err(&dir))?;
+            let l = journal.loads[i].clone();
+            progress.phase(&format!("loading {}'s database", l.service));
+            let f = std::fs::File::open(&l.dump).map_err(io_err(&l.dump))?;
+            let mut counted = Counted { inner: f, progress };
+            load_dump(engine, &l.container, recipes[&l.service], &mut counted).map_err(
+                |reason| RestoreError::Load {
+                    service: l.service.clone(),
+                    reason,
+                },
+            )?;
+            let _ = std::fs::remove_file(&l.dump);
+            failpoint("restore:loaded");
+        }
+        Ok(())
+    })();
+    if let Err(e) = applied {
+        // Put everything back, then start what was stopped.
+        let back = roll_back_slots(&journal.slots)
+            .and_then(|()| roll_back_loads(&journal.loads, engine, identity, &recipes));
+        if let Some(st) = stopper.as_mut() {
+            st.restart();
+        }
+        drop(stopper);
+        return Err(match back {
+            Ok(()) => {
+                journal.state = State::RolledBack;
+                let _ = journal.save();
+                discard_staging(&journal);
+                match e {
+                    RestoreError::Cancelled => RestoreError::Cancelled,
+                    other => RestoreError::RolledBack {
+                        reason: other.to_string(),
+                    },
+                }
+            }
+            Err(back) => RestoreError::Blocked(vec![
+                format!("{e}."),
+                format!(
+                    "Putting the old content back failed as well ({back}); it is kept in {}.",
+                    dir.display()
+                ),
+            ]),
+        });
+    }
+    journal.state = State::Done;
+    journal.save().map_err(io_err(&dir))?;
+    let _ = std::fs::remove_dir_all(dir.join("dumps"));
+    for s in &journal.slots {
+        // Empty by now: every staged path was moved into place.
+        if let Some(new) = s.staged.parent() {
+            let _ = std::fs::remove_dir(new);
+        }
+    }
+    // Start again what was stopped, and see that it runs.
+    let mut services = Vec::new();
+    if let Some(st) = stopper.as_mut() {
+        let stopped = st.services();
+        if !stopped.is_empty() {
+            progress.phase(&format!("starting {}", stopped.join(", ")));
+            st.restart();
+            progress.services_started();
+            if let Some(engine) = engine {
+                services =
+                    wait_running(engine, &w.manifest.stack, &stopped, Duration::from_secs(60));
+            }
+        }
+    }
+    drop(stopper);
+    forget_older_restores(&restores, &id);
+    let mut next_steps = w.plan.notes.clone();
+    if !w.plan.original || engine.is_none() {
+        next_steps.push(format!(
+            "Start the stack: `cd {} && docker compose up -d`.",
+            target.display()
+        ));
+    }
+    for s in &services {
+        if s.state != "running" || s.health.as_deref() == Some("unhealthy") {
+            next_steps.push(format!(
+                "{} is {}{}: look at `docker compose logs {}`, or undo the restore with `lifeboat restore --undo`.",
+                s.service,
+                s.state,
+                s.health.as_deref().map(|h| format!(" ({h})")).unwrap_or_default(),
+                s.service
+            ));
+        }
+    }
+    Ok(RestoreReport {
+        restore: id,
+        snapshot: w.manifest.snapshot.clone(),
+        stack: w.manifest.stack.clone(),
+        target: target.display().to_string(),
+        components: journal.components.clone(),
+        files,
+        bytes,
+        services,
+        next_steps,
+        duration_ms: clock.elapsed().as_millis() as u64,
+        undo_folder: dir.display().to_string(),
+    })
+}
+
+/// Counts what a dump load reads, for progress.
+struct Counted<'a, R> {
+    inner: R,
+    progress: &'a dyn Progress,
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.progress.advance(0, n as u64);
+        Ok(n)
+    }
+}
+
+/// Only the last restore can be undone: earlier restore folders (and the old content they
+/// kept) are removed.
+fn forget_older_restores(restores: &Path, keep: &str) {
+    let Ok(rd) = std::fs::read_dir(restores) else {
+        return;
+    };
+    for e in rd.filter_map(Result::ok) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name == keep || name.starts_with('.') || !e.path().is_dir() {
+            continue;
+        }
+        if let Ok(j) = Journal::load(&e.path()) {
+            if matches!(j.state, State::Staging | State::Swapping | State::Loading) {
+                continue;
+            }
+            for s in &j.slots {
+                if let Some(base) = s.aside.parent().and_then(Path::parent) {
+                    if base != e.path() {
+                        let _ = std::fs::remove_dir_all(base);
+                    }
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(e.path());
+    }
+}
+
+/// What undo did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct UndoReport {
+    /// The restore undone.
+    pub restore: String,
+    /// Its target.
+    pub target: String,
+    /// Components put back.
+    pub components: Vec<String>,
+    /// Services stopped and started again, and how they are now.
+    pub services: Vec<ServiceState>,
+}
+
+/// The last restore recorded in the catalog, if any.
+pub fn last_restore(catalog: &Catalog) -> Option<Journal> {
+    let dir = catalog.app_state(LAST_RESTORE).ok()??;
+    Journal::load(Path::new(&dir)).ok()
+}
+
+/// Undoes the last finished restore: its old content goes back in place, databases it
+/// loaded get their earlier content back, and its services are stopped for it and started
+/// again.
+///
+/// # Errors
+/// [`RestoreError::NothingToUndo`], or what failed while putting things back.
+pub fn undo(
+    catalog: &Arc<Catalog>,
+    engine: Option<&BlockingEngine>,
+    identity: &age::x25519::Identity,
+) -> Result<UndoReport, RestoreError> {
+    let Some(mut journal) = last_restore(catalog).filter(|j| j.state == State::Done) else {
+        return Err(RestoreError::NothingToUndo);
+    };
+    let lock_path = journal
+        .dir
+        .parent()
+        .map(|p| p.join(".lock"))
+        .unwrap_or_default();
+    let lock = std::fs::File::create(&lock_path).map_err(io_err(&lock_path))?;
+    if lock.try_lock().is_err() {
+        return Err(RestoreError::Busy(journal.target.clone()));
+    }
+    let containers = containers_by_service(engine, &journal.stack);
+    let mut stopper = engine.map(|e| cold::Stopper::new(e, catalog, &journal.stack));
+    if let (Some(st), Some(c)) = (stopper.as_mut(), &containers) {
+        st.stop(&journal.services, c)
+            .map_err(|reason| RestoreError::Blocked(vec![reason]))?;
+    }
+    // The restored content goes back to staging; then the old content returns.
+    let recipes: HashMap<String, Recipe> = journal
+        .loads
+        .iter()
+        .map(|l| (l.service.clone(), recipe_of_safety(l)))
+        .collect();
+    let result = roll_back_slots(&journal.slots)
+        .and_then(|()| roll_back_loads(&journal.loads, engine, identity, &recipes));
+    let stopped = stopper
+        .as_ref()
+        .map(cold::Stopper::services)
+        .unwrap_or_default();
+    if let Some(st) = stopper.as_mut() {
+        st.restart();
+    }
+    drop(stopper);
+    result?;
+    journal.state = State::Undone;
+    journal.save().map_err(io_err(&journal.dir))?;
+    for s in &journal.slots {
+        let _ = remove_all(&s.staged);
+    }
+    let services = match engine {
+        Some(e) if !stopped.is_empty() => {
+            wait_running(e, &journal.stack, &stopped, Duration::from_secs(60))
+        }
+        _ => Vec::new(),
+    };
+    Ok(UndoReport {
+        restore: journal.id.clone(),
+        target: journal.target.display().to_string(),
+        components: journal.components.clone(),
+        services,
+    })
+}
+
+/// Whether the last restore was interrupted and [`recover`] has work to do.
+pub fn interrupted(catalog: &Catalog) -> bool {
+    last_restore(catalog)
+        .is_some_and(|j| matches!(j.state, State::Staging | State::Swapping | State::Loading))
+}
+
+/// Finishes a restore that was killed: puts every swapped path back and, for databases
+/// whose load had started, loads their earlier content back (which needs Docker and the
+/// key). Run before restarting stopped services. Returns what it did, as sentences.
+pub fn recover(
+    catalog: &Catalog,
+    engine: Option<&BlockingEngine>,
+    identity: Option<&age::x25519::Identity>,
+) -> Vec<String> {
+    let Some(mut journal) = last_restore(catalog) else {
+        return Vec::new();
+    };
+    let mut said = Vec::new();
+    match journal.state {
+        State::Staging => {
+            for s in &journal.slots {
+                let _ = remove_all(&s.staged);
+            }
+            journal.state = State::RolledBack;
+            said.push(format!(
+                "A restore into {} was interrupted before it changed anything; its staging files were removed.",
+                journal.target.display()
+            ));
+        }
+        State::Swapping | State::Loading => {
+            let files = roll_back_slots(&journal.slots);
+            let needs_db = journal.loads.iter().any(|l| l.started);
+            let dbs = match (needs_db, identity) {
+                (false, _) => Ok(()),
+                (true, Some(id)) => {
+                    let recipes: HashMap<String, Recipe> = journal
+                        .loads
+                        .iter()
+                        .map(|l| (l.service.clone(), recipe_of_safety(l)))
+                        .collect();
+                    roll_back_loads(&journal.loads, engine, id, &recipes)
+                }
+                (true, None) => Err(RestoreError::Load {
+                    service: journal.loads[0].service.clone(),
+                    reason: "the backup key is needed to put its earlier content back".into(),
+                }),
+            };
+            match files.and(dbs) {
+                Ok(()) => {
+                    journal.state = State::RolledBack;
+                    for s in &journal.slots {
+                        let _ = remove_all(&s.staged);
+                    }
+                    said.push(format!(
+                        "A restore into {} was interrupted; everything was put back as it was before it.",
+                        journal.target.display()
+                    ));
+                }
+                Err(e) => {
+                    said.push(format!(
+                        "A restore into {} was interrupted and could not be put back yet: {e}. \
+                         The old content is kept in {}; run any lifeboat command again to retry.",
+                        journal.target.display(),
+                        journal.dir.display()
+                    ));
+                    return said;
+                }
+            }
+        }
+        _ => return said,
+    }
+    let _ = journal.save();
+    said
+}
+
+fn recipe_of_safety(l: &Load) -> Recipe {
+    let name = l
+        .safety
+        .as_ref()
+        .and_then(|s| s.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if name.contains("all-databases") {
+        Recipe::MysqlDump
+    } else if name.contains("mongodump") {
+        Recipe::Mongodump
+    } else {
+        Recipe::PgDumpall
+    }
+}
