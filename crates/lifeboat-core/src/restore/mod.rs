@@ -856,20 +856,17 @@ fn restore_id() -> String {
     )
 }
 
-/// A device id for "same filesystem" checks.
-fn device(p: &Path) -> Option<u64> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        std::fs::metadata(existing_ancestor(p))
-            .ok()
-            .map(|m| m.dev())
+/// Whether a rename from folder `from` into folder `to` works (same filesystem and same
+/// mount: a bind mount of the same disk still refuses with EXDEV), probed with an empty file.
+fn renames_across(from: &Path, to: &Path) -> bool {
+    let name = format!(".lifeboat-probe-rename-{}", std::process::id());
+    let (a, b) = (from.join(&name), to.join(&name));
+    if std::fs::File::create(&a).is_err() {
+        return false;
     }
-    #[cfg(not(unix))]
-    {
-        let _ = p;
-        None
-    }
+    let ok = std::fs::rename(&a, &b).is_ok();
+    let _ = std::fs::remove_file(if ok { &b } else { &a });
+    ok
 }
 
 /// How a database's dump is loaded: a POSIX shell script run in its container, reading the
@@ -884,9 +881,9 @@ for d in $(psql -U "$U" -d postgres -Atc "select datname from pg_database where 
   psql -U "$U" -d postgres -qc "DROP DATABASE \"$d\" WITH (FORCE)" || exit 1
 done
 psql -U "$U" -d postgres -qc "DO \$\$ DECLARE s text; BEGIN FOR s IN SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\_%' AND nspname <> 'information_schema' LOOP EXECUTE format('DROP SCHEMA %I CASCADE', s); END LOOP; END \$\$; CREATE SCHEMA public;" || exit 1
-out=$(psql -U "$U" -d postgres -q -v ON_ERROR_STOP=0 -f - 2>&1 >/dev/null)
-errs=$(printf '%s\n' "$out" | grep 'ERROR' | grep -v 'already exists')
-if [ -n "$errs" ]; then printf '%s\n' "$errs" >&2; exit 1; fi"#
+out=$(psql -U "$U" -d postgres -q -v ON_ERROR_STOP=0 -f - 2>&1 >/dev/null); rc=$?
+errs=$(printf '%s\n' "$out" | grep -E 'ERROR|FATAL|error:' | grep -v 'already exists')
+if [ "$rc" != 0 ] || [ -n "$errs" ]; then printf '%s\n' "${errs:-$out}" >&2; exit 1; fi"#
         }
         Recipe::MysqlDump => {
             r#"C=$(command -v mariadb || command -v mysql); MYSQL_PWD="${MARIADB_ROOT_PASSWORD:-$MYSQL_ROOT_PASSWORD}" exec "$C" -uroot"#
@@ -1094,17 +1091,18 @@ pub fn apply(
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
             .map_err(io_err(&dir))?;
     }
-    let central_dev = device(&dir);
     // Slots, in swap order: shorter paths first, so a slot inside another lands in the new
     // content of the outer one.
     let mut slots: Vec<(usize, Slot)> = Vec::new();
     for (ci, targets) in w.slots.iter().enumerate() {
         for t in targets {
             let n = slots.len();
-            let base = if device(&t.path) == central_dev {
+            // A rename stays on one filesystem: the target's folder decides where staging
+            // and the old content go.
+            let parent = t.path.parent().unwrap_or(&t.path);
+            let base = if renames_across(&existing_ancestor(parent), &dir) {
                 dir.clone()
             } else {
-                let parent = t.path.parent().unwrap_or(&t.path);
                 parent.join(format!(".lifeboat-restore-{id}"))
             };
             slots.push((

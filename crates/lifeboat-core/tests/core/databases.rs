@@ -11,6 +11,7 @@ use lifeboat_core::backup::manifest::{ComponentKind, Recipe};
 use lifeboat_core::backup::{self, BackupError, BackupOptions, Mode};
 use lifeboat_core::docker::BlockingEngine;
 use lifeboat_core::job::NoProgress;
+use lifeboat_core::restore;
 use lifeboat_core::{CancelToken, Catalog, WarningCode};
 use lifeboat_testkit::{postgres_bin, Daemon};
 
@@ -363,4 +364,214 @@ fn redis_is_saved_with_bgsave_and_its_dump_restores() {
         .unwrap();
     assert_eq!(d.redis_cli(&fresh, &["GET", "session:1"]), "alice");
     assert_eq!(d.redis_cli(&fresh, &["DBSIZE"]), "2");
+}
+
+#[test]
+fn postgres_is_restored_from_its_dump_into_the_running_service_and_undone() {
+    if let Err(e) = postgres_bin() {
+        return skip(&e);
+    }
+    let d = match Daemon::start() {
+        Ok(d) => d,
+        Err(e) => return skip(&format!("no Docker engine for this test: {e}")),
+    };
+    let t = tempfile::tempdir().unwrap();
+    let stack = t.path().join("pgstack");
+    std::fs::create_dir_all(stack.join("appdata")).unwrap();
+    std::fs::write(stack.join("compose.yaml"), COMPOSE).unwrap();
+    std::fs::write(stack.join("appdata/config.json"), b"{\"a\":1}").unwrap();
+    let db = d
+        .run_postgres("pgstack", "db", &stack.join("pgdata"), &[])
+        .unwrap();
+    d.psql(&db, "postgres", "CREATE DATABASE shop");
+    d.psql(
+        &db,
+        "shop",
+        "CREATE TABLE orders(id int primary key, note text); \
+         INSERT INTO orders SELECT g, 'order ' || g FROM generate_series(1, 1000) g;",
+    );
+    d.must(&["volume", "create", "pgstack_cache"]);
+    let app = d.run_service(
+        "pgstack",
+        "app",
+        &[
+            format!("{}:/data", stack.join("appdata").display()),
+            "pgstack_cache:/cache".into(),
+        ],
+    );
+    d.must(&[
+        "exec",
+        &app,
+        "sh",
+        "-c",
+        "echo cached > /cache/item.txt && chown 1234:5678 /cache/item.txt",
+    ]);
+    let web = d.run_service("pgstack", "web", &[]);
+    let rt = runtime();
+    let engine = BlockingEngine::connect(Some(&d.host), rt.handle().clone()).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let catalog = Arc::new(Catalog::open(&home.path().join("catalog.sqlite3")).unwrap());
+    let id = age::x25519::Identity::generate();
+    let dest = t.path().join("dest");
+    std::fs::create_dir(&dest).unwrap();
+    backup::backup(
+        &load(&stack),
+        &id,
+        &BackupOptions {
+            engine: Some(engine.clone()),
+            volumes_via_engine: true,
+            catalog: Some(catalog.clone()),
+            ..BackupOptions::new(&dest)
+        },
+        &NoProgress,
+        &CancelToken::new(),
+    )
+    .unwrap();
+
+    // Damage: rows gone, a table that did not exist, the app's file and volume changed.
+    d.psql(
+        &db,
+        "shop",
+        "DELETE FROM orders WHERE id > 10; CREATE TABLE junk(x int);",
+    );
+    d.psql(&db, "postgres", "CREATE DATABASE scratch");
+    std::fs::write(stack.join("appdata/config.json"), b"{\"a\":2}").unwrap();
+    d.must(&[
+        "exec",
+        &app,
+        "sh",
+        "-c",
+        "rm /cache/item.txt && echo new > /cache/other.txt",
+    ]);
+    let damaged_rows = d.psql(&db, "shop", "SELECT count(*) FROM orders");
+    assert_eq!(damaged_rows, "10");
+
+    let opts = restore::RestoreOptions {
+        from: dest.clone(),
+        snapshot: "latest".into(),
+        engine: Some(engine.clone()),
+        catalog: Some(catalog.clone()),
+        ..restore::RestoreOptions::default()
+    };
+    let plan = restore::plan(&opts, &id).unwrap();
+    assert!(plan.problems.is_empty(), "{:?}", plan.problems);
+    let dbp = plan
+        .components
+        .iter()
+        .find(|c| c.name == "service-db")
+        .unwrap();
+    assert_eq!(dbp.action, restore::Action::LoadDump);
+    let appp = plan
+        .components
+        .iter()
+        .find(|c| c.name == "service-app")
+        .unwrap();
+    assert_eq!(appp.action, restore::Action::ReplaceFiles);
+    assert_eq!(
+        appp.targets.len(),
+        2,
+        "appdata and the volume: {:?}",
+        appp.targets
+    );
+    // web depends on app, app on db: the dependents stop, dependents first; db keeps running
+    // to load its dump.
+    assert_eq!(plan.services_to_stop, vec!["web", "app"]);
+
+    let report = restore::apply(&opts, &id, &NoProgress, &CancelToken::new()).unwrap();
+    assert_eq!(
+        d.psql(&db, "shop", "SELECT count(*), sum(id) FROM orders"),
+        "1000|500500"
+    );
+    assert_eq!(
+        d.psql(
+            &db,
+            "shop",
+            "SELECT count(*) FROM pg_tables WHERE tablename = 'junk'"
+        ),
+        "0"
+    );
+    assert_eq!(
+        d.psql(
+            &db,
+            "postgres",
+            "SELECT count(*) FROM pg_database WHERE datname = 'scratch'"
+        ),
+        "0"
+    );
+    assert_eq!(
+        std::fs::read(stack.join("appdata/config.json")).unwrap(),
+        b"{\"a\":1}"
+    );
+    assert_eq!(
+        d.must(&[
+            "exec",
+            &app,
+            "sh",
+            "-c",
+            "cat /cache/item.txt; stat -c %u:%g /cache/item.txt; ls /cache"
+        ]),
+        "cached\n1234:5678\nitem.txt"
+    );
+    all_running(&d, &[&db, &app, &web]);
+    let states: Vec<(&str, &str)> = report
+        .services
+        .iter()
+        .map(|s| (s.service.as_str(), s.state.as_str()))
+        .collect();
+    assert!(
+        states.contains(&("app", "running")) && states.contains(&("web", "running")),
+        "{states:?}"
+    );
+    assert!(catalog.journal().unwrap().is_empty());
+
+    // Undo: the database and the files as they were before the restore.
+    restore::undo(&catalog, Some(&engine), &id).unwrap();
+    assert_eq!(d.psql(&db, "shop", "SELECT count(*) FROM orders"), "10");
+    assert_eq!(
+        d.psql(
+            &db,
+            "shop",
+            "SELECT count(*) FROM pg_tables WHERE tablename = 'junk'"
+        ),
+        "1"
+    );
+    assert_eq!(
+        std::fs::read(stack.join("appdata/config.json")).unwrap(),
+        b"{\"a\":2}"
+    );
+    assert_eq!(d.must(&["exec", &app, "ls", "/cache"]), "other.txt");
+    all_running(&d, &[&db, &app, &web]);
+
+    // When the database's current content cannot be saved first (here: `shop` refuses
+    // connections), nothing is loaded and nothing is lost. (Loading a safety dump back is
+    // what the undo above did.)
+    d.psql(&db, "shop", "INSERT INTO orders VALUES (5000, 'kept')");
+    let broken = restore::RestoreOptions {
+        only: vec!["db".into()],
+        ..opts.clone()
+    };
+    d.psql(
+        &db,
+        "postgres",
+        "ALTER DATABASE shop ALLOW_CONNECTIONS false",
+    );
+    let err = restore::apply(&broken, &id, &NoProgress, &CancelToken::new());
+    d.psql(
+        &db,
+        "postgres",
+        "ALTER DATABASE shop ALLOW_CONNECTIONS true",
+    );
+    let msg = err.unwrap_err().to_string();
+    assert!(
+        msg.contains("loading db's dump failed")
+            && msg.contains("could not be saved first")
+            && msg.contains("put back"),
+        "{msg}"
+    );
+    assert_eq!(
+        d.psql(&db, "shop", "SELECT note FROM orders WHERE id = 5000"),
+        "kept"
+    );
+    assert_eq!(d.psql(&db, "shop", "SELECT count(*) FROM orders"), "11");
+    all_running(&d, &[&db, &app, &web]);
 }
