@@ -542,9 +542,8 @@ fn postgres_is_restored_from_its_dump_into_the_running_service_and_undone() {
     assert_eq!(d.must(&["exec", &app, "ls", "/cache"]), "other.txt");
     all_running(&d, &[&db, &app, &web]);
 
-    // When the database's current content cannot be saved first (here: `shop` refuses
-    // connections), nothing is loaded and nothing is lost. (Loading a safety dump back is
-    // what the undo above did.)
+    // A load that fails half-way (here: `\connect shop` is refused) rolls back: the safety
+    // dump goes back in, the services start, the row added since is still there.
     d.psql(&db, "shop", "INSERT INTO orders VALUES (5000, 'kept')");
     let broken = restore::RestoreOptions {
         only: vec!["db".into()],
@@ -564,7 +563,7 @@ fn postgres_is_restored_from_its_dump_into_the_running_service_and_undone() {
     let msg = err.unwrap_err().to_string();
     assert!(
         msg.contains("loading db's dump failed")
-            && msg.contains("could not be saved first")
+            && msg.contains("not currently accepting connections")
             && msg.contains("put back"),
         "{msg}"
     );
