@@ -292,7 +292,10 @@ pub fn commit(from: &Path, to: &Path) -> io::Result<()> {
 ///
 /// # Errors
 /// When the file cannot be opened or decrypted with `identity`.
-pub fn open(path: &Path, identity: &age::x25519::Identity) -> Result<impl Read, ArchiveError> {
+pub fn open(
+    path: &Path,
+    identity: &age::x25519::Identity,
+) -> Result<impl Read + Send, ArchiveError> {
     let file = File::open(path).map_err(|source| ArchiveError::Io {
         path: path.to_owned(),
         source,
@@ -300,8 +303,89 @@ pub fn open(path: &Path, identity: &age::x25519::Identity) -> Result<impl Read, 
     let reader = decrypt(BufReader::with_capacity(1 << 20, file), identity, path)?;
     Ok(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
         1 << 20,
-        reader,
+        ThreadedReader::new(reader),
     )))
+}
+
+/// Reads on its own thread, so decryption overlaps with decompression and whatever the
+/// caller does with the plaintext (hashing, writing files). At most four chunks wait.
+struct ThreadedReader {
+    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    buf: Vec<u8>,
+    pos: usize,
+    done: bool,
+}
+
+impl ThreadedReader {
+    fn new<R: Read + Send + 'static>(mut inner: R) -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(4);
+        std::thread::spawn(move || loop {
+            let mut chunk = vec![0u8; 1 << 18];
+            let mut filled = 0;
+            // Fill whole chunks: fewer, larger messages.
+            let result = loop {
+                match inner.read(&mut chunk[filled..]) {
+                    Ok(0) => break Ok(()),
+                    Ok(n) => {
+                        filled += n;
+                        if filled == chunk.len() {
+                            break Ok(());
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => break Err(e),
+                }
+            };
+            let end = filled < chunk.len();
+            chunk.truncate(filled);
+            let msg = match result {
+                Ok(()) => Ok(chunk),
+                Err(e) => Err(e),
+            };
+            let failed = msg.is_err();
+            // The reader was dropped: stop.
+            if tx.send(msg).is_err() || failed || end {
+                return;
+            }
+        });
+        Self {
+            rx,
+            buf: Vec::new(),
+            pos: 0,
+            done: false,
+        }
+    }
+}
+
+impl Read for ThreadedReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.buf.len() {
+            if self.done {
+                return Ok(0);
+            }
+            match self.rx.recv() {
+                Ok(Ok(chunk)) => {
+                    if chunk.is_empty() {
+                        self.done = true;
+                    }
+                    self.buf = chunk;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => {
+                    self.done = true;
+                    return Err(e);
+                }
+                Err(_) => {
+                    self.done = true;
+                    return Ok(0);
+                }
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
 }
 
 /// Decrypts an age stream with `identity`.
