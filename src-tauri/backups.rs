@@ -89,7 +89,7 @@ pub struct BackupDone {
 }
 
 /// The destination a stack uses: its own, else the default one (`LIFEBOAT_DESTINATION`).
-fn destination(settings: &StackSettings) -> Option<PathBuf> {
+pub(crate) fn destination(settings: &StackSettings) -> Option<PathBuf> {
     settings
         .destination
         .as_ref()
@@ -218,7 +218,7 @@ fn new_passphrase(passphrase: String) -> Result<SecretString, IpcError> {
 }
 
 /// Runs keyring, disk and catalog work off the main thread.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, IpcError> + Send + 'static,
 ) -> Result<T, IpcError> {
     tauri::async_runtime::spawn_blocking(f)
@@ -418,17 +418,23 @@ pub async fn start_backup(
     result
 }
 
-/// Starts containers an interrupted backup left stopped (run once at launch).
+/// At launch: puts back a restore a crash interrupted, then starts the containers an
+/// interrupted backup or restore left stopped.
 pub fn recover_interrupted(catalog: Arc<lifeboat_core::Catalog>) {
-    let Ok(journal) = catalog.journal() else {
-        return;
-    };
-    if journal.is_empty() {
+    let restore = lifeboat_core::restore::interrupted(&catalog);
+    let stopped = catalog.journal().map(|j| !j.is_empty()).unwrap_or(false);
+    if !restore && !stopped {
         return;
     }
     let handle = tokio::runtime::Handle::current();
     std::thread::spawn(move || {
         let engine = BlockingEngine::connect(None, handle).ok();
+        if restore {
+            let identity = keys::load(None).ok().map(|(i, _)| i);
+            for line in lifeboat_core::restore::recover(&catalog, engine.as_ref(), identity.as_ref()) {
+                tracing::warn!("{line}");
+            }
+        }
         for line in backup::cold::recover(engine.as_ref(), &catalog) {
             tracing::warn!("{line}");
         }

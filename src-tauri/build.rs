@@ -22,6 +22,11 @@ const COMMANDS: &[&str] = &[
     "test_passphrase",
     "change_passphrase",
     "save_recovery_kit",
+    "restore_points",
+    "choose_restore_folder",
+    "plan_restore",
+    "start_restore",
+    "undo_restore",
 ];
 
 fn main() {

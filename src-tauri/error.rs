@@ -5,6 +5,7 @@ use lifeboat_core::backup::BackupError;
 use lifeboat_core::catalog::CatalogError;
 use lifeboat_core::inspect::{InspectError, InspectStackError};
 use lifeboat_core::keys::KeyError;
+use lifeboat_core::restore::RestoreError;
 use lifeboat_core::stack::StackError;
 use serde::Serialize;
 use ts_rs::TS;
@@ -41,6 +42,8 @@ pub enum ErrorCode {
     Busy,
     /// The backup failed.
     BackupFailed,
+    /// The restore could not be planned or failed (and was rolled back).
+    RestoreFailed,
     /// Anything else.
     Internal,
 }
@@ -127,5 +130,16 @@ impl From<KeyError> for IpcError {
             _ => e.to_string(),
         };
         Self::new(code, message)
+    }
+}
+
+impl From<RestoreError> for IpcError {
+    fn from(e: RestoreError) -> Self {
+        let code = match &e {
+            RestoreError::Cancelled => ErrorCode::Cancelled,
+            RestoreError::Busy(_) => ErrorCode::Busy,
+            _ => ErrorCode::RestoreFailed,
+        };
+        Self::new(code, e)
     }
 }

@@ -4,6 +4,7 @@
 mod backups;
 mod commands;
 mod error;
+mod restore;
 mod secrets;
 
 use std::collections::HashMap;
@@ -17,6 +18,7 @@ use tauri::Manager;
 pub use backups::{BackupChoices, BackupDone, BackupOverview, DestinationStatus, KeyStatus};
 pub use commands::InspectResult;
 pub use error::{ErrorCode, IpcError};
+pub use restore::{LastRestore, RestorePoints, RestoreRequest};
 pub use secrets::SecretsScreen;
 
 /// The app's shared state: the catalog, running jobs, and the stack opened at launch.
@@ -30,6 +32,8 @@ pub struct Shared {
     jobs: Mutex<HashMap<u64, CancelToken>>,
     next_job: AtomicU64,
     startup_stack: Option<i64>,
+    /// The other folder chosen in the restore wizard, per stack (from the folder dialog).
+    restore_folders: Mutex<HashMap<i64, std::path::PathBuf>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -48,6 +52,19 @@ impl Shared {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(id, token.clone());
         (id, token)
+    }
+    fn restore_folder(&self, stack_id: i64) -> Option<std::path::PathBuf> {
+        self.restore_folders
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&stack_id)
+            .cloned()
+    }
+    fn set_restore_folder(&self, stack_id: i64, dir: std::path::PathBuf) {
+        self.restore_folders
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(stack_id, dir);
     }
     fn end_job(&self, id: u64) {
         self.jobs
@@ -112,6 +129,7 @@ pub fn run() {
         jobs: Mutex::new(HashMap::new()),
         next_job: AtomicU64::new(0),
         startup_stack,
+        restore_folders: Mutex::new(HashMap::new()),
     }));
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
@@ -145,6 +163,11 @@ pub fn run() {
             secrets::rotation_note,
             secrets::fix_finding,
             secrets::restore_secret_copy,
+            restore::restore_points,
+            restore::choose_restore_folder,
+            restore::plan_restore,
+            restore::start_restore,
+            restore::undo_restore,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

@@ -8,8 +8,10 @@ use std::path::Path;
 
 use lifeboat_core::catalog::StackRecord;
 use lifeboat_core::job::JobEvent;
+use lifeboat_core::restore::{RestorePlan, RestoreReport, UndoReport};
 use lifeboat_desktop::{
-    BackupChoices, BackupDone, BackupOverview, ErrorCode, InspectResult, IpcError, SecretsScreen,
+    BackupChoices, BackupDone, BackupOverview, ErrorCode, InspectResult, IpcError, RestorePoints,
+    RestoreRequest, SecretsScreen,
 };
 use ts_rs::{Config, TS};
 
@@ -24,6 +26,11 @@ fn export_all(dir: &Path) {
     BackupChoices::export_all(&cfg).unwrap();
     BackupDone::export_all(&cfg).unwrap();
     SecretsScreen::export_all(&cfg).unwrap();
+    RestorePoints::export_all(&cfg).unwrap();
+    RestoreRequest::export_all(&cfg).unwrap();
+    RestorePlan::export_all(&cfg).unwrap();
+    RestoreReport::export_all(&cfg).unwrap();
+    UndoReport::export_all(&cfg).unwrap();
 }
 
 fn read_dir(dir: &Path) -> BTreeMap<String, String> {

@@ -7,6 +7,7 @@ import { ago, bytes, count, duration, eta, growth, rate } from "./lib/format";
 import { h, sparkline } from "./lib/dom";
 import { backupsPanel, openKeyDialog, openPassphraseDialog } from "./backups";
 import { secretsPanel } from "./secrets";
+import { openRestoreWizard } from "./restore";
 
 type Tab = "overview" | "backups" | "secrets";
 
@@ -320,6 +321,27 @@ async function removeStack(stackId: number): Promise<void> {
   }
 }
 
+function restoreWizard(stackId: number, name: string): void {
+  openRestoreWizard(name, {
+    points: () => ipc.restorePoints(stackId),
+    chooseFolder: () => ipc.chooseRestoreFolder(stackId),
+    plan: (req) => ipc.planRestore(stackId, req),
+    start: (req, onEvent) => ipc.startRestore(stackId, req, onEvent),
+    cancel: (jobId) => ipc.cancelJob(jobId),
+    undo: () => ipc.undoRestore(stackId),
+    closed: (changed) => {
+      if (!changed) return;
+      // Files changed: what the stack page shows is stale.
+      state.results.delete(stackId);
+      state.secrets.delete(stackId);
+      state.overviews.delete(stackId);
+      void select(stackId).then(() => {
+        if (state.tab === "secrets") void loadSecrets(stackId);
+      });
+    },
+  });
+}
+
 function render(): void {
   root.replaceChildren(
     h("div", { class: "layout" }, sidebar(), h("main", { class: "content", id: "content" }, content())),
@@ -398,6 +420,7 @@ function content(): (Node | string)[] {
           { class: "primary", onclick: () => void backUpNow(stack.id), disabled: state.job !== null },
           state.job?.kind === "backup" ? "Backing up…" : "Back up now",
         ),
+        h("button", { onclick: () => restoreWizard(stack.id, stack.name), disabled: state.job !== null, "data-testid": "restore-open" }, "Restore…"),
         h(
           "button",
           { onclick: () => void inspect(stack.id), disabled: state.job !== null },

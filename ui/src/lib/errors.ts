@@ -15,7 +15,7 @@ export function describeError(e: unknown): { title: string; detail: string } {
     case "unknown_stack":
       return { title: "This stack is no longer in Lifeboat", detail: e.message };
     case "cancelled":
-      return { title: "Cancelled", detail: "Nothing was changed and no partial backup was kept." };
+      return { title: "Cancelled", detail: e.message };
     case "catalog":
       return { title: "Lifeboat's catalog failed", detail: e.message };
     case "no_destination":
@@ -31,9 +31,11 @@ export function describeError(e: unknown): { title: string; detail: string } {
     case "wrong_passphrase":
       return { title: "Wrong passphrase", detail: e.message };
     case "busy":
-      return { title: "A backup is already running", detail: e.message };
+      return { title: "Another job is running on this stack", detail: e.message };
     case "backup_failed":
       return { title: "The backup failed", detail: e.message };
+    case "restore_failed":
+      return { title: "The restore did not happen", detail: e.message };
     case "internal":
       return { title: "Something went wrong", detail: e.message };
   }

@@ -26,6 +26,14 @@ export type { MountReport } from "./bindings/MountReport";
 export type { Warning } from "./bindings/Warning";
 export type { ErrorCode } from "./bindings/ErrorCode";
 export type { SizePoint } from "./bindings/SizePoint";
+import type { RestorePoints } from "./bindings/RestorePoints";
+import type { RestoreRequest } from "./bindings/RestoreRequest";
+import type { RestorePlan } from "./bindings/RestorePlan";
+import type { RestoreReport } from "./bindings/RestoreReport";
+import type { UndoReport } from "./bindings/UndoReport";
+export type { RestorePoints, RestoreRequest, RestorePlan, RestoreReport, UndoReport };
+export type { ComponentPlan } from "./bindings/ComponentPlan";
+export type { SnapshotSummary } from "./bindings/SnapshotSummary";
 
 export function isIpcError(e: unknown): e is IpcError {
   return typeof e === "object" && e !== null && "code" in e && "message" in e;
@@ -97,3 +105,19 @@ export const changePassphrase = (stackId: number, passphrase: string): Promise<B
 
 /** Writes the printable recovery kit into the destination; returns where. */
 export const saveRecoveryKit = (stackId: number): Promise<string> => invoke("save_recovery_kit", { stackId });
+
+export const restorePoints = (stackId: number): Promise<RestorePoints> => invoke("restore_points", { stackId });
+
+/** Opens the system's folder dialog for "another folder"; `null` when the user closes it. */
+export const chooseRestoreFolder = (stackId: number): Promise<string | null> => invoke("choose_restore_folder", { stackId });
+
+export const planRestore = (stackId: number, request: RestoreRequest): Promise<RestorePlan> =>
+  invoke("plan_restore", { stackId, request });
+
+export function startRestore(stackId: number, request: RestoreRequest, onEvent: (e: JobEvent) => void): Promise<RestoreReport> {
+  const channel = new Channel<JobEvent>();
+  channel.onmessage = onEvent;
+  return invoke("start_restore", { stackId, request, onEvent: channel });
+}
+
+export const undoRestore = (stackId: number): Promise<UndoReport> => invoke("undo_restore", { stackId });

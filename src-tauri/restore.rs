@@ -1,0 +1,251 @@
+//! Restore commands behind the wizard: the points in time of a stack's destination, the
+//! folder dialog for "another folder", the plan (preview), the restore with progress and
+//! cancel, and undo. They take a stack id, snapshot ids and component names; the only
+//! path, the other folder, comes from the system's dialog and stays on this side.
+
+use lifeboat_core::backup::verify::{self, SnapshotSummary};
+use lifeboat_core::docker::BlockingEngine;
+use lifeboat_core::job::JobEvent;
+use lifeboat_core::keys;
+use lifeboat_core::restore::{self, RestoreOptions, RestorePlan, RestoreReport, UndoReport};
+use serde::{Deserialize, Serialize};
+use tauri::ipc::Channel;
+use tauri::State;
+use tauri_plugin_dialog::DialogExt;
+use ts_rs::TS;
+
+use crate::backups::{blocking, destination};
+use crate::commands::ChannelProgress;
+use crate::error::{ErrorCode, IpcError};
+use crate::AppState;
+
+/// The last restore of a stack.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct LastRestore {
+    /// Its id.
+    pub id: String,
+    /// The snapshot it restored.
+    pub snapshot: String,
+    /// `done`, `rolled-back`, `undone`, …
+    pub state: String,
+    /// Where it restored to.
+    pub target: String,
+    /// The components.
+    pub components: Vec<String>,
+    /// When it ran (Unix seconds).
+    #[ts(type = "number")]
+    pub started: i64,
+    /// It finished and can be undone.
+    pub can_undo: bool,
+}
+
+/// What the wizard's first step shows.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct RestorePoints {
+    /// The destination the stack backs up to.
+    pub destination: Option<String>,
+    /// It is there (the drive is plugged in).
+    pub present: bool,
+    /// Snapshots of the stack, newest first.
+    pub snapshots: Vec<SnapshotSummary>,
+    /// The last restore of this stack, if any.
+    pub last_restore: Option<LastRestore>,
+    /// The other folder chosen for this stack, if any.
+    pub other_folder: Option<String>,
+}
+
+/// What the user chose in the wizard.
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct RestoreRequest {
+    /// The snapshot id.
+    pub snapshot: String,
+    /// Component names; empty for everything.
+    pub components: Vec<String>,
+    /// Restore into the folder chosen with [`choose_restore_folder`] instead of the stack's.
+    pub other_folder: bool,
+    /// List every added, changed and removed path.
+    pub list_paths: bool,
+}
+
+fn last_restore(state: &AppState, stack: &str) -> Option<LastRestore> {
+    let j = restore::last_restore(&state.catalog).filter(|j| j.stack == stack)?;
+    let s = serde_json::to_value(j.state)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    Some(LastRestore {
+        can_undo: s == "done",
+        id: j.id,
+        snapshot: j.snapshot,
+        state: s,
+        target: j.target.display().to_string(),
+        components: j.components,
+        started: j.started,
+    })
+}
+
+fn options(
+    state: &AppState,
+    stack_id: i64,
+    req: &RestoreRequest,
+    engine: Option<BlockingEngine>,
+) -> Result<RestoreOptions, IpcError> {
+    let record = state.catalog.stack(stack_id)?;
+    let settings = state.catalog.settings(stack_id)?;
+    let from = destination(&settings).ok_or_else(|| {
+        IpcError::new(
+            ErrorCode::NoDestination,
+            "This stack has no backup destination yet, so there is nothing to restore from.",
+        )
+    })?;
+    if !from.is_dir() {
+        return Err(lifeboat_core::backup::BackupError::DestinationMissing(from).into());
+    }
+    let into = if req.other_folder {
+        Some(state.restore_folder(stack_id).ok_or_else(|| {
+            IpcError::new(
+                ErrorCode::RestoreFailed,
+                "Choose the other folder first.",
+            )
+        })?)
+    } else {
+        None
+    };
+    Ok(RestoreOptions {
+        from,
+        snapshot: req.snapshot.clone(),
+        stack: Some(record.name),
+        only: req.components.clone(),
+        into,
+        list_paths: req.list_paths,
+        engine,
+        catalog: Some(state.catalog.clone()),
+    })
+}
+
+#[tauri::command]
+pub async fn restore_points(
+    state: State<'_, AppState>,
+    stack_id: i64,
+) -> Result<RestorePoints, IpcError> {
+    let state = state.inner().clone();
+    blocking(move || {
+        let record = state.catalog.stack(stack_id)?;
+        let settings = state.catalog.settings(stack_id)?;
+        let dest = destination(&settings);
+        let present = dest.as_ref().is_some_and(|d| d.is_dir());
+        let mut snapshots = Vec::new();
+        if let (Some(d), true) = (&dest, present) {
+            let identity = keys::load(None)?.0;
+            snapshots = verify::list(d, Some(&record.name), &identity)
+                .map_err(|e| IpcError::new(ErrorCode::RestoreFailed, e))?;
+            snapshots.reverse();
+        }
+        Ok(RestorePoints {
+            destination: dest.map(|d| d.display().to_string()),
+            present,
+            snapshots,
+            last_restore: last_restore(&state, &record.name),
+            other_folder: state
+                .restore_folder(stack_id)
+                .map(|p| p.display().to_string()),
+        })
+    })
+    .await
+}
+
+/// Asks for the other folder with the system's folder dialog; returns it for display.
+#[tauri::command]
+pub async fn choose_restore_folder(
+    app: tauri::AppHandle,
+    state: State<'_, AppState>,
+    stack_id: i64,
+) -> Result<Option<String>, IpcError> {
+    state.catalog.stack(stack_id)?;
+    let picked = tauri::async_runtime::spawn_blocking(move || {
+        app.dialog()
+            .file()
+            .set_title("Choose the folder to restore into")
+            .blocking_pick_folder()
+    })
+    .await
+    .map_err(|e| IpcError::new(ErrorCode::Internal, e))?;
+    let Some(dir) = picked.and_then(|p| p.into_path().ok()) else {
+        return Ok(None);
+    };
+    state.set_restore_folder(stack_id, dir.clone());
+    Ok(Some(dir.display().to_string()))
+}
+
+#[tauri::command]
+pub async fn plan_restore(
+    state: State<'_, AppState>,
+    stack_id: i64,
+    request: RestoreRequest,
+) -> Result<RestorePlan, IpcError> {
+    let state = state.inner().clone();
+    let handle = tokio::runtime::Handle::current();
+    blocking(move || {
+        let engine = BlockingEngine::connect(None, handle).ok();
+        let opts = options(&state, stack_id, &request, engine)?;
+        let identity = keys::load(None)?.0;
+        Ok(restore::plan(&opts, &identity)?)
+    })
+    .await
+}
+
+/// Restores what the request names; progress arrives on `on_event`.
+#[tauri::command]
+pub async fn start_restore(
+    state: State<'_, AppState>,
+    stack_id: i64,
+    request: RestoreRequest,
+    on_event: Channel<JobEvent>,
+) -> Result<RestoreReport, IpcError> {
+    let (job_id, cancel) = state.start_job();
+    let _ = on_event.send(JobEvent::Started { job_id });
+    let handle = tokio::runtime::Handle::current();
+    let app_state = state.inner().clone();
+    let events = on_event.clone();
+    let result = blocking(move || {
+        let engine = BlockingEngine::connect(None, handle).ok();
+        let opts = options(&app_state, stack_id, &request, engine)?;
+        let identity = keys::load(None)?.0;
+        let plan = restore::plan(&opts, &identity)?;
+        let _ = events.send(JobEvent::Estimate {
+            bytes: plan.components.iter().map(|c| c.bytes).sum(),
+        });
+        let progress = ChannelProgress::new(events);
+        Ok(restore::apply(&opts, &identity, &progress, &cancel)?)
+    })
+    .await;
+    state.end_job(job_id);
+    let _ = on_event.send(match &result {
+        Ok(_) => JobEvent::Finished,
+        Err(e) => JobEvent::Failed {
+            message: e.message.clone(),
+        },
+    });
+    result
+}
+
+/// Puts back what the stack's last restore replaced.
+#[tauri::command]
+pub async fn undo_restore(
+    state: State<'_, AppState>,
+    stack_id: i64,
+) -> Result<UndoReport, IpcError> {
+    let state = state.inner().clone();
+    let handle = tokio::runtime::Handle::current();
+    blocking(move || {
+        let record = state.catalog.stack(stack_id)?;
+        if last_restore(&state, &record.name).is_none_or(|l| !l.can_undo) {
+            return Err(restore::RestoreError::NothingToUndo.into());
+        }
+        let engine = BlockingEngine::connect(None, handle).ok();
+        let identity = keys::load(None)?.0;
+        Ok(restore::undo(&state.catalog, engine.as_ref(), &identity)?)
+    })
+    .await
+}
+

@@ -1,0 +1,531 @@
+// The restore wizard: point in time → what → where → preview → progress → result. Each
+// step says what happens before it happens; nothing changes until "Restore" on the preview.
+// The wizard talks to Rust only through the calls it is handed (app.ts passes lib/ipc).
+import type { ComponentPlan, JobEvent, RestorePlan, RestorePoints, RestoreReport, RestoreRequest, SnapshotSummary, UndoReport } from "./lib/ipc";
+import { describeError } from "./lib/errors";
+import { bytes, count, duration, eta, rate, when } from "./lib/format";
+import { h } from "./lib/dom";
+
+export interface RestoreCalls {
+  points(): Promise<RestorePoints>;
+  chooseFolder(): Promise<string | null>;
+  plan(req: RestoreRequest): Promise<RestorePlan>;
+  start(req: RestoreRequest, onEvent: (e: JobEvent) => void): Promise<RestoreReport>;
+  cancel(jobId: number): Promise<boolean>;
+  undo(): Promise<UndoReport>;
+  /** Called when the wizard closes; `changed` when files may have changed. */
+  closed(changed: boolean): void;
+}
+
+type Step = "when" | "what" | "where" | "preview" | "running" | "result";
+
+const STEPS: [Step, string][] = [
+  ["when", "Point in time"],
+  ["what", "What"],
+  ["where", "Where"],
+  ["preview", "Preview"],
+  ["running", "Restore"],
+  ["result", "Result"],
+];
+
+interface Wizard {
+  step: Step;
+  points: RestorePoints | null;
+  snapshot: SnapshotSummary | null;
+  /** The plan of everything in the chosen snapshot: kinds and sizes for step 2. */
+  all: RestorePlan | null;
+  chosen: Set<string>;
+  otherFolder: boolean;
+  folder: string | null;
+  plan: RestorePlan | null;
+  report: RestoreReport | null;
+  undone: UndoReport | null;
+  error: string | null;
+  busy: boolean;
+  changed: boolean;
+  job: { id: number | null; started: number; bytes: number; files: number; total: number | null; phase: string; stopped: string[] };
+}
+
+/** A component's name as people say it. */
+export function componentLabel(name: string, kind?: string): string {
+  if (name === "secrets") return "Secrets and settings (.env, env files, compose files)";
+  const svc = name.replace(/^service-/, "");
+  return kind === "database" ? `${svc} database` : `${svc} data`;
+}
+
+function actionText(c: ComponentPlan): string {
+  if (c.action === "load-dump") return `loaded into the running ${c.service ?? "database"} from its dump`;
+  const parts = [`${count(c.added)} added`, `${count(c.changed)} changed`, `${count(c.removed)} removed`];
+  return `${parts.join(", ")}${c.unchanged ? `, ${count(c.unchanged)} unchanged` : ""}${c.action === "extract-dump" ? "; dump written as a file" : ""}`;
+}
+
+export function openRestoreWizard(stackName: string, calls: RestoreCalls): HTMLDialogElement {
+  document.getElementById("restore-dialog")?.remove();
+  const w: Wizard = {
+    step: "when",
+    points: null,
+    snapshot: null,
+    all: null,
+    chosen: new Set(),
+    otherFolder: false,
+    folder: null,
+    plan: null,
+    report: null,
+    undone: null,
+    error: null,
+    busy: true,
+    changed: false,
+    job: { id: null, started: 0, bytes: 0, files: 0, total: null, phase: "", stopped: [] },
+  };
+  const body = h("div", { class: "wizard-body" });
+  const dialog = h("dialog", { id: "restore-dialog", class: "wizard", "aria-labelledby": "restore-title" }, body);
+  const close = () => {
+    if (w.step === "running") return;
+    dialog.remove();
+    calls.closed(w.changed);
+  };
+  dialog.addEventListener("cancel", (ev) => {
+    ev.preventDefault();
+    close();
+  });
+  const request = (listPaths: boolean): RestoreRequest => ({
+    snapshot: w.snapshot?.snapshot ?? "",
+    components: w.all && w.chosen.size === w.all.components.length ? [] : [...w.chosen],
+    other_folder: w.otherFolder,
+    list_paths: listPaths,
+  });
+  const fail = (e: unknown) => {
+    w.error = describeError(e).detail;
+    w.busy = false;
+    render();
+  };
+  const go = (step: Step) => {
+    w.step = step;
+    w.error = null;
+    render();
+    dialog.querySelector<HTMLElement>("h2")?.focus();
+  };
+
+  function render(): void {
+    const stepIndex = STEPS.findIndex(([s]) => s === w.step);
+    const steps = h(
+      "ol",
+      { class: "wizard-steps", "aria-label": "Steps" },
+      STEPS.map(([, label], i) =>
+        h("li", { class: i < stepIndex ? "done" : i === stepIndex ? "current" : "", "aria-current": i === stepIndex ? "step" : undefined }, label),
+      ),
+    );
+    const content = stepView();
+    const parts: (Node | null)[] = [
+      h("h2", { id: "restore-title", tabindex: -1 }, `Restore ${stackName}`),
+      steps,
+      w.error ? h("p", { class: "banner error", role: "alert", "data-testid": "restore-error" }, w.error) : null,
+      ...content,
+    ];
+    body.replaceChildren(...parts.filter((p): p is Node => p !== null));
+  }
+
+  function actions(...buttons: (HTMLElement | null)[]): HTMLElement {
+    return h("div", { class: "dialog-actions" }, ...buttons);
+  }
+
+  function stepView(): (Node | null)[] {
+    switch (w.step) {
+      case "when":
+        return whenStep();
+      case "what":
+        return whatStep();
+      case "where":
+        return whereStep();
+      case "preview":
+        return previewStep();
+      case "running":
+        return runningStep();
+      case "result":
+        return resultStep();
+    }
+  }
+
+  function whenStep(): (Node | null)[] {
+    const p = w.points;
+    if (!p) return [h("p", { class: "muted" }, "Reading the backups…")];
+    if (!p.destination) return [h("p", {}, "This stack has no backup destination yet, so there is nothing to restore."), actions(h("button", { onclick: close }, "Close"))];
+    if (!p.present)
+      return [
+        h("p", {}, "The backup destination ", h("span", { class: "path" }, p.destination), " is not there. Plug in the backup drive, then try again."),
+        actions(h("button", { onclick: close }, "Close")),
+      ];
+    if (p.snapshots.length === 0) return [h("p", {}, "There are no backups of this stack in ", h("span", { class: "path" }, p.destination), " yet."), actions(h("button", { onclick: close }, "Close"))];
+    const last = p.last_restore;
+    const lastBox = last
+      ? h(
+          "div",
+          { class: "banner", "data-testid": "last-restore" },
+          `Last restore: ${when(last.started)}, ${last.components.map((c) => componentLabel(c)).join(", ")} (${last.state === "done" ? "can be undone" : last.state.replace("-", " ")}).`,
+          last.can_undo ? h("button", { class: "inline", disabled: w.busy, onclick: () => void undo() }, "Undo it") : null,
+        )
+      : null;
+    const list = h(
+      "fieldset",
+      { class: "timeline" },
+      h("legend", {}, "Choose the backup to restore from (newest first)"),
+      p.snapshots.map((s, i) =>
+        h(
+          "label",
+          { class: "radio snapshot", "data-testid": "snapshot" },
+          h("input", {
+            type: "radio",
+            name: "snapshot",
+            value: s.snapshot,
+            checked: w.snapshot ? w.snapshot.snapshot === s.snapshot : i === 0,
+            onchange: () => (w.snapshot = s),
+          }),
+          h(
+            "span",
+            {},
+            h("strong", {}, when(s.started)),
+            h("span", { class: "muted small block" }, `${bytes(s.bytes_in)} · ${s.bytes_new > 0 ? `${bytes(s.bytes_new)} changed since the one before` : "nothing changed since the one before"} · ${s.components.length} parts${s.warnings ? ` · ${s.warnings} warning${s.warnings === 1 ? "" : "s"}` : ""}`),
+          ),
+        ),
+      ),
+    );
+    if (!w.snapshot) w.snapshot = p.snapshots[0];
+    return [
+      lastBox,
+      list,
+      actions(
+        h("button", { onclick: close }, "Cancel"),
+        h(
+          "button",
+          {
+            class: "primary",
+            disabled: w.busy,
+            onclick: () => {
+              w.busy = true;
+              render();
+              calls
+                .plan({ snapshot: w.snapshot?.snapshot ?? "", components: [], other_folder: false, list_paths: false })
+                .then((plan) => {
+                  const sameSnapshot = w.all?.snapshot === plan.snapshot;
+                  w.all = plan;
+                  if (!sameSnapshot) w.chosen = new Set(plan.components.map((c) => c.name));
+                  w.busy = false;
+                  go("what");
+                })
+                .catch(fail);
+            },
+          },
+          "Next",
+        ),
+      ),
+    ];
+  }
+
+  function whatStep(): (Node | null)[] {
+    const all = w.all;
+    if (!all) return [];
+    const everything = h("input", {
+      type: "checkbox",
+      id: "restore-everything",
+      checked: w.chosen.size === all.components.length,
+      onchange: (ev: Event) => {
+        const on = (ev.target as HTMLInputElement).checked;
+        w.chosen = new Set(on ? all.components.map((c) => c.name) : []);
+        render();
+      },
+    });
+    return [
+      h("p", {}, `From the backup of ${when(all.snapshot_started)}. Choose what to bring back; the rest stays as it is now.`),
+      h("label", { class: "check strong" }, everything, "Everything"),
+      h(
+        "ul",
+        { class: "choices" },
+        all.components.map((c) =>
+          h(
+            "li",
+            { "data-component": c.name },
+            h(
+              "label",
+              { class: "check" },
+              h("input", {
+                type: "checkbox",
+                name: "component",
+                value: c.name,
+                checked: w.chosen.has(c.name),
+                onchange: (ev: Event) => {
+                  if ((ev.target as HTMLInputElement).checked) w.chosen.add(c.name);
+                  else w.chosen.delete(c.name);
+                  render();
+                },
+              }),
+              h("span", {}, componentLabel(c.name, c.kind), h("span", { class: "muted small" }, ` · ${bytes(c.bytes)}${c.action === "load-dump" ? " · loaded into the running database" : ""}`)),
+            ),
+          ),
+        ),
+      ),
+      actions(h("button", { onclick: () => go("when") }, "Back"), h("button", { class: "primary", disabled: w.chosen.size === 0, onclick: () => go("where") }, "Next")),
+    ];
+  }
+
+  function whereStep(): (Node | null)[] {
+    const target = w.all?.target ?? "";
+    const chooseBtn = h(
+      "button",
+      {
+        disabled: w.busy,
+        onclick: () => {
+          void calls.chooseFolder().then((f) => {
+            if (f) {
+              w.folder = f;
+              w.otherFolder = true;
+            }
+            render();
+          });
+        },
+      },
+      w.folder ? "Choose another folder…" : "Choose folder…",
+    );
+    return [
+      h(
+        "fieldset",
+        {},
+        h("legend", {}, "Where should it go?"),
+        h(
+          "label",
+          { class: "radio" },
+          h("input", { type: "radio", name: "where", value: "original", checked: !w.otherFolder, onchange: () => ((w.otherFolder = false), render()) }),
+          h(
+            "span",
+            {},
+            h("strong", {}, "Its own folder"),
+            h("span", { class: "path block" }, target),
+            h("span", { class: "muted small block" }, "Files that differ from the backup are replaced and files the backup does not have are moved away; everything replaced is kept, so you can undo the restore. Services that use the data are stopped during the restore and started again."),
+          ),
+        ),
+        h(
+          "label",
+          { class: "radio" },
+          h("input", { type: "radio", name: "where", value: "other", checked: w.otherFolder, disabled: !w.folder, onchange: () => ((w.otherFolder = true), render()) }),
+          h(
+            "span",
+            {},
+            h("strong", {}, "Another folder"),
+            w.folder ? h("span", { class: "path block" }, w.folder) : null,
+            h("span", { class: "muted small block" }, "Side by side, or on a new machine: the stack's own folder and its services are not touched."),
+          ),
+        ),
+        h("div", { class: "indent" }, chooseBtn),
+      ),
+      actions(
+        h("button", { onclick: () => go("what") }, "Back"),
+        h(
+          "button",
+          {
+            class: "primary",
+            disabled: w.busy,
+            onclick: () => {
+              w.busy = true;
+              render();
+              calls
+                .plan(request(true))
+                .then((plan) => {
+                  w.plan = plan;
+                  w.busy = false;
+                  go("preview");
+                })
+                .catch(fail);
+            },
+          },
+          "Preview",
+        ),
+      ),
+    ];
+  }
+
+  function previewStep(): (Node | null)[] {
+    const p = w.plan;
+    if (!p) return [];
+    const rows = p.components.map((c) =>
+      h(
+        "li",
+        { "data-testid": "plan-component", "data-component": c.name },
+        h("strong", {}, componentLabel(c.name, c.kind)),
+        h("span", { class: "muted small block" }, `${bytes(c.bytes)} · ${actionText(c)}`),
+        c.paths.length
+          ? h(
+              "details",
+              {},
+              h("summary", {}, `Show the ${count(c.paths.length)} files that change`),
+              h(
+                "ul",
+                { class: "paths" },
+                c.paths.slice(0, 500).map((x) => h("li", { class: `change-${x.change}` }, `${x.change === "added" ? "+" : x.change === "removed" ? "−" : "~"} ${x.path}`)),
+                c.paths.length > 500 ? h("li", { class: "muted" }, `… and ${count(c.paths.length - 500)} more`) : null,
+              ),
+            )
+          : null,
+      ),
+    );
+    const enough = p.free_bytes_needed <= p.free_bytes_available;
+    return [
+      h("p", {}, `Restoring the backup of ${when(p.snapshot_started)} into `, h("span", { class: "path" }, p.target), p.original ? "" : " (another folder)", ":"),
+      h("ul", { class: "plan" }, rows),
+      h(
+        "p",
+        { "data-testid": "plan-services" },
+        p.services_to_stop.length
+          ? `Stopped during the restore, in this order, and started again after: ${p.services_to_stop.join(", ")}.`
+          : "No service is stopped.",
+      ),
+      h("p", { class: enough ? "muted" : "bad" }, `Needs ${bytes(p.free_bytes_needed)} on the target's disk; ${bytes(p.free_bytes_available)} is free.`),
+      p.notes.length ? h("ul", { class: "notes" }, p.notes.map((n) => h("li", {}, n))) : null,
+      p.problems.length ? h("div", { class: "banner error", role: "alert" }, h("strong", {}, "The restore cannot start"), h("ul", {}, p.problems.map((x) => h("li", {}, x)))) : null,
+      actions(
+        h("button", { onclick: () => go("where") }, "Back"),
+        h("button", { class: "primary danger", "data-testid": "restore-confirm", disabled: p.problems.length > 0, onclick: () => void run() }, "Restore"),
+      ),
+    ];
+  }
+
+  function runningStep(): (Node | null)[] {
+    const j = w.job;
+    const secs = (performance.now() - j.started) / 1000;
+    const total = j.total ? Math.max(j.total, j.bytes) : null;
+    const bar = h("div", { class: total ? "bar" : "bar indeterminate" }, h("div", {}));
+    if (total) (bar.firstChild as HTMLElement).style.width = `${Math.min(100, (j.bytes / total) * 100).toFixed(1)}%`;
+    return [
+      h(
+        "div",
+        { class: "progress", role: "status", "aria-live": "polite", "data-testid": "restore-progress" },
+        bar,
+        h(
+          "p",
+          {},
+          h("strong", {}, "Restoring "),
+          `${count(j.files)} files · ${total ? `${bytes(j.bytes)} of ${bytes(total)}` : bytes(j.bytes)}`,
+          secs > 0.5 ? ` · ${rate(j.bytes, secs)}` : "",
+          total ? ` · ${eta(j.bytes, total, secs)}` : "",
+        ),
+        h("p", { class: "muted path" }, j.phase),
+        j.stopped.length ? h("p", { class: "stopped" }, `Stopped for the restore: ${j.stopped.join(", ")}; they start again right after.`) : null,
+      ),
+      actions(h("button", { disabled: j.id === null, onclick: () => j.id !== null && void calls.cancel(j.id) }, "Cancel")),
+    ];
+  }
+
+  function resultStep(): (Node | null)[] {
+    if (w.undone) {
+      return [
+        h("p", { role: "status", "data-testid": "restore-undone" }, `The restore was undone: ${w.undone.components.map((c) => componentLabel(c)).join(", ")} ${w.undone.components.length === 1 ? "is" : "are"} back as before.`),
+        servicesTable(w.undone.services),
+        actions(h("button", { class: "primary", onclick: close }, "Close")),
+      ];
+    }
+    const r = w.report;
+    if (!r) return [];
+    return [
+      h(
+        "p",
+        { role: "status", "data-testid": "restore-done" },
+        h("strong", {}, "Restored. "),
+        `${r.components.map((c) => componentLabel(c)).join(", ")}: ${count(r.files)} files, ${bytes(r.bytes)} in ${duration(r.duration_ms)}, into `,
+        h("span", { class: "path" }, r.target),
+        ".",
+      ),
+      servicesTable(r.services),
+      r.next_steps.length ? h("ul", { class: "notes" }, r.next_steps.map((n) => h("li", {}, n))) : null,
+      h("p", { class: "muted small" }, "The replaced files are kept in ", h("span", { class: "path" }, r.undo_folder), " until the next restore."),
+      actions(
+        h("button", { "data-testid": "restore-undo", disabled: w.busy, onclick: () => void undo() }, "Undo this restore"),
+        h("button", { class: "primary", onclick: close }, "Close"),
+      ),
+    ];
+  }
+
+  function servicesTable(services: { service: string; state: string; health: string | null }[]): HTMLElement | null {
+    if (services.length === 0) return null;
+    return h(
+      "table",
+      { class: "history", "aria-label": "Services after the restore" },
+      h("thead", {}, h("tr", {}, h("th", {}, "Service"), h("th", {}, "State"))),
+      h(
+        "tbody",
+        {},
+        services.map((s) =>
+          h("tr", {}, h("td", {}, s.service), h("td", { class: s.state === "running" && s.health !== "unhealthy" ? "" : "bad" }, s.health ? `${s.state} (${s.health})` : s.state)),
+        ),
+      ),
+    );
+  }
+
+  function onEvent(e: JobEvent): void {
+    const j = w.job;
+    switch (e.event) {
+      case "started":
+        j.id = e.data.job_id;
+        break;
+      case "phase":
+        j.phase = e.data.label;
+        break;
+      case "progress":
+        j.files = e.data.files;
+        j.bytes = e.data.bytes;
+        break;
+      case "estimate":
+        j.total = e.data.bytes;
+        break;
+      case "servicesStopped":
+        j.stopped = e.data.services;
+        break;
+      case "servicesStarted":
+        j.stopped = [];
+        break;
+      default:
+        return;
+    }
+    if (w.step === "running") render();
+  }
+
+  async function run(): Promise<void> {
+    w.job = { id: null, started: performance.now(), bytes: 0, files: 0, total: null, phase: "Starting…", stopped: [] };
+    go("running");
+    try {
+      w.report = await calls.start(request(false), onEvent);
+      w.changed = true;
+      w.busy = false;
+      go("result");
+    } catch (e) {
+      w.busy = false;
+      w.step = "preview";
+      fail(e);
+    }
+  }
+
+  async function undo(): Promise<void> {
+    w.busy = true;
+    render();
+    try {
+      w.undone = await calls.undo();
+      w.changed = true;
+      w.busy = false;
+      go("result");
+    } catch (e) {
+      fail(e);
+    }
+  }
+
+  render();
+  document.body.append(dialog);
+  if (typeof dialog.showModal === "function") dialog.showModal();
+  else dialog.setAttribute("open", "");
+  calls
+    .points()
+    .then((p) => {
+      w.points = p;
+      w.folder = p.other_folder;
+      w.busy = false;
+      render();
+    })
+    .catch(fail);
+  return dialog;
+}
