@@ -431,7 +431,9 @@ pub fn recover_interrupted(catalog: Arc<lifeboat_core::Catalog>) {
         let engine = BlockingEngine::connect(None, handle).ok();
         if restore {
             let identity = keys::load(None).ok().map(|(i, _)| i);
-            for line in lifeboat_core::restore::recover(&catalog, engine.as_ref(), identity.as_ref()) {
+            for line in
+                lifeboat_core::restore::recover(&catalog, engine.as_ref(), identity.as_ref())
+            {
                 tracing::warn!("{line}");
             }
         }

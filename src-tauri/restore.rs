@@ -103,10 +103,7 @@ fn options(
     }
     let into = if req.other_folder {
         Some(state.restore_folder(stack_id).ok_or_else(|| {
-            IpcError::new(
-                ErrorCode::RestoreFailed,
-                "Choose the other folder first.",
-            )
+            IpcError::new(ErrorCode::RestoreFailed, "Choose the other folder first.")
         })?)
     } else {
         None
@@ -248,4 +245,3 @@ pub async fn undo_restore(
     })
     .await
 }
-

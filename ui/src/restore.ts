@@ -6,6 +6,8 @@ import { describeError } from "./lib/errors";
 import { bytes, count, duration, eta, rate, when } from "./lib/format";
 import { h } from "./lib/dom";
 
+const plural = (n: number, one: string, many = `${one}s`) => `${count(n)} ${n === 1 ? one : many}`;
+
 export interface RestoreCalls {
   points(): Promise<RestorePoints>;
   chooseFolder(): Promise<string | null>;
@@ -56,6 +58,7 @@ export function componentLabel(name: string, kind?: string): string {
 function actionText(c: ComponentPlan): string {
   if (c.action === "load-dump") return `loaded into the running ${c.service ?? "database"} from its dump`;
   const parts = [`${count(c.added)} added`, `${count(c.changed)} changed`, `${count(c.removed)} removed`];
+  if (c.files === 0 && c.removed === 0) return "nothing in the backup";
   return `${parts.join(", ")}${c.unchanged ? `, ${count(c.unchanged)} unchanged` : ""}${c.action === "extract-dump" ? "; dump written as a file" : ""}`;
 }
 
@@ -184,7 +187,11 @@ export function openRestoreWizard(stackName: string, calls: RestoreCalls): HTMLD
             "span",
             {},
             h("strong", {}, when(s.started)),
-            h("span", { class: "muted small block" }, `${bytes(s.bytes_in)} · ${s.bytes_new > 0 ? `${bytes(s.bytes_new)} changed since the one before` : "nothing changed since the one before"} · ${s.components.length} parts${s.warnings ? ` · ${s.warnings} warning${s.warnings === 1 ? "" : "s"}` : ""}`),
+            h(
+              "span",
+              { class: "muted small block" },
+              `${bytes(s.bytes_in)} · ${i === p.snapshots.length - 1 ? "the first backup here" : s.bytes_new > 0 ? `${bytes(s.bytes_new)} changed since the one before` : "nothing changed since the one before"} · ${plural(s.components.length, "part")}${s.warnings ? ` · ${plural(s.warnings, "warning")}` : ""}`,
+            ),
           ),
         ),
       ),
@@ -355,7 +362,7 @@ export function openRestoreWizard(stackName: string, calls: RestoreCalls): HTMLD
           ? h(
               "details",
               {},
-              h("summary", {}, `Show the ${count(c.paths.length)} files that change`),
+              h("summary", {}, c.paths.length === 1 ? "Show the file that changes" : `Show the ${count(c.paths.length)} files that change`),
               h(
                 "ul",
                 { class: "paths" },
@@ -428,7 +435,7 @@ export function openRestoreWizard(stackName: string, calls: RestoreCalls): HTMLD
         "p",
         { role: "status", "data-testid": "restore-done" },
         h("strong", {}, "Restored. "),
-        `${r.components.map((c) => componentLabel(c)).join(", ")}: ${count(r.files)} files, ${bytes(r.bytes)} in ${duration(r.duration_ms)}, into `,
+        `${r.components.map((c) => componentLabel(c)).join(", ")}: ${plural(r.files, "file")}, ${bytes(r.bytes)} in ${duration(r.duration_ms)}, into `,
         h("span", { class: "path" }, r.target),
         ".",
       ),

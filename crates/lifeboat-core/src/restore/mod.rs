@@ -505,6 +505,8 @@ struct Worked {
     target: PathBuf,
     /// Per component (same order as `plan.components`): its slots.
     slots: Vec<Vec<Target>>,
+    /// What the report tells the user to do afterwards.
+    after: Vec<String>,
     /// Per component: the dump to load (service, container, recipe, archive name).
     loads: Vec<Option<(String, String, DumpRecipe, String)>>,
     containers: Option<HashMap<String, Vec<ContainerInfo>>>,
@@ -561,6 +563,8 @@ fn work_out(
     };
     let mut problems = Vec::new();
     let mut notes = Vec::new();
+    // What the report tells the user to do afterwards.
+    let mut after = Vec::new();
     let mut comps = Vec::new();
     let mut all_slots = Vec::new();
     let mut loads = Vec::new();
@@ -607,7 +611,7 @@ fn work_out(
                         path: target.join(&prefix),
                         prefix,
                     });
-                    notes.push(if original {
+                    let note = if original {
                         format!(
                             "{svc} is not running, so its database dump is written to {} to load later: \
                              start it (`docker compose up -d {svc}`) and restore {} again to load it.",
@@ -623,7 +627,9 @@ fn work_out(
                             opts.from.display(),
                             c.name
                         )
-                    });
+                    };
+                    notes.push(note.clone());
+                    after.push(note);
                 }
             }
         } else if original && c.kind != ComponentKind::Secrets {
@@ -748,13 +754,17 @@ fn work_out(
                  before restoring its data."
                     .into(),
             );
-        }
-        if chosen.iter().any(|c| c.kind == ComponentKind::Secrets) && containers.is_some() {
-            notes.push(
-                "Containers read .env and env files when they are created: run `docker compose up -d` \
-                 after the restore so they use the restored values."
+            after.push(
+                "Docker could not be reached, so no service was stopped: if the stack runs, restart it \
+                 (`docker compose restart`) so its services read the restored files."
                     .into(),
             );
+        }
+        if chosen.iter().any(|c| c.kind == ComponentKind::Secrets) && containers.is_some() {
+            let note = "Containers read .env and env files when they are created: run `docker compose up -d` \
+                        after the restore so they use the restored values.";
+            notes.push(note.into());
+            after.push(note.into());
         }
     }
     let probe = existing_ancestor(&target);
@@ -798,6 +808,7 @@ fn work_out(
         plan,
         manifest,
         target,
+        after,
         slots: all_slots,
         loads,
         containers,
@@ -1369,8 +1380,8 @@ pub fn apply(
     }
     drop(stopper);
     forget_older_restores(&restores, &id);
-    let mut next_steps = w.plan.notes.clone();
-    if !w.plan.original || engine.is_none() {
+    let mut next_steps = w.after.clone();
+    if !w.plan.original {
         next_steps.push(format!(
             "Start the stack: `cd {} && docker compose up -d`.",
             target.display()
