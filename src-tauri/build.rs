@@ -27,6 +27,11 @@ const COMMANDS: &[&str] = &[
     "plan_restore",
     "start_restore",
     "undo_restore",
+    "backup_drive",
+    "choose_backup_drive",
+    "unlock_backup_drive",
+    "choose_drive_target",
+    "restore_from_drive",
 ];
 
 fn main() {

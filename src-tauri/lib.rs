@@ -3,6 +3,7 @@
 
 mod backups;
 mod commands;
+mod drive;
 mod error;
 mod restore;
 mod secrets;
@@ -17,6 +18,7 @@ use tauri::Manager;
 
 pub use backups::{BackupChoices, BackupDone, BackupOverview, DestinationStatus, KeyStatus};
 pub use commands::InspectResult;
+pub use drive::{DriveInfo, DriveRestoreDone, DriveStack};
 pub use error::{ErrorCode, IpcError};
 pub use restore::{LastRestore, RestorePoints, RestoreRequest};
 pub use secrets::SecretsScreen;
@@ -34,6 +36,8 @@ pub struct Shared {
     startup_stack: Option<i64>,
     /// The other folder chosen in the restore wizard, per stack (from the folder dialog).
     restore_folders: Mutex<HashMap<i64, std::path::PathBuf>>,
+    /// The backup drive of "Restore from a backup drive".
+    drive: Mutex<drive::Drive>,
 }
 
 impl std::ops::Deref for AppState {
@@ -65,6 +69,18 @@ impl Shared {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(stack_id, dir);
+    }
+    fn drive(&self) -> drive::Drive {
+        self.drive
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+    fn set_drive(&self, d: drive::Drive) {
+        *self
+            .drive
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = d;
     }
     fn end_job(&self, id: u64) {
         self.jobs
@@ -130,6 +146,7 @@ pub fn run() {
         next_job: AtomicU64::new(0),
         startup_stack,
         restore_folders: Mutex::new(HashMap::new()),
+        drive: Mutex::new(drive::Drive::default()),
     }));
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
@@ -168,6 +185,11 @@ pub fn run() {
             restore::plan_restore,
             restore::start_restore,
             restore::undo_restore,
+            drive::backup_drive,
+            drive::choose_backup_drive,
+            drive::unlock_backup_drive,
+            drive::choose_drive_target,
+            drive::restore_from_drive,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

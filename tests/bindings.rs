@@ -10,8 +10,8 @@ use lifeboat_core::catalog::StackRecord;
 use lifeboat_core::job::JobEvent;
 use lifeboat_core::restore::{RestorePlan, RestoreReport, UndoReport};
 use lifeboat_desktop::{
-    BackupChoices, BackupDone, BackupOverview, ErrorCode, InspectResult, IpcError, RestorePoints,
-    RestoreRequest, SecretsScreen,
+    BackupChoices, BackupDone, BackupOverview, DriveInfo, DriveRestoreDone, ErrorCode,
+    InspectResult, IpcError, RestorePoints, RestoreRequest, SecretsScreen,
 };
 use ts_rs::{Config, TS};
 
@@ -31,6 +31,8 @@ fn export_all(dir: &Path) {
     RestorePlan::export_all(&cfg).unwrap();
     RestoreReport::export_all(&cfg).unwrap();
     UndoReport::export_all(&cfg).unwrap();
+    DriveInfo::export_all(&cfg).unwrap();
+    DriveRestoreDone::export_all(&cfg).unwrap();
 }
 
 fn read_dir(dir: &Path) -> BTreeMap<String, String> {

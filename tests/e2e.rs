@@ -63,59 +63,42 @@ async fn texts(client: &fantoccini::Client, css: &str) -> Vec<String> {
     read_all(client, css, None).await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stacks_screen_shows_the_example_stack() {
+/// One window at a time: the tests share the X display.
+static ONE_WINDOW: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Starts `tauri-driver` and the app with `env` and `args`, and returns a WebDriver session;
+/// `None` (after saying why) when this machine cannot show a window.
+async fn open_app(
+    env: &[(&str, std::ffi::OsString)],
+    args: &[PathBuf],
+) -> Option<(Driver, fantoccini::Client)> {
     if std::env::var_os("DISPLAY").is_none() {
-        return skip("no X display (run under Xvfb, as .ci/run does)");
+        skip("no X display (run under Xvfb, as .ci/run does)");
+        return None;
     }
     let Some(tauri_driver) = on_path("tauri-driver") else {
-        return skip("tauri-driver is not installed (cargo install tauri-driver --locked)");
+        skip("tauri-driver is not installed (cargo install tauri-driver --locked)");
+        return None;
     };
     if on_path("WebKitWebDriver").is_none() {
-        return skip("WebKitWebDriver is not installed (Debian package webkit2gtk-driver)");
+        skip("WebKitWebDriver is not installed (Debian package webkit2gtk-driver)");
+        return None;
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let app = Path::new(env!("CARGO_BIN_EXE_lifeboat-desktop"));
-    // A copy of the example stack: the restore part of this test changes its files.
-    let stacks = tempfile::tempdir().unwrap();
-    let example = stacks.path().join("chatbot");
-    let copied = Command::new("cp")
-        .arg("-a")
-        .arg(root.join("examples/chatbot"))
-        .arg(&example)
-        .status()
-        .unwrap();
-    assert!(copied.success());
-    let artifacts = root.join("tests/artifacts");
-    std::fs::create_dir_all(&artifacts).unwrap();
-    let home = tempfile::tempdir().unwrap();
-    let dest = tempfile::tempdir().unwrap();
-    let have_keyring = std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some();
-
     let port = free_port();
     let native_port = free_port();
+    let mut cmd = Command::new(tauri_driver);
+    cmd.args([
+        "--port",
+        &port.to_string(),
+        "--native-port",
+        &native_port.to_string(),
+    ]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     let driver = Driver(
-        Command::new(tauri_driver)
-            .args([
-                "--port",
-                &port.to_string(),
-                "--native-port",
-                &native_port.to_string(),
-            ])
-            .env("LIFEBOAT_HOME", home.path())
-            .env("LIFEBOAT_OPEN", &example)
-            // Where backups go without the folder dialog, and a keyring entry of its own.
-            .env("LIFEBOAT_DESTINATION", dest.path())
-            .env(
-                "LIFEBOAT_KEYRING_SERVICE",
-                format!("lifeboat-e2e-{}", std::process::id()),
-            )
-            // No engine is started for this test: the window must say so and carry on.
-            .env(
-                "DOCKER_HOST",
-                format!("unix://{}/no-docker.sock", home.path().display()),
-            )
-            .stdout(Stdio::null())
+        cmd.stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("tauri-driver starts"),
@@ -123,7 +106,7 @@ async fn stacks_screen_shows_the_example_stack() {
     let caps: serde_json::Map<String, serde_json::Value> =
         serde_json::from_value(serde_json::json!({
             "browserName": "wry",
-            "tauri:options": { "application": app, "args": [example] }
+            "tauri:options": { "application": app, "args": args }
         }))
         .unwrap();
     let url = format!("http://127.0.0.1:{port}");
@@ -141,6 +124,46 @@ async fn stacks_screen_shows_the_example_stack() {
             }
             Err(e) => panic!("cannot start a WebDriver session: {e}"),
         }
+    };
+    Some((driver, client))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stacks_screen_shows_the_example_stack() {
+    let _one = ONE_WINDOW.lock().await;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // A copy of the example stack: the restore part of this test changes its files.
+    let stacks = tempfile::tempdir().unwrap();
+    let example = stacks.path().join("chatbot");
+    let copied = Command::new("cp")
+        .arg("-a")
+        .arg(root.join("examples/chatbot"))
+        .arg(&example)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let artifacts = root.join("tests/artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let have_keyring = std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some();
+    let env = [
+        ("LIFEBOAT_HOME", home.path().into()),
+        ("LIFEBOAT_OPEN", example.clone().into()),
+        // Where backups go without the folder dialog, and a keyring entry of its own.
+        ("LIFEBOAT_DESTINATION", dest.path().into()),
+        (
+            "LIFEBOAT_KEYRING_SERVICE",
+            format!("lifeboat-e2e-{}", std::process::id()).into(),
+        ),
+        // No engine is started for this test: the window must say so and carry on.
+        (
+            "DOCKER_HOST",
+            format!("unix://{}/no-docker.sock", home.path().display()).into(),
+        ),
+    ];
+    let Some((driver, client)) = open_app(&env, std::slice::from_ref(&example)).await else {
+        return;
     };
 
     let result = async {
@@ -551,6 +574,189 @@ async fn stacks_screen_shows_the_example_stack() {
         assert!(!qdrant.exists(), "undo puts back the state before the restore");
         shot("e2e-restore-7-undone.png").await;
         click("//dialog//button[text()='Close']").await;
+    }
+    .await;
+    let _ = client.close().await;
+    drop(driver);
+    result
+}
+
+/// The new-machine path in the real window: an empty Lifeboat, a keyring that never saw the
+/// key, the backup drive (as the default destination) and the recovery passphrase.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_computer_restores_a_stack_from_the_backup_drive() {
+    let _one = ONE_WINDOW.lock().await;
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
+        return skip("no D-Bus session for a keyring (./dev test runs the tests in one)");
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let artifacts = root.join("tests/artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    // The old computer: the example stack backed up to the drive, with a recovery file.
+    let old = tempfile::tempdir().unwrap();
+    let stack = old.path().join("chatbot");
+    assert!(Command::new("cp")
+        .arg("-a")
+        .arg(root.join("examples/chatbot"))
+        .arg(&stack)
+        .status()
+        .unwrap()
+        .success());
+    let drive = tempfile::tempdir().unwrap();
+    let key = age::x25519::Identity::generate();
+    let passphrase = "the drive's recovery passphrase";
+    lifeboat_core::keys::write_recovery(
+        &key,
+        age::secrecy::SecretString::from(passphrase.to_owned()),
+        &drive.path().join(lifeboat_core::keys::RECOVERY_FILE),
+    )
+    .unwrap();
+    let project =
+        lifeboat_core::stack::load(&stack, &lifeboat_core::LoadOptions::default()).unwrap();
+    lifeboat_core::backup::backup(
+        &project,
+        &key,
+        &lifeboat_core::backup::BackupOptions::new(drive.path()),
+        &lifeboat_core::job::NoProgress,
+        &lifeboat_core::CancelToken::new(),
+    )
+    .unwrap();
+
+    // The new computer.
+    let home = tempfile::tempdir().unwrap();
+    let user_home = tempfile::tempdir().unwrap();
+    let service = format!("lifeboat-e2e-new-{}", std::process::id());
+    let env = [
+        ("LIFEBOAT_HOME", home.path().into()),
+        ("HOME", user_home.path().into()),
+        ("LIFEBOAT_DESTINATION", drive.path().into()),
+        ("LIFEBOAT_KEYRING_SERVICE", service.clone().into()),
+        (
+            "DOCKER_HOST",
+            format!("unix://{}/no-docker.sock", home.path().display()).into(),
+        ),
+    ];
+    let Some((driver, client)) = open_app(&env, &[]).await else {
+        return;
+    };
+    let result = async {
+        let click = |css: &'static str| {
+            let client = client.clone();
+            async move {
+                client
+                    .wait()
+                    .at_most(Duration::from_secs(30))
+                    .for_element(Locator::Css(css))
+                    .await
+                    .unwrap_or_else(|e| panic!("{css}: {e}"))
+                    .click()
+                    .await
+                    .unwrap();
+            }
+        };
+        let shot = |name: &'static str| {
+            let client = client.clone();
+            let path = artifacts.join(name);
+            async move { std::fs::write(path, client.screenshot().await.unwrap()).unwrap() }
+        };
+        client
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::Css("[data-testid=welcome-drive]"))
+            .await
+            .expect("an empty Lifeboat welcomes with the two ways in");
+        // Let the first frame paint before the screenshot.
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        shot("e2e-drive-1-welcome.png").await;
+        click("[data-testid=welcome-drive]").await;
+        client
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::Css("#drive-pass"))
+            .await
+            .expect("the drive is locked: this computer has no key");
+        assert_eq!(
+            texts(&client, "[data-testid=drive-path]").await,
+            [drive.path().display().to_string()]
+        );
+        // A wrong passphrase is refused with a sentence; the right one opens the drive.
+        client
+            .find(Locator::Css("#drive-pass"))
+            .await
+            .unwrap()
+            .send_keys("not it at all")
+            .await
+            .unwrap();
+        click("#drive-dialog button[type=submit]").await;
+        client
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::Css("[data-testid=drive-error]"))
+            .await
+            .unwrap();
+        let err = texts(&client, "[data-testid=drive-error]").await.join(" ");
+        assert!(err.contains("passphrase"), "{err}");
+        client
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::Css("#drive-pass"))
+            .await
+            .unwrap()
+            .send_keys(passphrase)
+            .await
+            .unwrap();
+        shot("e2e-drive-2-passphrase.png").await;
+        click("#drive-dialog button[type=submit]").await;
+        client
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::Css("[data-testid=drive-snapshot]"))
+            .await
+            .expect("the drive opens and lists the stack's backups");
+        let target = user_home.path().join("chatbot");
+        assert_eq!(
+            texts(&client, "[data-testid=drive-target]").await,
+            [target.display().to_string()]
+        );
+        shot("e2e-drive-3-choose.png").await;
+        click("[data-testid=drive-restore]").await;
+        client
+            .wait()
+            .at_most(Duration::from_secs(60))
+            .for_element(Locator::Css("[data-testid=drive-done]"))
+            .await
+            .expect("the restore finishes");
+        shot("e2e-drive-4-done.png").await;
+        // The key is in this computer's keyring now.
+        std::env::set_var("LIFEBOAT_KEYRING_SERVICE", &service);
+        let (in_keyring, _) = lifeboat_core::keys::load(None).unwrap();
+        std::env::remove_var("LIFEBOAT_KEYRING_SERVICE");
+        assert_eq!(
+            in_keyring.to_public().to_string(),
+            key.to_public().to_string()
+        );
+        // The stack is back, file for file, and Lifeboat shows it.
+        for rel in [
+            ".env",
+            "compose.yaml",
+            "data/qdrant/collections/docs/0/segments/seg-0/vectors.dat",
+            "data/n8n/config",
+        ] {
+            assert_eq!(
+                std::fs::read(stack.join(rel)).unwrap(),
+                std::fs::read(target.join(rel)).unwrap(),
+                "{rel}"
+            );
+        }
+        click("#drive-dialog .dialog-actions button.primary").await;
+        client
+            .wait()
+            .at_most(Duration::from_secs(60))
+            .for_element(Locator::Css("[data-testid=service-row]"))
+            .await
+            .expect("the restored stack opens");
+        assert_eq!(texts(&client, "h1").await, ["chatbot"]);
+        shot("e2e-drive-5-stack.png").await;
     }
     .await;
     let _ = client.close().await;

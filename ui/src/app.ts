@@ -8,6 +8,7 @@ import { h, sparkline } from "./lib/dom";
 import { backupsPanel, openKeyDialog, openPassphraseDialog } from "./backups";
 import { secretsPanel } from "./secrets";
 import { openRestoreWizard } from "./restore";
+import { openDriveWizard } from "./drive";
 
 type Tab = "overview" | "backups" | "secrets";
 
@@ -380,8 +381,31 @@ function sidebar(): HTMLElement {
         ),
       ),
     ),
-    h("button", { class: "primary add", onclick: () => void addStack() }, "Add stack folder…"),
+    h(
+      "div",
+      { class: "sidebar-actions" },
+      h("button", { class: "primary", onclick: () => void addStack() }, "Add stack folder…"),
+      h("button", { onclick: () => driveWizard() }, "Restore from a backup drive…"),
+    ),
   );
+}
+
+function driveWizard(): void {
+  openDriveWizard({
+    drive: () => ipc.backupDrive(),
+    chooseDrive: () => ipc.chooseBackupDrive(),
+    unlock: (p) => ipc.unlockBackupDrive(p),
+    chooseTarget: () => ipc.chooseDriveTarget(),
+    restore: (stack, snapshot, onEvent) => ipc.restoreFromDrive(stack, snapshot, onEvent),
+    cancel: (jobId) => ipc.cancelJob(jobId),
+    closed: (stackId) => {
+      if (stackId === null) return;
+      void ipc.listStacks().then((stacks) => {
+        state.stacks = stacks;
+        void select(stackId);
+      });
+    },
+  });
 }
 
 function content(): (Node | string)[] {
@@ -503,7 +527,13 @@ function welcome(): HTMLElement {
       {},
       "Choose the folder that holds your docker-compose.yml. Lifeboat reads it the way Docker Compose does and shows what your stack keeps on disk, how fast it grows, and what is at risk. It changes nothing.",
     ),
-    h("button", { class: "primary", onclick: () => void addStack() }, "Add stack folder…"),
+    h(
+      "div",
+      { class: "actions" },
+      h("button", { class: "primary", onclick: () => void addStack() }, "Add stack folder…"),
+      h("button", { "data-testid": "welcome-drive", onclick: () => driveWizard() }, "Restore from a backup drive…"),
+    ),
+    h("p", { class: "muted small" }, "New computer? Restore from a backup drive brings your stacks back with the drive and your recovery passphrase."),
   );
 }
 

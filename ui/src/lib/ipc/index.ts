@@ -34,6 +34,9 @@ import type { UndoReport } from "./bindings/UndoReport";
 export type { RestorePoints, RestoreRequest, RestorePlan, RestoreReport, UndoReport };
 export type { ComponentPlan } from "./bindings/ComponentPlan";
 export type { SnapshotSummary } from "./bindings/SnapshotSummary";
+import type { DriveInfo } from "./bindings/DriveInfo";
+import type { DriveRestoreDone } from "./bindings/DriveRestoreDone";
+export type { DriveInfo, DriveRestoreDone };
 
 export function isIpcError(e: unknown): e is IpcError {
   return typeof e === "object" && e !== null && "code" in e && "message" in e;
@@ -121,3 +124,21 @@ export function startRestore(stackId: number, request: RestoreRequest, onEvent: 
 }
 
 export const undoRestore = (stackId: number): Promise<UndoReport> => invoke("undo_restore", { stackId });
+
+/** The backup drive of "Restore from a backup drive" (the default destination until one is chosen). */
+export const backupDrive = (): Promise<DriveInfo> => invoke("backup_drive");
+
+/** Opens the system's folder dialog for the drive. */
+export const chooseBackupDrive = (): Promise<DriveInfo> => invoke("choose_backup_drive");
+
+/** Opens the drive's recovery file; the passphrase is not sent back or kept. */
+export const unlockBackupDrive = (passphrase: string): Promise<DriveInfo> => invoke("unlock_backup_drive", { passphrase });
+
+/** Opens the system's folder dialog for where the restored stack's folder goes. */
+export const chooseDriveTarget = (): Promise<DriveInfo> => invoke("choose_drive_target");
+
+export function restoreFromDrive(stack: string, snapshot: string, onEvent: (e: JobEvent) => void): Promise<DriveRestoreDone> {
+  const channel = new Channel<JobEvent>();
+  channel.onmessage = onEvent;
+  return invoke("restore_from_drive", { stack, snapshot, onEvent: channel });
+}
