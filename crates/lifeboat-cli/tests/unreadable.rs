@@ -1,7 +1,9 @@
 //! A desktop user who cannot read a database's folder (Postgres keeps it mode 700, owned by
 //! its own uid) still backs it up, without sudo: `lifeboat backup --mode cold` runs as
 //! `nobody`, stops the database and reads its folder through the Docker engine's archive API.
-//! Stock `age` + `tar` restore the files with their numeric owner.
+//! Stock `age` + `tar` restore the files with their numeric owner. Then `lifeboat restore`,
+//! still as `nobody`, puts the folder back in place with its owner and mode (written through
+//! the engine), the database starts on it, and the rows are back.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
@@ -152,4 +154,60 @@ fn a_user_who_cannot_read_the_database_folder_backs_it_up_through_the_engine() {
         std::fs::metadata(restored.join("pgdata")).unwrap().mode() & 0o777,
         0o700
     );
+
+    // Lifeboat restores it in place, as nobody: the stack folder is the user's, the
+    // database folder is not and cannot be read.
+    Command::new("chown")
+        .arg("nobody")
+        .arg(&stack)
+        .status()
+        .unwrap();
+    d.psql(&db, "postgres", "DELETE FROM marker");
+    let as_nobody = |args: &[&str]| {
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", lifeboat])
+            .args(args)
+            .arg("--identity")
+            .arg(&key)
+            .env("LIFEBOAT_HOME", &home)
+            .env("DOCKER_HOST", &d.host)
+            .env("HOME", &home)
+            .output()
+            .unwrap()
+    };
+    let dest_s = dest.display().to_string();
+    let out = as_nobody(&[
+        "restore",
+        "latest",
+        "--from",
+        &dest_s,
+        "--only",
+        "db",
+        "--dry-run",
+        "--json",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["problems"], serde_json::json!([]), "{plan}");
+    assert_eq!(
+        plan["services_to_stop"],
+        serde_json::json!(["db"]),
+        "{plan}"
+    );
+    let out = as_nobody(&[
+        "restore", "latest", "--from", &dest_s, "--only", "db", "--yes",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(!stdout.contains("belong to you"), "{stdout}");
+    let meta = std::fs::metadata(&pgdata).unwrap();
+    assert_eq!((meta.uid(), meta.mode() & 0o777), (postgres_uid, 0o700));
+    assert_eq!(
+        std::fs::metadata(pgdata.join("PG_VERSION")).unwrap().uid(),
+        postgres_uid
+    );
+    d.wait_postgres(&db).unwrap();
+    assert_eq!(d.psql(&db, "postgres", "SELECT v FROM marker"), "here");
 }

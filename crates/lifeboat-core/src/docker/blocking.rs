@@ -109,6 +109,42 @@ impl BlockingEngine {
             .block_on(self.engine.exec_with_input(id, cmd, input))
     }
 
+    /// Extracts what `produce` writes (a tar stream) at `path` in container `id`, keeping
+    /// the tar's numeric owners (see [`Engine::upload`]). `produce` runs on its own thread.
+    ///
+    /// # Errors
+    /// What the engine or `produce` said.
+    pub fn upload(
+        &self,
+        id: &str,
+        path: &str,
+        produce: impl FnOnce(&mut dyn io::Write) -> io::Result<()> + Send + 'static,
+    ) -> Result<(), DockerError> {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, io::Error>>(8);
+        let producer = std::thread::spawn(move || {
+            let mut w = ChannelWriter { tx: tx.clone() };
+            let r = produce(&mut w);
+            if let Err(e) = &r {
+                let _ = tx.blocking_send(Err(io::Error::new(e.kind(), e.to_string())));
+            }
+            r
+        });
+        let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        });
+        let sent = self.handle.block_on(self.engine.upload(id, path, stream));
+        let produced = producer
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the tar writer panicked")));
+        match (sent, produced) {
+            (_, Err(e)) => Err(DockerError::Api {
+                what: format!("writing {path} in container {id}"),
+                reason: e.to_string(),
+            }),
+            (r, Ok(())) => r,
+        }
+    }
+
     /// The tar stream of `path` inside container `id`, as a reader.
     pub fn download(&self, id: &str, path: &str) -> ByteStream {
         ByteStream {
@@ -227,5 +263,22 @@ impl Read for ByteStream {
         let n = out.len().min(self.buf.len());
         out[..n].copy_from_slice(&self.buf.split_to(n));
         Ok(n)
+    }
+}
+
+/// Sends what is written to an async channel, in chunks.
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<Result<bytes::Bytes, io::Error>>,
+}
+
+impl io::Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.tx
+            .blocking_send(Ok(bytes::Bytes::copy_from_slice(buf)))
+            .map_err(|_| io::Error::other("the engine stopped reading"))?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }

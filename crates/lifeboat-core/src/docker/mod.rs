@@ -474,6 +474,31 @@ impl Engine {
         };
         self.docker.download_from_container(id, Some(opts))
     }
+
+    /// Extracts the tar stream `tar` at `path` inside container `id` (the engine's archive
+    /// API; works on stopped containers, and writes through to their bind mounts and
+    /// volumes), with the numeric owners the tar names.
+    ///
+    /// # Errors
+    /// When the engine refuses (no such container or path).
+    pub async fn upload(
+        &self,
+        id: &str,
+        path: &str,
+        tar: impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static,
+    ) -> Result<(), DockerError> {
+        let opts = bollard::query_parameters::UploadToContainerOptionsBuilder::new()
+            .path(path)
+            .copy_uidgid("1")
+            .build();
+        self.docker
+            .upload_to_container(id, Some(opts), bollard::body_try_stream(tar))
+            .await
+            .map_err(|e| DockerError::Api {
+                what: format!("writing {path} in container {id}"),
+                reason: short_reason(&e.to_string()),
+            })
+    }
 }
 
 /// The output of a command run in a container.

@@ -62,6 +62,9 @@ pub struct Extracted {
     pub bytes: u64,
     /// SHA-256 of the whole plaintext stream (hex).
     pub sha256: String,
+    /// Slots (by prefix) with entries owned by someone other than `ours`, which this process
+    /// could not give back to their owners: uid and gid of the first such entry.
+    pub foreign: Vec<(String, u64, u64)>,
 }
 
 /// Longest names accepted, in bytes.
@@ -136,7 +139,9 @@ struct DirMeta {
 
 /// Extracts `reader` (a component's tar stream) into `slots`. Returns what it wrote and
 /// the SHA-256 of the whole stream, which the caller compares with the manifest.
-/// `as_root`: numeric owners are restored (only root may give files away).
+/// `ours`: `None` when running as root, and numeric owners are restored; else this
+/// process's uid and gid, and entries owned by others are reported in
+/// [`Extracted::foreign`] (only root may give files away).
 ///
 /// # Errors
 /// See [`ExtractError`]. On error, staging folders hold partial content the caller removes.
@@ -144,7 +149,7 @@ pub fn extract(
     reader: impl Read,
     slots: &[SlotTarget],
     max_bytes: u64,
-    as_root: bool,
+    ours: Option<(u64, u64)>,
     progress: &dyn Progress,
     cancel: &CancelToken,
 ) -> Result<Extracted, ExtractError> {
@@ -192,10 +197,15 @@ pub fn extract(
             fs::create_dir_all(p).map_err(io_at(p))?;
         }
         let header = entry.header();
+        let as_root = ours.is_none();
         let mode = header.mode().map_err(damaged)? & if as_root { 0o7777 } else { 0o777 };
-        let owner = as_root
-            .then(|| Some((header.uid().ok()?, header.gid().ok()?)))
-            .flatten();
+        let ids = (header.uid().unwrap_or(0), header.gid().unwrap_or(0));
+        let owner = as_root.then_some(ids);
+        if let Some(me) = ours {
+            if ids != me && !out.foreign.iter().any(|(p, _, _)| *p == slot.prefix) {
+                out.foreign.push((slot.prefix.clone(), ids.0, ids.1));
+            }
+        }
         let mtime = header.mtime().map_err(damaged)? as i64;
         match kind {
             tar::EntryType::Directory => {

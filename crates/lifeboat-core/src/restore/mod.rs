@@ -15,7 +15,7 @@ pub mod extract;
 pub mod journal;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -327,6 +327,9 @@ pub fn find_snapshot(
 struct Target {
     prefix: String,
     path: PathBuf,
+    /// A container that mounts `path`, and where: owners this process cannot restore are
+    /// written through the engine there.
+    route: Option<(String, String)>,
 }
 
 /// The archive prefixes of a component: its roots, volumes and folders read through the
@@ -572,6 +575,20 @@ fn work_out(
     let mut stop_files: BTreeSet<String> = BTreeSet::new();
     let mut stop_dependents: BTreeSet<String> = BTreeSet::new();
     let lifeboat_dir = target.join(".lifeboat");
+    let project = project_at(&target);
+    let probe = existing_ancestor(&target);
+    let as_root = running_as_root(&probe);
+    // Where a service's bind mount is mounted in one of its containers.
+    let route_of = |svc: &str, host: &Path| -> Option<(String, String)> {
+        let m = project
+            .as_ref()?
+            .service(svc)?
+            .mounts
+            .iter()
+            .find(|m| m.host_path.as_deref() == Some(host))?;
+        let c = containers.as_ref()?.get(svc)?.first()?;
+        Some((c.id.clone(), m.target.clone()))
+    };
     for c in &chosen {
         let mut targets = Vec::new();
         for prefix in prefixes(c, &stack_dir) {
@@ -583,7 +600,11 @@ fn work_out(
                             c.name
                         ));
                     } else {
-                        targets.push(Target { prefix, path });
+                        targets.push(Target {
+                            prefix,
+                            path,
+                            route: None,
+                        });
                     }
                 }
                 Err(why) => problems.push(format!("{}: {why}", c.name)),
@@ -610,6 +631,7 @@ fn work_out(
                     targets.push(Target {
                         path: target.join(&prefix),
                         prefix,
+                        route: None,
                     });
                     let note = if original {
                         format!(
@@ -643,6 +665,27 @@ fn work_out(
                 c.service.as_deref().unwrap_or("redis")
             ));
         }
+        // Without root, owners are given back through a container that mounts the folder.
+        if original && !as_root {
+            if let Some(svc) = &c.service {
+                for t in &mut targets {
+                    t.route = route_of(svc, &t.path);
+                }
+            }
+        }
+        for t in &targets {
+            if !original {
+                continue;
+            }
+            let parent = existing_ancestor(t.path.parent().unwrap_or(&t.path));
+            if !writable(&parent) {
+                problems.push(format!(
+                    "{} cannot be replaced: its folder {} is not writable by you. Run Lifeboat as root, or restore --into another folder.",
+                    t.path.display(),
+                    parent.display()
+                ));
+            }
+        }
         // What changes, file by file.
         let (mut added, mut changed, mut removed, mut unchanged) = (0u64, 0u64, 0u64, 0u64);
         let mut paths = Vec::new();
@@ -660,10 +703,18 @@ fn work_out(
                 })
                 .collect();
             let Some(now) = current_files(&t.path) else {
-                problems.push(format!(
-                    "{} cannot be read, so it cannot be replaced safely: run Lifeboat as a user who can read it.",
-                    t.path.display()
-                ));
+                if t.route.is_some() {
+                    notes.push(format!(
+                        "{} cannot be read by you, so what changes in it is not listed; it is replaced as a whole and its owners are restored through Docker.",
+                        t.path.display()
+                    ));
+                    added += snap.len() as u64;
+                } else {
+                    problems.push(format!(
+                        "{} cannot be read, so it cannot be replaced safely: run Lifeboat as a user who can read it, or as root.",
+                        t.path.display()
+                    ));
+                }
                 continue;
             };
             let show = |rel: &str| {
@@ -730,7 +781,6 @@ fn work_out(
         loads.push(load);
     }
     // Services: those whose files are replaced, and the dependents of loaded databases.
-    let project = project_at(&target);
     let mut services_to_stop = Vec::new();
     if original {
         let running_svc = |s: &String| running(s).is_some();
@@ -767,7 +817,6 @@ fn work_out(
             after.push(note.into());
         }
     }
-    let probe = existing_ancestor(&target);
     let available = fs4::available_space(&probe).unwrap_or(u64::MAX);
     if needed > available {
         problems.push(format!(
@@ -784,10 +833,11 @@ fn work_out(
             probe.display()
         ));
     }
-    if !running_as_root(&probe) {
+    if !as_root && all_slots.iter().flatten().any(|t| t.route.is_none()) {
         notes.push(
-            "Lifeboat is not running as root, so restored files belong to you instead of their original \
-             owners; a database that runs as another user may then refuse to start."
+            "Lifeboat is not running as root, so files that belong to other users in the backup come \
+             back owned by you where no container of their service can write them; a database that runs \
+             as another user may then refuse to start."
                 .into(),
         );
     }
@@ -828,23 +878,29 @@ fn writable(dir: &Path) -> bool {
     }
 }
 
-/// Whether this process runs as root, judged by the owner of a file it creates.
-fn running_as_root(dir: &Path) -> bool {
+/// This process's uid and gid, judged by the owner of a file it creates in `dir`.
+fn probe_ids(dir: &Path) -> Option<(u64, u64)> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
         let probe = dir.join(format!(".lifeboat-probe-uid-{}", std::process::id()));
-        let uid = std::fs::File::create(&probe)
+        let ids = std::fs::File::create(&probe)
             .and_then(|f| f.metadata())
-            .map(|m| m.uid());
+            .map(|m| (u64::from(m.uid()), u64::from(m.gid())))
+            .ok();
         let _ = std::fs::remove_file(&probe);
-        matches!(uid, Ok(0))
+        ids
     }
     #[cfg(not(unix))]
     {
         let _ = dir;
-        false
+        None
     }
+}
+
+/// Whether this process runs as root.
+fn running_as_root(dir: &Path) -> bool {
+    probe_ids(dir).is_some_and(|(uid, _)| uid == 0)
 }
 
 /// Aborts the process at a named point when `LIFEBOAT_FAILPOINT` names it, as a `kill -9`
@@ -1104,25 +1160,45 @@ pub fn apply(
     }
     // Slots, in swap order: shorter paths first, so a slot inside another lands in the new
     // content of the outer one.
+    let ids = probe_ids(&dir);
+    let as_root = ids.is_some_and(|(uid, _)| uid == 0);
+    let ours = (!as_root).then(|| ids.unwrap_or((u64::MAX, u64::MAX)));
     let mut slots: Vec<(usize, Slot)> = Vec::new();
+    let mut routes: HashMap<PathBuf, (String, String)> = HashMap::new();
     for (ci, targets) in w.slots.iter().enumerate() {
         for t in targets {
             let n = slots.len();
-            // A rename stays on one filesystem: the target's folder decides where staging
-            // and the old content go.
             let parent = t.path.parent().unwrap_or(&t.path);
-            let base = if renames_across(&existing_ancestor(parent), &dir) {
-                dir.clone()
+            // A rename stays on one filesystem: the target's folder decides where staging
+            // and the old content go. Without root, beside the target in its own folder:
+            // moving a folder into another one needs write permission on the folder itself,
+            // which a database's folder (owned by its uid) does not give.
+            let (staged, aside) = if !as_root && w.plan.original {
+                (
+                    parent.join(format!(".lifeboat-restore-{id}-new-{n}")),
+                    parent.join(format!(".lifeboat-restore-{id}-old-{n}")),
+                )
             } else {
-                parent.join(format!(".lifeboat-restore-{id}"))
+                let base = if renames_across(&existing_ancestor(parent), &dir) {
+                    dir.clone()
+                } else {
+                    parent.join(format!(".lifeboat-restore-{id}"))
+                };
+                (
+                    base.join("new").join(n.to_string()),
+                    base.join("old").join(n.to_string()),
+                )
             };
+            if let Some(r) = &t.route {
+                routes.insert(t.path.clone(), r.clone());
+            }
             slots.push((
                 ci,
                 Slot {
                     prefix: t.prefix.clone(),
                     target: t.path.clone(),
-                    staged: base.join("new").join(n.to_string()),
-                    aside: base.join("old").join(n.to_string()),
+                    staged,
+                    aside,
                     existed: std::fs::symlink_metadata(&t.path).is_ok(),
                 },
             ));
@@ -1146,7 +1222,6 @@ pub fn apply(
     if let Some(cat) = &opts.catalog {
         let _ = cat.set_app_state(LAST_RESTORE, &dir.display().to_string());
     }
-    let as_root = running_as_root(&dir);
     let archives = stack_dest(&opts.from, &w.manifest.stack).join("archives");
     let chosen: Vec<&ComponentEntry> = w
         .plan
@@ -1158,6 +1233,9 @@ pub fn apply(
     // 1. Extract every archive into staging, checking it against the manifest.
     let mut files = 0u64;
     let mut bytes = 0u64;
+    // Slots whose backup has files of other owners than this (non-root) process.
+    let mut foreign: Vec<(usize, String, u64, u64)> = Vec::new();
+    let mut owner_notes: Vec<String> = Vec::new();
     let staged = (|| -> Result<(), RestoreError> {
         for (ci, c) in chosen.iter().enumerate() {
             progress.phase(&c.name);
@@ -1190,7 +1268,7 @@ pub fn apply(
             }
             let path = archives.join(&c.archive);
             let reader = archive::open(&path, identity)?;
-            let got = extract::extract(reader, &targets, c.bytes_in, as_root, progress, cancel)
+            let got = extract::extract(reader, &targets, c.bytes_in, ours, progress, cancel)
                 .map_err(|source| match source {
                     ExtractError::Cancelled => RestoreError::Cancelled,
                     source => RestoreError::Extract {
@@ -1209,6 +1287,9 @@ pub fn apply(
             }
             files += got.files;
             bytes += got.bytes;
+            for (prefix, uid, gid) in got.foreign {
+                foreign.push((ci, prefix, uid, gid));
+            }
         }
         Ok(())
     })();
@@ -1303,6 +1384,31 @@ pub fn apply(
             }
         }
         failpoint("restore:swapped");
+        // Owners this process could not restore: through a container that mounts the
+        // folder, whose engine writes them as root.
+        for (ci, prefix, uid, gid) in &foreign {
+            let Some(slot) = slots
+                .iter()
+                .find(|(i, s)| i == ci && s.prefix == *prefix)
+                .map(|(_, s)| s.clone())
+            else {
+                continue;
+            };
+            match (routes.get(&slot.target), engine) {
+                (Some((container, mount)), Some(engine)) => {
+                    progress.phase(&format!("giving {} back to its owners", slot.target.display()));
+                    let archive_path = archives.join(&chosen[*ci].archive);
+                    write_owners(engine, container, mount, &archive_path, identity, prefix)
+                        .map_err(|reason| RestoreError::RolledBack { reason })?;
+                }
+                _ => owner_notes.push(format!(
+                    "Files in {} belong to you now; in the backup some belonged to uid {uid} (group {gid}). \
+                     Give them back with `sudo chown -R {uid}:{gid} {}` if their service needs it.",
+                    slot.target.display(),
+                    slot.target.display()
+                )),
+            }
+        }
         if !journal.loads.is_empty() {
             journal.state = State::Loading;
             journal.save().map_err(io_err(&dir))?;
@@ -1381,6 +1487,7 @@ pub fn apply(
     drop(stopper);
     forget_older_restores(&restores, &id);
     let mut next_steps = w.after.clone();
+    next_steps.extend(owner_notes);
     if !w.plan.original {
         next_steps.push(format!(
             "Start the stack: `cd {} && docker compose up -d`.",
@@ -1411,6 +1518,79 @@ pub fn apply(
         duration_ms: clock.elapsed().as_millis() as u64,
         undo_folder: dir.display().to_string(),
     })
+}
+
+/// Writes `prefix`'s entries of an archive again through the engine, into the folder
+/// `mount` of `container` (through its parent, so the folder's own owner and mode are set
+/// too), keeping their numeric owners.
+fn write_owners(
+    engine: &BlockingEngine,
+    container: &str,
+    mount: &str,
+    archive_path: &Path,
+    identity: &age::x25519::Identity,
+    prefix: &str,
+) -> Result<(), String> {
+    let mount = Path::new(mount);
+    let parent = mount
+        .parent()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "/".into());
+    let base = mount
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| {
+            format!(
+                "{} is not a folder Lifeboat can write through",
+                mount.display()
+            )
+        })?;
+    let reader = archive::open(archive_path, identity).map_err(|e| e.to_string())?;
+    let prefix = prefix.to_owned();
+    engine
+        .upload(container, &parent, move |out| {
+            let mut src = tar::Archive::new(reader);
+            let mut tar = capture::builder(std::io::BufWriter::with_capacity(1 << 18, out));
+            let rename = |name: &str| -> Option<String> {
+                let rest = if name.trim_end_matches('/') == prefix {
+                    ""
+                } else {
+                    name.strip_prefix(&format!("{prefix}/"))?
+                };
+                Some(if rest.is_empty() {
+                    format!("{base}/")
+                } else {
+                    format!("{base}/{rest}")
+                })
+            };
+            for entry in src.entries()? {
+                let mut entry = entry?;
+                let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+                let Some(new) = rename(&name) else { continue };
+                let mut header = entry.header().clone();
+                match header.entry_type() {
+                    tar::EntryType::Symlink => {
+                        let target = entry.link_name()?.unwrap_or_default().into_owned();
+                        tar.append_link(&mut header, &new, target)?;
+                    }
+                    tar::EntryType::Link => {
+                        let target = entry.link_name()?.unwrap_or_default();
+                        let Some(t) = rename(&target.to_string_lossy()) else {
+                            continue;
+                        };
+                        tar.append_link(&mut header, &new, t)?;
+                    }
+                    _ => tar.append_data(&mut header, &new, &mut entry)?,
+                }
+            }
+            tar.into_inner()?.flush()
+        })
+        .map_err(|e| {
+            format!(
+                "giving {} back to its owners through Docker failed: {e}",
+                mount.display()
+            )
+        })
 }
 
 /// Counts what a dump load reads, for progress.
