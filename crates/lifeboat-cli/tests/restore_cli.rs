@@ -321,3 +321,96 @@ fn a_new_machine_restores_the_stack_with_the_drive_and_the_passphrase() {
     let _ = keyring::Entry::new(&service, lifeboat_core::keys::KEYRING_USER)
         .and_then(|e| e.delete_credential());
 }
+
+#[test]
+fn killed_during_a_database_load_the_next_start_loads_the_earlier_content_back() {
+    if let Err(e) = lifeboat_testkit::postgres_bin() {
+        return skip(&e);
+    }
+    let d = match Daemon::start() {
+        Ok(d) => d,
+        Err(e) => return skip(&format!("no Docker engine for this test: {e}")),
+    };
+    let t = tempfile::tempdir().unwrap();
+    let stack = t.path().join("pgload");
+    std::fs::create_dir_all(&stack).unwrap();
+    std::fs::write(
+        stack.join("compose.yaml"),
+        "name: pgload\nservices:\n  db:\n    image: postgres:16\n    volumes: [./pgdata:/var/lib/postgresql/data]\n  app:\n    image: lifeboat-test/busybox:1\n    depends_on: [db]\n",
+    )
+    .unwrap();
+    let db = d
+        .run_postgres("pgload", "db", &stack.join("pgdata"), &[])
+        .unwrap();
+    let app = d.run_service("pgload", "app", &[]);
+    d.psql(
+        &db,
+        "postgres",
+        "CREATE TABLE t(id int); INSERT INTO t SELECT generate_series(1, 100)",
+    );
+    let home = t.path().join("home");
+    let dest = t.path().join("dest");
+    std::fs::create_dir_all(&dest).unwrap();
+    let key = t.path().join("key.txt");
+    let cmd = || {
+        let mut c = lifeboat(&home);
+        c.env("DOCKER_HOST", &d.host).env("LIFEBOAT_IDENTITY", &key);
+        c
+    };
+    ok(cmd()
+        .args(["key", "init", "--identity"])
+        .arg(&key)
+        .output()
+        .unwrap());
+    ok(cmd()
+        .arg("backup")
+        .arg(&stack)
+        .arg("--to")
+        .arg(&dest)
+        .output()
+        .unwrap());
+    // Since the backup: rows gone, rows added.
+    d.psql(
+        &db,
+        "postgres",
+        "DELETE FROM t WHERE id > 10; INSERT INTO t VALUES (999)",
+    );
+    let before = d.psql(&db, "postgres", "SELECT count(*), sum(id) FROM t");
+    assert_eq!(before, "11|1054");
+
+    // Killed right after the dump was loaded, before the restore was recorded as done.
+    let out = cmd()
+        .env("LIFEBOAT_FAILPOINT", "restore:loaded")
+        .args(["restore", "latest", "--from"])
+        .arg(&dest)
+        .args(["--only", "db", "--yes"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the restore was not killed");
+    assert_eq!(
+        d.psql(&db, "postgres", "SELECT count(*), sum(id) FROM t"),
+        "100|5050",
+        "the dump was loaded when it died"
+    );
+    assert!(
+        !running(&d, &app),
+        "app was stopped for the load when it died"
+    );
+    // The next start puts the database back as it was before the restore, and starts app.
+    let out = cmd()
+        .args(["snapshots", "--to"])
+        .arg(&dest)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("was interrupted; everything was put back"),
+        "{stderr}"
+    );
+    assert_eq!(
+        d.psql(&db, "postgres", "SELECT count(*), sum(id) FROM t"),
+        before
+    );
+    assert!(running(&d, &app) && running(&d, &db));
+}
