@@ -27,6 +27,7 @@ const COMMANDS: &[&str] = &[
     "plan_restore",
     "start_restore",
     "undo_restore",
+    "open_restored_folder",
     "backup_drive",
     "choose_backup_drive",
     "unlock_backup_drive",

@@ -185,6 +185,7 @@ pub fn run() {
             restore::plan_restore,
             restore::start_restore,
             restore::undo_restore,
+            restore::open_restored_folder,
             drive::backup_drive,
             drive::choose_backup_drive,
             drive::unlock_backup_drive,

@@ -245,3 +245,26 @@ pub async fn undo_restore(
     })
     .await
 }
+
+/// Opens the folder the stack's last restore went to (or the stack's folder) in the
+/// system's file manager.
+#[tauri::command]
+pub async fn open_restored_folder(
+    state: State<'_, AppState>,
+    stack_id: i64,
+) -> Result<(), IpcError> {
+    let state = state.inner().clone();
+    blocking(move || {
+        let record = state.catalog.stack(stack_id)?;
+        let dir = last_restore(&state, &record.name)
+            .map(|l| l.target)
+            .unwrap_or(record.dir);
+        open::that_detached(&dir).map_err(|e| {
+            IpcError::new(
+                ErrorCode::Internal,
+                format!("{dir} could not be opened in the file manager: {e}"),
+            )
+        })
+    })
+    .await
+}

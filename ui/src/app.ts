@@ -330,6 +330,7 @@ function restoreWizard(stackId: number, name: string): void {
     start: (req, onEvent) => ipc.startRestore(stackId, req, onEvent),
     cancel: (jobId) => ipc.cancelJob(jobId),
     undo: () => ipc.undoRestore(stackId),
+    openFolder: () => ipc.openRestoredFolder(stackId),
     closed: (changed) => {
       if (!changed) return;
       // Files changed: what the stack page shows is stale.

@@ -62,6 +62,7 @@ describe("restore wizard", () => {
           services: [{ service: "n8n", state: "running", health: null }], next_steps: [], duration_ms: 800, undo_folder: "/srv/chatbot/.lifeboat/restore/r1" };
       },
       cancel: async () => true,
+      openFolder: async () => {},
       undo: async () => {
         undone++;
         return { restore: "r1", target: "/srv/chatbot", components: ["service-n8n"], services: [] };
@@ -118,6 +119,7 @@ describe("restore wizard", () => {
       plan: async (r) => plan(r),
       start: async () => Promise.reject({ code: "restore_failed", message: "service-n8n: the archive is damaged" }),
       cancel: async () => true,
+      openFolder: async () => {},
       undo: async () => Promise.reject(new Error("no")),
       closed: () => {},
     });
@@ -131,6 +133,7 @@ describe("restore wizard", () => {
       plan: async (r) => plan(r),
       start: async () => Promise.reject({ code: "restore_failed", message: "service-n8n: the archive is damaged (…); nothing was changed" }),
       cancel: async () => true,
+      openFolder: async () => {},
       undo: async () => Promise.reject(new Error("no")),
       closed: () => {},
     });

@@ -15,6 +15,7 @@ export interface RestoreCalls {
   start(req: RestoreRequest, onEvent: (e: JobEvent) => void): Promise<RestoreReport>;
   cancel(jobId: number): Promise<boolean>;
   undo(): Promise<UndoReport>;
+  openFolder(): Promise<void>;
   /** Called when the wizard closes; `changed` when files may have changed. */
   closed(changed: boolean): void;
 }
@@ -443,6 +444,7 @@ export function openRestoreWizard(stackName: string, calls: RestoreCalls): HTMLD
       r.next_steps.length ? h("ul", { class: "notes" }, r.next_steps.map((n) => h("li", {}, n))) : null,
       h("p", { class: "muted small" }, "The replaced files are kept in ", h("span", { class: "path" }, r.undo_folder), " until the next restore."),
       actions(
+        h("button", { onclick: () => void calls.openFolder().catch(fail) }, "Open folder"),
         h("button", { "data-testid": "restore-undo", disabled: w.busy, onclick: () => void undo() }, "Undo this restore"),
         h("button", { class: "primary", onclick: close }, "Close"),
       ),

@@ -125,6 +125,9 @@ export function startRestore(stackId: number, request: RestoreRequest, onEvent: 
 
 export const undoRestore = (stackId: number): Promise<UndoReport> => invoke("undo_restore", { stackId });
 
+/** Opens the last restore's folder in the system's file manager. */
+export const openRestoredFolder = (stackId: number): Promise<void> => invoke("open_restored_folder", { stackId });
+
 /** The backup drive of "Restore from a backup drive" (the default destination until one is chosen). */
 export const backupDrive = (): Promise<DriveInfo> => invoke("backup_drive");
 
