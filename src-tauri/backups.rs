@@ -21,7 +21,7 @@ use tauri::State;
 use tauri_plugin_dialog::DialogExt;
 use ts_rs::TS;
 
-use crate::commands::ChannelProgress;
+use crate::commands::{run_job, ChannelProgress};
 use crate::error::{ErrorCode, IpcError};
 use crate::AppState;
 
@@ -348,18 +348,15 @@ pub async fn start_backup(
     let record = state.catalog.stack(stack_id)?;
     let settings = state.catalog.settings(stack_id)?;
     let dest = destination(&settings).ok_or_else(no_destination)?;
-    let (job_id, cancel) = state.start_job();
-    let _ = on_event.send(JobEvent::Started { job_id });
-    if let Some(bytes) = record.last_total_bytes {
-        let _ = on_event.send(JobEvent::Estimate {
-            bytes: bytes.max(0) as u64,
-        });
-    }
     let handle = tokio::runtime::Handle::current();
     let app_state = state.inner().clone();
-    let events = on_event.clone();
-    let result = tauri::async_runtime::spawn_blocking(move || -> Result<BackupDone, IpcError> {
+    run_job(&state, &on_event, move |cancel, events| {
         let state = app_state;
+        if let Some(bytes) = record.last_total_bytes {
+            let _ = events.send(JobEvent::Estimate {
+                bytes: bytes.max(0) as u64,
+            });
+        }
         let started = backup::unix_now();
         let clock = std::time::Instant::now();
         let identity = keys::load(None)?.0;
@@ -402,20 +399,6 @@ pub async fn start_backup(
         Ok(BackupDone { report, pruned })
     })
     .await
-    .map_err(|e| IpcError::new(ErrorCode::Internal, e))
-    .and_then(|r| r);
-    state.end_job(job_id);
-    match &result {
-        Ok(_) => {
-            let _ = on_event.send(JobEvent::Finished);
-        }
-        Err(e) => {
-            let _ = on_event.send(JobEvent::Failed {
-                message: e.message.clone(),
-            });
-        }
-    }
-    result
 }
 
 /// At launch: puts back a restore a crash interrupted, then starts the containers an

@@ -115,6 +115,29 @@ pub async fn inspect_stack(
     }
 }
 
+/// Runs `work` as a job off the main thread: `started` (with the id `cancel_job` takes),
+/// then whatever `work` sends, then `finished` or `failed` with the error's sentence.
+pub(crate) async fn run_job<T: Send + 'static>(
+    state: &AppState,
+    on_event: &Channel<JobEvent>,
+    work: impl FnOnce(lifeboat_core::CancelToken, Channel<JobEvent>) -> Result<T, IpcError>
+        + Send
+        + 'static,
+) -> Result<T, IpcError> {
+    let (job_id, cancel) = state.start_job();
+    let _ = on_event.send(JobEvent::Started { job_id });
+    let events = on_event.clone();
+    let result = crate::backups::blocking(move || work(cancel, events)).await;
+    state.end_job(job_id);
+    let _ = on_event.send(match &result {
+        Ok(_) => JobEvent::Finished,
+        Err(e) => JobEvent::Failed {
+            message: e.message.clone(),
+        },
+    });
+    result
+}
+
 /// Sends progress to the window, at most ten times a second.
 pub(crate) struct ChannelProgress {
     channel: Channel<JobEvent>,

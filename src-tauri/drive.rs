@@ -21,7 +21,7 @@ use tauri_plugin_dialog::DialogExt;
 use ts_rs::TS;
 
 use crate::backups::blocking;
-use crate::commands::ChannelProgress;
+use crate::commands::{run_job, ChannelProgress};
 use crate::error::{ErrorCode, IpcError};
 use crate::AppState;
 
@@ -246,12 +246,9 @@ pub async fn restore_from_drive(
     snapshot: String,
     on_event: Channel<JobEvent>,
 ) -> Result<DriveRestoreDone, IpcError> {
-    let (job_id, cancel) = state.start_job();
-    let _ = on_event.send(JobEvent::Started { job_id });
     let handle = tokio::runtime::Handle::current();
     let app_state = state.inner().clone();
-    let events = on_event.clone();
-    let result = blocking(move || {
+    run_job(&state, &on_event, move |cancel, events| {
         let state = app_state;
         let drive = state.drive();
         let from = drive.path.clone().ok_or_else(no_drive)?;
@@ -294,13 +291,5 @@ pub async fn restore_from_drive(
         let stack = state.catalog.add_stack(&project.dir, &project.name)?;
         Ok(DriveRestoreDone { report, stack })
     })
-    .await;
-    state.end_job(job_id);
-    let _ = on_event.send(match &result {
-        Ok(_) => JobEvent::Finished,
-        Err(e) => JobEvent::Failed {
-            message: e.message.clone(),
-        },
-    });
-    result
+    .await
 }

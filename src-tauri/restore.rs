@@ -15,7 +15,7 @@ use tauri_plugin_dialog::DialogExt;
 use ts_rs::TS;
 
 use crate::backups::{blocking, destination};
-use crate::commands::ChannelProgress;
+use crate::commands::{run_job, ChannelProgress};
 use crate::error::{ErrorCode, IpcError};
 use crate::AppState;
 
@@ -199,12 +199,9 @@ pub async fn start_restore(
     request: RestoreRequest,
     on_event: Channel<JobEvent>,
 ) -> Result<RestoreReport, IpcError> {
-    let (job_id, cancel) = state.start_job();
-    let _ = on_event.send(JobEvent::Started { job_id });
     let handle = tokio::runtime::Handle::current();
     let app_state = state.inner().clone();
-    let events = on_event.clone();
-    let result = blocking(move || {
+    run_job(&state, &on_event, move |cancel, events| {
         let engine = BlockingEngine::connect(None, handle).ok();
         let opts = options(&app_state, stack_id, &request, engine)?;
         let identity = keys::load(None)?.0;
@@ -215,15 +212,7 @@ pub async fn start_restore(
         let progress = ChannelProgress::new(events);
         Ok(restore::apply(&opts, &identity, &progress, &cancel)?)
     })
-    .await;
-    state.end_job(job_id);
-    let _ = on_event.send(match &result {
-        Ok(_) => JobEvent::Finished,
-        Err(e) => JobEvent::Failed {
-            message: e.message.clone(),
-        },
-    });
-    result
+    .await
 }
 
 /// Puts back what the stack's last restore replaced.

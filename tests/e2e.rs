@@ -63,6 +63,27 @@ async fn texts(client: &fantoccini::Client, css: &str) -> Vec<String> {
     read_all(client, css, None).await
 }
 
+/// Waits (up to 60 s) for an element and returns it.
+async fn wait_for(client: &fantoccini::Client, l: Locator<'_>) -> fantoccini::elements::Element {
+    let what = format!("{l:?}");
+    client
+        .wait()
+        .at_most(Duration::from_secs(60))
+        .for_element(l)
+        .await
+        .unwrap_or_else(|e| panic!("{what} never appeared: {e}"))
+}
+
+/// Waits for an element, then clicks it.
+async fn click(client: &fantoccini::Client, l: Locator<'_>) {
+    wait_for(client, l).await.click().await.unwrap();
+}
+
+/// Saves a screenshot of the window.
+async fn shot(client: &fantoccini::Client, artifacts: &Path, name: &str) {
+    std::fs::write(artifacts.join(name), client.screenshot().await.unwrap()).unwrap();
+}
+
 /// One window at a time: the tests share the X display.
 static ONE_WINDOW: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -167,12 +188,7 @@ async fn stacks_screen_shows_the_example_stack() {
     };
 
     let result = async {
-        client
-            .wait()
-            .at_most(Duration::from_secs(60))
-            .for_element(Locator::Css("[data-testid=service-row]"))
-            .await
-            .expect("the services of the example stack appear");
+        wait_for(&client, Locator::Css("[data-testid=service-row]")).await;
         // Wait until the inspection has settled (no progress box left).
         let deadline = Instant::now() + Duration::from_secs(60);
         while !texts(&client, "#progress .progress").await.is_empty() {
@@ -483,97 +499,53 @@ async fn stacks_screen_shows_the_example_stack() {
         let mut env_now = std::fs::read(&env_file).unwrap();
         env_now.extend_from_slice(b"ADDED_AFTER_THE_BACKUP=1\n");
         std::fs::write(&env_file, &env_now).unwrap();
-        let click = |xpath: &'static str| {
-            let client = client.clone();
-            async move {
-                client
-                    .wait()
-                    .at_most(Duration::from_secs(30))
-                    .for_element(Locator::XPath(xpath))
-                    .await
-                    .unwrap_or_else(|e| panic!("{xpath}: {e}"))
-                    .click()
-                    .await
-                    .unwrap();
-            }
-        };
-        let shot = |name: &'static str| {
-            let client = client.clone();
-            let path = artifacts.join(name);
-            async move { std::fs::write(path, client.screenshot().await.unwrap()).unwrap() }
-        };
-        click("//button[@data-testid='restore-open']").await;
-        client
-            .wait()
-            .at_most(Duration::from_secs(30))
-            .for_element(Locator::Css("[data-testid=snapshot]"))
-            .await
-            .expect("the wizard lists the points in time");
+        click(&client, Locator::XPath("//button[@data-testid='restore-open']")).await;
+        wait_for(&client, Locator::Css("[data-testid=snapshot]")).await;
         assert_eq!(texts(&client, "[data-testid=snapshot]").await.len(), 1);
-        shot("e2e-restore-1-when.png").await;
-        click("//dialog//button[text()='Next']").await;
-        client
-            .wait()
-            .at_most(Duration::from_secs(30))
-            .for_element(Locator::Css("#restore-everything"))
-            .await
-            .unwrap();
-        click("//dialog//label[input[@id='restore-everything']]").await;
-        click("//dialog//li[@data-component='service-qdrant']//label").await;
-        shot("e2e-restore-2-what.png").await;
-        click("//dialog//button[text()='Next']").await;
+        shot(&client, &artifacts, "e2e-restore-1-when.png").await;
+        click(&client, Locator::XPath("//dialog//button[text()='Next']")).await;
+        wait_for(&client, Locator::Css("#restore-everything")).await;
+        click(&client, Locator::XPath("//dialog//label[input[@id='restore-everything']]")).await;
+        click(&client, Locator::XPath("//dialog//li[@data-component='service-qdrant']//label")).await;
+        shot(&client, &artifacts, "e2e-restore-2-what.png").await;
+        click(&client, Locator::XPath("//dialog//button[text()='Next']")).await;
         let where_text = texts(&client, "#restore-dialog").await.join(" ");
         assert!(
             where_text.contains(&example.display().to_string()),
             "{where_text}"
         );
-        shot("e2e-restore-3-where.png").await;
-        click("//dialog//button[text()='Preview']").await;
-        client
-            .wait()
-            .at_most(Duration::from_secs(30))
-            .for_element(Locator::Css("[data-testid=plan-component]"))
-            .await
-            .unwrap();
+        shot(&client, &artifacts, "e2e-restore-3-where.png").await;
+        click(&client, Locator::XPath("//dialog//button[text()='Preview']")).await;
+        wait_for(&client, Locator::Css("[data-testid=plan-component]")).await;
         let planned = texts(&client, "[data-testid=plan-component]").await;
         assert_eq!(planned.len(), 1, "{planned:?}");
         assert!(
             planned[0].contains("qdrant data") && planned[0].contains("1 added"),
             "{planned:?}"
         );
-        shot("e2e-restore-4-preview.png").await;
-        click("//button[@data-testid='restore-confirm']").await;
+        shot(&client, &artifacts, "e2e-restore-4-preview.png").await;
+        click(&client, Locator::XPath("//button[@data-testid='restore-confirm']")).await;
         // The progress step of a 60 KiB restore is over in a blink; capture it if seen.
         if client
             .find(Locator::Css("[data-testid=restore-progress]"))
             .await
             .is_ok()
         {
-            shot("e2e-restore-5-progress.png").await;
+            shot(&client, &artifacts, "e2e-restore-5-progress.png").await;
         }
-        client
-            .wait()
-            .at_most(Duration::from_secs(60))
-            .for_element(Locator::Css("[data-testid=restore-done]"))
-            .await
-            .unwrap_or_else(|_| panic!("the restore did not finish"));
-        shot("e2e-restore-6-result.png").await;
+        wait_for(&client, Locator::Css("[data-testid=restore-done]")).await;
+        shot(&client, &artifacts, "e2e-restore-6-result.png").await;
         assert_eq!(std::fs::read(&vectors).unwrap(), original);
         assert_eq!(
             std::fs::read(&env_file).unwrap(),
             env_now,
             "the secrets were not chosen and must not change"
         );
-        click("//button[@data-testid='restore-undo']").await;
-        client
-            .wait()
-            .at_most(Duration::from_secs(60))
-            .for_element(Locator::Css("[data-testid=restore-undone]"))
-            .await
-            .unwrap();
+        click(&client, Locator::XPath("//button[@data-testid='restore-undo']")).await;
+        wait_for(&client, Locator::Css("[data-testid=restore-undone]")).await;
         assert!(!qdrant.exists(), "undo puts back the state before the restore");
-        shot("e2e-restore-7-undone.png").await;
-        click("//dialog//button[text()='Close']").await;
+        shot(&client, &artifacts, "e2e-restore-7-undone.png").await;
+        click(&client, Locator::XPath("//dialog//button[text()='Close']")).await;
     }
     .await;
     let _ = client.close().await;
@@ -640,41 +612,12 @@ async fn a_new_computer_restores_a_stack_from_the_backup_drive() {
         return;
     };
     let result = async {
-        let click = |css: &'static str| {
-            let client = client.clone();
-            async move {
-                client
-                    .wait()
-                    .at_most(Duration::from_secs(30))
-                    .for_element(Locator::Css(css))
-                    .await
-                    .unwrap_or_else(|e| panic!("{css}: {e}"))
-                    .click()
-                    .await
-                    .unwrap();
-            }
-        };
-        let shot = |name: &'static str| {
-            let client = client.clone();
-            let path = artifacts.join(name);
-            async move { std::fs::write(path, client.screenshot().await.unwrap()).unwrap() }
-        };
-        client
-            .wait()
-            .at_most(Duration::from_secs(30))
-            .for_element(Locator::Css("[data-testid=welcome-drive]"))
-            .await
-            .expect("an empty Lifeboat welcomes with the two ways in");
+        wait_for(&client, Locator::Css("[data-testid=welcome-drive]")).await;
         // Let the first frame paint before the screenshot.
         tokio::time::sleep(Duration::from_millis(700)).await;
-        shot("e2e-drive-1-welcome.png").await;
-        click("[data-testid=welcome-drive]").await;
-        client
-            .wait()
-            .at_most(Duration::from_secs(30))
-            .for_element(Locator::Css("#drive-pass"))
-            .await
-            .expect("the drive is locked: this computer has no key");
+        shot(&client, &artifacts, "e2e-drive-1-welcome.png").await;
+        click(&client, Locator::Css("[data-testid=welcome-drive]")).await;
+        wait_for(&client, Locator::Css("#drive-pass")).await;
         assert_eq!(
             texts(&client, "[data-testid=drive-path]").await,
             [drive.path().display().to_string()]
@@ -687,13 +630,8 @@ async fn a_new_computer_restores_a_stack_from_the_backup_drive() {
             .send_keys("not it at all")
             .await
             .unwrap();
-        click("#drive-dialog button[type=submit]").await;
-        client
-            .wait()
-            .at_most(Duration::from_secs(30))
-            .for_element(Locator::Css("[data-testid=drive-error]"))
-            .await
-            .unwrap();
+        click(&client, Locator::Css("#drive-dialog button[type=submit]")).await;
+        wait_for(&client, Locator::Css("[data-testid=drive-error]")).await;
         let err = texts(&client, "[data-testid=drive-error]").await.join(" ");
         assert!(err.contains("passphrase"), "{err}");
         client
@@ -705,28 +643,18 @@ async fn a_new_computer_restores_a_stack_from_the_backup_drive() {
             .send_keys(passphrase)
             .await
             .unwrap();
-        shot("e2e-drive-2-passphrase.png").await;
-        click("#drive-dialog button[type=submit]").await;
-        client
-            .wait()
-            .at_most(Duration::from_secs(30))
-            .for_element(Locator::Css("[data-testid=drive-snapshot]"))
-            .await
-            .expect("the drive opens and lists the stack's backups");
+        shot(&client, &artifacts, "e2e-drive-2-passphrase.png").await;
+        click(&client, Locator::Css("#drive-dialog button[type=submit]")).await;
+        wait_for(&client, Locator::Css("[data-testid=drive-snapshot]")).await;
         let target = user_home.path().join("chatbot");
         assert_eq!(
             texts(&client, "[data-testid=drive-target]").await,
             [target.display().to_string()]
         );
-        shot("e2e-drive-3-choose.png").await;
-        click("[data-testid=drive-restore]").await;
-        client
-            .wait()
-            .at_most(Duration::from_secs(60))
-            .for_element(Locator::Css("[data-testid=drive-done]"))
-            .await
-            .expect("the restore finishes");
-        shot("e2e-drive-4-done.png").await;
+        shot(&client, &artifacts, "e2e-drive-3-choose.png").await;
+        click(&client, Locator::Css("[data-testid=drive-restore]")).await;
+        wait_for(&client, Locator::Css("[data-testid=drive-done]")).await;
+        shot(&client, &artifacts, "e2e-drive-4-done.png").await;
         // The key is in this computer's keyring now.
         std::env::set_var("LIFEBOAT_KEYRING_SERVICE", &service);
         let (in_keyring, _) = lifeboat_core::keys::load(None).unwrap();
@@ -748,15 +676,14 @@ async fn a_new_computer_restores_a_stack_from_the_backup_drive() {
                 "{rel}"
             );
         }
-        click("#drive-dialog .dialog-actions button.primary").await;
-        client
-            .wait()
-            .at_most(Duration::from_secs(60))
-            .for_element(Locator::Css("[data-testid=service-row]"))
-            .await
-            .expect("the restored stack opens");
+        click(
+            &client,
+            Locator::Css("#drive-dialog .dialog-actions button.primary"),
+        )
+        .await;
+        wait_for(&client, Locator::Css("[data-testid=service-row]")).await;
         assert_eq!(texts(&client, "h1").await, ["chatbot"]);
-        shot("e2e-drive-5-stack.png").await;
+        shot(&client, &artifacts, "e2e-drive-5-stack.png").await;
     }
     .await;
     let _ = client.close().await;

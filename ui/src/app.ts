@@ -3,8 +3,9 @@
 import * as ipc from "./lib/ipc";
 import type { BackupOverview, InspectResult, JobEvent, MountReport, SecretsScreen, ServiceReport, StackRecord, Warning } from "./lib/ipc";
 import { describeError } from "./lib/errors";
-import { ago, bytes, count, duration, eta, growth, rate } from "./lib/format";
+import { ago, bytes, count, duration, growth } from "./lib/format";
 import { h, sparkline } from "./lib/dom";
+import { applyJobEvent, newProgress, progressView, type JobProgress } from "./lib/job";
 import { backupsPanel, openKeyDialog, openPassphraseDialog } from "./backups";
 import { secretsPanel } from "./secrets";
 import { openRestoreWizard } from "./restore";
@@ -12,16 +13,9 @@ import { openDriveWizard } from "./drive";
 
 type Tab = "overview" | "backups" | "secrets";
 
-interface Job {
+interface Job extends JobProgress {
   kind: "inspect" | "backup";
   stackId: number;
-  jobId: number | null;
-  started: number;
-  files: number;
-  bytes: number;
-  estimate: number | null;
-  phase: string;
-  stopped: { services: string[]; since: number } | null;
 }
 
 interface State {
@@ -78,36 +72,11 @@ async function loadOverview(stackId: number): Promise<BackupOverview | null> {
 }
 
 function newJob(kind: Job["kind"], stackId: number): Job {
-  return { kind, stackId, jobId: null, started: performance.now(), files: 0, bytes: 0, estimate: null, phase: "Starting…", stopped: null };
+  return { ...newProgress(), kind, stackId };
 }
 
 function onJobEvent(e: JobEvent): void {
-  const job = state.job;
-  if (!job) return;
-  switch (e.event) {
-    case "started":
-      job.jobId = e.data.job_id;
-      break;
-    case "phase":
-      job.phase = e.data.label;
-      break;
-    case "progress":
-      job.files = e.data.files;
-      job.bytes = e.data.bytes;
-      break;
-    case "estimate":
-      job.estimate = e.data.bytes;
-      break;
-    case "servicesStopped":
-      job.stopped = { services: e.data.services, since: performance.now() };
-      break;
-    case "servicesStarted":
-      job.stopped = null;
-      break;
-    default:
-      return;
-  }
-  renderProgress();
+  if (state.job && applyJobEvent(state.job, e)) renderProgress();
 }
 
 async function inspect(stackId: number): Promise<void> {
@@ -541,38 +510,12 @@ function welcome(): HTMLElement {
 function progressBox(): HTMLElement | string {
   const job = state.job;
   if (!job || job.stackId !== state.selected) return "";
-  const secs = (performance.now() - job.started) / 1000;
-  const backup = job.kind === "backup";
-  const total = backup && job.estimate ? Math.max(job.estimate, job.bytes) : null;
-  const bar = h("div", { class: total ? "bar" : "bar indeterminate" }, h("div", {}));
-  if (total) (bar.firstChild as HTMLElement).style.width = `${Math.min(100, (job.bytes / total) * 100).toFixed(1)}%`;
-  const amount = total ? `${bytes(job.bytes)} of about ${bytes(total)}` : bytes(job.bytes);
-  return h(
-    "div",
-    { class: "progress", role: "status", "aria-live": "polite", "data-testid": "progress" },
-    bar,
-    h(
-      "p",
-      {},
-      h("strong", {}, backup ? "Backing up " : "Scanning "),
-      `${count(job.files)} files · ${amount}`,
-      secs > 0.5 ? ` · ${rate(job.bytes, secs)}` : "",
-      total ? ` · ${eta(job.bytes, total, secs)}` : "",
-    ),
-    h("p", { class: "muted path" }, job.phase),
-    job.stopped
-      ? h(
-          "p",
-          { class: "stopped" },
-          `Stopped for the backup: ${job.stopped.services.join(", ")} (${duration(performance.now() - job.stopped.since)}); they start again right after.`,
-        )
-      : null,
-    h(
-      "button",
-      { onclick: () => job.jobId !== null && void ipc.cancelJob(job.jobId), disabled: job.jobId === null },
-      "Cancel",
-    ),
-  );
+  return progressView(job, {
+    verb: job.kind === "backup" ? "Backing up" : "Scanning",
+    purpose: "the backup",
+    testid: "progress",
+    onCancel: (id) => void ipc.cancelJob(id),
+  });
 }
 
 function renderProgress(): void {

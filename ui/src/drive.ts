@@ -3,8 +3,9 @@
 // where its folder goes → progress → result, and the stack opens in Lifeboat.
 import type { DriveInfo, DriveRestoreDone, JobEvent } from "./lib/ipc";
 import { describeError } from "./lib/errors";
-import { bytes, count, duration, eta, rate, when } from "./lib/format";
+import { bytes, count, duration, when } from "./lib/format";
 import { h } from "./lib/dom";
+import { applyJobEvent, newProgress, progressView, type JobProgress } from "./lib/job";
 
 export interface DriveCalls {
   drive(): Promise<DriveInfo>;
@@ -26,7 +27,7 @@ export function openDriveWizard(calls: DriveCalls): HTMLDialogElement {
   let busy = true;
   let running = false;
   let done: DriveRestoreDone | null = null;
-  const job = { id: null as number | null, started: 0, bytes: 0, files: 0, total: null as number | null, phase: "" };
+  let job: JobProgress = newProgress();
   const body = h("div", { class: "wizard-body" });
   const dialog = h("dialog", { id: "drive-dialog", class: "wizard", "aria-labelledby": "drive-title" }, body);
   const close = () => {
@@ -166,20 +167,7 @@ export function openDriveWizard(calls: DriveCalls): HTMLDialogElement {
   }
 
   function progress(): (Node | null)[] {
-    const secs = (performance.now() - job.started) / 1000;
-    const total = job.total ? Math.max(job.total, job.bytes) : null;
-    const bar = h("div", { class: total ? "bar" : "bar indeterminate" }, h("div", {}));
-    if (total) (bar.firstChild as HTMLElement).style.width = `${Math.min(100, (job.bytes / total) * 100).toFixed(1)}%`;
-    return [
-      h(
-        "div",
-        { class: "progress", role: "status", "aria-live": "polite" },
-        bar,
-        h("p", {}, h("strong", {}, "Restoring "), `${count(job.files)} files · ${total ? `${bytes(job.bytes)} of ${bytes(total)}` : bytes(job.bytes)}`, secs > 0.5 ? ` · ${rate(job.bytes, secs)}` : "", total ? ` · ${eta(job.bytes, total, secs)}` : ""),
-        h("p", { class: "muted path" }, job.phase),
-      ),
-      h("div", { class: "dialog-actions" }, h("button", { disabled: job.id === null, onclick: () => job.id !== null && void calls.cancel(job.id) }, "Cancel")),
-    ];
+    return [progressView(job, { verb: "Restoring", purpose: "the restore", testid: "drive-progress", onCancel: (id) => void calls.cancel(id) })];
   }
 
   function result(d: DriveRestoreDone): (Node | null)[] {
@@ -194,17 +182,12 @@ export function openDriveWizard(calls: DriveCalls): HTMLDialogElement {
   async function run(): Promise<void> {
     if (!stack || !snapshot) return;
     running = true;
-    Object.assign(job, { id: null, started: performance.now(), bytes: 0, files: 0, total: null, phase: "Starting…" });
+    job = newProgress();
     error = null;
     render();
     try {
       done = await calls.restore(stack, snapshot, (e) => {
-        if (e.event === "started") job.id = e.data.job_id;
-        else if (e.event === "phase") job.phase = e.data.label;
-        else if (e.event === "progress") Object.assign(job, { files: e.data.files, bytes: e.data.bytes });
-        else if (e.event === "estimate") job.total = e.data.bytes;
-        else return;
-        render();
+        if (applyJobEvent(job, e)) render();
       });
     } catch (e) {
       error = describeError(e).detail;

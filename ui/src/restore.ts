@@ -3,8 +3,9 @@
 // The wizard talks to Rust only through the calls it is handed (app.ts passes lib/ipc).
 import type { ComponentPlan, JobEvent, RestorePlan, RestorePoints, RestoreReport, RestoreRequest, SnapshotSummary, UndoReport } from "./lib/ipc";
 import { describeError } from "./lib/errors";
-import { bytes, count, duration, eta, rate, when } from "./lib/format";
+import { bytes, count, duration, when } from "./lib/format";
 import { h } from "./lib/dom";
+import { applyJobEvent, newProgress, progressView, type JobProgress } from "./lib/job";
 
 const plural = (n: number, one: string, many = `${one}s`) => `${count(n)} ${n === 1 ? one : many}`;
 
@@ -46,7 +47,7 @@ interface Wizard {
   error: string | null;
   busy: boolean;
   changed: boolean;
-  job: { id: number | null; started: number; bytes: number; files: number; total: number | null; phase: string; stopped: string[] };
+  job: JobProgress;
 }
 
 /** A component's name as people say it. */
@@ -79,7 +80,7 @@ export function openRestoreWizard(stackName: string, calls: RestoreCalls): HTMLD
     error: null,
     busy: true,
     changed: false,
-    job: { id: null, started: 0, bytes: 0, files: 0, total: null, phase: "", stopped: [] },
+    job: newProgress(),
   };
   const body = h("div", { class: "wizard-body" });
   const dialog = h("dialog", { id: "restore-dialog", class: "wizard", "aria-labelledby": "restore-title" }, body);
@@ -396,29 +397,7 @@ export function openRestoreWizard(stackName: string, calls: RestoreCalls): HTMLD
   }
 
   function runningStep(): (Node | null)[] {
-    const j = w.job;
-    const secs = (performance.now() - j.started) / 1000;
-    const total = j.total ? Math.max(j.total, j.bytes) : null;
-    const bar = h("div", { class: total ? "bar" : "bar indeterminate" }, h("div", {}));
-    if (total) (bar.firstChild as HTMLElement).style.width = `${Math.min(100, (j.bytes / total) * 100).toFixed(1)}%`;
-    return [
-      h(
-        "div",
-        { class: "progress", role: "status", "aria-live": "polite", "data-testid": "restore-progress" },
-        bar,
-        h(
-          "p",
-          {},
-          h("strong", {}, "Restoring "),
-          `${count(j.files)} files · ${total ? `${bytes(j.bytes)} of ${bytes(total)}` : bytes(j.bytes)}`,
-          secs > 0.5 ? ` · ${rate(j.bytes, secs)}` : "",
-          total ? ` · ${eta(j.bytes, total, secs)}` : "",
-        ),
-        h("p", { class: "muted path" }, j.phase),
-        j.stopped.length ? h("p", { class: "stopped" }, `Stopped for the restore: ${j.stopped.join(", ")}; they start again right after.`) : null,
-      ),
-      actions(h("button", { disabled: j.id === null, onclick: () => j.id !== null && void calls.cancel(j.id) }, "Cancel")),
-    ];
+    return [progressView(w.job, { verb: "Restoring", purpose: "the restore", testid: "restore-progress", onCancel: (id) => void calls.cancel(id) })];
   }
 
   function resultStep(): (Node | null)[] {
@@ -468,35 +447,11 @@ export function openRestoreWizard(stackName: string, calls: RestoreCalls): HTMLD
   }
 
   function onEvent(e: JobEvent): void {
-    const j = w.job;
-    switch (e.event) {
-      case "started":
-        j.id = e.data.job_id;
-        break;
-      case "phase":
-        j.phase = e.data.label;
-        break;
-      case "progress":
-        j.files = e.data.files;
-        j.bytes = e.data.bytes;
-        break;
-      case "estimate":
-        j.total = e.data.bytes;
-        break;
-      case "servicesStopped":
-        j.stopped = e.data.services;
-        break;
-      case "servicesStarted":
-        j.stopped = [];
-        break;
-      default:
-        return;
-    }
-    if (w.step === "running") render();
+    if (applyJobEvent(w.job, e) && w.step === "running") render();
   }
 
   async function run(): Promise<void> {
-    w.job = { id: null, started: performance.now(), bytes: 0, files: 0, total: null, phase: "Starting…", stopped: [] };
+    w.job = newProgress();
     go("running");
     try {
       w.report = await calls.start(request(false), onEvent);

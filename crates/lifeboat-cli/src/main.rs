@@ -328,18 +328,7 @@ fn main() -> ExitCode {
                 ModeArg::Hot => lifeboat_core::backup::Mode::Hot,
                 ModeArg::Cold => lifeboat_core::backup::Mode::Cold,
             };
-            let engine = (!no_docker)
-                .then(|| {
-                    lifeboat_core::docker::BlockingEngine::connect(None, runtime.handle().clone())
-                })
-                .and_then(|r| {
-                    r.map_err(|e| {
-                        if !json {
-                            eprintln!("lifeboat: {e}");
-                        }
-                    })
-                    .ok()
-                });
+            let engine = engine(&runtime, no_docker, json);
             verbs::backup(
                 &stack_dir,
                 &dest,
@@ -417,12 +406,7 @@ fn main() -> ExitCode {
             identity,
             json,
         } => {
-            let engine = (!no_docker)
-                .then(|| {
-                    lifeboat_core::docker::BlockingEngine::connect(None, runtime.handle().clone())
-                        .ok()
-                })
-                .flatten();
+            let engine = engine(&runtime, no_docker, json);
             restore::run(restore::RestoreArgs {
                 snapshot,
                 from,
@@ -514,6 +498,25 @@ fn inspect(
             ExitCode::FAILURE
         }
     }
+}
+
+/// The Docker engine unless `--no-docker`; when none answers, says so (except for JSON)
+/// and carries on without.
+fn engine(
+    runtime: &tokio::runtime::Runtime,
+    no_docker: bool,
+    json: bool,
+) -> Option<lifeboat_core::docker::BlockingEngine> {
+    if no_docker {
+        return None;
+    }
+    lifeboat_core::docker::BlockingEngine::connect(None, runtime.handle().clone())
+        .map_err(|e| {
+            if !json {
+                eprintln!("lifeboat: {e}");
+            }
+        })
+        .ok()
 }
 
 fn tokio_runtime() -> std::io::Result<tokio::runtime::Runtime> {

@@ -48,6 +48,30 @@ fn listing(dir: &Path) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// `lifeboat` with this test's home, engine and key.
+fn with_engine(home: &Path, d: &Daemon, key: &Path) -> Command {
+    let mut c = lifeboat(home);
+    c.env("DOCKER_HOST", &d.host).env("LIFEBOAT_IDENTITY", key);
+    c
+}
+
+/// Creates the key and takes the first backup of `stack` into `dest`.
+fn first_backup(home: &Path, d: &Daemon, key: &Path, stack: &Path, dest: &Path) {
+    std::fs::create_dir_all(dest).unwrap();
+    ok(with_engine(home, d, key)
+        .args(["key", "init", "--identity"])
+        .arg(key)
+        .output()
+        .unwrap());
+    ok(with_engine(home, d, key)
+        .arg("backup")
+        .arg(stack)
+        .arg("--to")
+        .arg(dest)
+        .output()
+        .unwrap());
+}
+
 fn running(d: &Daemon, id: &str) -> bool {
     d.must(&["inspect", "-f", "{{.State.Running}}", id]) == "true"
 }
@@ -83,25 +107,9 @@ fn killed_at_every_step_the_next_start_puts_everything_back_and_restarts_service
     );
     let home = t.path().join("home");
     let dest = t.path().join("dest");
-    std::fs::create_dir_all(&dest).unwrap();
     let key = t.path().join("key.txt");
-    let cmd = || {
-        let mut c = lifeboat(&home);
-        c.env("DOCKER_HOST", &d.host).env("LIFEBOAT_IDENTITY", &key);
-        c
-    };
-    ok(cmd()
-        .args(["key", "init", "--identity"])
-        .arg(&key)
-        .output()
-        .unwrap());
-    ok(cmd()
-        .arg("backup")
-        .arg(&stack)
-        .arg("--to")
-        .arg(&dest)
-        .output()
-        .unwrap());
+    let cmd = || with_engine(&home, &d, &key);
+    first_backup(&home, &d, &key, &stack, &dest);
     let original = listing(&stack);
 
     // A day of damage in every component.
@@ -350,25 +358,9 @@ fn killed_during_a_database_load_the_next_start_loads_the_earlier_content_back()
     );
     let home = t.path().join("home");
     let dest = t.path().join("dest");
-    std::fs::create_dir_all(&dest).unwrap();
     let key = t.path().join("key.txt");
-    let cmd = || {
-        let mut c = lifeboat(&home);
-        c.env("DOCKER_HOST", &d.host).env("LIFEBOAT_IDENTITY", &key);
-        c
-    };
-    ok(cmd()
-        .args(["key", "init", "--identity"])
-        .arg(&key)
-        .output()
-        .unwrap());
-    ok(cmd()
-        .arg("backup")
-        .arg(&stack)
-        .arg("--to")
-        .arg(&dest)
-        .output()
-        .unwrap());
+    let cmd = || with_engine(&home, &d, &key);
+    first_backup(&home, &d, &key, &stack, &dest);
     // Since the backup: rows gone, rows added.
     d.psql(
         &db,

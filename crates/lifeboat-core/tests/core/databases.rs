@@ -34,6 +34,57 @@ volumes:
   cache:
 ";
 
+/// The `COMPOSE` stack running in `d`: Postgres with a `shop` database of 1000 orders, app
+/// with a bind mount and the `pgstack_cache` volume (a file owned by 1234:5678, a folder),
+/// and web.
+struct PgStack {
+    stack: std::path::PathBuf,
+    db: String,
+    app: String,
+    web: String,
+}
+
+fn pg_stack(d: &Daemon, dir: &Path) -> PgStack {
+    let stack = dir.join("pgstack");
+    std::fs::create_dir_all(stack.join("appdata")).unwrap();
+    std::fs::write(stack.join("compose.yaml"), COMPOSE).unwrap();
+    std::fs::write(stack.join("appdata/config.json"), b"{\"a\":1}").unwrap();
+
+    let db = d
+        .run_postgres("pgstack", "db", &stack.join("pgdata"), &[])
+        .unwrap();
+    d.psql(&db, "postgres", "CREATE DATABASE shop");
+    d.psql(
+        &db,
+        "shop",
+        "CREATE TABLE orders(id int primary key, note text); \
+         INSERT INTO orders SELECT g, 'order ' || g FROM generate_series(1, 1000) g;",
+    );
+    d.must(&["volume", "create", "pgstack_cache"]);
+    let app = d.run_service(
+        "pgstack",
+        "app",
+        &[
+            format!("{}:/data", stack.join("appdata").display()),
+            "pgstack_cache:/cache".into(),
+        ],
+    );
+    d.must(&[
+        "exec",
+        &app,
+        "sh",
+        "-c",
+        "echo cached > /cache/item.txt && mkdir /cache/sub && head -c 3000 /dev/zero > /cache/sub/blob && chown 1234:5678 /cache/item.txt",
+    ]);
+    let web = d.run_service("pgstack", "web", &[]);
+    PgStack {
+        stack,
+        db,
+        app,
+        web,
+    }
+}
+
 fn state(d: &Daemon, id: &str, field: &str) -> String {
     d.must(&["inspect", "-f", &format!("{{{{.State.{field}}}}}"), id])
 }
@@ -69,38 +120,12 @@ fn postgres_dump_volume_through_engine_cold_order_and_failure() {
         Err(e) => return skip(&format!("no Docker engine for this test: {e}")),
     };
     let t = tempfile::tempdir().unwrap();
-    let stack = t.path().join("pgstack");
-    std::fs::create_dir_all(stack.join("appdata")).unwrap();
-    std::fs::write(stack.join("compose.yaml"), COMPOSE).unwrap();
-    std::fs::write(stack.join("appdata/config.json"), b"{\"a\":1}").unwrap();
-
-    let db = d
-        .run_postgres("pgstack", "db", &stack.join("pgdata"), &[])
-        .unwrap();
-    d.psql(&db, "postgres", "CREATE DATABASE shop");
-    d.psql(
-        &db,
-        "shop",
-        "CREATE TABLE orders(id int primary key, note text); \
-         INSERT INTO orders SELECT g, 'order ' || g FROM generate_series(1, 1000) g;",
-    );
-    d.must(&["volume", "create", "pgstack_cache"]);
-    let app = d.run_service(
-        "pgstack",
-        "app",
-        &[
-            format!("{}:/data", stack.join("appdata").display()),
-            "pgstack_cache:/cache".into(),
-        ],
-    );
-    d.must(&[
-        "exec",
-        &app,
-        "sh",
-        "-c",
-        "echo cached > /cache/item.txt && mkdir /cache/sub && head -c 3000 /dev/zero > /cache/sub/blob && chown 1234:5678 /cache/item.txt",
-    ]);
-    let web = d.run_service("pgstack", "web", &[]);
+    let PgStack {
+        stack,
+        db,
+        app,
+        web,
+    } = pg_stack(&d, t.path());
 
     let rt = runtime();
     let engine = BlockingEngine::connect(Some(&d.host), rt.handle().clone()).unwrap();
@@ -376,37 +401,12 @@ fn postgres_is_restored_from_its_dump_into_the_running_service_and_undone() {
         Err(e) => return skip(&format!("no Docker engine for this test: {e}")),
     };
     let t = tempfile::tempdir().unwrap();
-    let stack = t.path().join("pgstack");
-    std::fs::create_dir_all(stack.join("appdata")).unwrap();
-    std::fs::write(stack.join("compose.yaml"), COMPOSE).unwrap();
-    std::fs::write(stack.join("appdata/config.json"), b"{\"a\":1}").unwrap();
-    let db = d
-        .run_postgres("pgstack", "db", &stack.join("pgdata"), &[])
-        .unwrap();
-    d.psql(&db, "postgres", "CREATE DATABASE shop");
-    d.psql(
-        &db,
-        "shop",
-        "CREATE TABLE orders(id int primary key, note text); \
-         INSERT INTO orders SELECT g, 'order ' || g FROM generate_series(1, 1000) g;",
-    );
-    d.must(&["volume", "create", "pgstack_cache"]);
-    let app = d.run_service(
-        "pgstack",
-        "app",
-        &[
-            format!("{}:/data", stack.join("appdata").display()),
-            "pgstack_cache:/cache".into(),
-        ],
-    );
-    d.must(&[
-        "exec",
-        &app,
-        "sh",
-        "-c",
-        "echo cached > /cache/item.txt && chown 1234:5678 /cache/item.txt",
-    ]);
-    let web = d.run_service("pgstack", "web", &[]);
+    let PgStack {
+        stack,
+        db,
+        app,
+        web,
+    } = pg_stack(&d, t.path());
     let rt = runtime();
     let engine = BlockingEngine::connect(Some(&d.host), rt.handle().clone()).unwrap();
     let home = tempfile::tempdir().unwrap();
@@ -510,7 +510,7 @@ fn postgres_is_restored_from_its_dump_into_the_running_service_and_undone() {
             "-c",
             "cat /cache/item.txt; stat -c %u:%g /cache/item.txt; ls /cache"
         ]),
-        "cached\n1234:5678\nitem.txt"
+        "cached\n1234:5678\nitem.txt\nsub"
     );
     all_running(&d, &[&db, &app, &web]);
     let states: Vec<(&str, &str)> = report
@@ -539,7 +539,7 @@ fn postgres_is_restored_from_its_dump_into_the_running_service_and_undone() {
         std::fs::read(stack.join("appdata/config.json")).unwrap(),
         b"{\"a\":2}"
     );
-    assert_eq!(d.must(&["exec", &app, "ls", "/cache"]), "other.txt");
+    assert_eq!(d.must(&["exec", &app, "ls", "/cache"]), "other.txt\nsub");
     all_running(&d, &[&db, &app, &web]);
 
     // A load that fails half-way (here: `\connect shop` is refused) rolls back: the safety

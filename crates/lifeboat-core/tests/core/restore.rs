@@ -43,6 +43,34 @@ fn copy_tree(from: &Path, to: &Path) {
     assert!(ok, "cp -a {}", from.display());
 }
 
+/// A copy of the example stack in `dir/stack`, backed up to `dir/dest` with a new key.
+fn backed_up_example(
+    dir: &Path,
+) -> (
+    PathBuf,
+    PathBuf,
+    age::x25519::Identity,
+    backup::BackupReport,
+) {
+    let stack = dir.join("stack");
+    copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/chatbot"),
+        &stack,
+    );
+    let dest = dir.join("dest");
+    std::fs::create_dir(&dest).unwrap();
+    let id = age::x25519::Identity::generate();
+    let report = backup::backup(
+        &load(&stack),
+        &id,
+        &BackupOptions::new(&dest),
+        &NoProgress,
+        &CancelToken::new(),
+    )
+    .unwrap();
+    (stack, dest, id, report)
+}
+
 /// Every regular file, folder and link under `dir` (relative), except Lifeboat's own.
 fn listing(dir: &Path) -> Vec<String> {
     let out = Command::new("find")
@@ -252,22 +280,7 @@ fn every_shape_restores_in_place_selectively_and_undoes() {
 #[test]
 fn restoring_into_another_folder_leaves_the_stack_alone() {
     let t = tempfile::tempdir().unwrap();
-    let stack = t.path().join("stack");
-    copy_tree(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/chatbot"),
-        &stack,
-    );
-    let dest = t.path().join("dest");
-    std::fs::create_dir(&dest).unwrap();
-    let id = age::x25519::Identity::generate();
-    backup::backup(
-        &load(&stack),
-        &id,
-        &BackupOptions::new(&dest),
-        &NoProgress,
-        &CancelToken::new(),
-    )
-    .unwrap();
+    let (stack, dest, id, _) = backed_up_example(t.path());
     let before = listing(&stack);
     let cat = catalog(t.path());
     let into = t.path().join("elsewhere/new");
@@ -582,22 +595,7 @@ fn hostile_archives_are_refused_and_nothing_lands_outside() {
 #[test]
 fn a_damaged_archive_changes_nothing() {
     let t = tempfile::tempdir().unwrap();
-    let stack = t.path().join("stack");
-    copy_tree(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/chatbot"),
-        &stack,
-    );
-    let dest = t.path().join("dest");
-    std::fs::create_dir(&dest).unwrap();
-    let id = age::x25519::Identity::generate();
-    let report = backup::backup(
-        &load(&stack),
-        &id,
-        &BackupOptions::new(&dest),
-        &NoProgress,
-        &CancelToken::new(),
-    )
-    .unwrap();
+    let (stack, dest, id, report) = backed_up_example(t.path());
     std::fs::remove_dir_all(stack.join("data/qdrant")).unwrap();
     std::fs::write(stack.join(".env"), b"CHANGED=1\n").unwrap();
     let before = listing(&stack);
