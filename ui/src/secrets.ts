@@ -96,7 +96,16 @@ function findingsView(fs: Finding[], busy: boolean, a: SecretActions): HTMLEleme
           { class: `warning ${f.severity === "high" ? "w-high" : ""}`, "data-code": f.code },
           f.message,
           f.fix && f.file
-            ? h("button", { class: "fix", disabled: busy, title: f.fix, onclick: () => a.fix(f.code, f.file!, f.variable) }, "Fix")
+            ? h(
+                "button",
+                {
+                  class: "fix",
+                  disabled: busy,
+                  title: f.fix,
+                  onclick: () => (f.preview ? confirmFix(f.fix ?? "", f.preview, () => a.fix(f.code, f.file!, f.variable)) : a.fix(f.code, f.file!, f.variable)),
+                },
+                "Fix",
+              )
             : null,
         ),
       ),
@@ -178,4 +187,39 @@ function variableRow(file: string, v: Variable, busy: boolean, a: SecretActions)
       h("button", { class: "quiet", disabled: busy, "aria-label": `Rotate ${v.key}`, onclick: () => void rotate() }, "Rotate"),
     ),
   );
+}
+
+/** Shows the change a fix makes (values masked) and applies it only on confirmation. */
+function confirmFix(what: string, diff: string, apply: () => void): void {
+  document.getElementById("fix-dialog")?.remove();
+  const dialog = h(
+    "dialog",
+    { id: "fix-dialog", "aria-labelledby": "fix-title" },
+    h("h2", { id: "fix-title" }, "Review the change"),
+    h("p", {}, `Lifeboat will ${what}. A dated copy of both files is kept, so you can put them back from the history.`),
+    h("pre", { class: "diff", "data-testid": "fix-diff" }, diff),
+    h(
+      "div",
+      { class: "dialog-actions" },
+      h("button", { onclick: () => dialog.remove() }, "Cancel"),
+      h(
+        "button",
+        {
+          class: "primary",
+          onclick: () => {
+            dialog.remove();
+            apply();
+          },
+        },
+        "Make the change",
+      ),
+    ),
+  );
+  dialog.addEventListener("cancel", (ev) => {
+    ev.preventDefault();
+    dialog.remove();
+  });
+  document.body.append(dialog);
+  if (typeof dialog.showModal === "function") dialog.showModal();
+  else dialog.setAttribute("open", "");
 }

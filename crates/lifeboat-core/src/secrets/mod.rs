@@ -551,6 +551,9 @@ pub struct Finding {
     pub message: String,
     /// What `check --fix` (or the Fix button) does, when it can fix it.
     pub fix: Option<String>,
+    /// The change the fix makes, as a diff with values masked, when it edits files.
+    #[serde(default)]
+    pub preview: Option<String>,
 }
 
 /// Runs the hygiene checks. `home` is where shell history files are looked for.
@@ -575,6 +578,7 @@ pub fn check(project: &Project, home: Option<&Path>) -> Vec<Finding> {
                     f.name, mode
                 ),
                 fix: Some(format!("chmod 600 {}", f.name)),
+                preview: None,
             });
         }
         if crate::inspect::git_ignores(&project.dir, &path) == Some(false) {
@@ -590,11 +594,13 @@ pub fn check(project: &Project, home: Option<&Path>) -> Vec<Finding> {
                     f.name
                 ),
                 fix: Some(format!("add /{} to .gitignore", f.name)),
+                preview: None,
             });
         }
     }
     for s in &project.services {
         for var in &s.hardcoded_secrets {
+            let plan = refactor::plan_move(project, &s.name, var).ok();
             out.push(Finding {
                 code: "hardcoded-secret".into(),
                 severity: "medium".into(),
@@ -606,9 +612,8 @@ pub fn check(project: &Project, home: Option<&Path>) -> Vec<Finding> {
                     "{} has {var} written into the compose file; move it to .env and write ${{{var}}} there instead.",
                     s.name
                 ),
-                fix: refactor::plan_move(project, &s.name, var)
-                    .ok()
-                    .map(|p| format!("move {var} into .env and write ${{{var}}} in {}", p.compose_file.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()))),
+                fix: plan.as_ref().map(|p| format!("move {var} into .env and write ${{{var}}} in {}", p.compose_file.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()))),
+                preview: plan.as_ref().map(|p| p.diff(&project.dir)),
             });
         }
     }
@@ -624,6 +629,7 @@ pub fn check(project: &Project, home: Option<&Path>) -> Vec<Finding> {
                 "The compose file uses ${{{key}}} without a default and no env file defines it: compose will use an empty value."
             ),
             fix: None,
+            preview: None,
         });
     }
     if let Some(home) = home {
@@ -665,6 +671,7 @@ pub fn check(project: &Project, home: Option<&Path>) -> Vec<Finding> {
                                     hist.display()
                                 ),
                                 fix: None,
+                                preview: None,
                             });
                         }
                     }
@@ -672,7 +679,113 @@ pub fn check(project: &Project, home: Option<&Path>) -> Vec<Finding> {
             }
         }
     }
+    out.extend(readable_copies(project, &view));
     out
+}
+
+/// Names of files that look like copies of env files or backups.
+fn looks_like_copy(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    let template = [".example", ".sample", ".template", ".dist"]
+        .iter()
+        .any(|t| n.ends_with(t));
+    if template {
+        return false;
+    }
+    n.ends_with('~')
+        || [
+            ".bak", ".backup", ".old", ".orig", ".save", ".copy", ".swp", ".sql", ".dump",
+        ]
+        .iter()
+        .any(|s| n.ends_with(s))
+        || n.starts_with(".env.")
+        || n.starts_with("secrets.env.")
+        || n.contains(".env.bak")
+}
+
+/// Secret values of the env files found again in copies others can read (`.env.bak`,
+/// `secrets.env.old`, `*.sql`, editor backups…), in the stack folder and one level below.
+fn readable_copies(project: &Project, view: &SecretsView) -> Vec<Finding> {
+    let mut values: Vec<(String, String)> = Vec::new();
+    for f in view.files.iter().filter(|f| f.exists) {
+        let Ok(doc) = EnvDoc::load(&project.dir.join(&f.name)) else {
+            continue;
+        };
+        let Ok(entries) = doc.entries() else { continue };
+        values.extend(
+            entries
+                .into_iter()
+                .filter(|e| looks_secret(&e.key) && e.value.len() >= 8)
+                .map(|e| (e.key, e.value)),
+        );
+    }
+    if values.is_empty() {
+        return Vec::new();
+    }
+    let env_names: Vec<&str> = view.files.iter().map(|f| f.name.as_str()).collect();
+    let mut candidates = Vec::new();
+    let mut dirs = vec![(project.dir.clone(), 0)];
+    while let Some((dir, depth)) = dirs.pop() {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in rd.filter_map(Result::ok) {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Ok(meta) = e.path().symlink_metadata() else {
+                continue;
+            };
+            if meta.is_dir() && depth == 0 && name != ".git" && name != ".lifeboat" {
+                dirs.push((e.path(), depth + 1));
+            } else if meta.is_file() && meta.len() <= 4 << 20 && looks_like_copy(&name) {
+                let rel = relative(&e.path(), &project.dir);
+                if !env_names.contains(&rel.as_str()) && mode_of(&meta) & 0o004 != 0 {
+                    candidates.push((e.path(), rel));
+                }
+            }
+        }
+    }
+    candidates.sort();
+    let mut out = Vec::new();
+    for (path, rel) in candidates {
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        let found: Vec<&str> = values
+            .iter()
+            .filter(|(_, v)| text.contains(v.as_str()))
+            .map(|(k, _)| k.as_str())
+            .collect();
+        if found.is_empty() {
+            continue;
+        }
+        out.push(Finding {
+            code: "secret-in-readable-copy".into(),
+            severity: "high".into(),
+            file: Some(rel.clone()),
+            line: None,
+            variable: found.first().map(|k| (*k).to_owned()),
+            service: None,
+            message: format!(
+                "{rel} holds the value of {} and every user on this machine can read it: delete the copy if you do not need it, or make it private.",
+                found.join(", ")
+            ),
+            fix: Some(format!("chmod 600 {rel}")),
+            preview: None,
+        });
+    }
+    out
+}
+
+#[cfg(unix)]
+fn mode_of(meta: &std::fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode()
+}
+
+#[cfg(not(unix))]
+fn mode_of(_meta: &std::fs::Metadata) -> u32 {
+    0
 }
 
 /// Applies the fixes Lifeboat can make for `findings`: mode 0600, and `.gitignore` entries
@@ -687,7 +800,7 @@ pub fn fix(project: &Project, findings: &[Finding]) -> Result<Vec<String>, Secre
     for f in findings {
         let Some(name) = &f.file else { continue };
         match f.code.as_str() {
-            "file-mode" => {
+            "file-mode" | "secret-in-readable-copy" => {
                 let path = project.dir.join(name);
                 set_mode(&path, 0o600)
                     .map_err(|e| SecretsError::Fix(format!("cannot chmod {name}: {e}")))?;

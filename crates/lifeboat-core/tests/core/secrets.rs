@@ -332,11 +332,32 @@ fn no_secret_value_leaves_the_stack_folder_in_the_clear() {
         &CancelToken::new(),
     )
     .unwrap();
+    // A restore of everything (the .env changed since): its plan, its report and its
+    // journal carry no value; the old files it keeps stay in the stack folder.
+    std::fs::write(stack.join(".env"), "POSTGRES_PASSWORD=changed-since\n").unwrap();
+    let ropts = lifeboat_core::restore::RestoreOptions {
+        from: dest.clone(),
+        snapshot: "latest".into(),
+        list_paths: true,
+        catalog: Some(std::sync::Arc::new(catalog)),
+        ..Default::default()
+    };
+    let rplan = lifeboat_core::restore::plan(&ropts, &id).unwrap();
+    let restored =
+        lifeboat_core::restore::apply(&ropts, &id, &NoProgress, &CancelToken::new()).unwrap();
+    assert!(std::fs::read_to_string(stack.join(".env"))
+        .unwrap()
+        .contains(values[2]));
+    let journal =
+        std::fs::read_to_string(Path::new(&restored.undo_folder).join("journal.json")).unwrap();
     let outputs = [
         serde_json::to_string(&inspection).unwrap(),
         serde_json::to_string(&view).unwrap(),
         serde_json::to_string(&findings).unwrap(),
         serde_json::to_string(&report).unwrap(),
+        serde_json::to_string(&rplan).unwrap(),
+        serde_json::to_string(&restored).unwrap(),
+        journal,
     ];
     for v in values {
         for (i, o) in outputs.iter().enumerate() {
@@ -465,4 +486,76 @@ fn a_hardcoded_secret_moves_to_dotenv_with_the_same_effective_environment() {
         "{copies:?}"
     );
     assert!(copies.iter().any(|c| c.starts_with(".env.")), "{copies:?}");
+}
+
+#[test]
+fn secrets_in_copies_others_can_read_are_found_and_made_private() {
+    let t = tempfile::tempdir().unwrap();
+    let stack = t.path().join("stack");
+    std::fs::create_dir_all(stack.join("data")).unwrap();
+    let secret = "Db-Password-4c1e7a99";
+    std::fs::write(
+        stack.join("compose.yaml"),
+        "services:\n  db:\n    image: postgres:16\n    env_file: [.env]\n",
+    )
+    .unwrap();
+    let open = |p: &Path, text: String| {
+        std::fs::write(p, text).unwrap();
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o644)).unwrap();
+    };
+    std::fs::write(stack.join(".env"), format!("POSTGRES_PASSWORD={secret}\n")).unwrap();
+    std::fs::set_permissions(stack.join(".env"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    // Copies others can read: flagged.
+    open(
+        &stack.join(".env.bak"),
+        format!("POSTGRES_PASSWORD={secret}\n"),
+    );
+    open(
+        &stack.join("data/dump.sql"),
+        format!("-- password '{secret}'\n"),
+    );
+    // Not copies, private, or without the value: not flagged.
+    open(
+        &stack.join(".env.example"),
+        format!("POSTGRES_PASSWORD={secret}\n"),
+    );
+    open(&stack.join("notes.txt"), format!("{secret}\n"));
+    std::fs::write(
+        stack.join(".env.old"),
+        format!("POSTGRES_PASSWORD={secret}\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        stack.join(".env.old"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    open(&stack.join("other.bak"), "nothing secret\n".into());
+
+    let project = load(&stack);
+    let found: Vec<_> = secrets::check(&project, None)
+        .into_iter()
+        .filter(|f| f.code == "secret-in-readable-copy")
+        .collect();
+    let files: Vec<&str> = found.iter().filter_map(|f| f.file.as_deref()).collect();
+    assert_eq!(files, [".env.bak", "data/dump.sql"], "{found:?}");
+    assert!(
+        found
+            .iter()
+            .all(|f| f.variable.as_deref() == Some("POSTGRES_PASSWORD")
+                && !f.message.contains(secret))
+    );
+    let done = secrets::fix(&project, &found).unwrap();
+    assert_eq!(done.len(), 2, "{done:?}");
+    for f in [".env.bak", "data/dump.sql"] {
+        let mode = std::fs::metadata(stack.join(f))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{f}");
+    }
+    assert!(!secrets::check(&project, None)
+        .iter()
+        .any(|f| f.code == "secret-in-readable-copy"));
 }

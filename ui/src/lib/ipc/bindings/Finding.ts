@@ -35,4 +35,8 @@ message: string,
 /**
  * What `check --fix` (or the Fix button) does, when it can fix it.
  */
-fix: string | null, };
+fix: string | null, 
+/**
+ * The change the fix makes, as a diff with values masked, when it edits files.
+ */
+preview: string | null, };
