@@ -42,12 +42,13 @@ stock() {
   done
 }
 
+# The plan first, while the disk has room for what it checks.
+drop; T_PLAN=$(timed "$LB" restore latest --from "$W/lb" --into "$W/plan" --identity "$W/key.txt" --dry-run --no-docker)
 drop; T_FULL=$(timed /usr/bin/time -o "$W/rss" -f %M "$LB" restore latest --from "$W/lb" --into "$W/full" --identity "$W/key.txt" --yes --no-docker)
 RSS_KB=$(tail -1 "$W/rss")
 drop; T_STOCK=$(timed stock)
 drop; T_RESTIC=$(timed restic restore -q latest --target "$W/restic-out")
 drop; T_ONE=$(timed restore_lb "$W/one" --only secrets)
-drop; T_PLAN=$(timed "$LB" restore latest --from "$W/lb" --into "$W/plan" --identity "$W/key.txt" --dry-run --no-docker)
 
 # The full restore is complete: same files as the stack (SQLite compared by size only here;
 # the tests compare content).

@@ -290,6 +290,46 @@ async fn stacks_screen_shows_the_example_stack() {
             .unwrap();
         let v = texts(&client, "[data-key=POSTGRES_PASSWORD] [data-testid=value]").await;
         assert!(v[0].starts_with("••••"), "{v:?}");
+
+        // Edit: the new value is written into its line only, never shown, and a dated copy of
+        // the old file is kept.
+        let env_path = example.join(".env");
+        let env_before = std::fs::read_to_string(&env_path).unwrap();
+        click(&client, Locator::Css("[aria-label='Edit POSTGRES_USER']")).await;
+        wait_for(&client, Locator::Css("[aria-label='New value for POSTGRES_USER']"))
+            .await
+            .send_keys("n8n_owner")
+            .await
+            .unwrap();
+        shot(&client, &artifacts, "e2e-secrets-edit.png").await;
+        click(
+            &client,
+            Locator::XPath("//form[input[@aria-label='New value for POSTGRES_USER']]/button[text()='Save']"),
+        )
+        .await;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !std::fs::read_to_string(&env_path)
+            .unwrap()
+            .contains("POSTGRES_USER=n8n_owner")
+        {
+            assert!(Instant::now() < deadline, "the edit never reached the file");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let env_after = std::fs::read_to_string(&env_path).unwrap();
+        assert_eq!(
+            env_after,
+            env_before.replace("POSTGRES_USER=n8n\n", "POSTGRES_USER=n8n_owner\n"),
+            "only the edited line changes"
+        );
+        assert!(!texts(&client, "main").await.join(" ").contains("n8n_owner"));
+        let history = example.join(".lifeboat/secrets-history");
+        assert_eq!(
+            std::fs::read_dir(&history).map_or(0, |d| d.count()),
+            1,
+            "one dated copy of the old file"
+        );
+        // Put the example's value back so the rest of the test sees the stack as shipped.
+        std::fs::write(&env_path, &env_before).unwrap();
         client
             .find(Locator::XPath("//button[@role='tab' and text()='Overview']"))
             .await
