@@ -210,4 +210,90 @@ fn a_user_who_cannot_read_the_database_folder_backs_it_up_through_the_engine() {
     );
     d.wait_postgres(&db).unwrap();
     assert_eq!(d.psql(&db, "postgres", "SELECT v FROM marker"), "here");
+
+    // Restore leftovers live beside the database folder: a second restore clears the first
+    // one's, a failing one clears its own, and nothing else around them is touched.
+    let around = |dir: &Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with(".lifeboat-restore-"))
+            .collect();
+        v.sort();
+        v
+    };
+    let outside = around(t.path());
+    let inside = around(&stack);
+    let out = as_nobody(&[
+        "restore", "latest", "--from", &dest_s, "--only", "db", "--yes",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The first restore's old database folder belongs to its uid: nobody cannot delete it,
+    // and the report says how.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("could not be removed") && stdout.contains("sudo rm -rf"),
+        "{stdout}"
+    );
+    let leftovers = |dir: &Path| -> usize {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(".lifeboat-restore-")
+            })
+            .count()
+    };
+    assert_eq!(
+        leftovers(&stack),
+        2,
+        "the last restore's old folder, and the first one's, which nobody may not delete"
+    );
+    // A damaged copy of the destination: the restore fails before changing anything.
+    let broken = t.path().join("broken-dest");
+    assert!(Command::new("cp")
+        .arg("-a")
+        .arg(&dest)
+        .arg(&broken)
+        .status()
+        .unwrap()
+        .success());
+    let archive = std::fs::read_dir(broken.join("pgstack/archives"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| std::fs::metadata(p).unwrap().len() > 100_000)
+        .unwrap();
+    let mut bytes = std::fs::read(&archive).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    std::fs::write(&archive, bytes).unwrap();
+    let out = as_nobody(&[
+        "restore",
+        "latest",
+        "--from",
+        &broken.display().to_string(),
+        "--only",
+        "db",
+        "--yes",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing was changed"));
+    assert_eq!(
+        leftovers(&stack),
+        2,
+        "the failed restore left its staging behind"
+    );
+    let mut outside_now = around(t.path());
+    outside_now.retain(|n| n != "broken-dest");
+    assert_eq!(outside_now, outside);
+    assert_eq!(around(&stack), inside);
+    d.wait_postgres(&db).unwrap();
+    assert_eq!(d.psql(&db, "postgres", "SELECT v FROM marker"), "here");
 }

@@ -39,6 +39,36 @@ pub struct Slot {
     pub aside: PathBuf,
     /// Whether the target existed before the restore.
     pub existed: bool,
+    /// A folder made for this slot's staging beside its target (on another filesystem than
+    /// the restore folder), removed whole with the restore; `None` when staging lives in
+    /// the restore folder or as the target's siblings.
+    #[serde(default)]
+    pub base: Option<PathBuf>,
+}
+
+/// Whether `p` is something a restore made, and so may be removed: inside a `.lifeboat`
+/// folder, or named `.lifeboat-restore-…`. Guards every removal of restore leftovers.
+pub fn is_ours(p: &Path) -> bool {
+    p.components().any(|c| c.as_os_str() == ".lifeboat")
+        || p.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(".lifeboat-restore-"))
+}
+
+/// Removes a restore's leftover (a file or a whole folder), if [`is_ours`] says it is one.
+pub fn remove_leftover(p: &Path) {
+    if !is_ours(p) {
+        tracing::error!(path = %p.display(), "refusing to remove a path a restore did not make");
+        return;
+    }
+    match std::fs::symlink_metadata(p) {
+        Ok(m) if m.is_dir() => {
+            let _ = std::fs::remove_dir_all(p);
+        }
+        Ok(_) => {
+            let _ = std::fs::remove_file(p);
+        }
+        Err(_) => {}
+    }
 }
 
 /// A database dump loaded into a running service.
@@ -113,5 +143,30 @@ impl Journal {
     pub fn load(dir: &Path) -> std::io::Result<Self> {
         let bytes = std::fs::read(Self::file(dir))?;
         serde_json::from_slice(&bytes).map_err(std::io::Error::other)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_restore_leftovers_count_as_ours() {
+        assert!(is_ours(Path::new("/srv/app/.lifeboat/restore/1/old/0")));
+        assert!(is_ours(Path::new("/srv/app/.lifeboat-restore-1-old-0")));
+        assert!(is_ours(Path::new("/srv/app/data/.lifeboat-restore-1")));
+        assert!(!is_ours(Path::new("/srv/app")));
+        assert!(!is_ours(Path::new("/srv")));
+        assert!(!is_ours(Path::new("/srv/app/data/pgdata")));
+        // Nothing is removed that is not one.
+        let t = tempfile::tempdir().unwrap();
+        let keep = t.path().join("keep");
+        std::fs::create_dir(&keep).unwrap();
+        remove_leftover(&keep);
+        assert!(keep.is_dir());
+        let ours = t.path().join(".lifeboat-restore-x-old-0");
+        std::fs::create_dir(&ours).unwrap();
+        remove_leftover(&ours);
+        assert!(!ours.exists());
     }
 }

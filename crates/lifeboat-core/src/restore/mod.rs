@@ -1033,12 +1033,15 @@ fn roll_back_slots(slots: &[Slot]) -> Result<(), RestoreError> {
         if s.existed {
             if aside {
                 if at_target {
-                    // The new content is in place: move it back to staging.
-                    if staged {
-                        remove_all(&s.target)?;
+                    // The new content is in place: move it back to staging. (Both there:
+                    // something made the target again meanwhile, such as Docker creating a
+                    // missing bind-mount folder; keep it aside too, never delete it.)
+                    let to = if staged {
+                        PathBuf::from(format!("{}.conflict", s.aside.display()))
                     } else {
-                        swap_rename(&s.target, &s.staged)?;
-                    }
+                        s.staged.clone()
+                    };
+                    swap_rename(&s.target, &to)?;
                 }
                 swap_rename(&s.aside, &s.target)?;
             }
@@ -1047,14 +1050,6 @@ fn roll_back_slots(slots: &[Slot]) -> Result<(), RestoreError> {
         }
     }
     Ok(())
-}
-
-fn remove_all(p: &Path) -> Result<(), RestoreError> {
-    match std::fs::symlink_metadata(p) {
-        Ok(m) if m.is_dir() => std::fs::remove_dir_all(p).map_err(io_err(p)),
-        Ok(_) => std::fs::remove_file(p).map_err(io_err(p)),
-        Err(_) => Ok(()),
-    }
 }
 
 /// Loads each started load's safety dump back (last first).
@@ -1173,20 +1168,24 @@ pub fn apply(
             // and the old content go. Without root, beside the target in its own folder:
             // moving a folder into another one needs write permission on the folder itself,
             // which a database's folder (owned by its uid) does not give.
-            let (staged, aside) = if !as_root && w.plan.original {
+            let (staged, aside, base) = if !as_root && w.plan.original {
                 (
                     parent.join(format!(".lifeboat-restore-{id}-new-{n}")),
                     parent.join(format!(".lifeboat-restore-{id}-old-{n}")),
+                    None,
+                )
+            } else if renames_across(&existing_ancestor(parent), &dir) {
+                (
+                    dir.join("new").join(n.to_string()),
+                    dir.join("old").join(n.to_string()),
+                    None,
                 )
             } else {
-                let base = if renames_across(&existing_ancestor(parent), &dir) {
-                    dir.clone()
-                } else {
-                    parent.join(format!(".lifeboat-restore-{id}"))
-                };
+                let base = parent.join(format!(".lifeboat-restore-{id}"));
                 (
                     base.join("new").join(n.to_string()),
                     base.join("old").join(n.to_string()),
+                    Some(base),
                 )
             };
             if let Some(r) = &t.route {
@@ -1200,6 +1199,7 @@ pub fn apply(
                     staged,
                     aside,
                     existed: std::fs::symlink_metadata(&t.path).is_ok(),
+                    base,
                 },
             ));
         }
@@ -1295,14 +1295,12 @@ pub fn apply(
     })();
     let discard_staging = |journal: &Journal| {
         for s in &journal.slots {
-            let _ = remove_all(&s.staged);
-            if let Some(base) = s.staged.parent().and_then(Path::parent) {
-                if base != dir {
-                    let _ = std::fs::remove_dir_all(base);
-                }
+            journal::remove_leftover(&s.staged);
+            if let Some(base) = &s.base {
+                journal::remove_leftover(base);
             }
         }
-        let _ = std::fs::remove_dir_all(&dir);
+        journal::remove_leftover(&dir);
     };
     if let Err(e) = staged {
         discard_staging(&journal);
@@ -1463,7 +1461,7 @@ pub fn apply(
     }
     journal.state = State::Done;
     journal.save().map_err(io_err(&dir))?;
-    let _ = std::fs::remove_dir_all(dir.join("dumps"));
+    journal::remove_leftover(&dir.join("dumps"));
     for s in &journal.slots {
         // Empty by now: every staged path was moved into place.
         if let Some(new) = s.staged.parent() {
@@ -1485,9 +1483,17 @@ pub fn apply(
         }
     }
     drop(stopper);
-    forget_older_restores(&restores, &id);
+    let stuck = forget_older_restores(&restores, &id);
     let mut next_steps = w.after.clone();
     next_steps.extend(owner_notes);
+    for p in stuck {
+        next_steps.push(format!(
+            "An earlier restore's old copy, {}, belongs to another user and could not be removed: \
+             remove it with `sudo rm -rf {}` when you no longer need it.",
+            p.display(),
+            p.display()
+        ));
+    }
     if !w.plan.original {
         next_steps.push(format!(
             "Start the stack: `cd {} && docker compose up -d`.",
@@ -1608,10 +1614,12 @@ impl<R: Read> Read for Counted<'_, R> {
 }
 
 /// Only the last restore can be undone: earlier restore folders (and the old content they
-/// kept) are removed.
-fn forget_older_restores(restores: &Path, keep: &str) {
+/// kept) are removed. Returns what could not be removed (a folder of another uid, when not
+/// running as root).
+fn forget_older_restores(restores: &Path, keep: &str) -> Vec<PathBuf> {
+    let mut stuck = Vec::new();
     let Ok(rd) = std::fs::read_dir(restores) else {
-        return;
+        return stuck;
     };
     for e in rd.filter_map(Result::ok) {
         let name = e.file_name().to_string_lossy().into_owned();
@@ -1623,15 +1631,19 @@ fn forget_older_restores(restores: &Path, keep: &str) {
                 continue;
             }
             for s in &j.slots {
-                if let Some(base) = s.aside.parent().and_then(Path::parent) {
-                    if base != e.path() {
-                        let _ = std::fs::remove_dir_all(base);
+                let mut paths = vec![s.aside.clone(), s.staged.clone()];
+                paths.extend(s.base.clone());
+                for p in paths {
+                    journal::remove_leftover(&p);
+                    if std::fs::symlink_metadata(&p).is_ok() {
+                        stuck.push(p);
                     }
                 }
             }
         }
-        let _ = std::fs::remove_dir_all(e.path());
+        journal::remove_leftover(&e.path());
     }
+    stuck
 }
 
 /// What undo did.
@@ -1702,7 +1714,7 @@ pub fn undo(
     journal.state = State::Undone;
     journal.save().map_err(io_err(&journal.dir))?;
     for s in &journal.slots {
-        let _ = remove_all(&s.staged);
+        journal::remove_leftover(&s.staged);
     }
     let services = match engine {
         Some(e) if !stopped.is_empty() => {
@@ -1739,7 +1751,7 @@ pub fn recover(
     match journal.state {
         State::Staging => {
             for s in &journal.slots {
-                let _ = remove_all(&s.staged);
+                journal::remove_leftover(&s.staged);
             }
             journal.state = State::RolledBack;
             said.push(format!(
@@ -1769,7 +1781,7 @@ pub fn recover(
                 Ok(()) => {
                     journal.state = State::RolledBack;
                     for s in &journal.slots {
-                        let _ = remove_all(&s.staged);
+                        journal::remove_leftover(&s.staged);
                     }
                     said.push(format!(
                         "A restore into {} was interrupted; everything was put back as it was before it.",
