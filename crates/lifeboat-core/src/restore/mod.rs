@@ -1752,6 +1752,9 @@ pub fn recover(
         State::Staging => {
             for s in &journal.slots {
                 journal::remove_leftover(&s.staged);
+                if let Some(base) = &s.base {
+                    journal::remove_leftover(base);
+                }
             }
             journal.state = State::RolledBack;
             said.push(format!(
