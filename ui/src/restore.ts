@@ -111,6 +111,20 @@ export function openRestoreWizard(stackName: string, calls: RestoreCalls): HTMLD
     dialog.querySelector<HTMLElement>("h2")?.focus();
   };
 
+  /** Asks for a plan, keeps it with `keep`, then goes to `next` (or shows the error). */
+  function planThen(req: RestoreRequest, next: Step, keep: (plan: RestorePlan) => void): void {
+    w.busy = true;
+    render();
+    calls
+      .plan(req)
+      .then((plan) => {
+        keep(plan);
+        w.busy = false;
+        go(next);
+      })
+      .catch(fail);
+  }
+
   function render(): void {
     const stepIndex = STEPS.findIndex(([s]) => s === w.step);
     const steps = h(
@@ -209,20 +223,11 @@ export function openRestoreWizard(stackName: string, calls: RestoreCalls): HTMLD
           {
             class: "primary",
             disabled: w.busy,
-            onclick: () => {
-              w.busy = true;
-              render();
-              calls
-                .plan({ snapshot: w.snapshot?.snapshot ?? "", components: [], other_folder: false, list_paths: false })
-                .then((plan) => {
-                  const sameSnapshot = w.all?.snapshot === plan.snapshot;
-                  w.all = plan;
-                  if (!sameSnapshot) w.chosen = new Set(plan.components.map((c) => c.name));
-                  w.busy = false;
-                  go("what");
-                })
-                .catch(fail);
-            },
+            onclick: () =>
+              planThen({ snapshot: w.snapshot?.snapshot ?? "", components: [], other_folder: false, list_paths: false }, "what", (plan) => {
+                if (w.all?.snapshot !== plan.snapshot) w.chosen = new Set(plan.components.map((c) => c.name));
+                w.all = plan;
+              }),
           },
           "Next",
         ),
@@ -332,18 +337,7 @@ export function openRestoreWizard(stackName: string, calls: RestoreCalls): HTMLD
           {
             class: "primary",
             disabled: w.busy,
-            onclick: () => {
-              w.busy = true;
-              render();
-              calls
-                .plan(request(true))
-                .then((plan) => {
-                  w.plan = plan;
-                  w.busy = false;
-                  go("preview");
-                })
-                .catch(fail);
-            },
+            onclick: () => planThen(request(true), "preview", (plan) => (w.plan = plan)),
           },
           "Preview",
         ),
