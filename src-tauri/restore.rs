@@ -3,6 +3,8 @@
 //! cancel, and undo. They take a stack id, snapshot ids and component names; the only
 //! path, the other folder, comes from the system's dialog and stays on this side.
 
+use std::path::PathBuf;
+
 use lifeboat_core::backup::verify::{self, SnapshotSummary};
 use lifeboat_core::docker::BlockingEngine;
 use lifeboat_core::job::JobEvent;
@@ -111,9 +113,11 @@ fn options(
     Ok(RestoreOptions {
         from,
         snapshot: req.snapshot.clone(),
-        stack: Some(record.name),
         only: req.components.clone(),
         into,
+        // The stack's own folder is the one this computer knows, not the one a snapshot names.
+        stack_dir: Some(PathBuf::from(&record.dir)),
+        stack: Some(record.name),
         list_paths: req.list_paths,
         engine,
         catalog: Some(state.catalog.clone()),

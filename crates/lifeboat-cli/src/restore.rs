@@ -62,6 +62,7 @@ pub fn run(args: RestoreArgs) -> ExitCode {
             stack: args.stack,
             only: args.only,
             into: args.into,
+            stack_dir: None,
             list_paths: args.paths,
             engine: args.engine,
             catalog: Some(catalog),

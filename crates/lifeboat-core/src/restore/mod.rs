@@ -131,6 +131,9 @@ pub struct RestoreOptions {
     pub only: Vec<String>,
     /// Restore into this folder instead of the stack's own.
     pub into: Option<PathBuf>,
+    /// The stack's folder as this machine knows it (the catalog's); the stack's own folder
+    /// instead of the one the manifest names.
+    pub stack_dir: Option<PathBuf>,
     /// List every path in the plan.
     pub list_paths: bool,
     /// The Docker engine, to stop services and load dumps.
@@ -395,6 +398,60 @@ fn target_of(
     Ok(target.join(prefix))
 }
 
+/// Checks that a target the manifest asks for is one this machine's stack declares. A
+/// manifest is encrypted to a public recipient, so anyone with it could write one: it must
+/// not choose where files land. Names inside the stack folder must be plain relative paths;
+/// outside it (in the stack's own folder only), a host path must be a bind mount and a
+/// volume one of the stack's volumes, as its compose file on disk says.
+fn declared(
+    prefix: &str,
+    path: PathBuf,
+    original: bool,
+    project: Option<&Project>,
+) -> Result<PathBuf, String> {
+    let plain = |p: &Path| {
+        p.components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+    };
+    let rel = prefix
+        .strip_prefix("_host")
+        .unwrap_or(prefix)
+        .trim_start_matches('/');
+    if rel.is_empty() || !plain(Path::new(rel)) {
+        return Err(format!(
+            "the snapshot names a place that is not a plain path ({prefix})"
+        ));
+    }
+    if !original || !(prefix.starts_with("_host/") || prefix.starts_with("_volumes/")) {
+        return Ok(path);
+    }
+    let Some(project) = project else {
+        return Err(format!(
+            "{} is outside the stack folder and no compose file there says the stack uses it; \
+             restore the secrets (the compose file) first, or restore --into another folder",
+            path.display()
+        ));
+    };
+    let mounts = project.services.iter().flat_map(|s| &s.mounts);
+    let ok = match prefix.strip_prefix("_volumes/") {
+        Some(name) => mounts
+            .filter_map(|m| m.volume_name.as_deref())
+            .any(|v| v == name),
+        None => mounts
+            .filter_map(|m| m.host_path.as_deref())
+            .any(|h| path.starts_with(h)),
+    };
+    if ok {
+        Ok(path)
+    } else {
+        Err(format!(
+            "the snapshot would write to {}, which the stack's compose file does not mount; \
+             restore --into another folder to look at it",
+            path.display()
+        ))
+    }
+}
+
 /// The components `only` selects.
 fn select<'a>(m: &'a Manifest, only: &[String]) -> Result<Vec<&'a ComponentEntry>, RestoreError> {
     if only.is_empty() || only.iter().any(|o| o == "everything" || o == "all") {
@@ -535,9 +592,9 @@ fn work_out(
     let chosen = select(&manifest, &opts.only)?;
     let stack_dir = PathBuf::from(&manifest.stack_dir);
     let original = opts.into.is_none();
-    let target = match &opts.into {
-        Some(d) => std::path::absolute(d).map_err(io_err(d))?,
-        None => stack_dir.clone(),
+    let target = match (&opts.into, &opts.stack_dir) {
+        (Some(d), _) | (None, Some(d)) => std::path::absolute(d).map_err(io_err(d))?,
+        (None, None) => stack_dir.clone(),
     };
     let engine = opts.engine.as_ref();
     let containers = if original {
@@ -578,6 +635,19 @@ fn work_out(
     let project = project_at(&target);
     let probe = existing_ancestor(&target);
     let as_root = running_as_root(&probe);
+    // The stack's folder named by the snapshot alone (not known here): it must be a stack
+    // folder, or not exist yet. A forged snapshot naming /etc is refused.
+    if original && opts.stack_dir.is_none() && project.is_none() {
+        let non_empty = std::fs::read_dir(&target).is_ok_and(|mut d| d.next().is_some());
+        if non_empty {
+            problems.push(format!(
+                "the snapshot names {} as the stack's folder, which exists and has no compose file; \
+                 if it is the right place, restore with --into {}",
+                target.display(),
+                target.display()
+            ));
+        }
+    }
     // Where a service's bind mount is mounted in one of its containers.
     let route_of = |svc: &str, host: &Path| -> Option<(String, String)> {
         let m = project
@@ -592,7 +662,9 @@ fn work_out(
     for c in &chosen {
         let mut targets = Vec::new();
         for prefix in prefixes(c, &stack_dir) {
-            match target_of(&prefix, &target, original, &volume_dir) {
+            let placed = target_of(&prefix, &target, original, &volume_dir)
+                .and_then(|path| declared(&prefix, path, original, project.as_ref()));
+            match placed {
                 Ok(path) => {
                     if path == target || lifeboat_dir.starts_with(&path) {
                         problems.push(format!(
@@ -616,6 +688,23 @@ fn work_out(
         let mut load = None;
         if let (Some(name), Some(recipe)) = (&dump, recipe) {
             let svc = c.service.clone().unwrap_or_default();
+            let plain_name = |n: &str| {
+                !n.is_empty()
+                    && Path::new(n)
+                        .components()
+                        .all(|c| matches!(c, std::path::Component::Normal(_)))
+            };
+            if !plain_name(&svc)
+                || svc.contains('/')
+                || !plain_name(name)
+                || !name.starts_with("_dumps/")
+            {
+                problems.push(format!(
+                    "{}: the snapshot names its dump in a way that is not a plain path ({name})",
+                    c.name
+                ));
+                continue;
+            }
             match running(&svc) {
                 Some(ct) if original => {
                     action = Action::LoadDump;

@@ -333,6 +333,18 @@ fn hostile_snapshot(
     entries: &[Raw],
     id: &age::x25519::Identity,
 ) -> PathBuf {
+    forged_snapshot(t, stack, &[stack.join("data")], entries, id)
+}
+
+/// The same with the component's roots chosen by the caller: a manifest anyone with the
+/// public recipient could write.
+fn forged_snapshot(
+    t: &Path,
+    stack: &Path,
+    roots: &[PathBuf],
+    entries: &[Raw],
+    id: &age::x25519::Identity,
+) -> PathBuf {
     let dest = t.join("dest");
     let _ = std::fs::remove_dir_all(&dest);
     let sdest = dest.join("hostile");
@@ -384,7 +396,7 @@ fn hostile_snapshot(
             bytes_stored: written.bytes_stored,
             reused: false,
             fingerprint: String::new(),
-            roots: vec![stack.join("data").display().to_string()],
+            roots: roots.iter().map(|r| r.display().to_string()).collect(),
             sqlite: Vec::new(),
             dumps: Vec::new(),
             engine_prefixes: Vec::new(),
@@ -409,6 +421,11 @@ fn hostile_archives_are_refused_and_nothing_lands_outside() {
     let t = tempfile::tempdir().unwrap();
     let stack = t.path().join("stack");
     std::fs::create_dir_all(stack.join("data")).unwrap();
+    std::fs::write(
+        stack.join("compose.yaml"),
+        "services:\n  app:\n    image: busybox\n    volumes: [./data:/data]\n",
+    )
+    .unwrap();
     std::fs::write(stack.join("data/keep.txt"), b"mine").unwrap();
     let outside = t.path().join("outside");
     std::fs::create_dir(&outside).unwrap();
@@ -627,4 +644,106 @@ fn a_damaged_archive_changes_nothing() {
     // An unknown component says what there is.
     let err = restore::plan(&opts(&dest, &["nope"], &cat), &id).unwrap_err();
     assert!(err.to_string().contains("service-n8n"), "{err}");
+}
+
+#[test]
+fn a_forged_manifest_cannot_choose_where_files_land() {
+    let t = tempfile::tempdir().unwrap();
+    let stack = t.path().join("stack");
+    std::fs::create_dir_all(stack.join("data")).unwrap();
+    std::fs::write(
+        stack.join("compose.yaml"),
+        "services:\n  app:\n    image: busybox\n    volumes: [./data:/data]\n",
+    )
+    .unwrap();
+    let outside = t.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    let id = age::x25519::Identity::generate();
+    use tar::EntryType::{Directory, Regular};
+    let host_name = format!("_host{}/", outside.display());
+    let host_file = format!("_host{}/authorized_keys", outside.display());
+    let cases: Vec<(&str, Vec<PathBuf>, Vec<Raw>)> = vec![
+        (
+            "a host path the compose file does not mount",
+            vec![outside.clone()],
+            vec![
+                raw(&host_name, Directory),
+                Raw {
+                    data: b"ssh-ed25519 AAAA attacker",
+                    ..raw(&host_file, Regular)
+                },
+            ],
+        ),
+        (
+            "a root that climbs out of the stack folder",
+            vec![stack.join("../outside")],
+            vec![Raw {
+                data: b"x",
+                ..raw("../outside/x", Regular)
+            }],
+        ),
+    ];
+    for (what, roots, entries) in cases {
+        let dest = forged_snapshot(t.path(), &stack, &roots, &entries, &id);
+        let cat = catalog(t.path());
+        let mut o = opts(&dest, &[], &cat);
+        o.stack = Some("hostile".into());
+        let plan = restore::plan(&o, &id).unwrap();
+        assert!(!plan.problems.is_empty(), "{what}: {plan:?}");
+        let err = restore::apply(&o, &id, &NoProgress, &CancelToken::new()).unwrap_err();
+        assert!(matches!(err, RestoreError::Blocked(_)), "{what}: {err}");
+        assert_eq!(
+            std::fs::read_dir(&outside).unwrap().count(),
+            0,
+            "{what}: something was written outside"
+        );
+    }
+    // A snapshot that names a folder without a compose file as the stack's (say /etc) is
+    // refused there.
+    let not_a_stack = t.path().join("not-a-stack");
+    std::fs::create_dir(&not_a_stack).unwrap();
+    std::fs::write(not_a_stack.join("passwd"), b"root:x:0:0").unwrap();
+    let dest = forged_snapshot(
+        t.path(),
+        &not_a_stack,
+        &[not_a_stack.join("data")],
+        &[Raw {
+            data: b"x",
+            ..raw("data/x", Regular)
+        }],
+        &id,
+    );
+    let cat = catalog(t.path());
+    let mut o = opts(&dest, &[], &cat);
+    o.stack = Some("hostile".into());
+    let err = restore::apply(&o, &id, &NoProgress, &CancelToken::new()).unwrap_err();
+    assert!(err.to_string().contains("has no compose file"), "{err}");
+    assert!(!not_a_stack.join("data").exists());
+
+    // The same host path is fine into another folder: it lands inside it.
+    let dest = forged_snapshot(
+        t.path(),
+        &stack,
+        std::slice::from_ref(&outside),
+        &[
+            raw(&host_name, Directory),
+            Raw {
+                data: b"k",
+                ..raw(&host_file, Regular)
+            },
+        ],
+        &id,
+    );
+    let cat = catalog(t.path());
+    let into = t.path().join("look");
+    let o = RestoreOptions {
+        into: Some(into.clone()),
+        stack: Some("hostile".into()),
+        ..opts(&dest, &[], &cat)
+    };
+    restore::apply(&o, &id, &NoProgress, &CancelToken::new()).unwrap();
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+    assert!(into
+        .join(format!("_host{}/authorized_keys", outside.display()))
+        .is_file());
 }
