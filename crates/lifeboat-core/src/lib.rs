@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod alerts;
 pub mod archive;
 pub mod backup;
 pub mod catalog;
@@ -16,6 +17,7 @@ pub mod inspect;
 pub mod job;
 pub mod keys;
 pub mod restore;
+pub mod schedule;
 pub mod secrets;
 pub mod stack;
 pub mod warning;

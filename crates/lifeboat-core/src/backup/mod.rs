@@ -108,6 +108,8 @@ pub struct StackSettings {
     pub stop_services: Vec<String>,
     /// Retention applied after each backup; nothing is pruned when all are zero.
     pub keep: Keep,
+    /// When backups run on their own; none when only run by hand.
+    pub schedule: Option<crate::schedule::Schedule>,
 }
 
 /// How to back up.
@@ -622,7 +624,16 @@ pub fn record_run(
             warnings: 0,
         },
     };
-    catalog.record_backup(stack_id, &record)
+    catalog.record_backup(stack_id, &record)?;
+    if let Ok(r) = result {
+        let sizes: Vec<(String, u64)> = r
+            .components
+            .iter()
+            .map(|c| (c.name.clone(), c.bytes_in))
+            .collect();
+        catalog.record_component_sizes(stack_id, r.started, &sizes)?;
+    }
+    Ok(())
 }
 
 /// Snapshot ids sort by time, to the millisecond: `20261122T221500.123Z-1a2b`.

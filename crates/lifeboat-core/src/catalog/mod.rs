@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 mod jobs;
+mod schedules;
 
 pub use jobs::{BackupRecord, BackupResult, StoppedContainer};
 
@@ -139,6 +140,23 @@ CREATE TABLE IF NOT EXISTS backups (
     warnings INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS backups_by_stack ON backups(stack_id, started);
+CREATE TABLE IF NOT EXISTS schedule_state (
+    stack_id INTEGER PRIMARY KEY REFERENCES stacks(id) ON DELETE CASCADE,
+    json TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS backup_sizes (
+    stack_id INTEGER NOT NULL REFERENCES stacks(id) ON DELETE CASCADE,
+    started INTEGER NOT NULL,
+    component TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    PRIMARY KEY (stack_id, started, component)
+);
+CREATE TABLE IF NOT EXISTS alerts_sent (
+    stack_id INTEGER NOT NULL REFERENCES stacks(id) ON DELETE CASCADE,
+    code TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (stack_id, code)
+);
 CREATE TABLE IF NOT EXISTS app_state (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL

@@ -1,0 +1,407 @@
+//! Alerts: what a stack's owner should hear about, as banners in the app and as desktop
+//! notifications (through the platform's notification service; on Linux the
+//! `org.freedesktop.Notifications` D-Bus service).
+//!
+//! Always said: a backup failed; a scheduled backup could not start. Said by default, and
+//! each at most once a day while it lasts: no successful backup for more than twice the
+//! schedule's interval; the destination below 10% free or below what the next backup is
+//! likely to need; a service's data grew more than 50% since the previous backup (once per
+//! backup). Success is quiet unless the user asks for it.
+
+use chrono::{DateTime, TimeZone};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::catalog::{BackupResult, Catalog, CatalogError};
+use crate::schedule::{destination, Outcome, TickEvent};
+
+/// Which notifications the user wants beside the ones always sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(default)]
+pub struct Levels {
+    /// A scheduled backup succeeded.
+    pub success: bool,
+    /// No successful backup for more than twice the interval.
+    pub stale: bool,
+    /// The destination is nearly full.
+    pub disk: bool,
+    /// A service's data grew more than 50%.
+    pub growth: bool,
+}
+
+impl Default for Levels {
+    fn default() -> Self {
+        Self {
+            success: false,
+            stale: true,
+            disk: true,
+            growth: true,
+        }
+    }
+}
+
+const LEVELS: &str = "notification_levels";
+
+impl Levels {
+    /// The user's choice, or the defaults.
+    ///
+    /// # Errors
+    /// When SQLite fails.
+    pub fn load(catalog: &Catalog) -> Result<Self, CatalogError> {
+        Ok(catalog
+            .app_state(LEVELS)?
+            .and_then(|j| serde_json::from_str(&j).ok())
+            .unwrap_or_default())
+    }
+
+    /// Saves the user's choice.
+    ///
+    /// # Errors
+    /// When SQLite fails.
+    pub fn save(&self, catalog: &Catalog) -> Result<(), CatalogError> {
+        catalog.set_app_state(LEVELS, &serde_json::to_string(self).unwrap_or_default())
+    }
+}
+
+/// What an alert is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertCode {
+    /// A backup failed.
+    BackupFailed,
+    /// A scheduled backup could not start.
+    CouldNotStart,
+    /// No successful backup for too long.
+    Stale,
+    /// The destination is nearly full.
+    DiskLow,
+    /// A service's data grew a lot.
+    Growth,
+    /// A scheduled backup succeeded.
+    Succeeded,
+}
+
+impl AlertCode {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::BackupFailed => "backup_failed",
+            Self::CouldNotStart => "could_not_start",
+            Self::Stale => "stale",
+            Self::DiskLow => "disk_low",
+            Self::Growth => "growth",
+            Self::Succeeded => "succeeded",
+        }
+    }
+}
+
+/// One alert, in words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Alert {
+    /// The catalog stack.
+    #[ts(type = "number")]
+    pub stack_id: i64,
+    /// What it is about.
+    pub code: AlertCode,
+    /// `error`, `warning` or `info`.
+    pub severity: String,
+    /// One line: "Backup of chatbot failed".
+    pub summary: String,
+    /// The reason and what to do.
+    pub body: String,
+    /// For alerts sent once per occurrence: which occurrence (the backup's start).
+    #[ts(skip)]
+    #[serde(skip)]
+    pub occurrence: Option<i64>,
+}
+
+fn ago(secs: i64) -> String {
+    let secs = secs.max(0);
+    if secs < 2 * 3600 {
+        format!("{} minutes", secs / 60)
+    } else if secs < 2 * 86_400 {
+        format!("{} hours", secs / 3600)
+    } else {
+        format!("{} days", secs / 86_400)
+    }
+}
+
+fn human(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// The conditions that hold for a stack at `now`: the last backup failed, a scheduled one
+/// is waiting, backups are stale, the destination is nearly full, data grew. These are the
+/// stack page's banners; [`to_notify`] picks which of them to send.
+///
+/// # Errors
+/// When the catalog fails.
+pub fn current<Tz: TimeZone>(
+    catalog: &Catalog,
+    stack_id: i64,
+    now: &DateTime<Tz>,
+) -> Result<Vec<Alert>, CatalogError> {
+    let stack = catalog.stack(stack_id)?;
+    let settings = catalog.settings(stack_id)?;
+    let history = catalog.backups(stack_id, 50)?;
+    let now_s = now.timestamp();
+    let mut out = Vec::new();
+    let alert = |code, severity: &str, summary: String, body: String| Alert {
+        stack_id,
+        code,
+        severity: severity.to_owned(),
+        summary,
+        body,
+        occurrence: None,
+    };
+    if let Some(last) = history.first() {
+        if last.result == BackupResult::Failed {
+            out.push(Alert {
+                occurrence: Some(last.started),
+                ..alert(
+                    AlertCode::BackupFailed,
+                    "error",
+                    format!("The last backup of {} failed", stack.name),
+                    last.message.clone().unwrap_or_default(),
+                )
+            });
+        }
+    }
+    let state = catalog.schedule_state(stack_id)?;
+    if let (Some(_), Some(waiting)) = (
+        &settings.schedule,
+        state.as_ref().and_then(|s| s.waiting.clone()),
+    ) {
+        out.push(alert(
+            AlertCode::CouldNotStart,
+            "warning",
+            format!("The scheduled backup of {} is waiting", stack.name),
+            upper_first(&waiting),
+        ));
+    }
+    let last_ok = history.iter().find(|b| b.result == BackupResult::Ok);
+    if let Some(schedule) = &settings.schedule {
+        let interval = schedule.interval(now);
+        let since = last_ok
+            .map(|b| b.started)
+            .or_else(|| state.as_ref().map(|s| s.handled_until));
+        if let Some(since) = since {
+            if now_s - since > 2 * interval {
+                let what = match last_ok {
+                    Some(_) => format!("The last successful backup was {} ago", ago(now_s - since)),
+                    None => format!(
+                        "There has been no successful backup since the schedule was set {} ago",
+                        ago(now_s - since)
+                    ),
+                };
+                out.push(alert(
+                    AlertCode::Stale,
+                    "warning",
+                    format!(
+                        "{} has not been backed up for {}",
+                        stack.name,
+                        ago(now_s - since)
+                    ),
+                    format!(
+                        "{what}; the schedule is \"{}\". Check the backup drive and the history.",
+                        schedule.describe().to_lowercase()
+                    ),
+                ));
+            }
+        }
+    }
+    if let Some(dest) = destination(&settings).filter(|d| d.is_dir()) {
+        if let (Ok(free), Ok(total)) = (fs4::available_space(&dest), fs4::total_space(&dest)) {
+            let need = last_ok.map_or(0, |b| b.bytes_new.max(0) as u64);
+            if total > 0 && (free * 10 < total || free < need) {
+                out.push(alert(
+                    AlertCode::DiskLow,
+                    "warning",
+                    format!("The backup drive of {} is almost full", stack.name),
+                    format!(
+                        "{} free of {} at {}{}. Free some space or set a retention rule.",
+                        human(free),
+                        human(total),
+                        dest.display(),
+                        if need > free {
+                            format!("; the last backup needed {}", human(need))
+                        } else {
+                            String::new()
+                        }
+                    ),
+                ));
+            }
+        }
+    }
+    let sizes = catalog.last_component_sizes(stack_id)?;
+    if let [newest, previous] = sizes.as_slice() {
+        let grown: Vec<String> = newest
+            .iter()
+            .filter_map(|(name, now_b)| {
+                let (_, before) = previous.iter().find(|(n, _)| n == name)?;
+                (*before >= 1024 * 1024 && *now_b * 2 > *before * 3).then(|| {
+                    format!(
+                        "{name} grew {}% ({} → {})",
+                        (*now_b - before) * 100 / before,
+                        human(*before),
+                        human(*now_b)
+                    )
+                })
+            })
+            .collect();
+        if !grown.is_empty() {
+            out.push(Alert {
+                occurrence: last_ok.map(|b| b.started),
+                ..alert(
+                    AlertCode::Growth,
+                    "info",
+                    format!("{}'s data grew a lot since the previous backup", stack.name),
+                    format!(
+                        "{}. If that is unexpected, look at the stack's largest files.",
+                        grown.join("; ")
+                    ),
+                )
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn upper_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+/// The notifications a scheduler tick's events call for: failures and runs that could not
+/// start always, successes when the user asked.
+pub fn from_events(events: &[TickEvent], levels: Levels) -> Vec<Alert> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            TickEvent::Ran {
+                stack_id,
+                stack,
+                outcome: Outcome::Failed(reason),
+                ..
+            } => Some(Alert {
+                stack_id: *stack_id,
+                code: AlertCode::BackupFailed,
+                severity: "error".into(),
+                summary: format!("Backup of {stack} failed"),
+                body: upper_first(reason),
+                occurrence: None,
+            }),
+            TickEvent::Ran {
+                stack_id,
+                stack,
+                outcome: Outcome::Ok,
+                ..
+            } if levels.success => Some(Alert {
+                stack_id: *stack_id,
+                code: AlertCode::Succeeded,
+                severity: "info".into(),
+                summary: format!("{stack} is backed up"),
+                body: "The scheduled backup finished.".into(),
+                occurrence: None,
+            }),
+            TickEvent::CouldNotStart {
+                stack_id,
+                stack,
+                reason,
+            } => Some(Alert {
+                stack_id: *stack_id,
+                code: AlertCode::CouldNotStart,
+                severity: "warning".into(),
+                summary: format!("The scheduled backup of {stack} could not start"),
+                body: upper_first(reason),
+                occurrence: None,
+            }),
+            TickEvent::Ran { .. } => None,
+        })
+        .collect()
+}
+
+/// Of a stack's [`current`] conditions, those to notify now under `levels`: stale and disk
+/// at most once a day while they last, growth once per backup. A condition that went away
+/// is forgotten, so it is said again when it comes back. Failures and waiting runs are left
+/// to [`from_events`] (they are said when they happen).
+///
+/// # Errors
+/// When the catalog fails.
+pub fn to_notify(
+    catalog: &Catalog,
+    stack_id: i64,
+    current: &[Alert],
+    levels: Levels,
+    now: i64,
+) -> Result<Vec<Alert>, CatalogError> {
+    let mut out = Vec::new();
+    for (code, on) in [
+        (AlertCode::Stale, levels.stale),
+        (AlertCode::DiskLow, levels.disk),
+        (AlertCode::Growth, levels.growth),
+    ] {
+        let key = code.as_str();
+        let Some(alert) = current.iter().find(|a| a.code == code) else {
+            if code != AlertCode::Growth {
+                catalog.set_alert_sent(stack_id, key, None)?;
+            }
+            continue;
+        };
+        if !on {
+            continue;
+        }
+        let sent = catalog.alert_sent_at(stack_id, key)?;
+        let send = match code {
+            AlertCode::Growth => alert.occurrence.is_some() && sent != alert.occurrence,
+            _ => sent.is_none_or(|at| now - at >= 86_400),
+        };
+        if send {
+            let mark = if code == AlertCode::Growth {
+                alert.occurrence
+            } else {
+                Some(now)
+            };
+            catalog.set_alert_sent(stack_id, key, mark)?;
+            out.push(alert.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Shows `alert` as a desktop notification with an "Open" action. Returns the handle to
+/// wait for the click on (where the platform has one).
+///
+/// # Errors
+/// When no notification service answers (no session bus, no daemon), as a sentence.
+pub fn send(alert: &Alert) -> Result<notify_rust::NotificationHandle, String> {
+    let mut n = notify_rust::Notification::new();
+    n.appname("Lifeboat")
+        .summary(&alert.summary)
+        .body(&alert.body)
+        .icon("lifeboat")
+        .action("default", "Open");
+    #[cfg(all(unix, not(target_os = "macos")))]
+    {
+        n.hint(notify_rust::Hint::DesktopEntry("lifeboat".into()));
+        n.urgency(match alert.severity.as_str() {
+            "error" => notify_rust::Urgency::Critical,
+            "warning" => notify_rust::Urgency::Normal,
+            _ => notify_rust::Urgency::Low,
+        });
+    }
+    n.show()
+        .map_err(|e| format!("the desktop notification could not be shown: {e}"))
+}
