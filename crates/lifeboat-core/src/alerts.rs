@@ -108,7 +108,7 @@ pub struct Alert {
     pub summary: String,
     /// The reason and what to do.
     pub body: String,
-    /// For alerts sent once per occurrence: which occurrence (the backup's start).
+    /// For alerts sent once per occurrence: which occurrence (the backup's history row).
     #[ts(skip)]
     #[serde(skip)]
     pub occurrence: Option<i64>,
@@ -244,7 +244,7 @@ pub fn current<Tz: TimeZone>(
         }
     }
     let sizes = catalog.last_component_sizes(stack_id)?;
-    if let [newest, previous] = sizes.as_slice() {
+    if let [(newest_id, newest), (_, previous)] = sizes.as_slice() {
         let grown: Vec<String> = newest
             .iter()
             .filter_map(|(name, now_b)| {
@@ -261,7 +261,7 @@ pub fn current<Tz: TimeZone>(
             .collect();
         if !grown.is_empty() {
             out.push(Alert {
-                occurrence: last_ok.map(|b| b.started),
+                occurrence: Some(*newest_id),
                 ..alert(
                     AlertCode::Growth,
                     "info",

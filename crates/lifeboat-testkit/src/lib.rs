@@ -3,6 +3,8 @@
 //! /tmp), an image imported from a busybox root file system, and a real Postgres server
 //! running in a container from the host's Debian `postgresql` binaries.
 
+pub mod notifications;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -624,14 +624,14 @@ pub fn record_run(
             warnings: 0,
         },
     };
-    catalog.record_backup(stack_id, &record)?;
+    let backup_id = catalog.record_backup(stack_id, &record)?;
     if let Ok(r) = result {
         let sizes: Vec<(String, u64)> = r
             .components
             .iter()
             .map(|c| (c.name.clone(), c.bytes_in))
             .collect();
-        catalog.record_component_sizes(stack_id, r.started, &sizes)?;
+        catalog.record_component_sizes(stack_id, backup_id, &sizes)?;
     }
     Ok(())
 }

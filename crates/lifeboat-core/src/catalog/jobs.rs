@@ -220,32 +220,32 @@ impl Catalog {
         Ok(())
     }
 
-    /// Adds a run to a stack's backup history.
+    /// Adds a run to a stack's backup history and returns its row id.
     ///
     /// # Errors
     /// When SQLite fails.
-    pub fn record_backup(&self, stack_id: i64, r: &BackupRecord) -> Result<(), CatalogError> {
-        self.conn()
-            .execute(
-                "INSERT INTO backups(stack_id, started, duration_ms, downtime_ms, snapshot,
+    pub fn record_backup(&self, stack_id: i64, r: &BackupRecord) -> Result<i64, CatalogError> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO backups(stack_id, started, duration_ms, downtime_ms, snapshot,
                  destination, bytes_in, bytes_new, result, message, warnings)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                params![
-                    stack_id,
-                    r.started,
-                    r.duration_ms,
-                    r.downtime_ms,
-                    r.snapshot,
-                    r.destination,
-                    r.bytes_in,
-                    r.bytes_new,
-                    r.result.as_str(),
-                    r.message,
-                    r.warnings
-                ],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(())
+            params![
+                stack_id,
+                r.started,
+                r.duration_ms,
+                r.downtime_ms,
+                r.snapshot,
+                r.destination,
+                r.bytes_in,
+                r.bytes_new,
+                r.result.as_str(),
+                r.message,
+                r.warnings
+            ],
+        )
+        .map_err(|e| self.err(e))?;
+        Ok(conn.last_insert_rowid())
     }
 
     /// A stack's backup runs, newest first.

@@ -145,11 +145,11 @@ CREATE TABLE IF NOT EXISTS schedule_state (
     json TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS backup_sizes (
-    stack_id INTEGER NOT NULL REFERENCES stacks(id) ON DELETE CASCADE,
-    started INTEGER NOT NULL,
+    backup_id INTEGER NOT NULL REFERENCES backups(id) ON DELETE CASCADE,
+    stack_id INTEGER NOT NULL,
     component TEXT NOT NULL,
     bytes INTEGER NOT NULL,
-    PRIMARY KEY (stack_id, started, component)
+    PRIMARY KEY (backup_id, component)
 );
 CREATE TABLE IF NOT EXISTS alerts_sent (
     stack_id INTEGER NOT NULL REFERENCES stacks(id) ON DELETE CASCADE,

@@ -94,41 +94,43 @@ impl Catalog {
         }
     }
 
-    /// Records the plaintext bytes of each component of a backup that started at `started`.
+    /// Records the plaintext bytes of each component of backup `backup_id` (the history
+    /// row [`Catalog::record_backup`] returned).
     ///
     /// # Errors
     /// When SQLite fails.
     pub fn record_component_sizes(
         &self,
         stack_id: i64,
-        started: i64,
+        backup_id: i64,
         sizes: &[(String, u64)],
     ) -> Result<(), CatalogError> {
         let conn = self.conn();
         for (name, bytes) in sizes {
             conn.execute(
-                "INSERT OR REPLACE INTO backup_sizes(stack_id, started, component, bytes)
+                "INSERT OR REPLACE INTO backup_sizes(backup_id, stack_id, component, bytes)
                  VALUES (?1, ?2, ?3, ?4)",
-                params![stack_id, started, name, *bytes as i64],
+                params![backup_id, stack_id, name, *bytes as i64],
             )
             .map_err(|e| self.err(e))?;
         }
         Ok(())
     }
 
-    /// The component sizes of the last two successful backups, newest first.
+    /// The component sizes of the last two successful backups, newest first, each with
+    /// its backup's row id.
     ///
     /// # Errors
     /// When SQLite fails.
     pub fn last_component_sizes(
         &self,
         stack_id: i64,
-    ) -> Result<Vec<Vec<(String, u64)>>, CatalogError> {
+    ) -> Result<Vec<(i64, Vec<(String, u64)>)>, CatalogError> {
         let conn = self.conn();
         let mut stmt = conn
             .prepare(
-                "SELECT DISTINCT started FROM backup_sizes WHERE stack_id = ?1
-                 ORDER BY started DESC LIMIT 2",
+                "SELECT DISTINCT backup_id FROM backup_sizes WHERE stack_id = ?1
+                 ORDER BY backup_id DESC LIMIT 2",
             )
             .map_err(|e| self.err(e))?;
         let starts: Vec<i64> = stmt
@@ -136,20 +138,20 @@ impl Catalog {
             .and_then(Iterator::collect)
             .map_err(|e| self.err(e))?;
         let mut out = Vec::new();
-        for started in starts {
+        for backup_id in starts {
             let mut stmt = conn
                 .prepare(
-                    "SELECT component, bytes FROM backup_sizes WHERE stack_id = ?1 AND started = ?2
+                    "SELECT component, bytes FROM backup_sizes WHERE backup_id = ?1
                      ORDER BY component",
                 )
                 .map_err(|e| self.err(e))?;
             let rows: Vec<(String, u64)> = stmt
-                .query_map(params![stack_id, started], |r| {
+                .query_map(params![backup_id], |r| {
                     Ok((r.get(0)?, r.get::<_, i64>(1)?.max(0) as u64))
                 })
                 .and_then(Iterator::collect)
                 .map_err(|e| self.err(e))?;
-            out.push(rows);
+            out.push((backup_id, rows));
         }
         Ok(out)
     }

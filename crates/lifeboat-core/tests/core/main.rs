@@ -10,5 +10,6 @@ mod fixtures;
 mod harness;
 mod keys;
 mod restore;
+mod schedule;
 mod secrets;
 mod shapes;
