@@ -13,6 +13,7 @@ use lifeboat_core::{CancelToken, Catalog, LoadOptions};
 
 mod progress;
 mod restore;
+mod schedule;
 mod secrets;
 mod verbs;
 
@@ -204,6 +205,15 @@ enum Command {
         #[command(subcommand)]
         action: KeyAction,
     },
+    /// When backups run on their own: set, show, off, pause, resume, and `run` (the
+    /// scheduler for machines without the desktop app).
+    Schedule {
+        /// Print JSON.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        action: schedule::ScheduleAction,
+    },
 }
 
 #[derive(Subcommand)]
@@ -392,6 +402,7 @@ fn main() -> ExitCode {
             json,
             action,
         } => secrets::run(&stack_dir, &file, action, json),
+        Command::Schedule { json, action } => schedule::run_action(&runtime, action, json),
         Command::Restore {
             snapshot,
             from,

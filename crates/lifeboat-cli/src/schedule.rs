@@ -1,0 +1,342 @@
+//! `lifeboat schedule`: set, show and remove a stack's schedule (kept in the same catalog
+//! the desktop app uses), pause and resume all schedules, and `run`: the scheduler for
+//! headless machines (a loop, or `--once` from cron or a systemd timer), with the same
+//! catch-up, retries and notifications as the tray app.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use chrono::{Local, TimeZone};
+use clap::Subcommand;
+use lifeboat_core::alerts::{self, Levels};
+use lifeboat_core::schedule::{self, due, Due, Outcome, Pause, Schedule, ScheduleState};
+use lifeboat_core::{CancelToken, Catalog, LoadOptions};
+use serde::Serialize;
+
+use crate::verbs::{finish, print_json, Result};
+
+#[derive(Subcommand)]
+pub enum ScheduleAction {
+    /// Set when a stack's backups run (one of --every-hours, --daily, --weekly, --cron).
+    Set {
+        /// The folder with the compose file.
+        stack_dir: PathBuf,
+        /// Every N hours on the hour, counted from midnight (1, 2, 3, 4, 6, 8 or 12).
+        #[arg(long, group = "when")]
+        every_hours: Option<u32>,
+        /// Every day at HH:MM (local time).
+        #[arg(long, group = "when")]
+        daily: Option<String>,
+        /// Every week, as DAY@HH:MM, e.g. sun@03:00.
+        #[arg(long, group = "when")]
+        weekly: Option<String>,
+        /// A five-field cron expression (minute hour day month weekday), local time.
+        #[arg(long, group = "when")]
+        cron: Option<String>,
+        /// The destination folder (kept for the stack; required the first time).
+        #[arg(long = "to")]
+        dest: Option<PathBuf>,
+    },
+    /// Show a stack's schedule, its next five runs, and what needs attention.
+    Show {
+        /// The folder with the compose file.
+        stack_dir: PathBuf,
+    },
+    /// Remove a stack's schedule (its backups then run only by hand).
+    Off {
+        /// The folder with the compose file.
+        stack_dir: PathBuf,
+    },
+    /// Pause every schedule.
+    Pause {
+        /// For how long.
+        #[arg(long = "for", value_enum, default_value = "hour")]
+        duration: PauseArg,
+    },
+    /// Resume paused schedules (missed runs then run once).
+    Resume,
+    /// Run scheduled backups as they come due (checks every 30 s), or only what is due now
+    /// with --once.
+    Run {
+        /// Check once, run what is due, and exit.
+        #[arg(long)]
+        once: bool,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum PauseArg {
+    Hour,
+    Tomorrow,
+    Forever,
+}
+
+fn stack_id(catalog: &Catalog, dir: &Path) -> Result<i64> {
+    let project = lifeboat_core::stack::load(dir, &LoadOptions::default())?;
+    Ok(catalog.add_stack(&project.dir, &project.name)?.id)
+}
+
+fn parse(action: &ScheduleAction) -> Result<Option<Schedule>> {
+    let ScheduleAction::Set {
+        every_hours,
+        daily,
+        weekly,
+        cron,
+        ..
+    } = action
+    else {
+        return Ok(None);
+    };
+    let s = if let Some(every) = every_hours {
+        Schedule::Hourly { every: *every }
+    } else if let Some(at) = daily {
+        Schedule::Daily { at: at.clone() }
+    } else if let Some(w) = weekly {
+        let (day, at) = w
+            .split_once('@')
+            .ok_or("write --weekly as DAY@HH:MM, e.g. sun@03:00")?;
+        Schedule::Weekly {
+            day: schedule::parse_day(day)?,
+            at: at.to_owned(),
+        }
+    } else if let Some(expr) = cron {
+        Schedule::Cron { expr: expr.clone() }
+    } else {
+        return Err(
+            "say when: --every-hours N, --daily HH:MM, --weekly DAY@HH:MM or --cron EXPR".into(),
+        );
+    };
+    s.validate()?;
+    Ok(Some(s))
+}
+
+/// What `show --json` prints.
+#[derive(Serialize)]
+struct Shown {
+    stack: String,
+    schedule: Option<Schedule>,
+    description: Option<String>,
+    next_runs: Vec<String>,
+    destination: Option<String>,
+    paused_until: Option<i64>,
+    state: Option<ScheduleState>,
+    alerts: Vec<alerts::Alert>,
+}
+
+fn show(catalog: &Catalog, id: i64, json: bool) -> Result<()> {
+    let record = catalog.stack(id)?;
+    let settings = catalog.settings(id)?;
+    let now = Local::now();
+    let next: Vec<String> = settings
+        .schedule
+        .as_ref()
+        .map(|s| s.next_runs(&now, 5))
+        .unwrap_or_default()
+        .iter()
+        .map(|t| t.format("%a %Y-%m-%d %H:%M %Z").to_string())
+        .collect();
+    let shown = Shown {
+        stack: record.name,
+        description: settings.schedule.as_ref().map(Schedule::describe),
+        schedule: settings.schedule.clone(),
+        next_runs: next,
+        destination: schedule::destination(&settings).map(|d| d.display().to_string()),
+        paused_until: catalog.paused_until()?,
+        state: catalog.schedule_state(id)?,
+        alerts: alerts::current(catalog, id, &now)?,
+    };
+    if json {
+        return print_json(&shown);
+    }
+    let Some(desc) = &shown.description else {
+        println!(
+            "{} has no schedule; its backups run only by hand.",
+            shown.stack
+        );
+        return Ok(());
+    };
+    println!("{}: {desc}", shown.stack);
+    println!(
+        "  to {}",
+        shown
+            .destination
+            .as_deref()
+            .unwrap_or("(no destination chosen)")
+    );
+    if let Some(until) = shown.paused_until.filter(|u| *u > now.timestamp()) {
+        println!("  paused {}", pause_text(until));
+    }
+    println!("  next runs:");
+    for t in &shown.next_runs {
+        println!("    {t}");
+    }
+    if let Some(note) = shown.state.as_ref().and_then(ScheduleState::failure_note) {
+        println!("  {note}");
+    }
+    for a in &shown.alerts {
+        println!("  {}: {}. {}", a.severity, a.summary, a.body);
+    }
+    Ok(())
+}
+
+fn pause_text(until: i64) -> String {
+    if until == i64::MAX {
+        "until resumed".to_owned()
+    } else {
+        Local
+            .timestamp_opt(until, 0)
+            .single()
+            .map_or_else(String::new, |t| format!("until {}", t.format("%a %H:%M")))
+    }
+}
+
+/// Runs scheduled backups. Notifications go to the desktop when a session has a
+/// notification service; otherwise the same sentences go to stderr.
+fn run(
+    catalog: &std::sync::Arc<Catalog>,
+    runtime: &tokio::runtime::Runtime,
+    once: bool,
+) -> Result<()> {
+    loop {
+        let now = Local::now();
+        let levels = Levels::load(catalog)?;
+        let mut runner = |stack_id: i64| {
+            let engine =
+                lifeboat_core::docker::BlockingEngine::connect(None, runtime.handle().clone()).ok();
+            let name = catalog.stack(stack_id).map(|s| s.name).unwrap_or_default();
+            eprintln!("lifeboat: scheduled backup of {name} starting");
+            match schedule::backup_stack(
+                catalog,
+                stack_id,
+                engine,
+                &lifeboat_core::job::NoProgress,
+                &CancelToken::new(),
+            ) {
+                Ok(done) => {
+                    eprintln!(
+                        "lifeboat: scheduled backup of {name}: snapshot {}",
+                        done.report.snapshot
+                    );
+                    Outcome::Ok
+                }
+                Err(lifeboat_core::schedule::RunError::Backup(
+                    lifeboat_core::backup::BackupError::Busy(_),
+                )) => Outcome::Busy,
+                Err(e) => Outcome::Failed(e.to_string()),
+            }
+        };
+        let events = schedule::tick(catalog, &now, &mut runner)?;
+        let mut said = alerts::from_events(&events, levels);
+        for stack in catalog.stacks()? {
+            let current = alerts::current(catalog, stack.id, &now)?;
+            said.extend(alerts::to_notify(
+                catalog,
+                stack.id,
+                &current,
+                levels,
+                now.timestamp(),
+            )?);
+        }
+        for a in &said {
+            eprintln!("lifeboat: {}: {}", a.summary, a.body);
+            if let Err(e) = alerts::send(a) {
+                tracing::debug!("{e}");
+            }
+        }
+        if once {
+            let next = catalog
+                .stacks()?
+                .iter()
+                .filter_map(|s| {
+                    let settings = catalog.settings(s.id).ok()?;
+                    let sched = settings.schedule?;
+                    let state = catalog.schedule_state(s.id).ok()??;
+                    match due(&sched, &state, &Local::now(), catalog.paused_until().ok()?) {
+                        Due::No { next: Some(n) } => Some(n),
+                        _ => None,
+                    }
+                })
+                .min();
+            if events.is_empty() {
+                match next.and_then(|n| Local.timestamp_opt(n, 0).single()) {
+                    Some(t) => println!(
+                        "Nothing is due; the next scheduled backup is at {}.",
+                        t.format("%a %Y-%m-%d %H:%M")
+                    ),
+                    None => println!("Nothing is due."),
+                }
+            }
+            let failed = events.iter().any(|e| {
+                matches!(
+                    e,
+                    schedule::TickEvent::Ran {
+                        outcome: Outcome::Failed(_),
+                        ..
+                    }
+                )
+            });
+            return if failed {
+                Err("a scheduled backup failed (see above)".into())
+            } else {
+                Ok(())
+            };
+        }
+        std::thread::sleep(Duration::from_secs(30));
+    }
+}
+
+/// Runs `lifeboat schedule …`.
+pub fn run_action(
+    runtime: &tokio::runtime::Runtime,
+    action: ScheduleAction,
+    json: bool,
+) -> ExitCode {
+    finish((|| {
+        let catalog = std::sync::Arc::new(Catalog::open_default()?);
+        let now = Local::now();
+        match &action {
+            ScheduleAction::Set {
+                stack_dir, dest, ..
+            } => {
+                let sched = parse(&action)?;
+                let id = stack_id(&catalog, stack_dir)?;
+                let mut settings = catalog.settings(id)?;
+                if let Some(d) = dest {
+                    let d = std::path::absolute(d)?;
+                    settings.destination = Some(d.display().to_string());
+                    catalog.save_settings(id, &settings)?;
+                } else if schedule::destination(&settings).is_none() {
+                    return Err("say where the backups go the first time: --to DEST".into());
+                }
+                catalog.set_schedule(id, sched, now.timestamp())?;
+                show(&catalog, id, json)
+            }
+            ScheduleAction::Show { stack_dir } => {
+                show(&catalog, stack_id(&catalog, stack_dir)?, json)
+            }
+            ScheduleAction::Off { stack_dir } => {
+                let id = stack_id(&catalog, stack_dir)?;
+                catalog.set_schedule(id, None, now.timestamp())?;
+                show(&catalog, id, json)
+            }
+            ScheduleAction::Pause { duration } => {
+                let until = match duration {
+                    PauseArg::Hour => Pause::Hour,
+                    PauseArg::Tomorrow => Pause::Tomorrow,
+                    PauseArg::Forever => Pause::Indefinitely,
+                }
+                .until(&now);
+                catalog.set_paused_until(Some(until))?;
+                println!("Schedules are paused {}.", pause_text(until));
+                Ok(())
+            }
+            ScheduleAction::Resume => {
+                catalog.set_paused_until(None)?;
+                println!("Schedules are running again; missed backups run once now.");
+                Ok(())
+            }
+            ScheduleAction::Run { once } => run(&catalog, runtime, *once),
+        }
+    })())
+}
