@@ -7,9 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use age::secrecy::{ExposeSecret, SecretString};
-use lifeboat_core::backup::{
-    self, prune, BackupOptions, BackupReport, Keep, Mode, ServiceChoice, StackSettings,
-};
+use lifeboat_core::backup::{self, BackupReport, Keep, Mode, ServiceChoice, StackSettings};
 use lifeboat_core::catalog::BackupRecord;
 use lifeboat_core::docker::BlockingEngine;
 use lifeboat_core::job::JobEvent;
@@ -88,18 +86,7 @@ pub struct BackupDone {
     pub pruned: Vec<String>,
 }
 
-/// The destination a stack uses: its own, else the default one (`LIFEBOAT_DESTINATION`).
-pub(crate) fn destination(settings: &StackSettings) -> Option<PathBuf> {
-    settings
-        .destination
-        .as_ref()
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("LIFEBOAT_DESTINATION")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        })
-}
+pub(crate) use lifeboat_core::schedule::destination;
 
 fn key_status(catalog: &lifeboat_core::Catalog) -> KeyStatus {
     let passphrase_tested_at = catalog
@@ -330,7 +317,7 @@ pub async fn save_recovery_kit(
     .await
 }
 
-fn no_destination() -> IpcError {
+pub(crate) fn no_destination() -> IpcError {
     IpcError::new(
         ErrorCode::NoDestination,
         "Choose where this stack's backups go first (an external drive or a NAS folder).",
@@ -338,67 +325,82 @@ fn no_destination() -> IpcError {
 }
 
 /// Backs up a stack now with its settings, then applies its retention. Progress, the
-/// services stopped, and the end arrive on `on_event`.
+/// services stopped, and the end arrive on `on_event`. Refused while another job (a
+/// scheduled backup, a restore) holds the stack.
 #[tauri::command]
 pub async fn start_backup(
+    app: tauri::AppHandle,
     state: State<'_, AppState>,
     stack_id: i64,
     on_event: Channel<JobEvent>,
 ) -> Result<BackupDone, IpcError> {
     let record = state.catalog.stack(stack_id)?;
     let settings = state.catalog.settings(stack_id)?;
-    let dest = destination(&settings).ok_or_else(no_destination)?;
+    destination(&settings).ok_or_else(no_destination)?;
     let handle = tokio::runtime::Handle::current();
     let app_state = state.inner().clone();
-    run_job(&state, &on_event, move |cancel, events| {
+    let result = run_job(&state, &on_event, move |cancel, events| {
         let state = app_state;
+        let job = cancel.clone();
+        let _claim = StackClaim::take(&state, stack_id, &job, &record.name)?;
         if let Some(bytes) = record.last_total_bytes {
             let _ = events.send(JobEvent::Estimate {
                 bytes: bytes.max(0) as u64,
             });
         }
-        let started = backup::unix_now();
-        let clock = std::time::Instant::now();
-        let identity = keys::load(None)?.0;
-        let project = lifeboat_core::stack::load(Path::new(&record.dir), &LoadOptions::default())?;
         let engine = BlockingEngine::connect(None, handle).ok();
-        if settings.destination.is_none() {
-            let mut s = settings.clone();
-            s.destination = Some(dest.display().to_string());
-            state.catalog.save_settings(stack_id, &s)?;
-        }
-        let opts = BackupOptions {
-            mode: settings.mode,
-            stop: settings.stop_services.clone(),
-            engine,
-            catalog: Some(state.catalog.clone()),
-            ..BackupOptions::new(&dest)
-        };
         let progress = ChannelProgress::new(events);
-        let result = backup::backup(&project, &identity, &opts, &progress, &cancel);
-        backup::record_run(
+        let done = lifeboat_core::schedule::backup_stack(
             &state.catalog,
             stack_id,
-            &dest,
-            started,
-            clock.elapsed().as_millis() as u64,
-            &result,
+            engine,
+            &progress,
+            &cancel,
         )?;
-        let report = result?;
-        let keep = settings.keep;
-        let pruned = if keep == Keep::default() {
-            Vec::new()
-        } else {
-            prune::prune(&dest, Some(&project.name), &keep, false, &identity)
-                .map(|r| r.removed)
-                .unwrap_or_else(|e| {
-                    tracing::warn!("retention after the backup failed: {e}");
-                    Vec::new()
-                })
-        };
-        Ok(BackupDone { report, pruned })
+        Ok(BackupDone {
+            report: done.report,
+            pruned: done.pruned,
+        })
     })
-    .await
+    .await;
+    crate::tray::refresh(&app);
+    result
+}
+
+/// A stack held by one job; released when dropped.
+pub(crate) struct StackClaim {
+    state: AppState,
+    stack_id: i64,
+}
+
+impl StackClaim {
+    /// Holds `stack_id` for the job `cancel` belongs to, or says which job holds it.
+    pub(crate) fn take(
+        state: &AppState,
+        stack_id: i64,
+        cancel: &lifeboat_core::CancelToken,
+        name: &str,
+    ) -> Result<Self, IpcError> {
+        let job = state.job_of(cancel).unwrap_or(0);
+        if !state.claim_stack(stack_id, job) {
+            return Err(IpcError::new(
+                ErrorCode::Busy,
+                format!(
+                    "A backup or restore of {name} is running; wait for it to finish or cancel it."
+                ),
+            ));
+        }
+        Ok(Self {
+            state: state.clone(),
+            stack_id,
+        })
+    }
+}
+
+impl Drop for StackClaim {
+    fn drop(&mut self) {
+        self.state.release_stack(self.stack_id);
+    }
 }
 
 /// At launch: puts back a restore a crash interrupted, then starts the containers an

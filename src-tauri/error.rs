@@ -44,6 +44,8 @@ pub enum ErrorCode {
     BackupFailed,
     /// The restore could not be planned or failed (and was rolled back).
     RestoreFailed,
+    /// A schedule the user typed is not valid.
+    BadSchedule,
     /// Anything else.
     Internal,
 }
@@ -141,5 +143,22 @@ impl From<RestoreError> for IpcError {
             _ => ErrorCode::RestoreFailed,
         };
         Self::new(code, e)
+    }
+}
+
+impl From<lifeboat_core::schedule::RunError> for IpcError {
+    fn from(e: lifeboat_core::schedule::RunError) -> Self {
+        use lifeboat_core::schedule::RunError;
+        match e {
+            RunError::NoDestination => IpcError::new(
+                ErrorCode::NoDestination,
+                "Choose where this stack's backups go first (an external drive or a NAS folder).",
+            ),
+            RunError::Catalog(e) => e.into(),
+            RunError::Key(e) => e.into(),
+            RunError::Stack(e) => e.into(),
+            RunError::Backup(e) => e.into(),
+            other => IpcError::new(ErrorCode::Internal, other),
+        }
     }
 }

@@ -6,7 +6,9 @@ mod commands;
 mod drive;
 mod error;
 mod restore;
+mod scheduler;
 mod secrets;
+mod tray;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -21,7 +23,9 @@ pub use commands::InspectResult;
 pub use drive::{DriveInfo, DriveRestoreDone, DriveStack};
 pub use error::{ErrorCode, IpcError};
 pub use restore::{LastRestore, RestorePoints, RestoreRequest};
+pub use scheduler::ScheduleView;
 pub use secrets::SecretsScreen;
+pub use tray::{TrayItem, TrayModel};
 
 /// The app's shared state: the catalog, running jobs, and the stack opened at launch.
 /// Cloning shares it (blocking work takes a clone to another thread).
@@ -38,6 +42,8 @@ pub struct Shared {
     restore_folders: Mutex<HashMap<i64, std::path::PathBuf>>,
     /// The backup drive of "Restore from a backup drive".
     drive: Mutex<drive::Drive>,
+    /// Stacks with a backup or restore running, and its job: one job per stack at a time.
+    busy: Mutex<HashMap<i64, u64>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -82,6 +88,49 @@ impl Shared {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = d;
     }
+    /// Marks a stack busy with `job`; false when another job holds it.
+    fn claim_stack(&self, stack_id: i64, job: u64) -> bool {
+        let mut busy = self
+            .busy
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if busy.contains_key(&stack_id) {
+            return false;
+        }
+        busy.insert(stack_id, job);
+        true
+    }
+    fn release_stack(&self, stack_id: i64) {
+        self.busy
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&stack_id);
+    }
+    fn busy_stacks(&self) -> Vec<i64> {
+        self.busy
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .keys()
+            .copied()
+            .collect()
+    }
+    fn busy_jobs(&self) -> Vec<u64> {
+        self.busy
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .copied()
+            .collect()
+    }
+    /// The id of the job a cancel token belongs to.
+    fn job_of(&self, token: &CancelToken) -> Option<u64> {
+        self.jobs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .find(|(_, t)| t.same_as(token))
+            .map(|(id, _)| *id)
+    }
     fn end_job(&self, id: u64) {
         self.jobs
             .lock()
@@ -103,6 +152,12 @@ impl Shared {
         }
     }
 }
+
+/// The argument Lifeboat gets when it starts at login: start in the tray, window hidden.
+const HIDDEN: &str = "--hidden";
+
+/// Whether the tray icon exists (closing the window then hides it instead of quitting).
+static TRAY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// The stack folder given at launch: the first argument, else `LIFEBOAT_OPEN`.
 fn startup_dir() -> Option<PathBuf> {
@@ -147,15 +202,44 @@ pub fn run() {
         startup_stack,
         restore_folders: Mutex::new(HashMap::new()),
         drive: Mutex::new(drive::Drive::default()),
+        busy: Mutex::new(HashMap::new()),
     }));
+    let hidden = std::env::args().any(|a| a == HIDDEN);
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
+        .plugin(
+            tauri_plugin_autostart::Builder::new()
+                .args([HIDDEN])
+                .app_name("Lifeboat")
+                .build(),
+        )
         .setup(move |app| {
             tauri::async_runtime::spawn(async move { backups::recover_interrupted(catalog) });
             if let Some(w) = app.get_webview_window("main") {
                 let _ = w.set_title(&format!("Lifeboat {}", lifeboat_core::VERSION));
+                if hidden {
+                    let _ = w.hide();
+                }
             }
+            let handle = app.handle().clone();
+            match tray::create(&handle) {
+                Ok(()) => TRAY.store(true, Ordering::Relaxed),
+                Err(e) => tracing::warn!("no system tray: {e}; closing the window quits Lifeboat"),
+            }
+            scheduler::spawn(handle);
             Ok(())
+        })
+        .on_window_event(|window, event| {
+            // With a tray, closing the window keeps Lifeboat (and its schedules) running.
+            if let tauri::WindowEvent::CloseRequested { api, .. } = event {
+                if TRAY.load(Ordering::Relaxed)
+                    && std::env::var_os("LIFEBOAT_CLOSE_QUITS").is_none()
+                {
+                    api.prevent_close();
+                    let _ = window.hide();
+                    scheduler::told_about_tray(window.app_handle());
+                }
+            }
         })
         .manage(state)
         .invoke_handler(tauri::generate_handler![
@@ -191,6 +275,13 @@ pub fn run() {
             drive::unlock_backup_drive,
             drive::choose_drive_target,
             drive::restore_from_drive,
+            scheduler::schedule_view,
+            scheduler::set_schedule,
+            scheduler::set_notification_levels,
+            scheduler::pause_schedules,
+            scheduler::tray_action,
+            scheduler::start_at_login,
+            tray::tray_menu,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

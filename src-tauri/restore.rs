@@ -205,7 +205,9 @@ pub async fn start_restore(
 ) -> Result<RestoreReport, IpcError> {
     let handle = tokio::runtime::Handle::current();
     let app_state = state.inner().clone();
+    let name = state.catalog.stack(stack_id)?.name;
     run_job(&state, &on_event, move |cancel, events| {
+        let _claim = crate::backups::StackClaim::take(&app_state, stack_id, &cancel, &name)?;
         let engine = BlockingEngine::connect(None, handle).ok();
         let opts = options(&app_state, stack_id, &request, engine)?;
         let identity = keys::load(None)?.0;

@@ -198,3 +198,26 @@ impl Catalog {
         Ok(())
     }
 }
+
+impl Catalog {
+    /// For each component a stack's successful backups hold, when it was last backed up
+    /// (Unix seconds), by name.
+    ///
+    /// # Errors
+    /// When SQLite fails.
+    pub fn component_freshness(&self, stack_id: i64) -> Result<Vec<(String, i64)>, CatalogError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT s.component, MAX(b.started) FROM backup_sizes s
+                 JOIN backups b ON b.id = s.backup_id
+                 WHERE s.stack_id = ?1 GROUP BY s.component ORDER BY s.component",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![stack_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(Iterator::collect)
+            .map_err(|e| self.err(e));
+        rows
+    }
+}
