@@ -33,6 +33,13 @@ const COMMANDS: &[&str] = &[
     "unlock_backup_drive",
     "choose_drive_target",
     "restore_from_drive",
+    "schedule_view",
+    "set_schedule",
+    "set_notification_levels",
+    "pause_schedules",
+    "tray_action",
+    "start_at_login",
+    "tray_menu",
 ];
 
 fn main() {

@@ -9,9 +9,10 @@ use std::path::Path;
 use lifeboat_core::catalog::StackRecord;
 use lifeboat_core::job::JobEvent;
 use lifeboat_core::restore::{RestorePlan, RestoreReport, UndoReport};
+use lifeboat_core::schedule::Pause;
 use lifeboat_desktop::{
     BackupChoices, BackupDone, BackupOverview, DriveInfo, DriveRestoreDone, ErrorCode,
-    InspectResult, IpcError, RestorePoints, RestoreRequest, SecretsScreen,
+    InspectResult, IpcError, RestorePoints, RestoreRequest, ScheduleView, SecretsScreen, TrayModel,
 };
 use ts_rs::{Config, TS};
 
@@ -33,6 +34,9 @@ fn export_all(dir: &Path) {
     UndoReport::export_all(&cfg).unwrap();
     DriveInfo::export_all(&cfg).unwrap();
     DriveRestoreDone::export_all(&cfg).unwrap();
+    ScheduleView::export_all(&cfg).unwrap();
+    Pause::export_all(&cfg).unwrap();
+    TrayModel::export_all(&cfg).unwrap();
 }
 
 fn read_dir(dir: &Path) -> BTreeMap<String, String> {

@@ -2,7 +2,7 @@ import { describe, expect, it, beforeEach, afterEach } from "vitest";
 import { mockIPC, clearMocks } from "@tauri-apps/api/mocks";
 import { start } from "./app";
 import { bytes, growth, ago } from "./lib/format";
-import type { BackupOverview, InspectResult } from "./lib/ipc";
+import type { BackupOverview, InspectResult, ScheduleView } from "./lib/ipc";
 
 const result: InspectResult = {
   stack: { id: 7, name: "chatbot", dir: "/srv/chatbot", last_inspected: 1000, last_total_bytes: 3072, last_warnings: 1 },
@@ -36,7 +36,7 @@ const result: InspectResult = {
 };
 
 const overview: BackupOverview = {
-  settings: { destination: null, mode: "auto", stop_services: [], keep: { last: 0, hourly: 0, daily: 7, weekly: 4, monthly: 0, yearly: 0 } },
+  settings: { destination: null, mode: "auto", stop_services: [], keep: { last: 0, hourly: 0, daily: 7, weekly: 4, monthly: 0, yearly: 0 }, schedule: null },
   services: [
     { name: "db", kind: "postgres", has_data: true, dump: "pg_dumpall", always_stopped: false },
     { name: "web", kind: "generic", has_data: true, dump: null, always_stopped: false },
@@ -44,6 +44,18 @@ const overview: BackupOverview = {
   history: [],
   key: { state: "missing", recipient: null, message: null, passphrase_tested_at: null },
   destination: null,
+};
+
+const noSchedule: ScheduleView = {
+  schedule: null,
+  description: null,
+  next_runs: [],
+  state: null,
+  failure_note: null,
+  paused_until: null,
+  alerts: [],
+  levels: { success: false, stale: true, disk: true, growth: true },
+  running: false,
 };
 
 async function settle() {
@@ -69,6 +81,8 @@ describe("Stacks screen", () => {
       if (cmd === "get_startup") return 7;
       if (cmd === "inspect_stack") return result;
       if (cmd === "backup_overview") return overview;
+      if (cmd === "schedule_view") return noSchedule;
+      if (cmd === "schedule_view") return noSchedule;
       throw new Error(`unexpected ${cmd}`);
     });
     await start(root);
@@ -90,6 +104,8 @@ describe("Stacks screen", () => {
       if (cmd === "get_startup") return null;
       if (cmd === "inspect_stack") throw { code: "no_compose_file", message: "no compose file in /srv/chatbot" };
       if (cmd === "backup_overview") return overview;
+      if (cmd === "schedule_view") return noSchedule;
+      if (cmd === "schedule_view") return noSchedule;
       throw new Error(`unexpected ${cmd}`);
     });
     await start(root);
@@ -133,6 +149,8 @@ describe("Back up now", () => {
           return 7;
         case "inspect_stack":
           return result;
+        case "schedule_view":
+          return noSchedule;
         case "backup_overview":
           return ov;
         case "choose_destination":
@@ -251,6 +269,7 @@ describe("Secrets tab", () => {
         case "get_startup": return 7;
         case "inspect_stack": return result;
         case "backup_overview": return overview;
+        case "schedule_view": return noSchedule;
         case "secrets_screen": return screen;
         case "reveal_secret": return "s3cret-value-123";
         case "fix_finding": return { ...screen, findings: [] };

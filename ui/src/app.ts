@@ -10,6 +10,9 @@ import { backupsPanel, openKeyDialog, openPassphraseDialog } from "./backups";
 import { secretsPanel } from "./secrets";
 import { openRestoreWizard } from "./restore";
 import { openDriveWizard } from "./drive";
+import { alertBanners, schedulePanel } from "./schedule";
+import type { Levels, Pause, Schedule, ScheduleView } from "./lib/ipc";
+import { listen } from "@tauri-apps/api/event";
 
 type Tab = "overview" | "backups" | "secrets";
 
@@ -24,6 +27,7 @@ interface State {
   results: Map<number, InspectResult>;
   overviews: Map<number, BackupOverview>;
   secrets: Map<number, SecretsScreen>;
+  schedules: Map<number, ScheduleView>;
   tab: Tab;
   job: Job | null;
   error: { title: string; detail: string } | null;
@@ -35,7 +39,19 @@ let root: HTMLElement;
 
 export async function start(el: HTMLElement): Promise<void> {
   root = el;
-  state = { stacks: [], selected: null, results: new Map(), overviews: new Map(), secrets: new Map(), tab: "overview", job: null, error: null, notice: null };
+  state = { stacks: [], selected: null, results: new Map(), overviews: new Map(), secrets: new Map(), schedules: new Map(), tab: "overview", job: null, error: null, notice: null };
+  // A scheduled backup started or ended (in the tray's thread): refresh what the page shows.
+  // A click on a notification or on the tray's "Open stack page" opens that stack.
+  try {
+    await listen<number | null>("backups-changed", () => {
+      if (state.selected === null) return;
+      void loadOverview(state.selected);
+      void loadSchedule(state.selected);
+    });
+    await listen<number>("open-stack", (ev) => void select(ev.payload));
+  } catch {
+    // Outside the app (unit tests) there are no events.
+  }
   try {
     state.stacks = await ipc.listStacks();
     const startup = await ipc.getStartup();
@@ -55,7 +71,31 @@ async function select(stackId: number): Promise<void> {
   state.notice = null;
   render();
   if (!state.overviews.has(stackId)) void loadOverview(stackId);
+  void loadSchedule(stackId);
   if (!state.results.has(stackId)) await inspect(stackId);
+}
+
+async function loadSchedule(stackId: number): Promise<void> {
+  try {
+    state.schedules.set(stackId, await ipc.scheduleView(stackId));
+    if (state.selected === stackId && !state.job) render();
+  } catch (e) {
+    state.error = describeError(e);
+    render();
+  }
+}
+
+async function scheduleCall(stackId: number, call: () => Promise<unknown>, notice: string): Promise<void> {
+  state.error = null;
+  try {
+    await call();
+    state.notice = { title: notice, detail: "" };
+  } catch (e) {
+    state.error = describeError(e);
+    state.notice = null;
+  }
+  await loadSchedule(stackId);
+  render();
 }
 
 async function loadOverview(stackId: number): Promise<BackupOverview | null> {
@@ -425,6 +465,8 @@ function content(): (Node | string)[] {
     ),
   );
   out.push(h("div", { id: "progress" }, progressBox()));
+  const banners = alertBanners(state.schedules.get(stack.id)?.alerts ?? []);
+  if (banners) out.push(banners);
   const tabs: [Tab, string][] = [
     ["overview", "Overview"],
     ["backups", "Backups"],
@@ -466,6 +508,11 @@ function content(): (Node | string)[] {
         testPassphrase: () => passphraseDialog(stack.id, false),
         changePassphrase: () => passphraseDialog(stack.id, true),
         saveKit: () => void saveKit(stack.id),
+      }),
+      schedulePanel(state.schedules.get(stack.id), state.job !== null, {
+        save: (sch: Schedule | null) => void scheduleCall(stack.id, () => ipc.setSchedule(stack.id, sch), sch ? "Schedule saved" : "Schedule removed"),
+        pause: (p: Pause | null) => void scheduleCall(stack.id, () => ipc.pauseSchedules(p), p ? "Schedules paused" : "Schedules resumed"),
+        levels: (l: Levels) => void scheduleCall(stack.id, () => ipc.setNotificationLevels(l), "Notification choices saved"),
       }),
     );
   } else if (state.tab === "secrets") {

@@ -38,6 +38,28 @@ import type { DriveInfo } from "./bindings/DriveInfo";
 import type { DriveRestoreDone } from "./bindings/DriveRestoreDone";
 export type { DriveInfo, DriveRestoreDone };
 
+import type { ScheduleView } from "./bindings/ScheduleView";
+import type { Schedule } from "./bindings/Schedule";
+import type { Levels } from "./bindings/Levels";
+import type { Pause } from "./bindings/Pause";
+import type { TrayModel } from "./bindings/TrayModel";
+export type { ScheduleView, Schedule, Levels, Pause, TrayModel };
+export type { Alert } from "./bindings/Alert";
+export type { TrayItem } from "./bindings/TrayItem";
+
+export const scheduleView = (stackId: number): Promise<ScheduleView> => invoke("schedule_view", { stackId });
+
+/** Sets (or with `null` removes) the stack's schedule; an invalid one is refused with a sentence. */
+export const setSchedule = (stackId: number, schedule: Schedule | null): Promise<ScheduleView> =>
+  invoke("set_schedule", { stackId, schedule });
+
+export const setNotificationLevels = (levels: Levels): Promise<Levels> => invoke("set_notification_levels", { levels });
+
+/** Pauses every schedule, or resumes them with `null`; returns until when (Unix seconds). */
+export const pauseSchedules = (pause: Pause | null): Promise<number | null> => invoke("pause_schedules", { pause });
+
+export const trayMenu = (): Promise<TrayModel> => invoke("tray_menu");
+
 export function isIpcError(e: unknown): e is IpcError {
   return typeof e === "object" && e !== null && "code" in e && "message" in e;
 }
