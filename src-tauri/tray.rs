@@ -150,7 +150,11 @@ pub fn model(state: &AppState, autostart: bool) -> TrayModel {
         for (component, at) in catalog.component_freshness(s.id).unwrap_or_default() {
             sub.push(item(
                 &format!("fresh:{}:{component}", s.id),
-                format!("{component}: {}", ago(now_s - at)),
+                format!(
+                    "{}: {}",
+                    component.strip_prefix("service-").unwrap_or(&component),
+                    ago(now_s - at)
+                ),
                 false,
             ));
         }

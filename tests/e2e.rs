@@ -177,6 +177,8 @@ async fn stacks_screen_shows_the_example_stack() {
             "LIFEBOAT_KEYRING_SERVICE",
             format!("lifeboat-e2e-{}", std::process::id()).into(),
         ),
+        // The scheduler checks every two seconds instead of twenty.
+        ("LIFEBOAT_TICK_SECS", "2".into()),
         // No engine is started for this test: the window must say so and carry on.
         (
             "DOCKER_HOST",
@@ -586,6 +588,120 @@ async fn stacks_screen_shows_the_example_stack() {
         assert!(!qdrant.exists(), "undo puts back the state before the restore");
         shot(&client, &artifacts, "e2e-restore-7-undone.png").await;
         click(&client, Locator::XPath("//dialog//button[text()='Close']")).await;
+
+        // A schedule a minute ahead: the scheduler runs the backup on its own and the
+        // history on the page gets the run.
+        wait_for(&client, Locator::Css("[data-testid=schedule-form]")).await;
+        let mut slot = chrono::Local::now() + chrono::Duration::minutes(1);
+        if chrono::Timelike::second(&slot) > 50 {
+            slot += chrono::Duration::minutes(1);
+        }
+        let at = slot.format("%H:%M").to_string();
+        // The page re-renders when the restore's refreshes land: retry the form on a
+        // stale element, as a person would look again.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let attempt = async {
+                client
+                    .find(Locator::Css("select[name=kind] option[value=daily]"))
+                    .await?
+                    .click()
+                    .await?;
+                client
+                    .execute(
+                        "document.querySelector('input[name=at]').value = arguments[0];",
+                        vec![serde_json::json!(at)],
+                    )
+                    .await?;
+                client
+                    .find(Locator::XPath("//button[text()='Save schedule']"))
+                    .await?
+                    .click()
+                    .await?;
+                Ok::<_, fantoccini::error::CmdError>(())
+            }
+            .await;
+            if attempt.is_ok() {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                if texts(&client, "[data-testid=schedule-description]").await
+                    == [format!("Every day at {at}")]
+                {
+                    break;
+                }
+            }
+            assert!(Instant::now() < deadline, "the schedule was never saved: {attempt:?}");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        assert_eq!(texts(&client, "[data-testid=next-runs] li").await.len(), 5);
+        shot(&client, &artifacts, "e2e-schedule-set.png").await;
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            let rows = texts(&client, "[data-testid=history-row]").await;
+            if rows.len() == 2 {
+                assert!(rows[0].contains("Backed up"), "{rows:?}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "the scheduled backup never showed up: {rows:?}");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let snaps = std::fs::read_dir(dest.path().join("chatbot/snapshots"))
+            .unwrap()
+            .count();
+        assert_eq!(snaps, 2, "the scheduled run wrote a snapshot");
+        shot(&client, &artifacts, "e2e-schedule-ran.png").await;
+
+        // The tray's menu, as the app builds it.
+        let tray = client
+            .execute_async(
+                "const done = arguments[arguments.length - 1]; \
+                 window.__TAURI_INTERNALS__.invoke('tray_menu').then(done, (e) => done({ error: e }));",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(tray["state"], "idle", "{tray}");
+        let tip = tray["tooltip"].as_str().unwrap();
+        assert!(tip.starts_with("Lifeboat: Last backup just now · next at ") && tip.ends_with(&at), "{tip}");
+        let items = tray["items"].as_array().unwrap();
+        let labels: Vec<&str> = items.iter().filter_map(|i| i["label"].as_str()).collect();
+        assert_eq!(labels[0], "Open Lifeboat");
+        assert!(labels[1].starts_with("chatbot: backed up"), "{labels:?}");
+        assert!(labels.contains(&"Pause schedules") && labels.contains(&"Start at login") && labels.contains(&"Quit Lifeboat"), "{labels:?}");
+        let cancel = items.iter().find(|i| i["id"] == "cancel").unwrap();
+        assert_eq!(cancel["enabled"], false, "nothing runs, so nothing to cancel");
+        let stack_menu = items[2]["items"].as_array().unwrap();
+        let sub: Vec<&str> = stack_menu.iter().filter_map(|i| i["label"].as_str()).collect();
+        assert!(sub.contains(&"Back up now"), "{sub:?}");
+        assert!(sub.iter().any(|l| l.starts_with("postgres: ")), "freshness per service: {sub:?}");
+        // Today's run happened: the next is tomorrow at the same time.
+        assert!(
+            sub.iter().any(|l| l.starts_with("Next backup at ") && l.ends_with(&at)),
+            "{sub:?}"
+        );
+        // Pausing from the tray shows on the page and in the menu.
+        client
+            .execute_async(
+                "const done = arguments[arguments.length - 1]; \
+                 window.__TAURI_INTERNALS__.invoke('tray_action', { id: 'pause:hour' }).then(done, done);",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let tray = client
+            .execute_async(
+                "const done = arguments[arguments.length - 1]; \
+                 window.__TAURI_INTERNALS__.invoke('tray_menu').then(done, done);",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let paused = tray["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["type"] == "submenu" && i["label"].as_str().is_some_and(|l| l.starts_with("Schedules paused until")));
+        assert!(paused.is_some(), "{tray}");
+        assert!(tray["tooltip"].as_str().unwrap().ends_with("schedules paused"), "{tray}");
     }
     .await;
     let _ = client.close().await;
