@@ -846,3 +846,211 @@ async fn a_new_computer_restores_a_stack_from_the_backup_drive() {
     drop(driver);
     result
 }
+
+/// Runs a command and returns its standard output (empty when it fails).
+fn output(cmd: &str, args: &[&str]) -> String {
+    Command::new(cmd)
+        .args(args)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+/// Where the tray icon sits on the screen: the absolute position of the window the tray
+/// code embeds in the panel (`xwininfo` prints it as the second `+X+Y`).
+fn tray_icon_at() -> Option<(i32, i32, i32, i32)> {
+    let tree = output("xwininfo", &["-root", "-tree"]);
+    let line = tree.lines().find(|l| l.contains("tray-icon tray app"))?;
+    // "… 32x30+0+0  +1246+1": size and relative place, then the absolute place.
+    let mut parts = line.split_whitespace().rev();
+    let abs = parts.next()?;
+    let size = parts.next()?.split('+').next()?;
+    let (w, h) = size.split_once('x')?;
+    let mut xy = abs.trim_start_matches('+').split('+');
+    Some((
+        xy.next()?.parse().ok()?,
+        xy.next()?.parse().ok()?,
+        w.parse().ok()?,
+        h.parse().ok()?,
+    ))
+}
+
+/// Number of pixels that differ between two screenshots.
+fn pixels_changed(a: &Path, b: &Path) -> u64 {
+    let out = Command::new("compare")
+        .args(["-metric", "AE"])
+        .arg(a)
+        .arg(b)
+        .arg("null:")
+        .output()
+        .expect("ImageMagick's compare runs");
+    String::from_utf8_lossy(&out.stderr)
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse::<f64>().ok())
+        .unwrap_or(0.0) as u64
+}
+
+/// The tray on a real panel (trayer, an XEmbed system tray) with a real notification daemon
+/// (dunst): the icon appears, a click opens the menu, the keyboard walks into the stack's
+/// submenu and picks "Back up now"; the backup cannot start (no destination yet), and the
+/// notification saying so is shown by the daemon. Screenshots of the menu and of the
+/// notification are saved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tray_menu_runs_a_backup_and_a_failure_is_notified() {
+    let _one = ONE_WINDOW.lock().await;
+    if std::env::var_os("DISPLAY").is_none() {
+        return skip("no X display (run under Xvfb, as .ci/run does)");
+    }
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
+        return skip("no D-Bus session bus for the notification daemon (./dev test runs one)");
+    }
+    for tool in [
+        "trayer", "dunst", "dunstctl", "xdotool", "xwininfo", "import", "compare",
+    ] {
+        if on_path(tool).is_none() {
+            return skip(&format!(
+                "{tool} is not installed (see APT_PACKAGES in ./dev)"
+            ));
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let artifacts = root.join("tests/artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let example = work.path().join("chatbot");
+    assert!(Command::new("cp")
+        .arg("-a")
+        .arg(root.join("examples/chatbot"))
+        .arg(&example)
+        .status()
+        .unwrap()
+        .success());
+    let home = work.path().join("home");
+    let _dunst = Driver(
+        Command::new("dunst")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let _panel = Driver(
+        Command::new("trayer")
+            .args([
+                "--edge",
+                "top",
+                "--align",
+                "right",
+                "--widthtype",
+                "pixel",
+                "--width",
+                "64",
+                "--heighttype",
+                "pixel",
+                "--height",
+                "32",
+                "--SetDockType",
+                "false",
+                "--transparent",
+                "false",
+                "--tint",
+                "0x303030",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let _app = Driver(
+        Command::new(env!("CARGO_BIN_EXE_lifeboat-desktop"))
+            .arg(&example)
+            .env("LIFEBOAT_HOME", &home)
+            .env_remove("LIFEBOAT_DESTINATION")
+            .env(
+                "DOCKER_HOST",
+                format!("unix://{}/no-docker.sock", work.path().display()),
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (x, y, w, h) = loop {
+        if let Some(at) = tray_icon_at() {
+            break at;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the tray icon never appeared in the panel"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    // Let the window and the first tray refresh settle.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let before = work.path().join("before.png");
+    assert!(Command::new("import")
+        .args(["-window", "root"])
+        .arg(&before)
+        .status()
+        .unwrap()
+        .success());
+    let (cx, cy) = (x + w / 2, y + h / 2);
+    assert!(Command::new("xdotool")
+        .args(["mousemove", &cx.to_string(), &cy.to_string(), "click", "1"])
+        .status()
+        .unwrap()
+        .success());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let menu = artifacts.join("e2e-tray-menu.png");
+    assert!(Command::new("import")
+        .args(["-window", "root"])
+        .arg(&menu)
+        .status()
+        .unwrap()
+        .success());
+    assert!(
+        pixels_changed(&before, &menu) > 5_000,
+        "clicking the tray icon showed no menu"
+    );
+    // Open Lifeboat, then the stack's line: its submenu opens on the first enabled entry,
+    // "Back up now".
+    for key in ["Down", "Down", "Right"] {
+        Command::new("xdotool").args(["key", key]).status().unwrap();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    assert!(Command::new("import")
+        .args(["-window", "root"])
+        .arg(artifacts.join("e2e-tray-submenu.png"))
+        .status()
+        .unwrap()
+        .success());
+    Command::new("xdotool")
+        .args(["key", "Return"])
+        .status()
+        .unwrap();
+    // The daemon shows it (a failure is critical: it stays until closed)…
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while output("dunstctl", &["count", "displayed"]).trim() != "1" {
+        assert!(Instant::now() < deadline, "no notification is displayed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(Command::new("import")
+        .args(["-window", "root"])
+        .arg(artifacts.join("e2e-notification.png"))
+        .status()
+        .unwrap()
+        .success());
+    // …and, closed, it is in the daemon's history with what it said.
+    Command::new("dunstctl").arg("close-all").status().unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let history = output("dunstctl", &["history"]);
+    assert!(history.contains("Backup of chatbot failed"), "{history}");
+    assert!(
+        history.contains("No backup destination is chosen for this stack"),
+        "{history}"
+    );
+    assert!(history.contains("Lifeboat"), "the app name: {history}");
+}
