@@ -232,9 +232,7 @@ pub fn run() {
         .on_window_event(|window, event| {
             // With a tray, closing the window keeps Lifeboat (and its schedules) running.
             if let tauri::WindowEvent::CloseRequested { api, .. } = event {
-                if TRAY.load(Ordering::Relaxed)
-                    && std::env::var_os("LIFEBOAT_CLOSE_QUITS").is_none()
-                {
+                if TRAY.load(Ordering::Relaxed) {
                     api.prevent_close();
                     let _ = window.hide();
                     scheduler::told_about_tray(window.app_handle());

@@ -314,6 +314,9 @@ pub fn set_schedule(
     if let Some(s) = &schedule {
         s.validate()
             .map_err(|e| IpcError::new(ErrorCode::BadSchedule, upper_first(&e.to_string())))?;
+        if schedule::destination(&state.catalog.settings(stack_id)?).is_none() {
+            return Err(crate::backups::no_destination());
+        }
     }
     state
         .catalog

@@ -633,6 +633,9 @@ async fn stacks_screen_shows_the_example_stack() {
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
         assert_eq!(texts(&client, "[data-testid=next-runs] li").await.len(), 5);
+        let _ = client
+            .execute("document.getElementById('schedule-title')?.scrollIntoView()", vec![])
+            .await;
         shot(&client, &artifacts, "e2e-schedule-set.png").await;
         let deadline = Instant::now() + Duration::from_secs(180);
         loop {
@@ -648,6 +651,9 @@ async fn stacks_screen_shows_the_example_stack() {
             .unwrap()
             .count();
         assert_eq!(snaps, 2, "the scheduled run wrote a snapshot");
+        let _ = client
+            .execute("document.getElementById('schedule-title')?.scrollIntoView()", vec![])
+            .await;
         shot(&client, &artifacts, "e2e-schedule-ran.png").await;
 
         // The tray's menu, as the app builds it.

@@ -502,17 +502,17 @@ function content(): (Node | string)[] {
   const panel = h("div", { role: "tabpanel", "aria-labelledby": `tab-${state.tab}` });
   if (state.tab === "backups") {
     panel.append(
+      schedulePanel(state.schedules.get(stack.id), state.job !== null, {
+        save: (sch: Schedule | null) => void scheduleCall(stack.id, () => ipc.setSchedule(stack.id, sch), sch ? "Schedule saved" : "Schedule removed"),
+        pause: (p: Pause | null) => void scheduleCall(stack.id, () => ipc.pauseSchedules(p), p ? "Schedules paused" : "Schedules resumed"),
+        levels: (l: Levels) => void scheduleCall(stack.id, () => ipc.setNotificationLevels(l), "Notification choices saved"),
+      }),
       backupsPanel(state.overviews.get(stack.id), state.job !== null, {
         chooseDestination: () => void chooseDestination(stack.id),
         saveSettings: (mode, stop, keep) => void saveSettings(stack.id, mode, stop, keep),
         testPassphrase: () => passphraseDialog(stack.id, false),
         changePassphrase: () => passphraseDialog(stack.id, true),
         saveKit: () => void saveKit(stack.id),
-      }),
-      schedulePanel(state.schedules.get(stack.id), state.job !== null, {
-        save: (sch: Schedule | null) => void scheduleCall(stack.id, () => ipc.setSchedule(stack.id, sch), sch ? "Schedule saved" : "Schedule removed"),
-        pause: (p: Pause | null) => void scheduleCall(stack.id, () => ipc.pauseSchedules(p), p ? "Schedules paused" : "Schedules resumed"),
-        levels: (l: Levels) => void scheduleCall(stack.id, () => ipc.setNotificationLevels(l), "Notification choices saved"),
       }),
     );
   } else if (state.tab === "secrets") {
