@@ -972,6 +972,8 @@ async fn the_tray_menu_runs_a_backup_and_a_failure_is_notified() {
         Command::new(env!("CARGO_BIN_EXE_lifeboat-desktop"))
             .arg(&example)
             .env("LIFEBOAT_HOME", &home)
+            // Start at login writes into $HOME/.config/autostart: a home of its own.
+            .env("HOME", &home)
             .env_remove("LIFEBOAT_DESTINATION")
             .env(
                 "DOCKER_HOST",
@@ -1059,4 +1061,33 @@ async fn the_tray_menu_runs_a_backup_and_a_failure_is_notified() {
         "{history}"
     );
     assert!(history.contains("Lifeboat"), "the app name: {history}");
+
+    // Start at login, ticked in the menu (the keyboard skips the disabled Cancel entry),
+    // writes the autostart entry that starts Lifeboat hidden in the tray.
+    Command::new("xdotool")
+        .args(["mousemove", &cx.to_string(), &cy.to_string(), "click", "1"])
+        .status()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    for key in ["Down", "Down", "Down", "Down", "Return"] {
+        Command::new("xdotool").args(["key", key]).status().unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let entry = home.join(".config/autostart/Lifeboat.desktop");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !entry.is_file() {
+        assert!(
+            Instant::now() < deadline,
+            "Start at login wrote no autostart entry"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let text = std::fs::read_to_string(&entry).unwrap();
+    assert!(
+        text.contains(&format!(
+            "Exec={} --hidden",
+            env!("CARGO_BIN_EXE_lifeboat-desktop")
+        )),
+        "{text}"
+    );
 }

@@ -347,3 +347,77 @@ fn alerts_reach_a_real_notification_service_and_success_stays_quiet() {
     assert_eq!(got[2].summary, "gateway is backed up");
     assert_eq!(got[2].urgency, Some(0));
 }
+
+#[test]
+fn a_nearly_full_destination_is_an_alert_once_a_day() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("stack");
+    stack(&dir);
+    let drive = tmp.path().join("drive");
+    std::fs::create_dir(&drive).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
+        .arg(&drive)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        return skip("cannot mount a small tmpfs (needs root)");
+    }
+    let result = std::panic::catch_unwind(|| {
+        let catalog = Catalog::open(&tmp.path().join("catalog.sqlite3")).unwrap();
+        let rec = catalog.add_stack(&dir, "nightly").unwrap();
+        let mut settings = catalog.settings(rec.id).unwrap();
+        settings.destination = Some(drive.display().to_string());
+        catalog.save_settings(rec.id, &settings).unwrap();
+        let now = chrono::Utc::now().with_timezone(&Berlin);
+        let codes = |c: &Catalog| {
+            alerts::current(c, rec.id, &now)
+                .unwrap()
+                .into_iter()
+                .map(|a| a.code)
+                .collect::<Vec<_>>()
+        };
+        assert!(!codes(&catalog).contains(&AlertCode::DiskLow));
+        // 3.7 of 4 MiB used: less than 10% free.
+        std::fs::write(drive.join("filler"), vec![1u8; 3_800_000]).unwrap();
+        let current = alerts::current(&catalog, rec.id, &now).unwrap();
+        let low = current
+            .iter()
+            .find(|a| a.code == AlertCode::DiskLow)
+            .unwrap_or_else(|| panic!("{current:?}"));
+        assert!(low.body.contains("free of 4.0 MiB"), "{}", low.body);
+        let t = now.timestamp();
+        let levels = Levels::default();
+        assert_eq!(
+            alerts::to_notify(&catalog, rec.id, &current, levels, t)
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(
+            alerts::to_notify(&catalog, rec.id, &current, levels, t + 600)
+                .unwrap()
+                .is_empty()
+        );
+        // Space freed: the condition is forgotten, and said again when it comes back.
+        std::fs::remove_file(drive.join("filler")).unwrap();
+        let current = alerts::current(&catalog, rec.id, &now).unwrap();
+        assert!(
+            alerts::to_notify(&catalog, rec.id, &current, levels, t + 700)
+                .unwrap()
+                .is_empty()
+        );
+        std::fs::write(drive.join("filler"), vec![1u8; 3_800_000]).unwrap();
+        let current = alerts::current(&catalog, rec.id, &now).unwrap();
+        assert_eq!(
+            alerts::to_notify(&catalog, rec.id, &current, levels, t + 800)
+                .unwrap()
+                .len(),
+            1
+        );
+    });
+    let _ = std::process::Command::new("umount").arg(&drive).status();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
