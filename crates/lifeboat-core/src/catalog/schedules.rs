@@ -6,6 +6,9 @@ use rusqlite::{params, OptionalExtension};
 use super::{Catalog, CatalogError};
 use crate::schedule::{Schedule, ScheduleState};
 
+/// Bytes per component of one backup, by component name.
+pub type ComponentSizes = Vec<(String, u64)>;
+
 const PAUSED: &str = "schedules_paused_until";
 
 impl Catalog {
@@ -125,7 +128,7 @@ impl Catalog {
     pub fn last_component_sizes(
         &self,
         stack_id: i64,
-    ) -> Result<Vec<(i64, Vec<(String, u64)>)>, CatalogError> {
+    ) -> Result<Vec<(i64, ComponentSizes)>, CatalogError> {
         let conn = self.conn();
         let mut stmt = conn
             .prepare(
