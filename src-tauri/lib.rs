@@ -206,6 +206,11 @@ pub fn run() {
     }));
     let hidden = std::env::args().any(|a| a == HIDDEN);
     let result = tauri::Builder::default()
+        // Launching Lifeboat again (from the menu, or with a stack folder) shows the running
+        // one instead of starting a second scheduler.
+        .plugin(tauri_plugin_single_instance::init(|app, args, _cwd| {
+            scheduler::second_launch(app, &args);
+        }))
         .plugin(tauri_plugin_dialog::init())
         .plugin(
             tauri_plugin_autostart::Builder::new()

@@ -398,3 +398,25 @@ pub fn told_about_tray(app: &AppHandle) {
             .blocking_show();
     });
 }
+
+/// Another launch of Lifeboat: the running one comes to the front, and opens the stack
+/// folder that launch named (adding it to the catalog).
+pub fn second_launch(app: &AppHandle, args: &[String]) {
+    let state = app.state::<AppState>().inner().clone();
+    let stack = args
+        .iter()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .and_then(|dir| {
+            let project = lifeboat_core::stack::load(
+                std::path::Path::new(dir),
+                &lifeboat_core::LoadOptions::default(),
+            )
+            .ok()?;
+            state.catalog.add_stack(&project.dir, &project.name).ok()
+        });
+    if stack.is_some() {
+        let _ = app.emit(CHANGED, ());
+    }
+    show_stack(app, stack.map(|s| s.id));
+}

@@ -968,7 +968,7 @@ async fn the_tray_menu_runs_a_backup_and_a_failure_is_notified() {
             .unwrap(),
     );
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let _app = Driver(
+    let app = Driver(
         Command::new(env!("CARGO_BIN_EXE_lifeboat-desktop"))
             .arg(&example)
             .env("LIFEBOAT_HOME", &home)
@@ -1089,5 +1089,49 @@ async fn the_tray_menu_runs_a_backup_and_a_failure_is_notified() {
             env!("CARGO_BIN_EXE_lifeboat-desktop")
         )),
         "{text}"
+    );
+
+    // Launched again with another stack folder: the running Lifeboat takes the folder and
+    // the second launch ends at once (one scheduler per user).
+    let second = work.path().join("second");
+    std::fs::create_dir(&second).unwrap();
+    std::fs::write(
+        second.join("compose.yaml"),
+        "name: second\nservices:\n  app:\n    image: busybox\n",
+    )
+    .unwrap();
+    let mut again = Command::new(env!("CARGO_BIN_EXE_lifeboat-desktop"))
+        .arg(&second)
+        .env("LIFEBOAT_HOME", &home)
+        .env("HOME", &home)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = again.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = again.kill();
+            panic!("a second Lifeboat kept running beside the first");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "{status:?}");
+    let catalog = lifeboat_core::Catalog::open(&home.join("catalog.sqlite3")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !catalog.stacks().unwrap().iter().any(|s| s.name == "second") {
+        assert!(
+            Instant::now() < deadline,
+            "the running Lifeboat did not take the folder"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut first = app;
+    assert!(
+        first.0.try_wait().unwrap().is_none(),
+        "the first Lifeboat is still running"
     );
 }

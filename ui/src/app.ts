@@ -48,7 +48,12 @@ export async function start(el: HTMLElement): Promise<void> {
       void loadOverview(state.selected);
       void loadSchedule(state.selected);
     });
-    await listen<number>("open-stack", (ev) => void select(ev.payload));
+    await listen<number>("open-stack", (ev) => {
+      void ipc.listStacks().then((stacks) => {
+        state.stacks = stacks;
+        void select(ev.payload);
+      });
+    });
   } catch {
     // Outside the app (unit tests) there are no events.
   }
