@@ -391,11 +391,11 @@ pub fn send(alert: &Alert) -> Result<notify_rust::NotificationHandle, String> {
     n.appname("Lifeboat")
         .summary(&alert.summary)
         .body(&alert.body)
-        .icon("lifeboat")
+        .icon("lifeboat-desktop")
         .action("default", "Open");
     #[cfg(all(unix, not(target_os = "macos")))]
     {
-        n.hint(notify_rust::Hint::DesktopEntry("lifeboat".into()));
+        n.hint(notify_rust::Hint::DesktopEntry("Lifeboat".into()));
         n.urgency(match alert.severity.as_str() {
             "error" => notify_rust::Urgency::Critical,
             "warning" => notify_rust::Urgency::Normal,
