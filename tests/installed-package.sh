@@ -10,7 +10,7 @@ sudo=""
 
 ui/node_modules/.bin/tauri build --debug --bundles deb
 deb=$(ls target/debug/bundle/deb/Lifeboat_*_amd64.deb)
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "./$deb"
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --reinstall --no-install-recommends "./$deb"
 test -x /usr/bin/lifeboat-desktop
 test -f /usr/share/applications/Lifeboat.desktop
 grep -q '^Exec=lifeboat-desktop' /usr/share/applications/Lifeboat.desktop
