@@ -82,7 +82,6 @@ describe("Stacks screen", () => {
       if (cmd === "inspect_stack") return result;
       if (cmd === "backup_overview") return overview;
       if (cmd === "schedule_view") return noSchedule;
-      if (cmd === "schedule_view") return noSchedule;
       throw new Error(`unexpected ${cmd}`);
     });
     await start(root);
@@ -104,7 +103,6 @@ describe("Stacks screen", () => {
       if (cmd === "get_startup") return null;
       if (cmd === "inspect_stack") throw { code: "no_compose_file", message: "no compose file in /srv/chatbot" };
       if (cmd === "backup_overview") return overview;
-      if (cmd === "schedule_view") return noSchedule;
       if (cmd === "schedule_view") return noSchedule;
       throw new Error(`unexpected ${cmd}`);
     });
@@ -322,5 +320,51 @@ describe("format", () => {
     expect(growth(-2048)).toBe("−2.0 KiB");
     expect(ago(1000, 1010)).toBe("just now");
     expect(ago(0, 7200)).toBe("2 h ago");
+  });
+});
+
+// An automated accessibility pass (axe-core) over each screen. jsdom has no layout, so axe
+// cannot measure colour contrast here; the E2E screenshots are where contrast is looked at.
+describe("accessibility", () => {
+  let root: HTMLElement;
+  beforeEach(() => {
+    root = document.createElement("div");
+    document.body.append(root);
+  });
+  afterEach(() => {
+    clearMocks();
+    root.remove();
+  });
+
+  async function violations(): Promise<string[]> {
+    const axe = (await import("axe-core")).default;
+    const r = await axe.run(root, { rules: { "color-contrast": { enabled: false } } });
+    return r.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`);
+  }
+
+  it("has no violations on the welcome, a stack's overview, and its Backups tab", async () => {
+    mockIPC((cmd) => (cmd === "list_stacks" ? [] : null));
+    await start(root);
+    await settle();
+    expect(await violations()).toEqual([]);
+    clearMocks();
+    mockIPC((cmd) => {
+      if (cmd === "list_stacks") return [result.stack];
+      if (cmd === "get_startup") return 7;
+      if (cmd === "inspect_stack") return result;
+      if (cmd === "backup_overview") return overview;
+      if (cmd === "schedule_view") return { ...noSchedule, schedule: { kind: "daily", at: "02:00" }, description: "Every day at 02:00", next_runs: [1795485600],
+        alerts: [{ stack_id: 7, code: "stale", severity: "warning", summary: "chatbot has not been backed up for 3 days", body: "Check the drive." }] };
+      throw new Error(`unexpected ${cmd}`);
+    });
+    root.replaceChildren();
+    await start(root);
+    await settle();
+    expect(root.querySelector("[data-testid=service-row]")).not.toBeNull();
+    expect(await violations()).toEqual([]);
+    root.querySelector<HTMLButtonElement>("#tab-backups")!.click();
+    await settle();
+    expect(root.querySelector("[data-testid=schedule-form]")).not.toBeNull();
+    expect(await violations()).toEqual([]);
   });
 });
