@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use chrono::Local;
 use lifeboat_core::alerts::{self, Alert, Levels};
-use lifeboat_core::backup::BackupError;
 use lifeboat_core::docker::BlockingEngine;
-use lifeboat_core::schedule::{self, Outcome, Pause, RunError, Schedule, ScheduleState};
+use lifeboat_core::schedule::{self, Outcome, Pause, Schedule, ScheduleState};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, State};
 use tauri_plugin_autostart::ManagerExt;
@@ -64,17 +63,13 @@ fn check(app: &AppHandle) {
             return;
         }
     };
-    let levels = Levels::load(&catalog).unwrap_or_default();
-    let mut said = alerts::from_events(&events, levels);
-    for stack in catalog.stacks().unwrap_or_default() {
-        let current = alerts::current(&catalog, stack.id, &now).unwrap_or_default();
-        said.extend(
-            alerts::to_notify(&catalog, stack.id, &current, levels, now.timestamp())
-                .unwrap_or_default(),
-        );
-    }
-    for a in said {
-        notify(app, a);
+    match alerts::after_tick(&catalog, &events, &now) {
+        Ok(said) => {
+            for a in said {
+                notify(app, a);
+            }
+        }
+        Err(e) => tracing::warn!("the scheduler could not read the catalog: {e}"),
     }
     if !events.is_empty() {
         let _ = app.emit(CHANGED, ());
@@ -101,11 +96,7 @@ fn run_scheduled(app: &AppHandle, state: &AppState, stack_id: i64) -> Outcome {
     );
     state.release_stack(stack_id);
     state.end_job(job_id);
-    match result {
-        Ok(_) => Outcome::Ok,
-        Err(RunError::Backup(BackupError::Busy(_))) => Outcome::Busy,
-        Err(e) => Outcome::Failed(e.to_string()),
-    }
+    Outcome::of(&result)
 }
 
 /// Shows a notification; a click on it opens the stack's page.
@@ -312,8 +303,9 @@ pub fn set_schedule(
     schedule: Option<Schedule>,
 ) -> Result<ScheduleView, IpcError> {
     if let Some(s) = &schedule {
-        s.validate()
-            .map_err(|e| IpcError::new(ErrorCode::BadSchedule, upper_first(&e.to_string())))?;
+        s.validate().map_err(|e| {
+            IpcError::new(ErrorCode::BadSchedule, alerts::upper_first(&e.to_string()))
+        })?;
         if schedule::destination(&state.catalog.settings(stack_id)?).is_none() {
             return Err(crate::backups::no_destination());
         }
@@ -323,13 +315,6 @@ pub fn set_schedule(
         .set_schedule(stack_id, schedule, Local::now().timestamp())?;
     crate::tray::refresh(&app);
     view(&state, stack_id)
-}
-
-fn upper_first(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
 }
 
 /// Saves which notifications the user wants (failures are always said).

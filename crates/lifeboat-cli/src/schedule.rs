@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::{Local, TimeZone};
 use clap::Subcommand;
-use lifeboat_core::alerts::{self, Levels};
+use lifeboat_core::alerts;
 use lifeboat_core::schedule::{self, due, Due, Outcome, Pause, Schedule, ScheduleState};
 use lifeboat_core::{CancelToken, Catalog, LoadOptions};
 use serde::Serialize;
@@ -200,45 +200,28 @@ fn run(
 ) -> Result<()> {
     loop {
         let now = Local::now();
-        let levels = Levels::load(catalog)?;
         let mut runner = |stack_id: i64| {
             let engine =
                 lifeboat_core::docker::BlockingEngine::connect(None, runtime.handle().clone()).ok();
             let name = catalog.stack(stack_id).map(|s| s.name).unwrap_or_default();
             eprintln!("lifeboat: scheduled backup of {name} starting");
-            match schedule::backup_stack(
+            let result = schedule::backup_stack(
                 catalog,
                 stack_id,
                 engine,
                 &lifeboat_core::job::NoProgress,
                 &CancelToken::new(),
-            ) {
-                Ok(done) => {
-                    eprintln!(
-                        "lifeboat: scheduled backup of {name}: snapshot {}",
-                        done.report.snapshot
-                    );
-                    Outcome::Ok
-                }
-                Err(lifeboat_core::schedule::RunError::Backup(
-                    lifeboat_core::backup::BackupError::Busy(_),
-                )) => Outcome::Busy,
-                Err(e) => Outcome::Failed(e.to_string()),
+            );
+            if let Ok(done) = &result {
+                eprintln!(
+                    "lifeboat: scheduled backup of {name}: snapshot {}",
+                    done.report.snapshot
+                );
             }
+            Outcome::of(&result)
         };
         let events = schedule::tick(catalog, &now, &mut runner)?;
-        let mut said = alerts::from_events(&events, levels);
-        for stack in catalog.stacks()? {
-            let current = alerts::current(catalog, stack.id, &now)?;
-            said.extend(alerts::to_notify(
-                catalog,
-                stack.id,
-                &current,
-                levels,
-                now.timestamp(),
-            )?);
-        }
-        for a in &said {
+        for a in &alerts::after_tick(catalog, &events, &now)? {
             eprintln!("lifeboat: {}: {}", a.summary, a.body);
             if let Err(e) = alerts::send(a) {
                 tracing::debug!("{e}");

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::catalog::{BackupResult, Catalog, CatalogError};
+use crate::inspect::human_bytes;
 use crate::schedule::{destination, Outcome, TickEvent};
 
 /// Which notifications the user wants beside the ones always sent.
@@ -125,21 +126,6 @@ fn ago(secs: i64) -> String {
     }
 }
 
-fn human(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = bytes as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
-
 /// The conditions that hold for a stack at `now`: the last backup failed, a scheduled one
 /// is waiting, backups are stale, the destination is nearly full, data grew. These are the
 /// stack page's banners; [`to_notify`] picks which of them to send.
@@ -230,11 +216,11 @@ pub fn current<Tz: TimeZone>(
                     format!("The backup drive of {} is almost full", stack.name),
                     format!(
                         "{} free of {} at {}{}. Free some space or set a retention rule.",
-                        human(free),
-                        human(total),
+                        human_bytes(free),
+                        human_bytes(total),
                         dest.display(),
                         if need > free {
-                            format!("; the last backup needed {}", human(need))
+                            format!("; the last backup needed {}", human_bytes(need))
                         } else {
                             String::new()
                         }
@@ -253,8 +239,8 @@ pub fn current<Tz: TimeZone>(
                     format!(
                         "{name} grew {}% ({} → {})",
                         (*now_b - before) * 100 / before,
-                        human(*before),
-                        human(*now_b)
+                        human_bytes(*before),
+                        human_bytes(*now_b)
                     )
                 })
             })
@@ -277,7 +263,9 @@ pub fn current<Tz: TimeZone>(
     Ok(out)
 }
 
-fn upper_first(s: &str) -> String {
+/// `s` with its first letter upper-cased: a core message (lower-case, as errors are) made
+/// into a sentence for people.
+pub fn upper_first(s: &str) -> String {
     let mut c = s.chars();
     c.next()
         .map(|f| f.to_uppercase().chain(c).collect())
@@ -379,6 +367,32 @@ pub fn to_notify(
         }
     }
     Ok(out)
+}
+
+/// Everything to notify after a scheduler tick at `now`: what its events call for, then
+/// each stack's conditions that are due to be said again ([`from_events`], [`current`] and
+/// [`to_notify`] for every stack, with the user's [`Levels`]).
+///
+/// # Errors
+/// When the catalog fails.
+pub fn after_tick<Tz: TimeZone>(
+    catalog: &Catalog,
+    events: &[TickEvent],
+    now: &DateTime<Tz>,
+) -> Result<Vec<Alert>, CatalogError> {
+    let levels = Levels::load(catalog)?;
+    let mut said = from_events(events, levels);
+    for stack in catalog.stacks()? {
+        let current = current(catalog, stack.id, now)?;
+        said.extend(to_notify(
+            catalog,
+            stack.id,
+            &current,
+            levels,
+            now.timestamp(),
+        )?);
+    }
+    Ok(said)
 }
 
 /// Shows `alert` as a desktop notification with an "Open" action. Returns the handle to

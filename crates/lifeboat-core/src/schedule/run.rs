@@ -138,6 +138,18 @@ pub enum Outcome {
     Busy,
 }
 
+impl Outcome {
+    /// How a [`backup_stack`] run ended: a backup already running on the stack (from
+    /// another process) is [`Outcome::Busy`], to be tried again at the next tick.
+    pub fn of(result: &Result<StackBackup, RunError>) -> Self {
+        match result {
+            Ok(_) => Self::Ok,
+            Err(RunError::Backup(BackupError::Busy(_))) => Self::Busy,
+            Err(e) => Self::Failed(e.to_string()),
+        }
+    }
+}
+
 /// What a tick did, for notifications and the tray.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TickEvent {
