@@ -33,13 +33,12 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 #[non_exhaustive]
 pub enum DockerError {
     /// No engine answered at the configured address.
-    #[error(
-        "no Docker engine answered at {host}: start Docker (or check DOCKER_HOST); \
-         Lifeboat carries on with the files it can read ({reason})"
-    )]
+    #[error("{}; Lifeboat carries on with the files it can read", problem.sentence(host, reason))]
     Unreachable {
         /// Where Lifeboat looked.
         host: String,
+        /// Which of the usual cases it is (each has its own fix).
+        problem: DockerProblem,
         /// What went wrong.
         reason: String,
     },
@@ -59,6 +58,67 @@ pub enum DockerError {
         /// The limit.
         secs: u64,
     },
+}
+
+/// Why no engine answered, as far as the socket tells: each case has its own fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
+#[serde(rename_all = "kebab-case")]
+pub enum DockerProblem {
+    /// No socket and no `docker` or `dockerd` command on this computer.
+    NotInstalled,
+    /// Docker is installed, but nothing listens on its socket.
+    NotRunning,
+    /// The socket is there, but this user may not open it.
+    NoPermission,
+    /// Something else: a remote host, a hung engine, an unexpected answer.
+    NoAnswer,
+}
+
+impl DockerProblem {
+    /// What happened and what to do, in one sentence (without the "carries on" part).
+    pub fn sentence(self, host: &str, reason: &str) -> String {
+        let socket = host.strip_prefix("unix://").unwrap_or(host);
+        match self {
+            Self::NotInstalled => format!(
+                "Docker is not installed on this computer (no `docker` command and nothing at {socket}): \
+                 install Docker Engine or Docker Desktop to let Lifeboat see containers and dump databases"
+            ),
+            Self::NotRunning => format!(
+                "Docker is installed but not running (nothing answers at {socket}): start it with \
+                 `sudo systemctl start docker`, or open Docker Desktop"
+            ),
+            Self::NoPermission => format!(
+                "You are not allowed to use Docker's socket {socket}: add yourself to the docker group \
+                 (`sudo usermod -aG docker $USER`), then log out and in"
+            ),
+            Self::NoAnswer => format!(
+                "No Docker engine answered at {host}: start Docker (or check DOCKER_HOST) ({reason})"
+            ),
+        }
+    }
+
+    /// Tells the cases apart by connecting to the Unix socket at `socket` directly; `has_docker`
+    /// says whether a Docker command is installed (only asked when the socket is missing).
+    pub fn diagnose(socket: &std::path::Path, has_docker: impl FnOnce() -> bool) -> Self {
+        match std::os::unix::net::UnixStream::connect(socket) {
+            Ok(_) => Self::NoAnswer,
+            Err(e) => match e.kind() {
+                std::io::ErrorKind::PermissionDenied => Self::NoPermission,
+                std::io::ErrorKind::ConnectionRefused => Self::NotRunning,
+                std::io::ErrorKind::NotFound if has_docker() => Self::NotRunning,
+                std::io::ErrorKind::NotFound => Self::NotInstalled,
+                _ => Self::NoAnswer,
+            },
+        }
+    }
+}
+
+/// Whether a `docker` or `dockerd` command is on `PATH`.
+pub fn docker_installed() -> bool {
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path)
+            .any(|d| d.join("docker").is_file() || d.join("dockerd").is_file())
+    })
 }
 
 /// One container of a compose project.
@@ -116,6 +176,10 @@ impl Engine {
     pub async fn connect(host: Option<&str>) -> Result<Self, DockerError> {
         let host = host.map_or_else(configured_host, str::to_owned);
         let unreachable = |reason: String| DockerError::Unreachable {
+            problem: match host.strip_prefix("unix://") {
+                Some(path) => DockerProblem::diagnose(std::path::Path::new(path), docker_installed),
+                None => DockerProblem::NoAnswer,
+            },
             host: host.clone(),
             reason,
         };

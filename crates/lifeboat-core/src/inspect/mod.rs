@@ -19,7 +19,7 @@ use ts_rs::TS;
 
 use crate::catalog::PastSizes;
 use crate::catalog::{Catalog, CatalogError, StackRecord};
-use crate::docker::{ContainerInfo, Engine};
+use crate::docker::{ContainerInfo, DockerError, DockerProblem, Engine};
 use crate::job::{CancelToken, Progress};
 use crate::stack::{LoadOptions, Mount, MountType, Project, ServiceKind, StackError};
 use crate::warning::{Warning, WarningCode};
@@ -81,6 +81,8 @@ pub struct DockerStatus {
     pub host: String,
     /// Why it did not answer, when it did not.
     pub message: Option<String>,
+    /// Which usual case that is (not installed, not running, no permission), when asked.
+    pub problem: Option<DockerProblem>,
 }
 
 /// How a mount's size was measured.
@@ -263,11 +265,16 @@ pub async fn inspect(
                     reachable: true,
                     host: e.host().to_owned(),
                     message: None,
+                    problem: None,
                 };
                 (Some(e), status)
             }
             Err(e) => {
                 warnings.push(Warning::new(WarningCode::DockerUnavailable, e.to_string()));
+                let problem = match &e {
+                    DockerError::Unreachable { problem, .. } => Some(*problem),
+                    _ => Some(DockerProblem::NoAnswer),
+                };
                 let status = DockerStatus {
                     reachable: false,
                     host: opts
@@ -275,6 +282,7 @@ pub async fn inspect(
                         .clone()
                         .unwrap_or_else(crate::docker::configured_host),
                     message: Some(e.to_string()),
+                    problem,
                 };
                 (None, status)
             }
@@ -289,6 +297,7 @@ pub async fn inspect(
                     .clone()
                     .unwrap_or_else(crate::docker::configured_host),
                 message: Some("not asked".into()),
+                problem: None,
             },
         )
     };
