@@ -40,6 +40,10 @@ const COMMANDS: &[&str] = &[
     "tray_action",
     "start_at_login",
     "tray_menu",
+    "settings_view",
+    "choose_default_destination",
+    "set_theme",
+    "open_logs",
 ];
 
 fn main() {

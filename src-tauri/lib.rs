@@ -8,6 +8,7 @@ mod error;
 mod restore;
 mod scheduler;
 mod secrets;
+mod settings;
 mod tray;
 
 use std::collections::HashMap;
@@ -25,6 +26,7 @@ pub use error::{ErrorCode, IpcError};
 pub use restore::{LastRestore, RestorePoints, RestoreRequest};
 pub use scheduler::ScheduleView;
 pub use secrets::SecretsScreen;
+pub use settings::SettingsView;
 pub use tray::{TrayItem, TrayModel};
 
 /// The app's shared state: the catalog, running jobs, and the stack opened at launch.
@@ -169,14 +171,37 @@ fn startup_dir() -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
+/// Logs to stderr and to `lifeboat-desktop.log` in the log folder ("Open logs" in Settings).
+/// A log folder that cannot be created leaves stderr only, and says so.
+fn init_logging() {
+    use tracing_subscriber::fmt::writer::MakeWriterExt;
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_env("LIFEBOAT_LOG")
+            .unwrap_or_else(|_| "info".into())
+    };
+    let file = lifeboat_core::settings::log_dir()
+        .map_err(|e| e.to_string())
+        .and_then(|dir| {
+            lifeboat_core::settings::open_log(&dir, "lifeboat-desktop")
+                .map_err(|e| format!("{}: {e}", dir.display()))
+        });
+    match file {
+        Ok(file) => tracing_subscriber::fmt()
+            .with_env_filter(filter())
+            .with_writer(std::io::stderr.and(Mutex::new(file)))
+            .with_ansi(false)
+            .init(),
+        Err(e) => {
+            tracing_subscriber::fmt().with_env_filter(filter()).init();
+            tracing::warn!("no log file: {e}");
+        }
+    }
+    tracing::info!("Lifeboat {} started", lifeboat_core::VERSION);
+}
+
 /// Starts the desktop app.
 pub fn run() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LIFEBOAT_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    init_logging();
     let catalog = match Catalog::open_default() {
         Ok(c) => Arc::new(c),
         Err(e) => {
@@ -227,6 +252,11 @@ pub fn run() {
                 }
             }
             let handle = app.handle().clone();
+            if let Ok(s) =
+                lifeboat_core::settings::AppSettings::load(&handle.state::<AppState>().catalog)
+            {
+                settings::apply_theme(&handle, s.theme);
+            }
             match tray::create(&handle) {
                 Ok(()) => TRAY.store(true, Ordering::Relaxed),
                 Err(e) => tracing::warn!("no system tray: {e}; closing the window quits Lifeboat"),
@@ -285,6 +315,10 @@ pub fn run() {
             scheduler::tray_action,
             scheduler::start_at_login,
             tray::tray_menu,
+            settings::settings_view,
+            settings::choose_default_destination,
+            settings::set_theme,
+            settings::open_logs,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

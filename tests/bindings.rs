@@ -12,7 +12,8 @@ use lifeboat_core::restore::{RestorePlan, RestoreReport, UndoReport};
 use lifeboat_core::schedule::Pause;
 use lifeboat_desktop::{
     BackupChoices, BackupDone, BackupOverview, DriveInfo, DriveRestoreDone, ErrorCode,
-    InspectResult, IpcError, RestorePoints, RestoreRequest, ScheduleView, SecretsScreen, TrayModel,
+    InspectResult, IpcError, RestorePoints, RestoreRequest, ScheduleView, SecretsScreen,
+    SettingsView, TrayModel,
 };
 use ts_rs::{Config, TS};
 
@@ -37,6 +38,7 @@ fn export_all(dir: &Path) {
     ScheduleView::export_all(&cfg).unwrap();
     Pause::export_all(&cfg).unwrap();
     TrayModel::export_all(&cfg).unwrap();
+    SettingsView::export_all(&cfg).unwrap();
 }
 
 fn read_dir(dir: &Path) -> BTreeMap<String, String> {

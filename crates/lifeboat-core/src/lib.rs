@@ -19,6 +19,7 @@ pub mod keys;
 pub mod restore;
 pub mod schedule;
 pub mod secrets;
+pub mod settings;
 pub mod stack;
 pub mod warning;
 

@@ -167,3 +167,21 @@ export function restoreFromDrive(stack: string, snapshot: string, onEvent: (e: J
   channel.onmessage = onEvent;
   return invoke("restore_from_drive", { stack, snapshot, onEvent: channel });
 }
+
+import type { SettingsView } from "./bindings/SettingsView";
+import type { Theme } from "./bindings/Theme";
+export type { SettingsView, Theme };
+export type { AppSettings } from "./bindings/AppSettings";
+export type { DockerProblem } from "./bindings/DockerProblem";
+
+export const settingsView = (): Promise<SettingsView> => invoke("settings_view");
+
+/** Picks the default destination with the system's folder dialog, or forgets it (`clear`). */
+export const chooseDefaultDestination = (clear: boolean): Promise<SettingsView> => invoke("choose_default_destination", { clear });
+
+export const setTheme = (theme: Theme): Promise<SettingsView> => invoke("set_theme", { theme });
+
+export const openLogs = (): Promise<void> => invoke("open_logs");
+
+/** Whether Lifeboat starts at login, after setting it when `enabled` is given. */
+export const startAtLogin = (enabled: boolean | null): Promise<boolean> => invoke("start_at_login", { enabled });
