@@ -2,7 +2,7 @@ import { describe, expect, it, beforeEach, afterEach } from "vitest";
 import { mockIPC, clearMocks } from "@tauri-apps/api/mocks";
 import { start } from "./app";
 import { bytes, growth, ago } from "./lib/format";
-import type { BackupOverview, InspectResult, ScheduleView } from "./lib/ipc";
+import type { BackupOverview, InspectResult, ScheduleView, SettingsView } from "./lib/ipc";
 
 const result: InspectResult = {
   stack: { id: 7, name: "chatbot", dir: "/srv/chatbot", last_inspected: 1000, last_total_bytes: 3072, last_warnings: 1 },
@@ -11,7 +11,7 @@ const result: InspectResult = {
     stack: { name: "chatbot", dir: "/srv/chatbot", compose_files: ["/srv/chatbot/compose.yaml"] },
     inspected_at: 1000,
     duration_ms: 12,
-    docker: { reachable: false, host: "unix:///var/run/docker.sock", message: "no engine" },
+    docker: { reachable: false, host: "unix:///var/run/docker.sock", message: "no engine", problem: "not-running" },
     services: [
       {
         name: "db", image: "postgres:16", kind: "postgres", kind_reason: "image postgres", profiles: [], state: "unknown",
@@ -56,6 +56,14 @@ const noSchedule: ScheduleView = {
   alerts: [],
   levels: { success: false, stale: true, disk: true, growth: true },
   running: false,
+};
+
+export const settingsView: SettingsView = {
+  settings: { default_destination: null, theme: "system" },
+  levels: { success: false, stale: true, disk: true, growth: true },
+  start_at_login: false,
+  log_dir: "/home/me/.local/share/lifeboat/logs",
+  version: "0.1.0",
 };
 
 async function settle() {
@@ -114,7 +122,7 @@ describe("Stacks screen", () => {
   });
 
   it("shows the welcome when the catalog is empty", async () => {
-    mockIPC((cmd) => (cmd === "list_stacks" ? [] : null));
+    mockIPC((cmd) => (cmd === "list_stacks" ? [] : cmd === "settings_view" ? settingsView : null));
     await start(root);
     await settle();
     expect(root.querySelector(".welcome h1")?.textContent).toBe("Welcome to Lifeboat");
@@ -343,7 +351,7 @@ describe("accessibility", () => {
   }
 
   it("has no violations on the welcome, a stack's overview, and its Backups tab", async () => {
-    mockIPC((cmd) => (cmd === "list_stacks" ? [] : null));
+    mockIPC((cmd) => (cmd === "list_stacks" ? [] : cmd === "settings_view" ? settingsView : null));
     await start(root);
     await settle();
     expect(await violations()).toEqual([]);

@@ -11,10 +11,14 @@ import { secretsPanel } from "./secrets";
 import { openRestoreWizard } from "./restore";
 import { openDriveWizard } from "./drive";
 import { alertBanners, schedulePanel } from "./schedule";
-import type { Levels, Pause, Schedule, ScheduleView } from "./lib/ipc";
+import type { Pause, Schedule, ScheduleView, SettingsView } from "./lib/ipc";
+import { openOnboarding } from "./onboarding";
+import { applyTheme, settingsPage } from "./settings";
 import { listen } from "@tauri-apps/api/event";
 
 type Tab = "overview" | "backups" | "secrets";
+/** What the content area shows: a stack's page, the Settings screen, or "Protect a stack". */
+type Page = "stack" | "settings" | "onboarding";
 
 interface Job extends JobProgress {
   kind: "inspect" | "backup";
@@ -29,6 +33,10 @@ interface State {
   secrets: Map<number, SecretsScreen>;
   schedules: Map<number, ScheduleView>;
   tab: Tab;
+  page: Page;
+  settings: SettingsView | undefined;
+  /** The running "Protect a stack" wizard's element (it re-renders itself). */
+  onboarding: HTMLElement | null;
   job: Job | null;
   error: { title: string; detail: string } | null;
   notice: { title: string; detail: string } | null;
@@ -39,7 +47,7 @@ let root: HTMLElement;
 
 export async function start(el: HTMLElement): Promise<void> {
   root = el;
-  state = { stacks: [], selected: null, results: new Map(), overviews: new Map(), secrets: new Map(), schedules: new Map(), tab: "overview", job: null, error: null, notice: null };
+  state = { stacks: [], selected: null, results: new Map(), overviews: new Map(), secrets: new Map(), schedules: new Map(), tab: "overview", page: "stack", settings: undefined, onboarding: null, job: null, error: null, notice: null };
   // A scheduled backup started or ended (in the tray's thread): refresh what the page shows.
   // A click on a notification or on the tray's "Open stack page" opens that stack.
   try {
@@ -57,6 +65,14 @@ export async function start(el: HTMLElement): Promise<void> {
   } catch {
     // Outside the app (unit tests) there are no events.
   }
+  applyTheme("system");
+  void ipc.settingsView().then(
+    (v) => {
+      state.settings = v;
+      applyTheme(v.settings.theme);
+    },
+    () => applyTheme("system"),
+  );
   try {
     state.stacks = await ipc.listStacks();
     const startup = await ipc.getStartup();
@@ -71,6 +87,8 @@ export async function start(el: HTMLElement): Promise<void> {
 
 async function select(stackId: number): Promise<void> {
   if (state.selected !== stackId) state.tab = "overview";
+  state.page = "stack";
+  state.onboarding = null;
   state.selected = stackId;
   state.error = null;
   state.notice = null;
@@ -310,19 +328,6 @@ async function saveKit(stackId: number): Promise<void> {
   render();
 }
 
-async function addStack(): Promise<void> {
-  try {
-    const added = await ipc.addStack();
-    if (!added) return;
-    state.stacks = await ipc.listStacks();
-    state.results.delete(added.id);
-    await select(added.id);
-  } catch (e) {
-    state.error = describeError(e);
-    render();
-  }
-}
-
 async function removeStack(stackId: number): Promise<void> {
   try {
     await ipc.removeStack(stackId);
@@ -358,6 +363,69 @@ function restoreWizard(stackId: number, name: string): void {
   });
 }
 
+/** "Protect a stack": the guided path from a folder to a first backup. */
+function protectStack(): void {
+  state.error = null;
+  state.notice = null;
+  state.page = "onboarding";
+  state.onboarding = openOnboarding({
+    addStack: async () => {
+      const added = await ipc.addStack();
+      if (added) {
+        state.stacks = await ipc.listStacks();
+        state.results.delete(added.id);
+        state.overviews.delete(added.id);
+        render();
+      }
+      return added;
+    },
+    inspect: async (stackId, onEvent) => {
+      const r = await ipc.inspectStack(stackId, onEvent);
+      state.results.set(stackId, r);
+      return r;
+    },
+    overview: (stackId) => ipc.backupOverview(stackId),
+    chooseDestination: (stackId) => ipc.chooseDestination(stackId),
+    setupKey: (stackId, passphrase) => ipc.setupKey(stackId, passphrase),
+    backup: (stackId, onEvent) => ipc.startBackup(stackId, onEvent),
+    setSchedule: (stackId, schedule) => ipc.setSchedule(stackId, schedule),
+    cancel: (jobId) => void ipc.cancelJob(jobId),
+    leave: (stackId) => {
+      state.onboarding = null;
+      state.page = "stack";
+      void ipc.listStacks().then((stacks) => {
+        state.stacks = stacks;
+        state.overviews.clear();
+        if (stackId !== null) void select(stackId);
+        else render();
+      });
+    },
+  });
+  render();
+}
+
+async function openSettings(): Promise<void> {
+  state.page = "settings";
+  state.onboarding = null;
+  state.error = null;
+  state.notice = null;
+  render();
+  await settingsCall(() => ipc.settingsView());
+}
+
+/** Runs a settings command that returns the new screen, and shows it (or the error). */
+async function settingsCall(call: () => Promise<SettingsView>, done?: string): Promise<void> {
+  try {
+    state.settings = await call();
+    applyTheme(state.settings.settings.theme);
+    state.error = null;
+    state.notice = done ? { title: done, detail: "" } : null;
+  } catch (e) {
+    state.error = describeError(e);
+  }
+  render();
+}
+
 function render(): void {
   root.replaceChildren(
     h("div", { class: "layout" }, sidebar(), h("main", { class: "content", id: "content" }, content())),
@@ -380,9 +448,9 @@ function sidebar(): HTMLElement {
           h(
             "button",
             {
-              class: `stack-item${s.id === state.selected ? " selected" : ""}`,
+              class: `stack-item${s.id === state.selected && state.page === "stack" ? " selected" : ""}`,
               "data-testid": "stack-item",
-              "aria-current": s.id === state.selected ? "page" : undefined,
+              "aria-current": s.id === state.selected && state.page === "stack" ? "page" : undefined,
               onclick: () => void select(s.id),
             },
             h("span", { class: "stack-name" }, s.name),
@@ -399,8 +467,19 @@ function sidebar(): HTMLElement {
     h(
       "div",
       { class: "sidebar-actions" },
-      h("button", { class: "primary", onclick: () => void addStack() }, "Add stack folder…"),
+      h("button", { class: "primary", onclick: () => protectStack(), disabled: state.page === "onboarding" }, "Protect a stack…"),
       h("button", { onclick: () => driveWizard() }, "Restore from a backup drive…"),
+      h(
+        "button",
+        {
+          class: `quiet settings-link${state.page === "settings" ? " selected" : ""}`,
+          "aria-current": state.page === "settings" ? "page" : undefined,
+          "data-testid": "open-settings",
+          onclick: () => void openSettings(),
+        },
+        h("span", { class: "gear", "aria-hidden": "true" }, "⚙"),
+        " Settings",
+      ),
     ),
   );
 }
@@ -434,6 +513,25 @@ function content(): (Node | string)[] {
     out.push(
       h("div", { class: "banner ok", role: "status", "data-testid": "notice" }, h("strong", {}, state.notice.title), h("p", {}, state.notice.detail)),
     );
+  }
+  if (state.page === "onboarding" && state.onboarding) {
+    out.push(state.onboarding);
+    return out;
+  }
+  if (state.page === "settings") {
+    out.push(
+      settingsPage(state.settings, {
+        chooseDefaultDestination: (clear) => void settingsCall(() => ipc.chooseDefaultDestination(clear), clear ? "Default destination forgotten" : undefined),
+        levels: (l) => void settingsCall(() => ipc.setNotificationLevels(l).then(() => ipc.settingsView()), "Notification choices saved"),
+        startAtLogin: (on) => void settingsCall(() => ipc.startAtLogin(on).then(() => ipc.settingsView()), on ? "Lifeboat starts at login" : "Lifeboat no longer starts at login"),
+        theme: (t) => void settingsCall(() => ipc.setTheme(t)),
+        openLogs: () => void ipc.openLogs().catch((e) => {
+          state.error = describeError(e);
+          render();
+        }),
+      }),
+    );
+    return out;
   }
   const stack = state.stacks.find((s) => s.id === state.selected);
   if (!stack) {
@@ -510,7 +608,6 @@ function content(): (Node | string)[] {
       schedulePanel(state.schedules.get(stack.id), state.job !== null, {
         save: (sch: Schedule | null) => void scheduleCall(stack.id, () => ipc.setSchedule(stack.id, sch), sch ? "Schedule saved" : "Schedule removed"),
         pause: (p: Pause | null) => void scheduleCall(stack.id, () => ipc.pauseSchedules(p), p ? "Schedules paused" : "Schedules resumed"),
-        levels: (l: Levels) => void scheduleCall(stack.id, () => ipc.setNotificationLevels(l), "Notification choices saved"),
       }),
       backupsPanel(state.overviews.get(stack.id), state.job !== null, {
         chooseDestination: () => void chooseDestination(stack.id),
@@ -544,18 +641,25 @@ function welcome(): HTMLElement {
     "section",
     { class: "welcome" },
     h("h1", {}, "Welcome to Lifeboat"),
-    h(
-      "p",
-      {},
-      "Choose the folder that holds your docker-compose.yml. Lifeboat reads it the way Docker Compose does and shows what your stack keeps on disk, how fast it grows, and what is at risk. It changes nothing.",
-    ),
+    h("p", {}, "Lifeboat keeps encrypted, consistent backups of your Docker Compose stacks, and brings them back when something goes wrong."),
     h(
       "div",
-      { class: "actions" },
-      h("button", { class: "primary", onclick: () => void addStack() }, "Add stack folder…"),
-      h("button", { "data-testid": "welcome-drive", onclick: () => driveWizard() }, "Restore from a backup drive…"),
+      { class: "welcome-paths" },
+      h(
+        "div",
+        { class: "path-card" },
+        h("h2", {}, "Protect a stack"),
+        h("p", {}, "Choose the folder with your compose file, see what it keeps, pick a backup drive, and make the first backup. About five minutes."),
+        h("button", { class: "primary", "data-testid": "welcome-protect", onclick: () => protectStack() }, "Protect a stack…"),
+      ),
+      h(
+        "div",
+        { class: "path-card" },
+        h("h2", {}, "Restore from a backup drive"),
+        h("p", {}, "New computer? Bring your stacks back with the backup drive and your recovery passphrase."),
+        h("button", { "data-testid": "welcome-drive", onclick: () => driveWizard() }, "Restore from a backup drive…"),
+      ),
     ),
-    h("p", { class: "muted small" }, "New computer? Restore from a backup drive brings your stacks back with the drive and your recovery passphrase."),
   );
 }
 

@@ -1,7 +1,7 @@
 // The schedule panel and the alert banners, in a browser DOM with the IPC mocked.
 import { describe, expect, it } from "vitest";
 import type { ScheduleView } from "./lib/ipc";
-import { alertBanners, schedulePanel } from "./schedule";
+import { alertBanners, levelsBox, schedulePanel } from "./schedule";
 
 const view: ScheduleView = {
   schedule: { kind: "daily", at: "02:00" },
@@ -18,7 +18,7 @@ const view: ScheduleView = {
 describe("schedule panel", () => {
   it("shows the schedule, its next runs and failures, and saves a weekly schedule", () => {
     const saved: unknown[] = [];
-    const panel = schedulePanel(view, false, { save: (s) => saved.push(s), pause: () => undefined, levels: () => undefined });
+    const panel = schedulePanel(view, false, { save: (s) => saved.push(s), pause: () => undefined });
     document.body.append(panel);
     expect(panel.querySelector("[data-testid=schedule-description]")?.textContent).toBe("Every day at 02:00");
     expect(panel.querySelectorAll("[data-testid=next-runs] li").length).toBe(2);
@@ -39,7 +39,7 @@ describe("schedule panel", () => {
 
   it("changes one notification level at a time and keeps the others", () => {
     const levels: unknown[] = [];
-    const panel = schedulePanel(view, false, { save: () => undefined, pause: () => undefined, levels: (l) => levels.push(l) });
+    const panel = levelsBox(view.levels, (l) => levels.push(l), false);
     document.body.append(panel);
     const success = panel.querySelector<HTMLInputElement>("input[name=level-success]")!;
     expect(success.checked).toBe(false);

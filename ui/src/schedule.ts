@@ -9,7 +9,6 @@ import { when } from "./lib/format";
 export interface ScheduleActions {
   save(schedule: Schedule | null): void;
   pause(pause: Pause | null): void;
-  levels(levels: Levels): void;
 }
 
 type Kind = "off" | Schedule["kind"];
@@ -124,11 +123,25 @@ export function schedulePanel(v: ScheduleView | undefined, busy: boolean, action
             h("button", { class: "quiet", onclick: () => actions.pause("indefinitely"), disabled: busy }, "until resumed"),
           )
         : null;
-  const lv = v.levels;
-  const levelBox = h(
+  return h(
+    "section",
+    { class: "panel", "aria-labelledby": "schedule-title" },
+    h("div", { class: "panel-head" }, h("h2", { id: "schedule-title" }, "Schedule"), v.running ? h("span", { class: "muted", "data-testid": "schedule-running" }, "A backup is running…") : null),
+    v.description ? h("p", { "data-testid": "schedule-description" }, v.description) : null,
+    form,
+    nextRuns,
+    v.failure_note ? h("p", { class: "bad small" }, v.failure_note) : null,
+    paused,
+    h("p", { class: "muted small" }, "Which notifications you get is chosen in Settings."),
+  );
+}
+
+/** The notification choices (all stacks); failures are always notified. */
+export function levelsBox(lv: Levels, change: (l: Levels) => void, disabled: boolean): HTMLElement {
+  return h(
     "fieldset",
     { class: "levels" },
-    h("legend", {}, "Notifications (all stacks). Failures are always notified."),
+    h("legend", {}, "Notify me when… (all stacks; failures are always notified)"),
     (
       [
         ["stale", "No successful backup for more than twice the schedule's interval"],
@@ -144,21 +157,11 @@ export function schedulePanel(v: ScheduleView | undefined, busy: boolean, action
           type: "checkbox",
           name: `level-${k}`,
           checked: lv[k],
-          onchange: (ev: Event) => actions.levels({ ...lv, [k]: (ev.target as HTMLInputElement).checked }),
+          disabled,
+          onchange: (ev: Event) => change({ ...lv, [k]: (ev.target as HTMLInputElement).checked }),
         }),
         label,
       ),
     ),
-  );
-  return h(
-    "section",
-    { class: "panel", "aria-labelledby": "schedule-title" },
-    h("div", { class: "panel-head" }, h("h2", { id: "schedule-title" }, "Schedule"), v.running ? h("span", { class: "muted", "data-testid": "schedule-running" }, "A backup is running…") : null),
-    v.description ? h("p", { "data-testid": "schedule-description" }, v.description) : null,
-    form,
-    nextRuns,
-    v.failure_note ? h("p", { class: "bad small" }, v.failure_note) : null,
-    paused,
-    h("details", { class: "settings-box" }, h("summary", {}, "Notifications"), levelBox),
   );
 }

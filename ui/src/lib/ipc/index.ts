@@ -173,6 +173,7 @@ import type { Theme } from "./bindings/Theme";
 export type { SettingsView, Theme };
 export type { AppSettings } from "./bindings/AppSettings";
 export type { DockerProblem } from "./bindings/DockerProblem";
+export type { DockerStatus } from "./bindings/DockerStatus";
 
 export const settingsView = (): Promise<SettingsView> => invoke("settings_view");
 

@@ -1,0 +1,107 @@
+// The Settings screen: every control calls its command and the result shows at once
+// (the theme on <html>), and the about box lists the bundled packages' licences.
+import { describe, expect, it, beforeEach, afterEach } from "vitest";
+import { mockIPC, clearMocks } from "@tauri-apps/api/mocks";
+import { start } from "./app";
+import type { SettingsView } from "./lib/ipc";
+
+const base: SettingsView = {
+  settings: { default_destination: null, theme: "system" },
+  levels: { success: false, stale: true, disk: true, growth: true },
+  start_at_login: false,
+  log_dir: "/home/me/.local/share/lifeboat/logs",
+  version: "0.1.0",
+};
+
+async function settle() {
+  for (let i = 0; i < 10; i++) await new Promise((r) => setTimeout(r, 0));
+}
+
+describe("Settings", () => {
+  let root: HTMLElement;
+  beforeEach(() => {
+    root = document.createElement("div");
+    document.body.append(root);
+  });
+  afterEach(() => {
+    clearMocks();
+    root.remove();
+  });
+
+  it("saves each choice and applies it without a restart", async () => {
+    const calls: { cmd: string; args: unknown }[] = [];
+    let v: SettingsView = structuredClone(base);
+    mockIPC((cmd, args) => {
+      calls.push({ cmd, args });
+      switch (cmd) {
+        case "list_stacks":
+          return [];
+        case "get_startup":
+          return null;
+        case "settings_view":
+          return v;
+        case "set_theme":
+          v = { ...v, settings: { ...v.settings, theme: (args as { theme: SettingsView["settings"]["theme"] }).theme } };
+          return v;
+        case "choose_default_destination":
+          v = { ...v, settings: { ...v.settings, default_destination: (args as { clear: boolean }).clear ? null : "/media/usb" } };
+          return v;
+        case "set_notification_levels":
+          v = { ...v, levels: (args as { levels: SettingsView["levels"] }).levels };
+          return v.levels;
+        case "start_at_login":
+          v = { ...v, start_at_login: !!(args as { enabled: boolean }).enabled };
+          return v.start_at_login;
+        case "open_logs":
+          return null;
+        default:
+          throw new Error(`unexpected ${cmd}`);
+      }
+    });
+    await start(root);
+    await settle();
+    root.querySelector<HTMLButtonElement>("[data-testid=open-settings]")!.click();
+    await settle();
+    const page = () => root.querySelector("[data-testid=settings]")!;
+    expect(page().querySelector("[data-testid=about-version]")!.textContent).toContain("Lifeboat 0.1.0");
+    expect(page().querySelector("[data-testid=log-dir]")!.textContent).toBe(base.log_dir);
+    // The licence list comes from Cargo and npm metadata: hundreds of rows, each with a licence.
+    const rows = [...page().querySelectorAll("[data-testid=licences] tbody tr")];
+    expect(rows.length).toBeGreaterThan(100);
+    expect(rows.some((r) => r.textContent!.startsWith("tauri") && r.textContent!.includes("MIT"))).toBe(true);
+    expect(rows.some((r) => r.textContent!.includes("@tauri-apps/api") && r.textContent!.includes("npm"))).toBe(true);
+
+    page().querySelector<HTMLInputElement>("input[name=theme][value=dark]")!.click();
+    await settle();
+    expect(calls.find((c) => c.cmd === "set_theme")?.args).toEqual({ theme: "dark" });
+    expect(document.documentElement.dataset.theme).toBe("dark");
+    page().querySelector<HTMLInputElement>("input[name=theme][value=light]")!.click();
+    await settle();
+    expect(document.documentElement.dataset.theme).toBe("light");
+
+    [...page().querySelectorAll("button")].find((b) => b.textContent === "Choose folder…")!.click();
+    await settle();
+    expect(page().querySelector("[data-testid=default-destination]")!.textContent).toBe("/media/usb");
+    [...page().querySelectorAll("button")].find((b) => b.textContent === "Forget it")!.click();
+    await settle();
+    expect(page().querySelector("[data-testid=default-destination]")!.textContent).toContain("None");
+
+    page().querySelector<HTMLInputElement>("input[name=level-success]")!.click();
+    await settle();
+    expect(calls.find((c) => c.cmd === "set_notification_levels")?.args).toEqual({ levels: { success: true, stale: true, disk: true, growth: true } });
+    expect(page().querySelector<HTMLInputElement>("input[name=level-success]")!.checked).toBe(true);
+
+    page().querySelector<HTMLInputElement>("input[name=start-at-login]")!.click();
+    await settle();
+    expect(calls.find((c) => c.cmd === "start_at_login")?.args).toEqual({ enabled: true });
+    expect(root.querySelector("[data-testid=notice]")!.textContent).toContain("starts at login");
+
+    [...page().querySelectorAll("button")].find((b) => b.textContent === "Open logs")!.click();
+    await settle();
+    expect(calls.map((c) => c.cmd)).toContain("open_logs");
+
+    const axe = (await import("axe-core")).default;
+    const r = await axe.run(root, { rules: { "color-contrast": { enabled: false } } });
+    expect(r.violations.map((x) => x.id)).toEqual([]);
+  });
+});
