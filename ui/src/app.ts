@@ -382,6 +382,8 @@ function protectStack(): void {
     inspect: async (stackId, onEvent) => {
       const r = await ipc.inspectStack(stackId, onEvent);
       state.results.set(stackId, r);
+      state.stacks = await ipc.listStacks();
+      render();
       return r;
     },
     overview: (stackId) => ipc.backupOverview(stackId),
@@ -441,6 +443,7 @@ function sidebar(): HTMLElement {
     h(
       "ul",
       { class: "stack-list" },
+      state.stacks.length === 0 ? h("li", { class: "empty" }, "None yet") : null,
       state.stacks.map((s) =>
         h(
           "li",

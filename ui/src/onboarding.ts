@@ -460,9 +460,11 @@ function backupStep(): HTMLElement {
       h("span", { class: "path" }, ov.destination?.path ?? ""),
       ".",
     ),
-    stopped.length
-      ? h("p", {}, `${stopped.join(", ")} will be stopped while ${stopped.length === 1 ? "its" : "their"} files are read, and started again right after.`)
-      : h("p", {}, "No service needs to stop."),
+    !w.found?.inspection.docker.reachable
+      ? h("p", {}, "Docker is not running, so neither is any service: their files are at rest and are copied as they are.")
+      : stopped.length
+        ? h("p", {}, `${stopped.join(", ")} will be stopped while ${stopped.length === 1 ? "its" : "their"} files are read, and started again right after.`)
+        : h("p", {}, "No service needs to stop."),
     h("p", { class: "muted small" }, "The stack folder is only read, except for SQLite databases: a temporary copy of each is made beside it while it is read, and removed right after."),
     h(
       "div",

@@ -1,0 +1,443 @@
+//! First run, end to end in the real window: from an empty `LIFEBOAT_HOME` and an empty
+//! keyring, "Protect a stack" walks a person to a first backup of the example stack. The
+//! folder choices go through the real GTK folder dialogs (driven with `xdotool`), Docker is
+//! not running (the window must say which case that is, with its fix, and carry on), and
+//! the stack folder must not change on disk before or during the backup. Every step is
+//! screenshotted, and every screen is measured in the real web view: colour contrast (axe-core,
+//! both themes) and text that wraps instead of overflowing at 1024×768 and 200% zoom.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, Locator};
+
+mod window;
+use window::*;
+
+/// Every entry under `dir` with its size, mtime and mode: the stack folder as a person's
+/// backup tool must leave it.
+fn tree(dir: &Path) -> BTreeMap<PathBuf, (u64, i64, i64, u32)> {
+    let mut out = BTreeMap::new();
+    let mut todo = vec![dir.to_owned()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let m = e.path().symlink_metadata().unwrap();
+            if m.is_dir() {
+                todo.push(e.path());
+            }
+            out.insert(
+                e.path().strip_prefix(dir).unwrap().to_owned(),
+                (m.len(), m.mtime(), m.mtime_nsec(), m.mode()),
+            );
+        }
+    }
+    out
+}
+
+fn xdotool(args: &[&str]) -> String {
+    let out = Command::new("xdotool").args(args).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Answers the GTK folder dialog titled `title` with `dir`, the way a person who types a
+/// path does: Ctrl+L, the path, Enter.
+async fn answer_folder_dialog(title: &str, dir: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let win = loop {
+        if let Some(w) = xdotool(&["search", "--onlyvisible", "--name", title])
+            .lines()
+            .next()
+        {
+            break w.to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the folder dialog \"{title}\" never opened"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    xdotool(&["windowfocus", "--sync", &win]);
+    // Out of "Recent" first (where Open stays disabled), into the home folder.
+    xdotool(&["key", "--clearmodifiers", "alt+Home"]);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    xdotool(&["key", "--clearmodifiers", "ctrl+l"]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    xdotool(&["type", "--delay", "5", &format!("{}/", dir.display())]);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    xdotool(&["key", "Delete"]);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    xdotool(&["key", "Return"]);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // The dialog closes once it took the folder.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !xdotool(&["search", "--onlyvisible", "--name", title])
+        .trim()
+        .is_empty()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the folder dialog \"{title}\" did not take {}",
+            dir.display()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// axe-core's colour-contrast rule on the current screen, in the light and the dark theme.
+/// Returns the failures ("theme: element: why").
+async fn contrast(client: &Client, screen: &str) -> Vec<String> {
+    let loaded = client
+        .execute("return typeof window.axe === 'object'", vec![])
+        .await
+        .unwrap();
+    if loaded != serde_json::json!(true) {
+        let src = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/node_modules/axe-core/axe.min.js"),
+        )
+        .expect("axe-core is installed in ui/node_modules (npm ci)");
+        client.execute(&src, vec![]).await.unwrap();
+    }
+    let mut failures = Vec::new();
+    for theme in ["light", "dark"] {
+        let v = client
+            .execute_async(
+                "const [theme, done] = arguments;
+                 const root = document.documentElement;
+                 const before = root.dataset.theme;
+                 root.dataset.theme = theme;
+                 requestAnimationFrame(() => axe.run(document, { runOnly: { type: 'rule', values: ['color-contrast'] } })
+                   .then((r) => {
+                     root.dataset.theme = before;
+                     const checked = r.passes.concat(r.violations).reduce((a, v) => a + v.nodes.length, 0);
+                     const bad = r.violations.flatMap((v) => v.nodes.map((n) => n.target.join(' ') + ': ' + n.failureSummary.replace(/\\s+/g, ' ')));
+                     done(checked > 0 ? bad : ['axe checked no text at all']);
+                   }, (e) => { root.dataset.theme = before; done(['axe failed: ' + e]); }));",
+                vec![serde_json::json!(theme)],
+            )
+            .await
+            .unwrap();
+        let v: Vec<String> = serde_json::from_value(v).unwrap();
+        failures.extend(v.into_iter().map(|f| format!("{screen}, {theme}: {f}")));
+    }
+    failures
+}
+
+/// At 200% zoom in a 1024×768 window: what does not fit (a page that scrolls sideways, or
+/// an element that clips its text). Saves a screenshot of the zoomed screen.
+async fn fits_at_200(client: &Client, artifacts: &Path, name: &str) -> Vec<String> {
+    // The zoom Ctrl + applies (the page's own zoom, as WebKit does it).
+    set_zoom(client, 2.0).await;
+    shot(client, artifacts, name).await;
+    let v = client
+        .execute(
+            "const out = [];
+             const page = document.scrollingElement;
+             if (page.scrollWidth > page.clientWidth + 2) out.push(`the page scrolls sideways: ${page.scrollWidth} > ${page.clientWidth}`);
+             for (const el of document.querySelectorAll('body *')) {
+               const s = getComputedStyle(el);
+               if (s.display === 'none' || s.visibility === 'hidden' || el.closest('.sr-only, dialog:not([open]), details:not([open])')) continue;
+               const clips = ['hidden', 'clip'].includes(s.overflowX) || s.textOverflow === 'ellipsis';
+               if (clips && el.scrollWidth > el.clientWidth + 2 && el.textContent.trim())
+                 out.push(`${el.tagName.toLowerCase()}.${el.className}: clipped (${el.scrollWidth} > ${el.clientWidth}): ${el.textContent.trim().slice(0, 60)}`);
+             }
+             return out;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    set_zoom(client, 1.0).await;
+    let out: Vec<String> = serde_json::from_value(v).unwrap();
+    out.into_iter().map(|o| format!("{name}: {o}")).collect()
+}
+
+async fn set_zoom(client: &Client, zoom: f64) {
+    client
+        .execute_async(
+            "const [value, done] = arguments;
+             window.__TAURI_INTERNALS__.invoke('plugin:webview|set_webview_zoom', { label: 'main', value })
+               .then(() => setTimeout(() => done(window.innerWidth), 400), (e) => done(String(e)));",
+            vec![serde_json::json!(zoom)],
+        )
+        .await
+        .unwrap();
+    let width = client
+        .execute("return window.innerWidth", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        width,
+        serde_json::json!((1024.0 / zoom).round() as u64),
+        "zoom {zoom} gives a page {}px wide",
+        (1024.0 / zoom).round()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_user_protects_the_example_stack_from_an_empty_window() {
+    let _one = ONE_WINDOW.lock().await;
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
+        return skip("no D-Bus session for a keyring (./dev test runs the tests in one)");
+    }
+    if on_path("xdotool").is_none() {
+        return skip("xdotool is needed to answer the folder dialogs (Debian package xdotool)");
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let artifacts = root.join("tests/artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let stacks = tempfile::tempdir().unwrap();
+    let stack = stacks.path().join("chatbot");
+    assert!(Command::new("cp")
+        .args(["-a", "--preserve=all"])
+        .arg(root.join("examples/chatbot"))
+        .arg(&stack)
+        .status()
+        .unwrap()
+        .success());
+    let before = tree(&stack);
+    let drive = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let user_home = tempfile::tempdir().unwrap();
+    let service = format!("lifeboat-e2e-onboarding-{}", std::process::id());
+    let env = [
+        ("LIFEBOAT_HOME", home.path().into()),
+        ("HOME", user_home.path().into()),
+        ("LIFEBOAT_KEYRING_SERVICE", service.clone().into()),
+        // Docker is installed on this machine but its socket is not there: "not running".
+        (
+            "DOCKER_HOST",
+            format!("unix://{}/docker.sock", home.path().display()).into(),
+        ),
+    ];
+    let Some((driver, client)) = open_app(&env, &[]).await else {
+        return;
+    };
+    let result = async {
+        client.set_window_size(1024, 768).await.unwrap();
+        let mut bad_contrast = Vec::new();
+        let mut not_fitting = Vec::new();
+
+        wait_for(&client, Locator::Css("[data-testid=welcome-protect]")).await;
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let width = client
+            .execute("return window.innerWidth", vec![])
+            .await
+            .unwrap();
+        assert_eq!(width, serde_json::json!(1024), "the window is 1024 px wide");
+        shot(&client, &artifacts, "e2e-onboarding-0-welcome.png").await;
+        bad_contrast.extend(contrast(&client, "welcome").await);
+        not_fitting.extend(fits_at_200(&client, &artifacts, "e2e-zoom-welcome.png").await);
+
+        click(&client, Locator::Css("[data-testid=welcome-protect]")).await;
+        wait_for(&client, Locator::Css("[data-testid=choose-stack]")).await;
+        assert_eq!(texts(&client, "[data-testid=step]").await, ["Step 1 of 5"]);
+        shot(&client, &artifacts, "e2e-onboarding-1-folder.png").await;
+        bad_contrast.extend(contrast(&client, "step 1").await);
+
+        // Step 1: the folder, through the system's folder dialog.
+        click(&client, Locator::Css("[data-testid=choose-stack]")).await;
+        answer_folder_dialog("Choose the folder with your compose file", &stack).await;
+
+        // Step 2: what was found, and Docker's case with its fix.
+        wait_for(&client, Locator::Css("[data-testid=found-summary]")).await;
+        let services = read_all(&client, "[data-testid=found-service]", Some("data-service")).await;
+        assert!(services.len() >= 3, "{services:?}");
+        let docker = read_all(&client, "[data-testid=docker-status]", Some("data-problem")).await;
+        assert_eq!(docker, ["not-running"]);
+        let says = texts(&client, "[data-testid=docker-status]")
+            .await
+            .join(" ");
+        assert!(
+            says.contains("systemctl start docker") && says.contains("You can carry on"),
+            "{says}"
+        );
+        shot(&client, &artifacts, "e2e-onboarding-2-found.png").await;
+        bad_contrast.extend(contrast(&client, "step 2").await);
+        not_fitting.extend(fits_at_200(&client, &artifacts, "e2e-zoom-found.png").await);
+        assert_eq!(tree(&stack), before, "inspecting changed the stack folder");
+
+        // Step 3: the destination, through the folder dialog too.
+        click(&client, Locator::Css("[data-testid=next]")).await;
+        wait_for(&client, Locator::Css("[data-testid=choose-destination]")).await;
+        shot(&client, &artifacts, "e2e-onboarding-3-destination.png").await;
+        click(&client, Locator::Css("[data-testid=choose-destination]")).await;
+        answer_folder_dialog("Choose where backups go", drive.path()).await;
+        wait_for(
+            &client,
+            Locator::Css("[data-testid=onboarding-destination]"),
+        )
+        .await;
+        let chosen = texts(&client, "[data-testid=onboarding-destination] .path").await;
+        assert_eq!(chosen, [drive.path().display().to_string()]);
+        shot(
+            &client,
+            &artifacts,
+            "e2e-onboarding-3-destination-chosen.png",
+        )
+        .await;
+        bad_contrast.extend(contrast(&client, "step 3").await);
+        assert!(
+            std::fs::read_dir(drive.path()).unwrap().next().is_none(),
+            "nothing is written to the drive before the key step"
+        );
+
+        // Step 4: the key, with a sentence on why for each of key and passphrase.
+        click(&client, Locator::Css("[data-testid=next]")).await;
+        wait_for(&client, Locator::Css("#ob-pass1")).await;
+        let why = texts(
+            &client,
+            "[data-testid=why-key], [data-testid=why-passphrase]",
+        )
+        .await;
+        assert_eq!(why.len(), 2, "{why:?}");
+        let passphrase = "a long recovery passphrase";
+        client
+            .find(Locator::Css("#ob-pass1"))
+            .await
+            .unwrap()
+            .send_keys(passphrase)
+            .await
+            .unwrap();
+        client
+            .find(Locator::Css("#ob-pass2"))
+            .await
+            .unwrap()
+            .send_keys(passphrase)
+            .await
+            .unwrap();
+        shot(&client, &artifacts, "e2e-onboarding-4-key.png").await;
+        bad_contrast.extend(contrast(&client, "step 4").await);
+        not_fitting.extend(fits_at_200(&client, &artifacts, "e2e-zoom-key.png").await);
+        click(&client, Locator::Css("[data-testid=create-key]")).await;
+
+        // Step 5: what the backup will do, then the backup.
+        wait_for(&client, Locator::Css("[data-testid=backup-now]")).await;
+        assert_eq!(texts(&client, "[data-testid=step]").await, ["Step 5 of 5"]);
+        assert!(drive
+            .path()
+            .join(lifeboat_core::keys::RECOVERY_FILE)
+            .is_file());
+        std::env::set_var("LIFEBOAT_KEYRING_SERVICE", &service);
+        let (key, _) = lifeboat_core::keys::load(None).expect("the key is in the keyring");
+        std::env::remove_var("LIFEBOAT_KEYRING_SERVICE");
+        let recovered = lifeboat_core::keys::read_recovery(
+            &drive.path().join(lifeboat_core::keys::RECOVERY_FILE),
+            age::secrecy::SecretString::from(passphrase.to_owned()),
+        )
+        .expect("the passphrase typed opens the recovery file");
+        assert_eq!(
+            recovered.to_public().to_string(),
+            key.to_public().to_string()
+        );
+        shot(&client, &artifacts, "e2e-onboarding-5-backup.png").await;
+        bad_contrast.extend(contrast(&client, "step 5").await);
+        assert_eq!(
+            tree(&stack),
+            before,
+            "the stack folder changed before the backup"
+        );
+
+        click(&client, Locator::Css("[data-testid=backup-now]")).await;
+        wait_for(&client, Locator::Css("[data-testid=done-summary]")).await;
+        shot(&client, &artifacts, "e2e-onboarding-6-done.png").await;
+        bad_contrast.extend(contrast(&client, "done").await);
+        // The backup read the stack folder and changed nothing in it, with one exception the
+        // last step announced: the folder holding n8n's SQLite database got a temporary copy
+        // of it (the online backup), removed again, which moves that folder's mtime.
+        let after = tree(&stack);
+        assert_eq!(
+            after.keys().collect::<Vec<_>>(),
+            before.keys().collect::<Vec<_>>(),
+            "no file added or left behind"
+        );
+        for (path, was) in &before {
+            let now = &after[path];
+            if path == Path::new("data/n8n") {
+                assert_eq!((now.0, now.3), (was.0, was.3), "{}", path.display());
+            } else {
+                assert_eq!(now, was, "the backup changed {}", path.display());
+            }
+        }
+        let snapshots = std::fs::read_dir(drive.path().join("chatbot"))
+            .expect("the backup wrote the stack's folder on the drive")
+            .count();
+        assert!(snapshots > 0);
+
+        // The stack page: one backup in its history, and the daily schedule.
+        click(&client, Locator::Css("[data-testid=open-stack-page]")).await;
+        wait_for(&client, Locator::Css("[data-testid=service-row]")).await;
+        assert_eq!(texts(&client, "h1").await, ["chatbot"]);
+        bad_contrast.extend(contrast(&client, "stack overview").await);
+        not_fitting.extend(fits_at_200(&client, &artifacts, "e2e-zoom-stack.png").await);
+        click(&client, Locator::Css("#tab-backups")).await;
+        wait_for(&client, Locator::Css("[data-testid=history-row]")).await;
+        assert_eq!(
+            read_all(&client, "[data-testid=history-row]", Some("data-result")).await,
+            ["ok"]
+        );
+        let schedule = texts(&client, "[data-testid=schedule-description]")
+            .await
+            .join(" ");
+        assert!(schedule.contains("02:00"), "{schedule}");
+        shot(&client, &artifacts, "e2e-onboarding-7-stack-backups.png").await;
+        bad_contrast.extend(contrast(&client, "stack backups").await);
+        not_fitting.extend(fits_at_200(&client, &artifacts, "e2e-zoom-backups.png").await);
+
+        // Settings: the theme applies at once and is kept.
+        click(&client, Locator::Css("[data-testid=open-settings]")).await;
+        wait_for(&client, Locator::Css("[data-testid=about-version]")).await;
+        let about = texts(&client, "[data-testid=about-version]")
+            .await
+            .join(" ");
+        assert!(about.contains(lifeboat_core::VERSION), "{about}");
+        shot(&client, &artifacts, "e2e-settings-light.png").await;
+        bad_contrast.extend(contrast(&client, "settings").await);
+        not_fitting.extend(fits_at_200(&client, &artifacts, "e2e-zoom-settings.png").await);
+        click(&client, Locator::Css("input[name=theme][value=dark]")).await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let t = client
+                .execute("return document.documentElement.dataset.theme", vec![])
+                .await
+                .unwrap();
+            if t == serde_json::json!("dark") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the dark theme was not applied");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        shot(&client, &artifacts, "e2e-settings-dark.png").await;
+        // Back to the stack page, on the tab it was left on.
+        click(&client, Locator::Css("[data-testid=stack-item]")).await;
+        wait_for(&client, Locator::Css("[data-testid=history-row]")).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        shot(&client, &artifacts, "e2e-stack-dark.png").await;
+        let catalog = lifeboat_core::Catalog::open(&home.path().join("catalog.sqlite3")).unwrap();
+        let saved = lifeboat_core::settings::AppSettings::load(&catalog).unwrap();
+        assert_eq!(saved.theme, lifeboat_core::settings::Theme::Dark);
+
+        assert!(
+            bad_contrast.is_empty(),
+            "contrast below 4.5:1:\n{}",
+            bad_contrast.join("\n")
+        );
+        assert!(
+            not_fitting.is_empty(),
+            "does not fit at 200% zoom:\n{}",
+            not_fitting.join("\n")
+        );
+        // The log file exists and holds no passphrase.
+        let log = std::fs::read_to_string(home.path().join("logs/lifeboat-desktop.log")).unwrap();
+        assert!(log.contains("started"), "{log}");
+        assert!(!log.contains(passphrase));
+    }
+    .await;
+    let _ = client.close().await;
+    drop(driver);
+    result
+}
