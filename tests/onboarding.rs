@@ -294,25 +294,41 @@ async fn a_new_user_protects_the_example_stack_from_an_empty_window() {
         )
         .await;
         assert_eq!(why.len(), 2, "{why:?}");
+        // By keyboard, as a person would: the passphrase, Tab to the second field (with a
+        // visible focus ring), the passphrase again, Enter.
         let passphrase = "a long recovery passphrase";
-        client
-            .find(Locator::Css("#ob-pass1"))
-            .await
-            .unwrap()
-            .send_keys(passphrase)
+        let p1 = client.find(Locator::Css("#ob-pass1")).await.unwrap();
+        p1.click().await.unwrap();
+        p1.send_keys(passphrase).await.unwrap();
+        p1.send_keys("\u{E004}").await.unwrap();
+        let focused = client
+            .execute(
+                "const e = document.activeElement; const s = getComputedStyle(e);
+                 return [e.id, s.outlineStyle, s.outlineWidth];",
+                vec![],
+            )
             .await
             .unwrap();
+        assert_eq!(
+            focused[0], "ob-pass2",
+            "Tab goes to the second field: {focused}"
+        );
+        assert_ne!(
+            focused[1], "none",
+            "the focused field shows its focus: {focused}"
+        );
+        let p2 = client.find(Locator::Css("#ob-pass2")).await.unwrap();
+        p2.send_keys(passphrase).await.unwrap();
+        shot(&client, &artifacts, "e2e-onboarding-4-key.png").await;
+        bad_contrast.extend(contrast(&client, "step 4").await);
+        not_fitting.extend(fits_at_200(&client, &artifacts, "e2e-zoom-key.png").await);
         client
             .find(Locator::Css("#ob-pass2"))
             .await
             .unwrap()
-            .send_keys(passphrase)
+            .send_keys("\u{E007}")
             .await
             .unwrap();
-        shot(&client, &artifacts, "e2e-onboarding-4-key.png").await;
-        bad_contrast.extend(contrast(&client, "step 4").await);
-        not_fitting.extend(fits_at_200(&client, &artifacts, "e2e-zoom-key.png").await);
-        click(&client, Locator::Css("[data-testid=create-key]")).await;
 
         // Step 5: what the backup will do, then the backup.
         wait_for(&client, Locator::Css("[data-testid=backup-now]")).await;
@@ -373,6 +389,24 @@ async fn a_new_user_protects_the_example_stack_from_an_empty_window() {
         assert_eq!(texts(&client, "h1").await, ["chatbot"]);
         bad_contrast.extend(contrast(&client, "stack overview").await);
         not_fitting.extend(fits_at_200(&client, &artifacts, "e2e-zoom-stack.png").await);
+        // Escape closes a dialog (the restore wizard here) and changes nothing.
+        click(&client, Locator::Css("[data-testid=restore-open]")).await;
+        wait_for(&client, Locator::Css("#restore-dialog")).await;
+        client
+            .active_element()
+            .await
+            .unwrap()
+            .send_keys("\u{E00C}")
+            .await
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !texts(&client, "#restore-dialog").await.is_empty() {
+            assert!(
+                Instant::now() < deadline,
+                "Escape did not close the restore dialog"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         click(&client, Locator::Css("#tab-backups")).await;
         wait_for(&client, Locator::Css("[data-testid=history-row]")).await;
         assert_eq!(

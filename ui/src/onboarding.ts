@@ -347,7 +347,7 @@ function keyStep(): HTMLElement {
   const p2 = h("input", { type: "password", id: "ob-pass2", autocomplete: "new-password", required: true });
   const form = h(
     "form",
-    { class: "key-form" },
+    { class: "key-form", id: "ob-key-form" },
     h("label", { for: "ob-pass1" }, `Recovery passphrase (at least ${MIN_PASSPHRASE} characters)`),
     p1,
     h("label", { for: "ob-pass2" }, "The same passphrase again"),
@@ -408,7 +408,13 @@ function keyStep(): HTMLElement {
     ),
     nav(
       "destination",
-      h("button", { class: "primary", onclick: submit, disabled: w.busy, "data-testid": "create-key" }, ov.key.state === "ready" ? "Write recovery file" : "Create key"),
+      // The form's submit button, though it sits in the step's navigation: Enter in either
+      // field submits too.
+      h(
+        "button",
+        { class: "primary", type: "submit", form: "ob-key-form", disabled: w.busy, "data-testid": "create-key" },
+        ov.key.state === "ready" ? "Write recovery file" : "Create key",
+      ),
     ),
   );
 }
