@@ -181,6 +181,32 @@ describe("Protect a stack", () => {
   });
 });
 
+describe("Protect a stack, bad input", () => {
+  afterEach(() => clearMocks());
+
+  it("says what is wrong with a malformed compose file and stays on the first step", async () => {
+    const root = document.createElement("div");
+    document.body.append(root);
+    mockIPC((cmd) => {
+      if (cmd === "list_stacks") return [];
+      if (cmd === "add_stack") throw { code: "invalid_stack", message: "compose.yaml line 3: mapping values are not allowed here" };
+      if (cmd === "settings_view") throw new Error("not asked");
+      return null;
+    });
+    await start(root);
+    await settle();
+    button(root, "welcome-protect").click();
+    await settle();
+    button(root, "choose-stack").click();
+    await settle();
+    const alert = root.querySelector("[data-testid=onboarding] [role=alert]")!;
+    expect(alert.textContent).toContain("line 3: mapping values are not allowed here");
+    expect(root.querySelector("[data-testid=step]")!.textContent).toBe("Step 1 of 5");
+    expect(button(root, "choose-stack").disabled).toBe(false);
+    root.remove();
+  });
+});
+
 describe("Docker explanations", () => {
   const base = { reachable: false, host: "unix:///var/run/docker.sock", message: "m" };
   it("gives each case its own fix", () => {
