@@ -71,7 +71,10 @@ async fn stacks_screen_shows_the_example_stack() {
         let docker = texts(&client, ".card").await.join(" | ");
         assert!(docker.contains("not reachable"), "{docker}");
         let warnings = texts(&client, ".warning").await.join("\n");
-        assert!(warnings.contains("no Docker engine answered"), "{warnings}");
+        assert!(
+            warnings.contains("Docker is installed but not running"),
+            "{warnings}"
+        );
         let postgres = texts(&client, "[data-testid=service-row]").await.remove(0);
         assert!(
             postgres.contains("postgres") && postgres.contains("KiB"),
