@@ -69,7 +69,7 @@ async fn stacks_screen_shows_the_example_stack() {
         assert_eq!(stacks.len(), 1);
         assert!(stacks[0].contains("chatbot"), "{stacks:?}");
         let docker = texts(&client, ".card").await.join(" | ");
-        assert!(docker.contains("not reachable"), "{docker}");
+        assert!(docker.contains("not running"), "{docker}");
         let warnings = texts(&client, ".warning").await.join("\n");
         assert!(
             warnings.contains("Docker is installed but not running"),

@@ -465,10 +465,37 @@ async fn a_new_user_protects_the_example_stack_from_an_empty_window() {
             "does not fit at 200% zoom:\n{}",
             not_fitting.join("\n")
         );
-        // The log file exists and holds no passphrase.
+        // The log file exists. Neither the passphrase nor any value of the stack's .env is
+        // anywhere in Lifeboat's data folder (log, catalog) or in the clear on the drive.
         let log = std::fs::read_to_string(home.path().join("logs/lifeboat-desktop.log")).unwrap();
         assert!(log.contains("started"), "{log}");
-        assert!(!log.contains(passphrase));
+        let env = std::fs::read_to_string(stack.join(".env")).unwrap();
+        let mut secrets: Vec<String> = env
+            .lines()
+            .filter_map(|l| l.split_once('=').map(|(_, v)| v.trim().to_owned()))
+            .filter(|v| v.len() >= 8)
+            .collect();
+        assert!(
+            !secrets.is_empty(),
+            "the example .env has values to look for"
+        );
+        secrets.push(passphrase.to_owned());
+        for dir in [home.path(), drive.path()] {
+            for (rel, _) in tree(dir) {
+                let path = dir.join(&rel);
+                if !path.is_file() {
+                    continue;
+                }
+                let bytes = std::fs::read(&path).unwrap();
+                for v in &secrets {
+                    assert!(
+                        !bytes.windows(v.len()).any(|w| w == v.as_bytes()),
+                        "a secret is in the clear in {}",
+                        path.display()
+                    );
+                }
+            }
+        }
     }
     .await;
     let _ = client.close().await;

@@ -696,7 +696,7 @@ function inspectionView(r: InspectResult): Node[] {
         i.previous_inspected_at === null ? "measured from now on" : `since ${ago(i.previous_inspected_at)}`,
       ),
       card("Free on its disk", i.free_bytes === null ? "unknown" : bytes(i.free_bytes), ""),
-      card("Docker", i.docker.reachable ? "connected" : "not reachable", i.docker.reachable ? "" : "states unknown"),
+      card("Docker", i.docker.reachable ? "connected" : dockerState(i.docker.problem), i.docker.reachable ? "" : "container states unknown; see the warning"),
     ),
     warningsView(i.warnings),
     h(
@@ -736,6 +736,19 @@ function inspectionView(r: InspectResult): Node[] {
     ),
     h("p", { class: "muted foot" }, `Inspected ${ago(i.inspected_at)} in ${i.duration_ms} ms · ${i.stack.compose_files.map((f) => relative(f, i.stack.dir)).join(", ")}`),
   ];
+}
+
+function dockerState(p: ipc.DockerProblem | null): string {
+  switch (p) {
+    case "not-installed":
+      return "not installed";
+    case "not-running":
+      return "not running";
+    case "no-permission":
+      return "no permission";
+    default:
+      return "not reachable";
+  }
 }
 
 function card(label: string, value: string, note: string): HTMLElement {
