@@ -2,7 +2,8 @@ import { describe, expect, it, beforeEach, afterEach } from "vitest";
 import { mockIPC, clearMocks } from "@tauri-apps/api/mocks";
 import { start } from "./app";
 import { bytes, growth, ago } from "./lib/format";
-import type { BackupOverview, InspectResult, ScheduleView, SettingsView } from "./lib/ipc";
+import type { BackupOverview, InspectResult, ScheduleView } from "./lib/ipc";
+import { settingsView, settle } from "./test-support";
 
 const result: InspectResult = {
   stack: { id: 7, name: "chatbot", dir: "/srv/chatbot", last_inspected: 1000, last_total_bytes: 3072, last_warnings: 1 },
@@ -58,17 +59,7 @@ const noSchedule: ScheduleView = {
   running: false,
 };
 
-export const settingsView: SettingsView = {
-  settings: { default_destination: null, theme: "system" },
-  levels: { success: false, stale: true, disk: true, growth: true },
-  start_at_login: false,
-  log_dir: "/home/me/.local/share/lifeboat/logs",
-  version: "0.1.0",
-};
 
-async function settle() {
-  for (let i = 0; i < 10; i++) await new Promise((r) => setTimeout(r, 0));
-}
 
 describe("Stacks screen", () => {
   let root: HTMLElement;

@@ -6,6 +6,7 @@ import { mockIPC, clearMocks } from "@tauri-apps/api/mocks";
 import { start } from "./app";
 import { dockerBox } from "./onboarding";
 import type { BackupOverview, InspectResult } from "./lib/ipc";
+import { settle } from "./test-support";
 
 const stack = { id: 3, name: "notes", dir: "/srv/notes", last_inspected: null, last_total_bytes: null, last_warnings: 0 };
 
@@ -40,9 +41,6 @@ const overview: BackupOverview = {
   destination: null,
 };
 
-async function settle() {
-  for (let i = 0; i < 10; i++) await new Promise((r) => setTimeout(r, 0));
-}
 
 /** axe-core's violations in the page (contrast is measured in the real window instead). */
 async function violations(root: HTMLElement): Promise<string[]> {

@@ -49,10 +49,7 @@ impl Levels {
     /// # Errors
     /// When SQLite fails.
     pub fn load(catalog: &Catalog) -> Result<Self, CatalogError> {
-        Ok(catalog
-            .app_state(LEVELS)?
-            .and_then(|j| serde_json::from_str(&j).ok())
-            .unwrap_or_default())
+        catalog.app_json(LEVELS)
     }
 
     /// Saves the user's choice.
@@ -60,7 +57,7 @@ impl Levels {
     /// # Errors
     /// When SQLite fails.
     pub fn save(&self, catalog: &Catalog) -> Result<(), CatalogError> {
-        catalog.set_app_state(LEVELS, &serde_json::to_string(self).unwrap_or_default())
+        catalog.set_app_json(LEVELS, self)
     }
 }
 

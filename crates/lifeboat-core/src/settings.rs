@@ -40,10 +40,7 @@ impl AppSettings {
     /// # Errors
     /// When the catalog cannot be read.
     pub fn load(catalog: &Catalog) -> Result<Self, CatalogError> {
-        Ok(catalog
-            .app_state(KEY)?
-            .and_then(|j| serde_json::from_str(&j).ok())
-            .unwrap_or_default())
+        catalog.app_json(KEY)
     }
 
     /// Saves the preferences.
@@ -51,7 +48,7 @@ impl AppSettings {
     /// # Errors
     /// When the catalog cannot be written.
     pub fn save(&self, catalog: &Catalog) -> Result<(), CatalogError> {
-        catalog.set_app_state(KEY, &serde_json::to_string(self).unwrap_or_default())
+        catalog.set_app_json(KEY, self)
     }
 
     /// Gives stack `stack_id` the default destination when it has none yet. Returns whether

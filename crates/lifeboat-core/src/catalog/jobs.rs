@@ -183,6 +183,33 @@ impl Catalog {
         Ok(())
     }
 
+    /// A piece of app state saved as JSON by [`Catalog::set_app_json`]; the default when
+    /// never saved or no longer readable (a field renamed by an older version).
+    ///
+    /// # Errors
+    /// When SQLite fails.
+    pub fn app_json<T: serde::de::DeserializeOwned + Default>(
+        &self,
+        key: &str,
+    ) -> Result<T, CatalogError> {
+        Ok(self
+            .app_state(key)?
+            .and_then(|j| serde_json::from_str(&j).ok())
+            .unwrap_or_default())
+    }
+
+    /// Saves a piece of app state as JSON.
+    ///
+    /// # Errors
+    /// When SQLite fails.
+    pub fn set_app_json<T: serde::Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+    ) -> Result<(), CatalogError> {
+        self.set_app_state(key, &serde_json::to_string(value).unwrap_or_default())
+    }
+
     /// A stack's backup settings (defaults when never saved).
     ///
     /// # Errors
