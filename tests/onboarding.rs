@@ -297,18 +297,34 @@ async fn a_new_user_protects_the_example_stack_from_an_empty_window() {
         // By keyboard, as a person would: the passphrase, Tab to the second field (with a
         // visible focus ring), the passphrase again, Enter.
         let passphrase = "a long recovery passphrase";
+        // The folder dialogs took the X focus; give it back to Lifeboat's window, as a
+        // person's click on it would (there is no window manager under Xvfb to do it).
+        let title = format!("Lifeboat {}", lifeboat_core::VERSION);
+        if let Some(w) = xdotool(&["search", "--onlyvisible", "--name", &title])
+            .lines()
+            .next()
+        {
+            xdotool(&["windowfocus", "--sync", w]);
+        }
         let p1 = client.find(Locator::Css("#ob-pass1")).await.unwrap();
         p1.click().await.unwrap();
         p1.send_keys(passphrase).await.unwrap();
         p1.send_keys("\u{E004}").await.unwrap();
-        let focused = client
-            .execute(
-                "const e = document.activeElement; const s = getComputedStyle(e);
-                 return [e.id, s.outlineStyle, s.outlineWidth];",
-                vec![],
-            )
-            .await
-            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let focused = loop {
+            let f = client
+                .execute(
+                    "const e = document.activeElement; const s = getComputedStyle(e);
+                     return [e.id, s.outlineStyle, s.outlineWidth, document.hasFocus()];",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            if f[1] != "none" || Instant::now() > deadline {
+                break f;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
         assert_eq!(
             focused[0], "ob-pass2",
             "Tab goes to the second field: {focused}"
@@ -392,13 +408,19 @@ async fn a_new_user_protects_the_example_stack_from_an_empty_window() {
         // Escape closes a dialog (the restore wizard here) and changes nothing.
         click(&client, Locator::Css("[data-testid=restore-open]")).await;
         wait_for(&client, Locator::Css("#restore-dialog")).await;
-        client
-            .active_element()
-            .await
-            .unwrap()
-            .send_keys("\u{E00C}")
-            .await
-            .unwrap();
+        // The wizard re-renders once its restore points arrive, which can replace the
+        // focused element between finding it and typing: try again then.
+        let mut sent = false;
+        for _ in 0..20 {
+            if let Ok(el) = client.active_element().await {
+                if el.send_keys("\u{E00C}").await.is_ok() {
+                    sent = true;
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert!(sent, "Escape could not be typed into the restore dialog");
         let deadline = Instant::now() + Duration::from_secs(10);
         while !texts(&client, "#restore-dialog").await.is_empty() {
             assert!(

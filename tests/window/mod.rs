@@ -65,18 +65,28 @@ pub async fn wait_for(
     client: &fantoccini::Client,
     l: Locator<'_>,
 ) -> fantoccini::elements::Element {
-    let what = format!("{l:?}");
-    client
-        .wait()
-        .at_most(Duration::from_secs(60))
-        .for_element(l)
-        .await
-        .unwrap_or_else(|e| panic!("{what} never appeared: {e}"))
+    // Polls by hand: the page re-renders while it loads, and WebKitWebDriver then answers
+    // "stale element" for a node it just found, which is a reason to look again.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match client.find(l).await {
+            Ok(el) => return el,
+            Err(e) if Instant::now() > deadline => panic!("{l:?} never appeared: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
 }
 
-/// Waits for an element, then clicks it.
+/// Waits for an element, then clicks it (finding it again if a re-render replaced it).
 pub async fn click(client: &fantoccini::Client, l: Locator<'_>) {
-    wait_for(client, l).await.click().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match wait_for(client, l).await.click().await {
+            Ok(_) => return,
+            Err(e) if Instant::now() > deadline => panic!("{l:?} could not be clicked: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
 }
 
 /// Saves a screenshot of the window.
