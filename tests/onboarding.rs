@@ -60,32 +60,41 @@ async fn answer_folder_dialog(title: &str, dir: &Path) {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    xdotool(&["windowfocus", "--sync", &win]);
-    // Out of "Recent" first (where Open stays disabled), into the home folder.
-    xdotool(&["key", "--clearmodifiers", "alt+Home"]);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    xdotool(&["key", "--clearmodifiers", "ctrl+l"]);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    xdotool(&["type", "--delay", "5", &format!("{}/", dir.display())]);
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    xdotool(&["key", "Delete"]);
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    xdotool(&["key", "Return"]);
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    // The dialog closes once it took the folder.
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !xdotool(&["search", "--onlyvisible", "--name", title])
-        .trim()
-        .is_empty()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the folder dialog \"{title}\" did not take {}",
-            dir.display()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    let gone = || {
+        xdotool(&["search", "--onlyvisible", "--name", title])
+            .trim()
+            .is_empty()
+    };
+    // A busy machine may drop keys typed before the dialog is ready: type it all again
+    // (Ctrl+A replaces what the field holds) until the dialog takes the folder.
+    for attempt in 1..=4 {
+        tokio::time::sleep(Duration::from_millis(800 * attempt)).await;
+        xdotool(&["windowfocus", "--sync", &win]);
+        // Out of "Recent" first (where Open stays disabled), into the home folder.
+        xdotool(&["key", "--clearmodifiers", "alt+Home"]);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        xdotool(&["key", "--clearmodifiers", "ctrl+l"]);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        xdotool(&["key", "--clearmodifiers", "ctrl+a"]);
+        xdotool(&["type", "--delay", "5", &format!("{}/", dir.display())]);
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        // GTK completes the only subfolder inline ("data/", selected): drop it.
+        xdotool(&["key", "Delete"]);
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        xdotool(&["key", "Return"]);
+        // The dialog closes once it took the folder.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !gone() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        if gone() {
+            return;
+        }
     }
+    panic!(
+        "the folder dialog \"{title}\" did not take {}",
+        dir.display()
+    );
 }
 
 /// axe-core's colour-contrast rule on the current screen, in the light and the dark theme.
