@@ -3,7 +3,7 @@ import { mockIPC, clearMocks } from "@tauri-apps/api/mocks";
 import { start } from "./app";
 import { bytes, growth, ago } from "./lib/format";
 import type { BackupOverview, InspectResult, ScheduleView } from "./lib/ipc";
-import { settingsView, settle } from "./test-support";
+import { axeViolations, mountRoot, settingsView, settle, unmountRoot } from "./test-support";
 
 const result: InspectResult = {
   stack: { id: 7, name: "chatbot", dir: "/srv/chatbot", last_inspected: 1000, last_total_bytes: 3072, last_warnings: 1 },
@@ -63,14 +63,8 @@ const noSchedule: ScheduleView = {
 
 describe("Stacks screen", () => {
   let root: HTMLElement;
-  beforeEach(() => {
-    root = document.createElement("div");
-    document.body.append(root);
-  });
-  afterEach(() => {
-    clearMocks();
-    root.remove();
-  });
+  beforeEach(() => (root = mountRoot()));
+  afterEach(() => unmountRoot(root));
 
   it("opens the startup stack and shows services, sizes, growth and warnings as text", async () => {
     const calls: string[] = [];
@@ -122,13 +116,9 @@ describe("Stacks screen", () => {
 
 describe("Back up now", () => {
   let root: HTMLElement;
-  beforeEach(() => {
-    root = document.createElement("div");
-    document.body.append(root);
-  });
+  beforeEach(() => (root = mountRoot()));
   afterEach(() => {
-    clearMocks();
-    root.remove();
+    unmountRoot(root);
     document.getElementById("key-dialog")?.remove();
   });
 
@@ -237,14 +227,8 @@ describe("Back up now", () => {
 
 describe("Secrets tab", () => {
   let root: HTMLElement;
-  beforeEach(() => {
-    root = document.createElement("div");
-    document.body.append(root);
-  });
-  afterEach(() => {
-    clearMocks();
-    root.remove();
-  });
+  beforeEach(() => (root = mountRoot()));
+  afterEach(() => unmountRoot(root));
 
   it("shows values masked, reveals one on request and hides it on blur, fixes and edits", async () => {
     const calls: { cmd: string; args: unknown }[] = [];
@@ -326,26 +310,14 @@ describe("format", () => {
 // cannot measure colour contrast here; the E2E screenshots are where contrast is looked at.
 describe("accessibility", () => {
   let root: HTMLElement;
-  beforeEach(() => {
-    root = document.createElement("div");
-    document.body.append(root);
-  });
-  afterEach(() => {
-    clearMocks();
-    root.remove();
-  });
-
-  async function violations(): Promise<string[]> {
-    const axe = (await import("axe-core")).default;
-    const r = await axe.run(root, { rules: { "color-contrast": { enabled: false } } });
-    return r.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`);
-  }
+  beforeEach(() => (root = mountRoot()));
+  afterEach(() => unmountRoot(root));
 
   it("has no violations on the welcome, a stack's overview, and its Backups tab", async () => {
     mockIPC((cmd) => (cmd === "list_stacks" ? [] : cmd === "settings_view" ? settingsView : null));
     await start(root);
     await settle();
-    expect(await violations()).toEqual([]);
+    expect(await axeViolations(root)).toEqual([]);
     clearMocks();
     mockIPC((cmd) => {
       if (cmd === "list_stacks") return [result.stack];
@@ -360,10 +332,10 @@ describe("accessibility", () => {
     await start(root);
     await settle();
     expect(root.querySelector("[data-testid=service-row]")).not.toBeNull();
-    expect(await violations()).toEqual([]);
+    expect(await axeViolations(root)).toEqual([]);
     root.querySelector<HTMLButtonElement>("#tab-backups")!.click();
     await settle();
     expect(root.querySelector("[data-testid=schedule-form]")).not.toBeNull();
-    expect(await violations()).toEqual([]);
+    expect(await axeViolations(root)).toEqual([]);
   });
 });

@@ -6,7 +6,7 @@ import { mockIPC, clearMocks } from "@tauri-apps/api/mocks";
 import { start } from "./app";
 import { dockerBox } from "./onboarding";
 import type { BackupOverview, InspectResult } from "./lib/ipc";
-import { settle } from "./test-support";
+import { axeViolations, mountRoot, settle, unmountRoot } from "./test-support";
 
 const stack = { id: 3, name: "notes", dir: "/srv/notes", last_inspected: null, last_total_bytes: null, last_warnings: 0 };
 
@@ -42,13 +42,6 @@ const overview: BackupOverview = {
 };
 
 
-/** axe-core's violations in the page (contrast is measured in the real window instead). */
-async function violations(root: HTMLElement): Promise<string[]> {
-  const axe = (await import("axe-core")).default;
-  const r = await axe.run(root, { rules: { "color-contrast": { enabled: false } } });
-  return r.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
-}
-
 function button(root: HTMLElement, testid: string): HTMLButtonElement {
   const b = root.querySelector<HTMLButtonElement>(`[data-testid=${testid}]`);
   if (!b) throw new Error(`no ${testid} in: ${root.textContent}`);
@@ -57,14 +50,8 @@ function button(root: HTMLElement, testid: string): HTMLButtonElement {
 
 describe("Protect a stack", () => {
   let root: HTMLElement;
-  beforeEach(() => {
-    root = document.createElement("div");
-    document.body.append(root);
-  });
-  afterEach(() => {
-    clearMocks();
-    root.remove();
-  });
+  beforeEach(() => (root = mountRoot()));
+  afterEach(() => unmountRoot(root));
 
   it("goes from an empty catalog to a first backup, one announced step at a time", async () => {
     const calls: { cmd: string; args: unknown }[] = [];
@@ -115,7 +102,7 @@ describe("Protect a stack", () => {
     await settle();
     expect(root.querySelector("[data-testid=step]")!.textContent).toBe("Step 1 of 5");
     expect(root.textContent).toContain("nothing in the folder is changed");
-    expect(await violations(root)).toEqual([]);
+    expect(await axeViolations(root)).toEqual([]);
 
     button(root, "choose-stack").click();
     await settle();
@@ -128,7 +115,7 @@ describe("Protect a stack", () => {
     expect(docker.textContent).toContain("You can carry on");
     // The new stack is in the sidebar already.
     expect(root.querySelectorAll("[data-testid=stack-item]").length).toBe(1);
-    expect(await violations(root)).toEqual([]);
+    expect(await axeViolations(root)).toEqual([]);
 
     button(root, "next").click();
     await settle();
@@ -142,7 +129,7 @@ describe("Protect a stack", () => {
 
     expect(root.querySelector("[data-testid=why-key]")!.textContent).toContain("nobody who finds the drive can read it");
     expect(root.querySelector("[data-testid=why-passphrase]")!.textContent).toContain("restore on a new computer");
-    expect(await violations(root)).toEqual([]);
+    expect(await axeViolations(root)).toEqual([]);
     const p1 = root.querySelector<HTMLInputElement>("#ob-pass1")!;
     const p2 = root.querySelector<HTMLInputElement>("#ob-pass2")!;
     p1.value = "too short";
@@ -166,7 +153,7 @@ describe("Protect a stack", () => {
     expect(root.querySelector("[data-testid=step]")!.textContent).toBe("Step 5 of 5");
     expect(root.textContent).toContain("Docker is not running, so neither is any service");
     expect(calls.map((c) => c.cmd)).not.toContain("start_backup");
-    expect(await violations(root)).toEqual([]);
+    expect(await axeViolations(root)).toEqual([]);
     button(root, "backup-now").click();
     await settle();
     expect(calls.find((c) => c.cmd === "set_schedule")?.args).toMatchObject({ stackId: 3, schedule: { kind: "daily", at: "02:00" } });

@@ -1,23 +1,17 @@
 // The Settings screen: every control calls its command and the result shows at once
 // (the theme on <html>), and the about box lists the bundled packages' licences.
 import { describe, expect, it, beforeEach, afterEach } from "vitest";
-import { mockIPC, clearMocks } from "@tauri-apps/api/mocks";
+import { mockIPC } from "@tauri-apps/api/mocks";
 import { start } from "./app";
 import type { SettingsView } from "./lib/ipc";
-import { settingsView, settle } from "./test-support";
+import { axeViolations, mountRoot, settingsView, settle, unmountRoot } from "./test-support";
 
 
 
 describe("Settings", () => {
   let root: HTMLElement;
-  beforeEach(() => {
-    root = document.createElement("div");
-    document.body.append(root);
-  });
-  afterEach(() => {
-    clearMocks();
-    root.remove();
-  });
+  beforeEach(() => (root = mountRoot()));
+  afterEach(() => unmountRoot(root));
 
   it("saves each choice and applies it without a restart", async () => {
     const calls: { cmd: string; args: unknown }[] = [];
@@ -91,9 +85,7 @@ describe("Settings", () => {
     await settle();
     expect(calls.map((c) => c.cmd)).toContain("open_logs");
 
-    const axe = (await import("axe-core")).default;
-    const r = await axe.run(root, { rules: { "color-contrast": { enabled: false } } });
-    expect(r.violations.map((x) => x.id)).toEqual([]);
+    expect(await axeViolations(root)).toEqual([]);
     // axe over the 480-row licence table takes seconds on a busy machine.
   }, 30_000);
 });
