@@ -17,19 +17,10 @@ use window::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stacks_screen_shows_the_example_stack() {
     let _one = ONE_WINDOW.lock().await;
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     // A copy of the example stack: the restore part of this test changes its files.
     let stacks = tempfile::tempdir().unwrap();
-    let example = stacks.path().join("chatbot");
-    let copied = Command::new("cp")
-        .arg("-a")
-        .arg(root.join("examples/chatbot"))
-        .arg(&example)
-        .status()
-        .unwrap();
-    assert!(copied.success());
-    let artifacts = root.join("tests/artifacts");
-    std::fs::create_dir_all(&artifacts).unwrap();
+    let example = copy_example(stacks.path());
+    let artifacts = artifacts();
     let home = tempfile::tempdir().unwrap();
     let dest = tempfile::tempdir().unwrap();
     let have_keyring = std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some();
@@ -591,19 +582,10 @@ async fn a_new_computer_restores_a_stack_from_the_backup_drive() {
     if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
         return skip("no D-Bus session for a keyring (./dev test runs the tests in one)");
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let artifacts = root.join("tests/artifacts");
-    std::fs::create_dir_all(&artifacts).unwrap();
+    let artifacts = artifacts();
     // The old computer: the example stack backed up to the drive, with a recovery file.
     let old = tempfile::tempdir().unwrap();
-    let stack = old.path().join("chatbot");
-    assert!(Command::new("cp")
-        .arg("-a")
-        .arg(root.join("examples/chatbot"))
-        .arg(&stack)
-        .status()
-        .unwrap()
-        .success());
+    let stack = copy_example(old.path());
     let drive = tempfile::tempdir().unwrap();
     let key = age::x25519::Identity::generate();
     let passphrase = "the drive's recovery passphrase";
@@ -788,18 +770,9 @@ async fn the_tray_menu_runs_a_backup_and_a_failure_is_notified() {
             ));
         }
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let artifacts = root.join("tests/artifacts");
-    std::fs::create_dir_all(&artifacts).unwrap();
+    let artifacts = artifacts();
     let work = tempfile::tempdir().unwrap();
-    let example = work.path().join("chatbot");
-    assert!(Command::new("cp")
-        .arg("-a")
-        .arg(root.join("examples/chatbot"))
-        .arg(&example)
-        .status()
-        .unwrap()
-        .success());
+    let example = copy_example(work.path());
     let home = work.path().join("home");
     let _dunst = Driver(
         Command::new("dunst")

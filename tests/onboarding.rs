@@ -195,18 +195,9 @@ async fn a_new_user_protects_the_example_stack_from_an_empty_window() {
     if on_path("xdotool").is_none() {
         return skip("xdotool is needed to answer the folder dialogs (Debian package xdotool)");
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let artifacts = root.join("tests/artifacts");
-    std::fs::create_dir_all(&artifacts).unwrap();
+    let artifacts = artifacts();
     let stacks = tempfile::tempdir().unwrap();
-    let stack = stacks.path().join("chatbot");
-    assert!(Command::new("cp")
-        .args(["-a", "--preserve=all"])
-        .arg(root.join("examples/chatbot"))
-        .arg(&stack)
-        .status()
-        .unwrap()
-        .success());
+    let stack = copy_example(stacks.path());
     let before = tree(&stack);
     let drive = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();

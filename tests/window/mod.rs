@@ -158,3 +158,28 @@ pub async fn open_app(
     };
     Some((driver, client))
 }
+
+/// `tests/artifacts/`, where the window tests save their screenshots (created if needed).
+pub fn artifacts() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A copy of the example stack (`examples/chatbot`, owners, modes and times kept) as
+/// `into/chatbot`: tests change their copy, never the original.
+pub fn copy_example(into: &Path) -> PathBuf {
+    let stack = into.join("chatbot");
+    let copied = Command::new("cp")
+        .arg("-a")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/chatbot"))
+        .arg(&stack)
+        .status()
+        .unwrap();
+    assert!(
+        copied.success(),
+        "cp -a examples/chatbot {}",
+        stack.display()
+    );
+    stack
+}
