@@ -55,11 +55,10 @@ pub async fn add_stack(
         return Ok(None);
     };
     let project = lifeboat_core::stack::load(&dir, &LoadOptions::default())?;
-    let record = state.catalog.add_stack(&project.dir, &project.name)?;
-    // A new stack backs up to the default destination until the user picks another.
-    lifeboat_core::settings::AppSettings::load(&state.catalog)?
-        .apply_default_destination(&state.catalog, record.id)?;
-    Ok(Some(record))
+    Ok(Some(lifeboat_core::settings::add_stack(
+        &state.catalog,
+        &project,
+    )?))
 }
 
 #[tauri::command]

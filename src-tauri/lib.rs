@@ -213,7 +213,9 @@ pub fn run() {
     let startup_stack = startup_dir().and_then(|dir| {
         let loaded = lifeboat_core::stack::load(&dir, &lifeboat_core::LoadOptions::default());
         match loaded {
-            Ok(p) => catalog.add_stack(&p.dir, &p.name).map(|s| s.id).ok(),
+            Ok(p) => lifeboat_core::settings::add_stack(&catalog, &p)
+                .map(|s| s.id)
+                .ok(),
             Err(e) => {
                 tracing::warn!("cannot open {}: {e}", dir.display());
                 None

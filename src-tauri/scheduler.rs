@@ -398,7 +398,7 @@ pub fn second_launch(app: &AppHandle, args: &[String]) {
                 &lifeboat_core::LoadOptions::default(),
             )
             .ok()?;
-            state.catalog.add_stack(&project.dir, &project.name).ok()
+            lifeboat_core::settings::add_stack(&state.catalog, &project).ok()
         });
     if stack.is_some() {
         let _ = app.emit(CHANGED, ());

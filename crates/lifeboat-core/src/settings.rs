@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::catalog::{Catalog, CatalogError};
+use crate::catalog::{Catalog, CatalogError, StackRecord};
+use crate::stack::Project;
 
 /// The window's colours.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -74,6 +75,17 @@ impl AppSettings {
     }
 }
 
+/// Adds `project` to the catalog the way a person adds a stack (the folder dialog, a folder
+/// named when Lifeboat starts): with the default destination when it has none yet.
+///
+/// # Errors
+/// When the catalog cannot be read or written.
+pub fn add_stack(catalog: &Catalog, project: &Project) -> Result<StackRecord, CatalogError> {
+    let record = catalog.add_stack(&project.dir, &project.name)?;
+    AppSettings::load(catalog)?.apply_default_destination(catalog, record.id)?;
+    Ok(record)
+}
+
 /// The folder Lifeboat writes its log files to: `logs` in [`crate::catalog::home`].
 ///
 /// # Errors
@@ -116,8 +128,13 @@ mod tests {
         s.save(&catalog).unwrap();
         assert_eq!(AppSettings::load(&catalog).unwrap(), s);
 
-        let a = catalog.add_stack(t.path(), "a").unwrap();
-        assert!(s.apply_default_destination(&catalog, a.id).unwrap());
+        std::fs::write(
+            t.path().join("compose.yaml"),
+            "services:\n  app:\n    image: busybox\n",
+        )
+        .unwrap();
+        let project = crate::stack::load(t.path(), &crate::LoadOptions::default()).unwrap();
+        let a = add_stack(&catalog, &project).unwrap();
         assert_eq!(
             catalog.settings(a.id).unwrap().destination.as_deref(),
             Some("/media/backup")
