@@ -250,8 +250,6 @@ pub struct ScheduleView {
     pub paused_until: Option<i64>,
     /// What needs attention, as banners.
     pub alerts: Vec<Alert>,
-    /// The app's notification choices.
-    pub levels: Levels,
     /// A backup of this stack is running now.
     pub running: bool,
 }
@@ -280,7 +278,6 @@ fn view(state: &AppState, stack_id: i64) -> Result<ScheduleView, IpcError> {
             .paused_until()?
             .filter(|u| *u > now.timestamp()),
         alerts: alerts::current(&state.catalog, stack_id, &now)?,
-        levels: Levels::load(&state.catalog)?,
         running: state.busy_stacks().contains(&stack_id),
     })
 }

@@ -55,7 +55,6 @@ const noSchedule: ScheduleView = {
   failure_note: null,
   paused_until: null,
   alerts: [],
-  levels: { success: false, stale: true, disk: true, growth: true },
   running: false,
 };
 

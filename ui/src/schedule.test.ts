@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import type { ScheduleView } from "./lib/ipc";
 import { alertBanners, levelsBox, schedulePanel } from "./schedule";
+import { settingsView } from "./test-support";
 
 const view: ScheduleView = {
   schedule: { kind: "daily", at: "02:00" },
@@ -11,7 +12,6 @@ const view: ScheduleView = {
   failure_note: "3 backups in a row failed; no more retries until the next scheduled time. Fix the cause or run a backup now.",
   paused_until: null,
   alerts: [],
-  levels: { success: false, stale: true, disk: true, growth: true },
   running: false,
 };
 
@@ -39,7 +39,7 @@ describe("schedule panel", () => {
 
   it("changes one notification level at a time and keeps the others", () => {
     const levels: unknown[] = [];
-    const panel = levelsBox(view.levels, (l) => levels.push(l), false);
+    const panel = levelsBox(settingsView.levels, (l) => levels.push(l));
     document.body.append(panel);
     const success = panel.querySelector<HTMLInputElement>("input[name=level-success]")!;
     expect(success.checked).toBe(false);

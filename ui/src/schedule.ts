@@ -137,7 +137,7 @@ export function schedulePanel(v: ScheduleView | undefined, busy: boolean, action
 }
 
 /** The notification choices (all stacks); failures are always notified. */
-export function levelsBox(lv: Levels, change: (l: Levels) => void, disabled: boolean): HTMLElement {
+export function levelsBox(lv: Levels, change: (l: Levels) => void): HTMLElement {
   return h(
     "fieldset",
     { class: "levels" },
@@ -157,7 +157,6 @@ export function levelsBox(lv: Levels, change: (l: Levels) => void, disabled: boo
           type: "checkbox",
           name: `level-${k}`,
           checked: lv[k],
-          disabled,
           onchange: (ev: Event) => change({ ...lv, [k]: (ev.target as HTMLInputElement).checked }),
         }),
         label,

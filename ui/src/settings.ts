@@ -65,7 +65,7 @@ export function settingsPage(v: SettingsView | undefined, actions: SettingsActio
       "section",
       { class: "panel", "aria-labelledby": "set-notify" },
       h("h2", { id: "set-notify" }, "Notifications"),
-      levelsBox(v.levels, (l) => actions.levels(l), false),
+      levelsBox(v.levels, (l) => actions.levels(l)),
     ),
     h(
       "section",
