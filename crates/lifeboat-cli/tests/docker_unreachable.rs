@@ -8,7 +8,7 @@ use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::process::Command;
 
-use lifeboat_testkit::skip;
+use lifeboat_testkit::{nix_is_root, skip};
 
 fn stack(dir: &Path) -> std::path::PathBuf {
     let stack = dir.join("files-only");
@@ -141,8 +141,4 @@ fn each_reason_docker_is_unreachable_gets_its_own_fix() {
         msg.contains("add yourself to the docker group") && msg.contains("log out and in"),
         "{msg}"
     );
-}
-
-fn nix_is_root() -> bool {
-    std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
 }
