@@ -73,6 +73,10 @@ enum Command {
         /// Identity file instead of the keyring (also: LIFEBOAT_IDENTITY).
         #[arg(long)]
         identity: Option<PathBuf>,
+        /// Keep a snapshot that lacks something it meant to include (a volume Docker could
+        /// not read, unreadable files), marked partial, instead of failing.
+        #[arg(long)]
+        allow_partial: bool,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -298,6 +302,7 @@ fn recover_interrupted(runtime: &tokio::runtime::Runtime) {
 }
 
 fn main() -> ExitCode {
+    quiet_on_closed_pipe();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("LIFEBOAT_LOG")
@@ -331,6 +336,7 @@ fn main() -> ExitCode {
             stop,
             no_docker,
             identity,
+            allow_partial,
             json,
         } => {
             let mode = match mode {
@@ -348,6 +354,7 @@ fn main() -> ExitCode {
                     mode,
                     stop,
                     engine,
+                    allow_partial,
                 },
                 identity.as_deref(),
                 json,
@@ -656,4 +663,23 @@ fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
     for r in rows {
         line(r.iter().map(String::as_str).collect());
     }
+}
+
+/// `lifeboat inspect | head`: when the reader closes the pipe, stop quietly with the status a
+/// shell gives a command killed by SIGPIPE (128 + 13), as `cat` and `grep` do, instead of
+/// panicking with "failed printing to stdout".
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
 }

@@ -13,7 +13,7 @@ use lifeboat_core::restore::{self, Action, RestoreOptions, RestorePlan};
 use lifeboat_core::{CancelToken, Catalog};
 
 use crate::progress;
-use crate::verbs::{finish, print_json};
+use crate::verbs::{finish_json, print_json};
 
 /// What `lifeboat restore` was asked to do.
 pub struct RestoreArgs {
@@ -32,106 +32,110 @@ pub struct RestoreArgs {
 }
 
 pub fn run(args: RestoreArgs) -> ExitCode {
-    finish((|| {
-        let identity = keys::load(args.identity.as_deref())?.0;
-        let catalog = Arc::new(Catalog::open_default()?);
-        if args.undo {
-            let report = restore::undo(&catalog, args.engine.as_ref(), &identity)?;
+    let json = args.json;
+    finish_json(
+        json,
+        (|| {
+            let identity = keys::load(args.identity.as_deref())?.0;
+            let catalog = Arc::new(Catalog::open_default()?);
+            if args.undo {
+                let report = restore::undo(&catalog, args.engine.as_ref(), &identity)?;
+                if args.json {
+                    return print_json(&report);
+                }
+                println!(
+                    "Undid restore {} in {}: {} back as before.",
+                    report.restore,
+                    report.target,
+                    report.components.join(", ")
+                );
+                print_services(&report.services);
+                return Ok(());
+            }
+            let (Some(snapshot), Some(from)) = (args.snapshot, args.from) else {
+                return Err(
+                    "say which snapshot and where it is: `lifeboat restore SNAPSHOT --from DEST` \
+                        (`latest` for the newest), or `lifeboat restore --undo`"
+                        .into(),
+                );
+            };
+            let opts = RestoreOptions {
+                from,
+                snapshot,
+                stack: args.stack,
+                only: args.only,
+                into: args.into,
+                stack_dir: None,
+                list_paths: args.paths,
+                engine: args.engine,
+                catalog: Some(catalog),
+            };
+            let plan = restore::plan(&opts, &identity)?;
+            if args.dry_run {
+                if args.json {
+                    return print_json(&plan);
+                }
+                print_plan(&plan);
+                if !plan.problems.is_empty() {
+                    return Err("the restore cannot start (see above)".into());
+                }
+                return Ok(());
+            }
+            if !plan.problems.is_empty() {
+                if !args.json {
+                    print_plan(&plan);
+                }
+                return Err(restore::RestoreError::Blocked(plan.problems).into());
+            }
+            if !args.yes {
+                if !std::io::stdin().is_terminal() {
+                    return Err(
+                        "a restore replaces files: add --yes to run it without a terminal \
+                            (look at --dry-run first)"
+                            .into(),
+                    );
+                }
+                print_plan(&plan);
+                eprint!("Restore now? [y/N] ");
+                let _ = std::io::stderr().flush();
+                let mut line = String::new();
+                std::io::stdin().lock().read_line(&mut line)?;
+                if !matches!(line.trim(), "y" | "Y" | "yes") {
+                    return Err("nothing was restored".into());
+                }
+            }
+            let progress: Box<dyn lifeboat_core::Progress> =
+                if !args.json && std::io::stderr().is_terminal() {
+                    Box::new(progress::Terminal::new("Restoring"))
+                } else {
+                    Box::new(lifeboat_core::job::NoProgress)
+                };
+            let report = restore::apply(&opts, &identity, progress.as_ref(), &CancelToken::new());
+            progress::clear_line();
+            let report = report?;
             if args.json {
                 return print_json(&report);
             }
             println!(
-                "Undid restore {} in {}: {} back as before.",
-                report.restore,
+                "Restored {} from snapshot {} into {} ({} files, {}) in {:.1} s",
+                report.components.join(", "),
+                report.snapshot,
                 report.target,
-                report.components.join(", ")
+                report.files,
+                human_bytes(report.bytes),
+                report.duration_ms as f64 / 1000.0
             );
             print_services(&report.services);
-            return Ok(());
-        }
-        let (Some(snapshot), Some(from)) = (args.snapshot, args.from) else {
-            return Err(
-                "say which snapshot and where it is: `lifeboat restore SNAPSHOT --from DEST` \
-                        (`latest` for the newest), or `lifeboat restore --undo`"
-                    .into(),
+            for s in &report.next_steps {
+                println!("  next: {s}");
+            }
+            println!(
+                "  The replaced files are kept in {}; `lifeboat restore --undo` puts them back.",
+                report.undo_folder
             );
-        };
-        let opts = RestoreOptions {
-            from,
-            snapshot,
-            stack: args.stack,
-            only: args.only,
-            into: args.into,
-            stack_dir: None,
-            list_paths: args.paths,
-            engine: args.engine,
-            catalog: Some(catalog),
-        };
-        let plan = restore::plan(&opts, &identity)?;
-        if args.dry_run {
-            if args.json {
-                return print_json(&plan);
-            }
-            print_plan(&plan);
-            if !plan.problems.is_empty() {
-                return Err("the restore cannot start (see above)".into());
-            }
-            return Ok(());
-        }
-        if !plan.problems.is_empty() {
-            if !args.json {
-                print_plan(&plan);
-            }
-            return Err(restore::RestoreError::Blocked(plan.problems).into());
-        }
-        if !args.yes {
-            if !std::io::stdin().is_terminal() {
-                return Err(
-                    "a restore replaces files: add --yes to run it without a terminal \
-                            (look at --dry-run first)"
-                        .into(),
-                );
-            }
-            print_plan(&plan);
-            eprint!("Restore now? [y/N] ");
-            let _ = std::io::stderr().flush();
-            let mut line = String::new();
-            std::io::stdin().lock().read_line(&mut line)?;
-            if !matches!(line.trim(), "y" | "Y" | "yes") {
-                return Err("nothing was restored".into());
-            }
-        }
-        let progress: Box<dyn lifeboat_core::Progress> =
-            if !args.json && std::io::stderr().is_terminal() {
-                Box::new(progress::Terminal::new("Restoring"))
-            } else {
-                Box::new(lifeboat_core::job::NoProgress)
-            };
-        let report = restore::apply(&opts, &identity, progress.as_ref(), &CancelToken::new());
-        progress::clear_line();
-        let report = report?;
-        if args.json {
-            return print_json(&report);
-        }
-        println!(
-            "Restored {} from snapshot {} into {} ({} files, {}) in {:.1} s",
-            report.components.join(", "),
-            report.snapshot,
-            report.target,
-            report.files,
-            human_bytes(report.bytes),
-            report.duration_ms as f64 / 1000.0
-        );
-        print_services(&report.services);
-        for s in &report.next_steps {
-            println!("  next: {s}");
-        }
-        println!(
-            "  The replaced files are kept in {}; `lifeboat restore --undo` puts them back.",
-            report.undo_folder
-        );
-        Ok(())
-    })())
+            Ok(())
+        })(),
+    )
 }
 
 fn print_services(services: &[restore::ServiceState]) {

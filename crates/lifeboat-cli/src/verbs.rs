@@ -26,6 +26,19 @@ pub(crate) fn finish(r: Result<()>) -> ExitCode {
     }
 }
 
+/// [`finish`], and with `--json` the error as JSON on standard output too
+/// (`{"error": {"code", "message"}}`), so a script that reads JSON never gets nothing.
+pub(crate) fn finish_json(json: bool, r: Result<()>) -> ExitCode {
+    if let (true, Err(e)) = (json, &r) {
+        let code = e
+            .downcast_ref::<backup::BackupError>()
+            .map_or("failed", backup::BackupError::code);
+        let body = serde_json::json!({ "error": { "code": code, "message": e.to_string() } });
+        println!("{body:#}");
+    }
+    finish(r)
+}
+
 pub(crate) fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
@@ -50,6 +63,7 @@ pub struct BackupArgs {
     pub mode: backup::Mode,
     pub stop: Vec<String>,
     pub engine: Option<lifeboat_core::docker::BlockingEngine>,
+    pub allow_partial: bool,
 }
 
 pub fn backup(
@@ -65,84 +79,98 @@ pub fn backup(
         mode,
         stop,
         engine,
+        allow_partial,
     } = args;
-    finish((|| {
-        let cwd = std::env::current_dir().unwrap_or_default();
-        let load = LoadOptions {
-            files: files.iter().map(|f| cwd.join(f)).collect(),
-            use_process_env: true,
-        };
-        let project = lifeboat_core::stack::load(stack_dir, &load)?;
-        let identity = identity(id)?;
-        let opts = BackupOptions {
-            only,
-            mode,
-            stop,
-            engine,
-            ..BackupOptions::new(dest)
-        };
-        let progress = progress_for(json, "Backing up");
-        let report = backup::backup(
-            &project,
-            &identity,
-            &opts,
-            progress.as_ref(),
-            &CancelToken::new(),
-        );
-        progress::clear_line();
-        let report = report?;
-        if json {
-            return print_json(&report);
-        }
-        println!(
-            "Snapshot {} of {} in {:.1} s",
-            report.snapshot,
-            report.stack,
-            report.duration_ms as f64 / 1000.0
-        );
-        if report.downtime_ms > 0 {
-            println!(
-                "  services were stopped for {:.1} s",
-                report.downtime_ms as f64 / 1000.0
-            );
-        }
-        for c in &report.components {
-            let how = if c.reused {
-                "unchanged, reused".to_owned()
-            } else {
-                format!("{} stored", human_bytes(c.bytes_stored))
+    finish_json(
+        json,
+        (|| {
+            let cwd = std::env::current_dir().unwrap_or_default();
+            let load = LoadOptions {
+                files: files.iter().map(|f| cwd.join(f)).collect(),
+                use_process_env: true,
             };
-            let recipe = serde_json::to_value(c.recipe)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
-            println!(
-                "  {:<24} {:>10}  {:>6} files  {recipe:<19} {how}",
-                c.name,
-                human_bytes(c.bytes_in),
-                c.files
+            let project = lifeboat_core::stack::load(stack_dir, &load)?;
+            let identity = identity(id)?;
+            let opts = BackupOptions {
+                only,
+                mode,
+                stop,
+                engine,
+                allow_partial,
+                ..BackupOptions::new(dest)
+            };
+            let progress = progress_for(json, "Backing up");
+            let report = backup::backup(
+                &project,
+                &identity,
+                &opts,
+                progress.as_ref(),
+                &CancelToken::new(),
             );
-        }
-        for w in &report.warnings {
-            println!("  warning: {}", w.message);
-        }
-        Ok(())
-    })())
+            progress::clear_line();
+            let report = report?;
+            if json {
+                return print_json(&report);
+            }
+            println!(
+                "Snapshot {} of {} in {:.1} s",
+                report.snapshot,
+                report.stack,
+                report.duration_ms as f64 / 1000.0
+            );
+            if report.downtime_ms > 0 {
+                println!(
+                    "  services were stopped for {:.1} s",
+                    report.downtime_ms as f64 / 1000.0
+                );
+            }
+            for c in &report.components {
+                let how = if c.reused {
+                    "unchanged, reused".to_owned()
+                } else {
+                    format!("{} stored", human_bytes(c.bytes_stored))
+                };
+                let recipe = serde_json::to_value(c.recipe)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                println!(
+                    "  {:<24} {:>10}  {:>6} files  {recipe:<19} {how}",
+                    c.name,
+                    human_bytes(c.bytes_in),
+                    c.files
+                );
+            }
+            for w in &report.warnings {
+                println!("  warning: {}", w.message);
+            }
+            if report.partial {
+                println!(
+                "  PARTIAL: you allowed this snapshot to lack what is named above ({} item(s)); \
+                 `restore latest` passes over it",
+                report.missing.len()
+            );
+            }
+            Ok(())
+        })(),
+    )
 }
 
 pub fn snapshots(dest: &Path, stack: Option<&str>, id: Option<&Path>, json: bool) -> ExitCode {
-    finish((|| {
-        let identity = identity(id)?;
-        let list = verify::list(dest, stack, &identity)?;
-        if json {
-            return print_json(&list);
-        }
-        if list.is_empty() {
-            println!("No snapshots in {}.", dest.display());
-        }
-        for s in &list {
-            let (y, mo, d, h, mi, _) = backup::civil(s.started);
-            println!(
+    finish_json(
+        json,
+        (|| {
+            let identity = identity(id)?;
+            let list = verify::list(dest, stack, &identity)?;
+            if json {
+                return print_json(&list);
+            }
+            if list.is_empty() {
+                println!("No snapshots in {}.", dest.display());
+            }
+            for s in &list {
+                let (y, mo, d, h, mi, _) = backup::civil(s.started);
+                println!(
                 "{}  {:<16} {y:04}-{mo:02}-{d:02} {h:02}:{mi:02} UTC  {:>10}  (+{} new)  {} components",
                 s.snapshot,
                 s.stack,
@@ -150,9 +178,10 @@ pub fn snapshots(dest: &Path, stack: Option<&str>, id: Option<&Path>, json: bool
                 human_bytes(s.bytes_new),
                 s.components.len()
             );
-        }
-        Ok(())
-    })())
+            }
+            Ok(())
+        })(),
+    )
 }
 
 pub fn verify(
@@ -162,39 +191,42 @@ pub fn verify(
     id: Option<&Path>,
     json: bool,
 ) -> ExitCode {
-    finish((|| {
-        let identity = identity(id)?;
-        let progress = progress_for(json, "Verifying");
-        let report = verify::verify(dest, snapshot, deep, &identity, progress.as_ref());
-        progress::clear_line();
-        if json {
-            print_json(&report)?;
-        } else {
-            println!(
-                "Checked {} snapshot(s), {} archive(s){}.",
-                report.snapshots,
-                report.archives,
-                if deep {
-                    format!(", {} read", human_bytes(report.bytes_read))
-                } else {
-                    String::new()
-                }
-            );
-            for p in &report.problems {
+    finish_json(
+        json,
+        (|| {
+            let identity = identity(id)?;
+            let progress = progress_for(json, "Verifying");
+            let report = verify::verify(dest, snapshot, deep, &identity, progress.as_ref());
+            progress::clear_line();
+            if json {
+                print_json(&report)?;
+            } else {
                 println!(
-                    "  {} {}: {}",
-                    p.snapshot,
-                    p.component.as_deref().unwrap_or(""),
-                    p.message
+                    "Checked {} snapshot(s), {} archive(s){}.",
+                    report.snapshots,
+                    report.archives,
+                    if deep {
+                        format!(", {} read", human_bytes(report.bytes_read))
+                    } else {
+                        String::new()
+                    }
                 );
+                for p in &report.problems {
+                    println!(
+                        "  {} {}: {}",
+                        p.snapshot,
+                        p.component.as_deref().unwrap_or(""),
+                        p.message
+                    );
+                }
             }
-        }
-        if report.problems.is_empty() {
-            Ok(())
-        } else {
-            Err(format!("{} problem(s) found", report.problems.len()).into())
-        }
-    })())
+            if report.problems.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("{} problem(s) found", report.problems.len()).into())
+            }
+        })(),
+    )
 }
 
 pub fn key_init(file: Option<&Path>) -> ExitCode {
@@ -320,23 +352,26 @@ pub fn prune(
     id: Option<&Path>,
     json: bool,
 ) -> ExitCode {
-    finish((|| {
-        let identity = identity(id)?;
-        let r = lifeboat_core::backup::prune::prune(dest, stack, keep, dry_run, &identity)?;
-        if json {
-            return print_json(&r);
-        }
-        let verb = if dry_run { "Would remove" } else { "Removed" };
-        println!(
-            "{verb} {} snapshot(s) and {} archive(s), {}; kept {}.",
-            r.removed.len(),
-            r.archives_removed,
-            human_bytes(r.bytes_freed),
-            r.kept.len()
-        );
-        for s in &r.removed {
-            println!("  - {s}");
-        }
-        Ok(())
-    })())
+    finish_json(
+        json,
+        (|| {
+            let identity = identity(id)?;
+            let r = lifeboat_core::backup::prune::prune(dest, stack, keep, dry_run, &identity)?;
+            if json {
+                return print_json(&r);
+            }
+            let verb = if dry_run { "Would remove" } else { "Removed" };
+            println!(
+                "{verb} {} snapshot(s) and {} archive(s), {}; kept {}.",
+                r.removed.len(),
+                r.archives_removed,
+                human_bytes(r.bytes_freed),
+                r.kept.len()
+            );
+            for s in &r.removed {
+                println!("  - {s}");
+            }
+            Ok(())
+        })(),
+    )
 }

@@ -409,3 +409,50 @@ impl Daemon {
         ])
     }
 }
+
+impl Daemon {
+    /// Tags the busybox image as `name` too, so that a compose file can name an image whose
+    /// name says what it runs (`lifeboat-test/postgres:1`), as the real ones do.
+    pub fn tag(&self, name: &str) {
+        self.must(&["tag", IMAGE, name]);
+    }
+
+    /// Runs Debian's `docker-compose` (v1) against this daemon in `dir`, as a person would.
+    /// Returns its output; `Err` when it is not installed.
+    pub fn compose(&self, dir: &Path, args: &[&str]) -> Result<std::process::Output, String> {
+        let bin = ["/usr/bin/docker-compose", "/usr/local/bin/docker-compose"]
+            .into_iter()
+            .find(|p| Path::new(p).is_file())
+            .ok_or("docker-compose is not installed (Debian package docker-compose)")?;
+        Command::new(bin)
+            .current_dir(dir)
+            .env("DOCKER_HOST", &self.host)
+            .env("COMPOSE_INTERACTIVE_NO_CLI", "1")
+            .args(args)
+            .output()
+            .map_err(|e| format!("cannot run docker-compose: {e}"))
+    }
+
+    /// [`Daemon::compose`], panicking with its output when it fails.
+    pub fn compose_must(&self, dir: &Path, args: &[&str]) -> String {
+        let out = self.compose(dir, args).expect("docker-compose runs");
+        assert!(
+            out.status.success(),
+            "docker-compose {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+}
+
+/// Compose `volumes:` lines (each `      - SRC:DST:ro`) that give a busybox container the
+/// host's Debian binaries and libraries read-only, so it can run the host's Postgres, Redis
+/// or sqlite3.
+pub fn host_binaries_yaml() -> String {
+    ["/usr", "/lib", "/lib64", "/etc/passwd", "/etc/group"]
+        .into_iter()
+        .filter(|p| Path::new(p).exists())
+        .map(|p| format!("      - {p}:{p}:ro\n"))
+        .collect()
+}

@@ -27,6 +27,9 @@ pub struct Entry {
     pub meta: Metadata,
 }
 
+/// The first 16 bytes of every SQLite database file.
+pub const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
 /// File name endings of possible SQLite databases.
 const SQLITE_HINTS: [&str; 6] = [".db", ".sqlite", ".sqlite3", ".db3", ".s3db", ".sdb"];
 
@@ -42,6 +45,54 @@ pub fn archive_name(path: &Path, stack_dir: &Path) -> String {
 /// Lists the entries under `roots` (each a folder or a file), parents before children,
 /// siblings by name, without following symlinks. Unreadable folders become warnings.
 pub fn collect(roots: &[PathBuf], stack_dir: &Path, warnings: &mut Vec<Warning>) -> Vec<Entry> {
+    collect_named(roots, &Namer::new(stack_dir, &[], &[]), warnings)
+}
+
+/// How host paths are named in an archive: relative to the stack folder, named volumes'
+/// folders as `_volumes/NAME` (however they are read, so a volume is one thing in every
+/// archive), anything else under `_host/`.
+/// Paths in `skip` (files another component holds, such as a `secrets.env` inside a
+/// service's data) are left out.
+#[derive(Debug, Clone, Copy)]
+pub struct Namer<'a> {
+    stack_dir: &'a Path,
+    volumes: &'a [(PathBuf, String)],
+    skip: &'a [PathBuf],
+}
+
+impl<'a> Namer<'a> {
+    /// Names relative to `stack_dir`, with `volumes` (a volume's host folder and its
+    /// archive prefix) named by their prefix, leaving out `skip`.
+    pub fn new(stack_dir: &'a Path, volumes: &'a [(PathBuf, String)], skip: &'a [PathBuf]) -> Self {
+        Self {
+            stack_dir,
+            volumes,
+            skip,
+        }
+    }
+
+    /// The archive name of `path`.
+    pub fn name(&self, path: &Path) -> String {
+        for (dir, prefix) in self.volumes {
+            if let Ok(rest) = path.strip_prefix(dir) {
+                return if rest.as_os_str().is_empty() {
+                    prefix.clone()
+                } else {
+                    format!("{prefix}/{}", rest.to_string_lossy())
+                };
+            }
+        }
+        archive_name(path, self.stack_dir)
+    }
+}
+
+/// [`collect`], naming entries with `namer`.
+pub fn collect_named(
+    roots: &[PathBuf],
+    namer: &Namer<'_>,
+    warnings: &mut Vec<Warning>,
+) -> Vec<Entry> {
+    let stack_dir = namer.stack_dir;
     let mut out = Vec::new();
     for root in roots {
         // The parents of a root inside the stack folder, so extraction recreates them with
@@ -63,7 +114,7 @@ pub fn collect(roots: &[PathBuf], stack_dir: &Path, warnings: &mut Vec<Warning>)
                 }
             }
         }
-        walk(root, stack_dir, &mut out, warnings);
+        walk(root, namer, &mut out, warnings);
     }
     out
 }
@@ -76,7 +127,10 @@ fn not_backed_up(path: &Path, e: &io::Error) -> Warning {
     .path(path)
 }
 
-fn walk(path: &Path, stack_dir: &Path, out: &mut Vec<Entry>, warnings: &mut Vec<Warning>) {
+fn walk(path: &Path, namer: &Namer<'_>, out: &mut Vec<Entry>, warnings: &mut Vec<Warning>) {
+    if namer.skip.iter().any(|s| s == path) {
+        return;
+    }
     let meta = match fs::symlink_metadata(path) {
         Ok(m) => m,
         Err(e) => {
@@ -87,7 +141,7 @@ fn walk(path: &Path, stack_dir: &Path, out: &mut Vec<Entry>, warnings: &mut Vec<
     let is_dir = meta.is_dir();
     out.push(Entry {
         path: path.to_owned(),
-        name: archive_name(path, stack_dir),
+        name: namer.name(path),
         meta,
     });
     if !is_dir {
@@ -102,7 +156,7 @@ fn walk(path: &Path, stack_dir: &Path, out: &mut Vec<Entry>, warnings: &mut Vec<
     };
     children.sort();
     for c in children {
-        walk(&c, stack_dir, out, warnings);
+        walk(&c, namer, out, warnings);
     }
 }
 
@@ -426,6 +480,7 @@ pub fn append_engine_tar<W: Write>(
     tar: &mut tar::Builder<W>,
     source: impl Read,
     prefix: &str,
+    live: Option<&str>,
     captured: &mut Captured,
     progress: &dyn Progress,
     cancel: &CancelToken,
@@ -470,7 +525,26 @@ pub fn append_engine_tar<W: Write>(
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 let len = entry.size();
                 let mtime = header.mtime().ok().and_then(|m| i64::try_from(m).ok());
-                tar.append_data(&mut header, &name, &mut entry)?;
+                // A SQLite database (known by its header, whatever its name) that its running
+                // service may be writing: a byte copy through the engine can be torn, and no
+                // online backup can reach it from here. Refuse rather than store it as good.
+                let mut head = Vec::with_capacity(16);
+                (&mut entry).take(16).read_to_end(&mut head)?;
+                if let (Some(service), true) = (live, head == SQLITE_HEADER) {
+                    return Err(CaptureError::Sqlite {
+                        path: PathBuf::from(&name),
+                        reason: format!(
+                            "{service} is running and the database can only be read through Docker, \
+                             where a copy taken now could be torn; back up with `--stop {service}` \
+                             (or `--mode cold`) to stop it for the copy"
+                        ),
+                    });
+                }
+                tar.append_data(
+                    &mut header,
+                    &name,
+                    &mut io::Cursor::new(head).chain(&mut entry),
+                )?;
                 captured.files.push((name, len, mtime));
                 progress.advance(1, len);
             }

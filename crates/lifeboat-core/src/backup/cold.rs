@@ -17,8 +17,9 @@ use crate::catalog::{Catalog, StoppedContainer};
 use crate::docker::{BlockingEngine, ContainerInfo};
 use crate::stack::Project;
 
-/// How long a container gets to exit after SIGTERM before the engine kills it.
-pub const STOP_GRACE: Duration = Duration::from_secs(30);
+/// How long a container gets to exit after SIGTERM before the engine kills it, when its
+/// service sets no `stop_grace_period` (compose's own default).
+pub const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// The services to stop so that `wanted` can be read cold: `wanted` plus every running
 /// service that depends on one of them (transitively), ordered dependents first.
@@ -110,6 +111,8 @@ pub struct Stopper<'a> {
     stopped: Vec<ContainerInfo>,
     since: Option<Instant>,
     downtime: Duration,
+    /// Each service's `stop_grace_period`.
+    grace: HashMap<String, Duration>,
     /// Problems starting containers again, as sentences.
     pub restart_errors: Vec<String>,
 }
@@ -134,8 +137,26 @@ impl<'a> Stopper<'a> {
             stopped: Vec::new(),
             since: None,
             downtime: Duration::ZERO,
+            grace: HashMap::new(),
             restart_errors: Vec::new(),
         }
+    }
+
+    /// Gives each service of `project` its own `stop_grace_period` (else
+    /// [`DEFAULT_STOP_GRACE`]), as `docker compose stop` does.
+    #[must_use]
+    pub fn with_grace_of(mut self, project: &Project) -> Self {
+        self.grace = project
+            .services
+            .iter()
+            .filter_map(|s| Some((s.name.clone(), s.stop_grace?)))
+            .collect();
+        self
+    }
+
+    /// Services whose containers could not be started again (after [`Stopper::restart`]).
+    pub fn not_restarted(&self) -> bool {
+        !self.restart_errors.is_empty()
     }
 
     /// Stops the running containers of `services`, in that order (dependents first).
@@ -173,10 +194,15 @@ impl<'a> Stopper<'a> {
                     .map_err(|e| e.to_string())?;
                 self.stopped.push(c.clone());
                 self.since.get_or_insert_with(Instant::now);
-                tracing::info!(container = %c.name, "stopping for the backup");
-                self.engine
-                    .stop(&c.id, STOP_GRACE)
-                    .map_err(|e| format!("{} did not stop: {e}", c.name))?;
+                let grace = self.grace.get(svc).copied().unwrap_or(DEFAULT_STOP_GRACE);
+                tracing::info!(container = %c.name, grace_s = grace.as_secs_f64(), "stopping");
+                self.engine.stop(&c.id, grace).map_err(|e| {
+                    format!(
+                        "{} did not stop within its grace period of {:.0} s: {e}",
+                        c.name,
+                        grace.as_secs_f64()
+                    )
+                })?;
             }
         }
         Ok(())
@@ -192,9 +218,21 @@ impl<'a> Stopper<'a> {
     /// Starts everything again, in reverse order, and returns the downtime.
     pub fn restart(&mut self) -> Duration {
         while let Some(c) = self.stopped.pop() {
-            match self.engine.start(&c.id) {
-                Ok(()) => {
+            match self
+                .engine
+                .start(&c.id)
+                .and_then(|()| self.still_running(&c.id))
+            {
+                Ok(true) => {
                     let _ = self.catalog.journal_started(&c.id);
+                }
+                Ok(false) => {
+                    let _ = self.catalog.journal_started(&c.id);
+                    tracing::error!(container = %c.name, "exited right after it was started again");
+                    self.restart_errors.push(format!(
+                        "{} was started again but exited at once: look at `docker logs {}`.",
+                        c.name, c.name
+                    ));
                 }
                 Err(e) => {
                     tracing::error!(container = %c.name, error = %e, "could not start again");
@@ -210,6 +248,15 @@ impl<'a> Stopper<'a> {
         }
         self.lock = None;
         self.downtime
+    }
+}
+
+impl Stopper<'_> {
+    /// Whether container `id` runs a moment after it was started (a container that exits
+    /// at once did not really start).
+    fn still_running(&self, id: &str) -> Result<bool, crate::docker::DockerError> {
+        std::thread::sleep(Duration::from_millis(300));
+        self.engine.is_running(id)
     }
 }
 

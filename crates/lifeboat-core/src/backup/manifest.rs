@@ -106,8 +106,12 @@ pub struct ComponentEntry {
     /// Logical dumps in the archive (archive names).
     #[serde(default)]
     pub dumps: Vec<String>,
-    /// Archive folders read through the Docker engine (`_volumes/NAME`, or a bind mount's
-    /// name when this user could not read it).
+    /// Files inside its folders that the `secrets` component holds (archive names): a
+    /// restore of this component keeps the ones in place as they are.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_to_secrets: Vec<String>,
+    /// Archive folders of named volumes (`_volumes/NAME`, however they were read) and of
+    /// bind mounts read through the Docker engine because this user could not read them.
     #[serde(default)]
     pub engine_prefixes: Vec<String>,
     /// Regular files, with sizes.
@@ -139,6 +143,14 @@ pub struct Manifest {
     pub components: Vec<ComponentEntry>,
     /// Warnings of the backup.
     pub warnings: Vec<Warning>,
+    /// The person accepted a backup that could not capture everything it meant to
+    /// (`--allow-partial`): `missing` says what is not in it. A partial snapshot is never
+    /// taken as `latest` by a restore without saying so.
+    #[serde(default)]
+    pub partial: bool,
+    /// What a partial snapshot does not hold, as sentences.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
 }
 
 /// Why a manifest could not be written or read.

@@ -79,6 +79,47 @@ pub enum BackupError {
     /// Another backup of the same stack to the same destination is running.
     #[error("another backup of {0} to this destination is running; wait for it to finish")]
     Busy(String),
+    /// Something the backup meant to include could not be captured, and the person did not
+    /// accept a partial snapshot; nothing was kept.
+    #[error(
+        "the backup could not capture everything, so no snapshot was written: {}{}",
+        .0.join(" "),
+        " Fix that and back up again, or accept a snapshot without it (`--allow-partial`)."
+    )]
+    Incomplete(Vec<String>),
+    /// The snapshot was written, but services it stopped could not be started again.
+    #[error("snapshot {snapshot} was written, but {}", .errors.join(" "))]
+    NotRestarted {
+        /// The snapshot that was written.
+        snapshot: String,
+        /// What could not be started, as sentences.
+        errors: Vec<String>,
+    },
+}
+
+impl BackupError {
+    /// A short, stable code for scripts (`--json`) and the desktop.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::DestinationMissing(_) => "destination_missing",
+            Self::Archive(_) => "write_failed",
+            Self::Manifest(_) => "previous_snapshot_unreadable",
+            Self::Capture { .. } => "capture_failed",
+            Self::UnknownComponent(_) => "unknown_component",
+            Self::Cancelled => "cancelled",
+            Self::Busy(_) => "busy",
+            Self::Incomplete(_) => "incomplete",
+            Self::NotRestarted { .. } => "not_restarted",
+        }
+    }
+}
+
+/// Warnings that mean a backup did not capture something it meant to.
+fn is_missing(w: &Warning) -> bool {
+    matches!(
+        w.code,
+        WarningCode::VolumeNotBackedUp | WarningCode::UnreadablePath
+    )
 }
 
 /// How services are captured.
@@ -133,6 +174,9 @@ pub struct BackupOptions {
     pub volumes_via_engine: bool,
     /// The catalog whose journal records stopped containers (the default one when `None`).
     pub catalog: Option<Arc<Catalog>>,
+    /// Keep a snapshot that misses something it meant to include (a volume Docker could
+    /// not read, unreadable files), marked partial, instead of failing.
+    pub allow_partial: bool,
 }
 
 impl BackupOptions {
@@ -147,6 +191,7 @@ impl BackupOptions {
             engine: None,
             volumes_via_engine: false,
             catalog: None,
+            allow_partial: false,
         }
     }
 }
@@ -199,6 +244,10 @@ pub struct BackupReport {
     pub components: Vec<ComponentReport>,
     /// What to know.
     pub warnings: Vec<Warning>,
+    /// Accepted with `allow_partial` although `missing` is not in it.
+    pub partial: bool,
+    /// What the snapshot does not hold, as sentences.
+    pub missing: Vec<String>,
 }
 
 /// The destination folder of one stack.
@@ -228,6 +277,12 @@ pub struct Planned {
     pub service: Option<String>,
     /// Host folders and files, none inside another.
     pub roots: Vec<PathBuf>,
+    /// Roots that are named volumes' folders, read directly, with their archive prefix
+    /// (`_volumes/NAME`).
+    pub volume_roots: Vec<(PathBuf, String)>,
+    /// Files under the roots that the `secrets` component holds (a `secrets.env` in the
+    /// data folder): left out here, so the data and the secrets restore apart.
+    pub skip: Vec<PathBuf>,
     /// Named volumes read through the engine.
     pub engine_paths: Vec<EnginePath>,
     /// A logical dump taken in this running container.
@@ -362,13 +417,26 @@ pub fn plan(
                 .map(|e| e.path.clone()),
         );
     }
+    // Env files the services' data folders keep (an app's generated `./data/secrets.env`)
+    // are secrets too: "only the secrets" restores them, "only the database" leaves them.
+    for s in &project.services {
+        for m in &s.mounts {
+            if let (MountType::Bind, Some(p)) = (m.kind, &m.host_path) {
+                if p.starts_with(&project.dir) && p != &project.dir {
+                    secrets.extend(env_files_in(p, 3));
+                }
+            }
+        }
+    }
     let secrets = claim(secrets, &mut claimed);
     if wanted("secrets") && !secrets.is_empty() {
         out.push(Planned {
             name: "secrets".into(),
             kind: ComponentKind::Secrets,
             service: None,
-            roots: secrets,
+            roots: secrets.clone(),
+            volume_roots: Vec::new(),
+            skip: Vec::new(),
             engine_paths: Vec::new(),
             dump: None,
             bgsave: None,
@@ -377,6 +445,7 @@ pub fn plan(
     }
     let mut volumes_seen: BTreeSet<String> = BTreeSet::new();
     for s in &project.services {
+        let mut volume_roots: Vec<(PathBuf, String)> = Vec::new();
         let mut roots = Vec::new();
         let mut data_roots = Vec::new();
         let mut engine_paths = Vec::new();
@@ -419,6 +488,7 @@ pub fn plan(
                         .filter(|_| !ctx.volumes_via_engine)
                         .filter(|d| std::fs::read_dir(d).is_ok());
                     if let Some(dir) = direct {
+                        volume_roots.push((dir.clone(), format!("_volumes/{vname}")));
                         if is_data_dir {
                             data_roots.push(dir.clone());
                         } else {
@@ -513,6 +583,7 @@ pub fn plan(
             }
         }
         let roots = claim(roots, &mut claimed);
+        volume_roots.retain(|(d, _)| roots.contains(d));
         if wanted(&s.name) && (!roots.is_empty() || !engine_paths.is_empty() || dump.is_some()) {
             out.push(Planned {
                 name: format!("service-{}", s.name),
@@ -522,7 +593,13 @@ pub fn plan(
                     ComponentKind::Service
                 },
                 service: Some(s.name.clone()),
+                skip: secrets
+                    .iter()
+                    .filter(|f| roots.iter().any(|r| f.starts_with(r)))
+                    .cloned()
+                    .collect(),
                 roots,
+                volume_roots,
                 engine_paths,
                 dump,
                 bgsave,
@@ -531,6 +608,42 @@ pub fn plan(
         }
     }
     Ok((out, warnings))
+}
+
+/// Whether a file name is an env file an app keeps secrets in: `secrets.env`, `.env`,
+/// `NAME.env`.
+pub fn is_env_file_name(name: &str) -> bool {
+    name == ".env" || (name.ends_with(".env") && name.len() > ".env".len())
+}
+
+/// Env files ([`is_env_file_name`]) in folder `dir`, down to `depth` levels, without
+/// following symlinks; `dir` itself when it is one.
+fn env_files_in(dir: &Path, depth: usize) -> Vec<PathBuf> {
+    let Ok(meta) = std::fs::symlink_metadata(dir) else {
+        return Vec::new();
+    };
+    if meta.is_file() {
+        let named = dir
+            .file_name()
+            .is_some_and(|n| is_env_file_name(&n.to_string_lossy()));
+        return if named {
+            vec![dir.to_owned()]
+        } else {
+            Vec::new()
+        };
+    }
+    if !meta.is_dir() || depth == 0 {
+        return Vec::new();
+    }
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<PathBuf> = rd
+        .filter_map(Result::ok)
+        .flat_map(|e| env_files_in(&e.path(), depth - 1))
+        .collect();
+    out.sort();
+    out
 }
 
 /// How a service will be captured in auto mode, for the settings screen.
@@ -784,6 +897,15 @@ pub fn backup(
     }
     let (mut planned, plan_warnings) = plan(project, &opts.only, &ctx)?;
     warnings.extend(plan_warnings);
+    // What cannot be captured at all is known now: fail before anything is written.
+    let missing: Vec<String> = warnings
+        .iter()
+        .filter(|w| is_missing(w))
+        .map(|w| w.message.clone())
+        .collect();
+    if !missing.is_empty() && !opts.allow_partial {
+        return Err(BackupError::Incomplete(missing));
+    }
     // Cold components first, so services are stopped for as short a time as possible.
     planned.sort_by_key(|c| !c.cold);
 
@@ -800,12 +922,17 @@ pub fn backup(
         (None, false) => None,
     };
     let mut stopper = match (&opts.engine, &catalog) {
-        (Some(engine), Some(catalog)) => Some(cold::Stopper::new(engine, catalog, &project.name)),
+        (Some(engine), Some(catalog)) => {
+            Some(cold::Stopper::new(engine, catalog, &project.name).with_grace_of(project))
+        }
         _ => None,
     };
     let mut entries_out = Vec::new();
     let mut reports = Vec::new();
     let mut partials: Vec<PathBuf> = Vec::new();
+    // Archives this run added to the destination: removed again when it fails, so a failed
+    // backup leaves nothing behind that no snapshot refers to.
+    let mut created: Vec<PathBuf> = Vec::new();
     let mut stopped_services: Vec<String> = Vec::new();
     let result = (|| -> Result<(), BackupError> {
         let cold_services: BTreeSet<String> = planned
@@ -846,7 +973,11 @@ pub fn backup(
                     reason,
                 })?;
             }
-            let entries = capture::collect(&c.roots, &project.dir, &mut warnings);
+            let entries = capture::collect_named(
+                &c.roots,
+                &capture::Namer::new(&project.dir, &c.volume_roots, &c.skip),
+                &mut warnings,
+            );
             let fingerprint = capture::fingerprint(&entries);
             let reusable = c.dump.is_none() && c.engine_paths.is_empty() && c.bgsave.is_none();
             let prev = previous.as_ref().filter(|_| reusable).and_then(|m| {
@@ -954,6 +1085,9 @@ pub fn backup(
                                 &mut tar,
                                 source,
                                 &ep.prefix,
+                                c.service
+                                    .as_deref()
+                                    .filter(|s| !c.cold && ctx.running(s).is_some()),
                                 &mut captured,
                                 progress,
                                 cancel,
@@ -992,6 +1126,7 @@ pub fn backup(
                                 source,
                             }
                         })?;
+                        created.push(final_path.clone());
                     }
                     let recipe = match (&c.dump, c.cold, c.bgsave.is_some()) {
                         (Some((_, r)), _, _) => r.recipe,
@@ -1015,10 +1150,25 @@ pub fn backup(
                         },
                         reused,
                         fingerprint,
-                        roots: c.roots.iter().map(|r| r.display().to_string()).collect(),
+                        roots: c
+                            .roots
+                            .iter()
+                            .filter(|r| !c.volume_roots.iter().any(|(d, _)| d == *r))
+                            .map(|r| r.display().to_string())
+                            .collect(),
                         sqlite: captured.sqlite,
+                        left_to_secrets: c
+                            .skip
+                            .iter()
+                            .map(|p| capture::archive_name(p, &project.dir))
+                            .collect(),
                         dumps,
-                        engine_prefixes: c.engine_paths.iter().map(|e| e.prefix.clone()).collect(),
+                        engine_prefixes: c
+                            .volume_roots
+                            .iter()
+                            .map(|(_, p)| p.clone())
+                            .chain(c.engine_paths.iter().map(|e| e.prefix.clone()))
+                            .collect(),
                         files: captured
                             .files
                             .into_iter()
@@ -1058,25 +1208,53 @@ pub fn backup(
     for p in &partials {
         let _ = std::fs::remove_file(p);
     }
-    result?;
+    let missing: Vec<String> = warnings
+        .iter()
+        .filter(|w| is_missing(w))
+        .map(|w| w.message.clone())
+        .collect();
+    let result = result.and_then(|()| {
+        if missing.is_empty() || opts.allow_partial {
+            Ok(())
+        } else {
+            Err(BackupError::Incomplete(missing.clone()))
+        }
+    });
+    if let Err(e) = result {
+        for p in &created {
+            let _ = std::fs::remove_file(p);
+        }
+        return Err(match (e, restart_errors.is_empty()) {
+            (e, true) => e,
+            (e, false) => BackupError::Capture {
+                component: "the stack".into(),
+                reason: format!("{e}; and {}", restart_errors.join(" ")),
+            },
+        });
+    }
     let downtime_ms = downtime.as_millis() as u64;
     if !stopped_services.is_empty() {
         warnings.push(Warning::new(
             WarningCode::ServicesStopped,
             format!(
-                "{} {} stopped for {:.1} s during the backup and started again.",
+                "{} {} stopped for {:.1} s during the backup{}.",
                 stopped_services.join(", "),
                 if stopped_services.len() == 1 {
                     "was"
                 } else {
                     "were"
                 },
-                downtime.as_secs_f64()
+                downtime.as_secs_f64(),
+                if restart_errors.is_empty() {
+                    " and started again"
+                } else {
+                    ""
+                }
             ),
         ));
     }
-    for e in restart_errors {
-        warnings.push(Warning::new(WarningCode::RestartFailed, e));
+    for e in &restart_errors {
+        warnings.push(Warning::new(WarningCode::RestartFailed, e.clone()));
     }
 
     if !opts.dest.join(RECOVERY_FILE).is_file() {
@@ -1106,10 +1284,23 @@ pub fn backup(
             .collect(),
         components: entries_out,
         warnings: warnings.clone(),
+        partial: !missing.is_empty(),
+        missing,
     };
     let manifest_path = snapshots_dir.join(format!("{snapshot}.manifest.age"));
-    manifest.write(&manifest_path, &recipient)?;
+    if let Err(e) = manifest.write(&manifest_path, &recipient) {
+        for p in &created {
+            let _ = std::fs::remove_file(p);
+        }
+        return Err(e.into());
+    }
     write_readme(&opts.dest);
+    if !restart_errors.is_empty() {
+        return Err(BackupError::NotRestarted {
+            snapshot,
+            errors: restart_errors,
+        });
+    }
     Ok(BackupReport {
         snapshot,
         stack: project.name.clone(),
@@ -1119,6 +1310,8 @@ pub fn backup(
         manifest: manifest_path.display().to_string(),
         components: reports,
         warnings,
+        partial: manifest.partial,
+        missing: manifest.missing,
     })
 }
 

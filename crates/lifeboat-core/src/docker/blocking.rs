@@ -55,6 +55,20 @@ impl BlockingEngine {
         self.handle.block_on(self.engine.volume_mountpoint(name))
     }
 
+    /// See [`Engine::create_volume`].
+    ///
+    /// # Errors
+    /// When the engine refuses or does not answer.
+    pub fn create_volume(
+        &self,
+        name: &str,
+        project: &str,
+        key: &str,
+    ) -> Result<String, DockerError> {
+        self.handle
+            .block_on(self.engine.create_volume(name, project, key))
+    }
+
     /// See [`Engine::is_running`].
     ///
     /// # Errors

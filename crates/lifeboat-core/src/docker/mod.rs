@@ -28,6 +28,15 @@ pub const SERVICE_LABEL: &str = "com.docker.compose.service";
 
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The HTTP client's own limit on one request. Every call sets a tighter one of its own (a
+/// stop waits its grace period plus a margin, a volume is streamed for as long as it takes),
+/// so this only has to be longer than all of them: bollard's default of 120 s (30 s through
+/// `connect_with_unix` as it was called) cut long stops and large downloads short.
+const CLIENT_TIMEOUT_SECS: u64 = 24 * 3600;
+
+/// Label compose puts on the volumes it creates, with the volume's key in `volumes:`.
+pub const VOLUME_LABEL: &str = "com.docker.compose.volume";
+
 /// Why the engine could not answer.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -158,7 +167,7 @@ async fn timed<T>(
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(DockerError::Api {
             what: what.into(),
-            reason: e.to_string(),
+            reason: short_reason(&e.to_string()),
         }),
         Err(_) => Err(DockerError::Timeout {
             what: what.into(),
@@ -184,8 +193,11 @@ impl Engine {
             reason,
         };
         let docker = match host.strip_prefix("unix://") {
-            Some(path) => Docker::connect_with_unix(path, 30, bollard::API_DEFAULT_VERSION),
-            None => Docker::connect_with_defaults(),
+            Some(path) => {
+                Docker::connect_with_unix(path, CLIENT_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
+            }
+            None => Docker::connect_with_defaults()
+                .map(|d| d.with_timeout(Duration::from_secs(CLIENT_TIMEOUT_SECS))),
         }
         .map_err(|e| unreachable(e.to_string()))?;
         match tokio::time::timeout(Duration::from_secs(3), docker.ping()).await {
@@ -275,6 +287,36 @@ impl Engine {
                 secs: CALL_TIMEOUT.as_secs(),
             }),
         }
+    }
+
+    /// Creates the named volume `name` with the labels compose gives its volumes (project
+    /// `project`, key `key`), so that `docker compose up` adopts it as its own rather than
+    /// warning that it was created outside compose. Returns its mountpoint.
+    ///
+    /// # Errors
+    /// When the engine refuses or does not answer.
+    pub async fn create_volume(
+        &self,
+        name: &str,
+        project: &str,
+        key: &str,
+    ) -> Result<String, DockerError> {
+        let labels = HashMap::from([
+            (PROJECT_LABEL.to_owned(), project.to_owned()),
+            (VOLUME_LABEL.to_owned(), key.to_owned()),
+            ("com.docker.compose.version".to_owned(), "2.0.0".to_owned()),
+        ]);
+        let req = bollard::models::VolumeCreateRequest {
+            name: Some(name.to_owned()),
+            labels: Some(labels),
+            ..Default::default()
+        };
+        let v = timed(
+            &format!("creating volume {name}"),
+            self.docker.create_volume(req),
+        )
+        .await?;
+        Ok(v.mountpoint)
     }
 
     /// Counts the regular files and their bytes under `path` inside container `id`, reading
@@ -574,8 +616,12 @@ pub type ExecStream = std::pin::Pin<
     >,
 >;
 
-/// The first line of a long engine error, enough for a sentence.
+/// The first line of a long engine error, enough for a sentence; the HTTP client's own
+/// words for a lost connection become a person's.
 fn short_reason(s: &str) -> String {
+    if s.contains("hyper legacy client") || s.contains("client error (Connect)") {
+        return "the connection to the Docker engine failed (did Docker stop?)".into();
+    }
     s.lines().next().unwrap_or(s).chars().take(200).collect()
 }
 

@@ -470,6 +470,7 @@ pub async fn inspect(
             .previous
             .as_ref()
             .and_then(|p| p.services.get(&svc.name).copied());
+        let measured = fully_measured(&mounts);
         services.push(ServiceReport {
             name: svc.name.clone(),
             image: svc.image.clone(),
@@ -491,7 +492,10 @@ pub async fn inspect(
             bytes: bytes + eng_bytes,
             files: files + eng_files,
             previous_bytes,
-            growth_bytes: previous_bytes.map(|p| (bytes + eng_bytes) as i64 - p as i64),
+            // A volume nobody could measure (the engine is down) is not a shrink to 0 B.
+            growth_bytes: previous_bytes
+                .filter(|_| measured)
+                .map(|p| (bytes + eng_bytes) as i64 - p as i64),
             sqlite_files,
         });
     }
@@ -588,9 +592,11 @@ pub async fn inspect_stack(
     let record = catalog.add_stack(&project.dir, &project.name)?;
     opts.previous = catalog.last_sizes(record.id)?;
     let inspection = inspect(&project, &opts, progress, cancel).await?;
+    // Only sizes that were measured become history: the next growth compares like with like.
     let per_service: Vec<(String, u64, u64)> = inspection
         .services
         .iter()
+        .filter(|s| fully_measured(&s.mounts))
         .map(|s| (s.name.clone(), s.bytes, s.files))
         .collect();
     catalog.record_inspection(
@@ -602,6 +608,16 @@ pub async fn inspect_stack(
     )?;
     let record = catalog.stack(record.id)?;
     Ok((record, inspection))
+}
+
+/// Whether every data mount (bind or volume, not a system path) was measured.
+fn fully_measured(mounts: &[MountReport]) -> bool {
+    mounts.iter().all(|m| {
+        !matches!(m.mount.kind, MountType::Bind | MountType::Volume)
+            || m.system
+            || m.measured_by != SizeSource::None
+            || (m.mount.kind == MountType::Bind && !m.exists)
+    })
 }
 
 /// Sizes of `roots`, leaving out any root inside another (its files are already counted).

@@ -279,6 +279,18 @@ pub fn find_snapshot(
     snapshot: &str,
     identity: &age::x25519::Identity,
 ) -> Result<Manifest, RestoreError> {
+    Ok(find_snapshot_noting(from, stack, snapshot, identity)?.0)
+}
+
+/// [`find_snapshot`], with what a person should know about the choice: `latest` is the
+/// newest complete snapshot that can be read, and each newer one passed over (partial, or
+/// damaged) is said.
+fn find_snapshot_noting(
+    from: &Path,
+    stack: Option<&str>,
+    snapshot: &str,
+    identity: &age::x25519::Identity,
+) -> Result<(Manifest, Vec<String>), RestoreError> {
     let all = verify::all_manifests(from, stack);
     let id_of = |p: &Path| {
         p.file_name()
@@ -298,7 +310,7 @@ pub fn find_snapshot(
         "; list them with `lifeboat snapshots --to {}`",
         from.display()
     );
-    let chosen: Vec<&(String, PathBuf)> = if snapshot == "latest" {
+    if snapshot == "latest" {
         let stacks: BTreeSet<&String> = all.iter().map(|(s, _)| s).collect();
         if stacks.len() > 1 {
             return Err(not_found(format!(
@@ -306,17 +318,64 @@ pub fn find_snapshot(
                 stacks.into_iter().cloned().collect::<Vec<_>>().join(", ")
             )));
         }
-        all.iter()
-            .max_by_key(|(_, p)| id_of(p))
-            .into_iter()
-            .collect()
-    } else {
-        all.iter()
-            .filter(|(_, p)| id_of(p).starts_with(snapshot))
-            .collect()
-    };
+        let mut newest_first: Vec<&PathBuf> = all.iter().map(|(_, p)| p).collect();
+        newest_first.sort_by_key(|p| std::cmp::Reverse(id_of(p)));
+        let mut notes = Vec::new();
+        let mut partial: Option<Manifest> = None;
+        let mut first_error = None;
+        for p in newest_first {
+            match Manifest::read(p, identity) {
+                Ok(m) if m.partial => {
+                    notes.push(format!(
+                        "The newer snapshot {} is partial (it lacks: {}), so it was passed over; \
+                         restore it by its id to use it anyway.",
+                        m.snapshot,
+                        m.missing.join(" ")
+                    ));
+                    partial.get_or_insert(m);
+                }
+                Ok(m) => return Ok((m, notes)),
+                Err(e) => {
+                    notes.push(format!(
+                        "The newer snapshot {} cannot be read ({e}), so it was passed over.",
+                        id_of(p)
+                    ));
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        // Only partial snapshots: the newest, said plainly.
+        if let Some(m) = partial {
+            let note = format!(
+                "Every snapshot is partial; this one, {}, lacks: {}",
+                m.snapshot,
+                m.missing.join(" ")
+            );
+            return Ok((m, vec![note]));
+        }
+        return match first_error {
+            Some(e) => Err(e.into()),
+            None => Err(not_found(list_hint)),
+        };
+    }
+    let chosen: Vec<&(String, PathBuf)> = all
+        .iter()
+        .filter(|(_, p)| id_of(p).starts_with(snapshot))
+        .collect();
     match chosen.as_slice() {
-        [one] => Ok(Manifest::read(&one.1, identity)?),
+        [one] => {
+            let m = Manifest::read(&one.1, identity)?;
+            let notes = if m.partial {
+                vec![format!(
+                    "Snapshot {} is partial; it lacks: {}",
+                    m.snapshot,
+                    m.missing.join(" ")
+                )]
+            } else {
+                Vec::new()
+            };
+            Ok((m, notes))
+        }
         [] => Err(not_found(list_hint)),
         _ => Err(not_found(format!(
             " (the beginning {snapshot} matches {} snapshots; give more of the id)",
@@ -333,6 +392,9 @@ struct Target {
     /// A container that mounts `path`, and where: owners this process cannot restore are
     /// written through the engine there.
     route: Option<(String, String)>,
+    /// A named volume that does not exist (removed by `docker compose down -v`, or never
+    /// created): created when the restore is applied, with compose's labels.
+    new_volume: Option<String>,
 }
 
 /// The archive prefixes of a component: its roots, volumes and folders read through the
@@ -570,6 +632,8 @@ struct Worked {
     /// Per component: the dump to load (service, container, recipe, archive name).
     loads: Vec<Option<(String, String, DumpRecipe, String)>>,
     containers: Option<HashMap<String, Vec<ContainerInfo>>>,
+    /// The stack's project on this machine, when its compose file is there.
+    project: Option<Project>,
 }
 
 /// Plans restoring `opts` (see [`RestorePlan`]). Reads the manifest and the target, never
@@ -581,14 +645,19 @@ pub fn plan(
     opts: &RestoreOptions,
     identity: &age::x25519::Identity,
 ) -> Result<RestorePlan, RestoreError> {
-    Ok(work_out(opts, identity)?.plan)
+    Ok(work_out(opts, identity, false)?.plan)
 }
 
+/// Works out a restore. Changes nothing, except that with `create_volumes` (when applying)
+/// the stack's named volumes that are gone are created again, as `docker compose up` would,
+/// so that their folders can be written.
 fn work_out(
     opts: &RestoreOptions,
     identity: &age::x25519::Identity,
+    create_volumes: bool,
 ) -> Result<Worked, RestoreError> {
-    let manifest = find_snapshot(&opts.from, opts.stack.as_deref(), &opts.snapshot, identity)?;
+    let (manifest, chosen_notes) =
+        find_snapshot_noting(&opts.from, opts.stack.as_deref(), &opts.snapshot, identity)?;
     let chosen = select(&manifest, &opts.only)?;
     let stack_dir = PathBuf::from(&manifest.stack_dir);
     let original = opts.into.is_none();
@@ -622,7 +691,7 @@ fn work_out(
             .map(PathBuf::from)
     };
     let mut problems = Vec::new();
-    let mut notes = Vec::new();
+    let mut notes = chosen_notes;
     // What the report tells the user to do afterwards.
     let mut after = Vec::new();
     let mut comps = Vec::new();
@@ -662,8 +731,35 @@ fn work_out(
     for c in &chosen {
         let mut targets = Vec::new();
         for prefix in prefixes(c, &stack_dir) {
-            let placed = target_of(&prefix, &target, original, &volume_dir)
-                .and_then(|path| declared(&prefix, path, original, project.as_ref()));
+            // A volume the stack declares that is gone: created again when applying.
+            let missing_volume = prefix
+                .strip_prefix("_volumes/")
+                .filter(|_| original && engine.is_some())
+                .filter(|name| volume_dir(name).is_none())
+                .and_then(|name| {
+                    let p = project.as_ref()?;
+                    let def = p.volumes.iter().find(|v| v.name == name && !v.external)?;
+                    Some((name.to_owned(), def.key.clone(), p.name.clone()))
+                });
+            let mut new_volume = None;
+            let placed = match (&missing_volume, engine) {
+                (Some((name, key, project_name)), Some(e)) if create_volumes => e
+                    .create_volume(name, project_name, key)
+                    .map(PathBuf::from)
+                    .map_err(|err| format!("the volume {name} could not be created: {err}")),
+                (Some((name, _, _)), _) => {
+                    new_volume = Some(name.clone());
+                    Ok(PathBuf::from(format!("docker volume {name}")))
+                }
+                (None, _) => target_of(&prefix, &target, original, &volume_dir),
+            }
+            .and_then(|path| declared(&prefix, path, original, project.as_ref()));
+            if let Some(name) = &new_volume {
+                notes.push(format!(
+                    "The Docker volume {name} does not exist; it is created for the restore, labelled as \
+                     compose creates it."
+                ));
+            }
             match placed {
                 Ok(path) => {
                     if path == target || lifeboat_dir.starts_with(&path) {
@@ -676,11 +772,20 @@ fn work_out(
                             prefix,
                             path,
                             route: None,
+                            new_volume,
                         });
                     }
                 }
                 Err(why) => problems.push(format!("{}: {why}", c.name)),
             }
+        }
+        if !c.left_to_secrets.is_empty() && !chosen.iter().any(|o| o.kind == ComponentKind::Secrets)
+        {
+            notes.push(format!(
+                "{} stays as it is now: it belongs to the secrets, which this restore leaves alone \
+                 (restore `--only secrets` to bring back the snapshot's).",
+                c.left_to_secrets.join(", ")
+            ));
         }
         let dump = c.dumps.first().cloned();
         let recipe = DumpRecipe::for_recipe(c.recipe);
@@ -721,6 +826,7 @@ fn work_out(
                         path: target.join(&prefix),
                         prefix,
                         route: None,
+                        new_volume: None,
                     });
                     let note = if original {
                         format!(
@@ -766,6 +872,17 @@ fn work_out(
             if !original {
                 continue;
             }
+            if t.new_volume.is_some() {
+                if !as_root {
+                    problems.push(format!(
+                        "{} would be created and written in Docker's own folder, which only root can \
+                         write: run this restore as root (`sudo lifeboat restore …`), or restore --into \
+                         another folder.",
+                        t.path.display()
+                    ));
+                }
+                continue;
+            }
             let parent = existing_ancestor(t.path.parent().unwrap_or(&t.path));
             if !writable(&parent) {
                 problems.push(format!(
@@ -791,7 +908,12 @@ fn work_out(
                     Some((rel, (f.bytes, f.mtime)))
                 })
                 .collect();
-            let Some(now) = current_files(&t.path) else {
+            let now = if t.new_volume.is_some() {
+                Some(BTreeMap::new())
+            } else {
+                current_files(&t.path)
+            };
+            let Some(now) = now else {
                 if t.route.is_some() {
                     notes.push(format!(
                         "{} cannot be read by you, so what changes in it is not listed; it is replaced as a whole and its owners are restored through Docker.",
@@ -837,7 +959,8 @@ fn work_out(
                 }
             }
             for rel in now.keys() {
-                if !snap.contains_key(rel.as_str()) {
+                let kept = c.left_to_secrets.contains(&show(rel));
+                if !kept && !snap.contains_key(rel.as_str()) {
                     removed += 1;
                     if opts.list_paths {
                         paths.push(PathChange {
@@ -951,6 +1074,7 @@ fn work_out(
         slots: all_slots,
         loads,
         containers,
+        project,
     })
 }
 
@@ -1100,6 +1224,26 @@ fn write_encrypted(
     f.sync_all().map_err(|e| e.to_string())
 }
 
+/// Copies file `from` to `to` with its mode, owner (when allowed) and modification time.
+fn copy_keeping_metadata(from: &Path, to: &Path) -> Result<(), RestoreError> {
+    std::fs::copy(from, to).map_err(io_err(from))?;
+    let meta = std::fs::metadata(from).map_err(io_err(from))?;
+    std::fs::set_permissions(to, meta.permissions()).map_err(io_err(to))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let _ = std::os::unix::fs::chown(to, Some(meta.uid()), Some(meta.gid()));
+    }
+    if let Ok(mtime) = meta.modified() {
+        let f = std::fs::File::options()
+            .write(true)
+            .open(to)
+            .map_err(io_err(to))?;
+        f.set_modified(mtime).map_err(io_err(to))?;
+    }
+    Ok(())
+}
+
 /// Moves `from` to `to` (same filesystem) and syncs `to`'s folder.
 fn swap_rename(from: &Path, to: &Path) -> Result<(), RestoreError> {
     if let Some(p) = to.parent() {
@@ -1218,7 +1362,7 @@ pub fn apply(
     cancel: &CancelToken,
 ) -> Result<RestoreReport, RestoreError> {
     let clock = Instant::now();
-    let w = work_out(opts, identity)?;
+    let w = work_out(opts, identity, true)?;
     if !w.plan.problems.is_empty() {
         return Err(RestoreError::Blocked(w.plan.problems.clone()));
     }
@@ -1401,6 +1545,22 @@ pub fn apply(
             std::fs::create_dir_all(&s.staged).map_err(io_err(&s.staged))?;
         }
     }
+    // Secrets files inside a service's folders belong to the secrets component: the ones in
+    // place now stay, whatever the service's restore brings.
+    for (ci, slot) in &slots {
+        for name in &chosen[*ci].left_to_secrets {
+            let Some(rel) = name.strip_prefix(&format!("{}/", slot.prefix)) else {
+                continue;
+            };
+            let (now, staged) = (slot.target.join(rel), slot.staged.join(rel));
+            if std::fs::symlink_metadata(&now).is_ok_and(|m| m.is_file()) {
+                if let Some(p) = staged.parent() {
+                    std::fs::create_dir_all(p).map_err(io_err(p))?;
+                }
+                copy_keeping_metadata(&now, &staged)?;
+            }
+        }
+    }
     journal.save().map_err(io_err(&dir))?;
     failpoint("restore:staged");
 
@@ -1412,7 +1572,13 @@ pub fn apply(
             .flatten()
     });
     let mut stopper = match (engine, &catalog) {
-        (Some(e), Some(c)) => Some(cold::Stopper::new(e, c, &w.manifest.stack)),
+        (Some(e), Some(c)) => {
+            let st = cold::Stopper::new(e, c, &w.manifest.stack);
+            Some(match &w.project {
+                Some(p) => st.with_grace_of(p),
+                None => st,
+            })
+        }
         _ => None,
     };
     let recipes = recipes_of(&w.manifest);
@@ -1778,7 +1944,14 @@ pub fn undo(
         return Err(RestoreError::Busy(journal.target.clone()));
     }
     let containers = containers_by_service(engine, &journal.stack);
-    let mut stopper = engine.map(|e| cold::Stopper::new(e, catalog, &journal.stack));
+    let grace = project_at(&journal.target);
+    let mut stopper = engine.map(|e| {
+        let st = cold::Stopper::new(e, catalog, &journal.stack);
+        match &grace {
+            Some(p) => st.with_grace_of(p),
+            None => st,
+        }
+    });
     if let (Some(st), Some(c)) = (stopper.as_mut(), &containers) {
         st.stop(&journal.services, c)
             .map_err(|reason| RestoreError::Blocked(vec![reason]))?;

@@ -699,6 +699,10 @@ impl Loader {
             environment_keys,
             hardcoded_secrets,
             depends_on,
+            stop_grace: m
+                .get("stop_grace_period")
+                .and_then(scalar_string)
+                .and_then(|v| parse_duration(&v)),
         }
     }
 
@@ -1137,3 +1141,39 @@ fn project_name(env: &HashMap<String, String>, doc: &Mapping, dir: &Path) -> Str
 
 #[cfg(test)]
 mod tests;
+
+/// A compose duration (`10s`, `1m30s`, `1h`, `500ms`, `2.5s`; a bare number is seconds), as
+/// compose-go reads `stop_grace_period`; `None` when it cannot be read.
+pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    if let Ok(secs) = s.parse::<f64>() {
+        return (secs >= 0.0 && secs.is_finite()).then(|| std::time::Duration::from_secs_f64(secs));
+    }
+    let mut total = 0f64;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let n = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .filter(|&n| n > 0)?;
+        let value: f64 = rest[..n].parse().ok()?;
+        rest = &rest[n..];
+        let u = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let unit = match &rest[..u] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 0.001,
+            "us" | "µs" => 0.000_001,
+            "ns" => 0.000_000_001,
+            _ => return None,
+        };
+        total += value * unit;
+        rest = &rest[u..];
+    }
+    Some(std::time::Duration::from_secs_f64(total))
+}

@@ -83,6 +83,9 @@ pub struct Service {
     pub depends_on: Vec<String>,
     /// The kind the image implies, with the reason (data-based detection happens later).
     pub image_kind: Option<(ServiceKind, String)>,
+    /// `stop_grace_period:`, when set and readable: how long a stop waits for the service to
+    /// exit before it is killed (compose's default is 10 s).
+    pub stop_grace: Option<std::time::Duration>,
 }
 
 /// One entry of the top-level `volumes:`.

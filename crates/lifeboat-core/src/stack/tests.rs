@@ -365,3 +365,29 @@ fn extends_cycle_is_a_warning_not_a_hang() {
     assert!(codes(&p).contains(&WarningCode::ComposeProblem));
     assert_eq!(p.services.len(), 2);
 }
+
+#[test]
+fn stop_grace_period_is_read_as_compose_reads_it() {
+    use std::time::Duration;
+    assert_eq!(parse_duration("10s"), Some(Duration::from_secs(10)));
+    assert_eq!(parse_duration("1m30s"), Some(Duration::from_secs(90)));
+    assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
+    assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+    assert_eq!(parse_duration("2.5s"), Some(Duration::from_millis(2500)));
+    assert_eq!(parse_duration("3"), Some(Duration::from_secs(3)));
+    assert_eq!(parse_duration("soon"), None);
+    assert_eq!(parse_duration("10x"), None);
+    assert_eq!(parse_duration(""), None);
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "compose.yaml",
+        "services:\n  a: {image: x, stop_grace_period: 1m}\n  b: {image: y}\n",
+    );
+    let p = load(t.path(), &opts()).unwrap();
+    assert_eq!(
+        p.service("a").unwrap().stop_grace,
+        Some(Duration::from_secs(60))
+    );
+    assert_eq!(p.service("b").unwrap().stop_grace, None);
+}

@@ -399,6 +399,7 @@ fn forged_snapshot(
             roots: roots.iter().map(|r| r.display().to_string()).collect(),
             sqlite: Vec::new(),
             dumps: Vec::new(),
+            left_to_secrets: Vec::new(),
             engine_prefixes: Vec::new(),
             files: vec![FileEntry {
                 path: "data/ok.txt".into(),
@@ -407,6 +408,8 @@ fn forged_snapshot(
             }],
         }],
         warnings: Vec::new(),
+        partial: false,
+        missing: Vec::new(),
     };
     m.write(
         &sdest.join("snapshots/20260101T000000.000Z-0001.manifest.age"),

@@ -1,0 +1,564 @@
+//! The stacks Lifeboat is built for, as a person lives with them: `docker-compose up -d` on a
+//! real engine, a writer running during the backup, the disaster, the restore in place,
+//! `docker-compose up -d`, and the data checked by content.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lifeboat_testkit::{host_binaries_yaml, postgres_bin, skip, Daemon};
+
+struct Env {
+    d: Daemon,
+    _t: tempfile::TempDir,
+    root: PathBuf,
+    home: PathBuf,
+    dest: PathBuf,
+    key: PathBuf,
+}
+
+impl Env {
+    fn start() -> Option<Self> {
+        let d = match Daemon::start() {
+            Ok(d) => d,
+            Err(e) => {
+                skip(&format!("no Docker engine for this test: {e}"));
+                return None;
+            }
+        };
+        if let Err(e) = d.compose(Path::new("/"), &["version"]) {
+            skip(&e);
+            return None;
+        }
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().to_owned();
+        let home = root.join("home");
+        let dest = root.join("drive");
+        std::fs::create_dir_all(&dest).unwrap();
+        let key = root.join("key.txt");
+        let env = Self {
+            d,
+            _t: t,
+            root,
+            home,
+            dest,
+            key,
+        };
+        let init = env.lifeboat(&["key", "init", "--identity", env.key.to_str().unwrap()]);
+        assert!(init.status.success(), "{}", text(&init));
+        Some(env)
+    }
+
+    fn lifeboat_cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_lifeboat"));
+        c.env("LIFEBOAT_HOME", &self.home)
+            .env("DOCKER_HOST", &self.d.host)
+            .env("LIFEBOAT_IDENTITY", &self.key)
+            .args(args);
+        c
+    }
+
+    fn lifeboat(&self, args: &[&str]) -> Output {
+        self.lifeboat_cmd(args).output().unwrap()
+    }
+
+    fn backup(&self, stack: &Path, extra: &[&str]) -> Output {
+        let mut args = vec![
+            "backup",
+            stack.to_str().unwrap(),
+            "--to",
+            self.dest.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        self.lifeboat(&args)
+    }
+
+    fn restore(&self, extra: &[&str]) -> Output {
+        let mut args = vec![
+            "restore",
+            "latest",
+            "--from",
+            self.dest.to_str().unwrap(),
+            "--yes",
+        ];
+        args.extend_from_slice(extra);
+        self.lifeboat(&args)
+    }
+
+    fn state(&self, container: &str) -> String {
+        self.d
+            .docker(&["inspect", "-f", "{{.State.Status}}", container])
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default()
+    }
+
+    fn volumes(&self) -> Vec<String> {
+        self.d
+            .must(&["volume", "ls", "-q"])
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !ok() {
+        assert!(Instant::now() < deadline, "{what} within {limit:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The official Postgres image's entrypoint, in short: initdb on an empty volume, run
+/// `/docker-entrypoint-initdb.d/*.sql` once, then the server.
+const PG_ENTRYPOINT: &str = r#"#!/bin/sh
+set -e
+PGDATA=/var/lib/postgresql/data
+mkdir -p /var/run/postgresql "$PGDATA"
+chown postgres /var/run/postgresql "$PGDATA"
+chmod 700 "$PGDATA"
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+  su postgres -s /bin/sh -c "initdb -A trust -U postgres -D $PGDATA" >/dev/null
+  su postgres -s /bin/sh -c "pg_ctl -D $PGDATA -o '-c listen_addresses= -k /var/run/postgresql' -w start" >/dev/null
+  for f in /docker-entrypoint-initdb.d/*.sql; do
+    [ -f "$f" ] && su postgres -s /bin/sh -c "psql -h /var/run/postgresql -U postgres -v ON_ERROR_STOP=1 -q -f $f"
+  done
+  su postgres -s /bin/sh -c "pg_ctl -D $PGDATA -m fast -w stop" >/dev/null
+fi
+exec su postgres -s /bin/sh -c "exec postgres -D $PGDATA -k /var/run/postgresql -c listen_addresses="
+"#;
+
+/// Waits until Postgres in `container` answers in database `db`; fails with its log.
+fn wait_postgres(env: &Env, container: &str, db: &str) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while psql(env, container, db, "SELECT 1").is_err() {
+        if Instant::now() > deadline {
+            let logs = env
+                .d
+                .docker(&["logs", container])
+                .map(|o| text(&o))
+                .unwrap_or_default();
+            panic!("Postgres did not answer within 90 s:\n{logs}");
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn psql(env: &Env, container: &str, db: &str, sql: &str) -> Result<String, String> {
+    let out = env
+        .d
+        .docker(&[
+            "exec",
+            container,
+            "psql",
+            "-h",
+            "/var/run/postgresql",
+            "-U",
+            "postgres",
+            "-d",
+            db,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-At",
+            "-c",
+            sql,
+        ])
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// The Evolution API shape (its guide): the API keeps WhatsApp sessions in the named volume
+/// `evolution_instances`, Postgres in `postgres_data` with `init-db.sql` creating a second
+/// database and user, Redis in `redis_data`. A writer inserts messages during the backup;
+/// then `docker-compose down -v` loses every volume, and Lifeboat brings them back in place.
+#[test]
+fn evolution_named_volumes_come_back_after_down_v() {
+    let Some(env) = Env::start() else { return };
+    let bin = match postgres_bin() {
+        Ok(b) => b,
+        Err(e) => return skip(&e),
+    };
+    if !Path::new("/usr/bin/redis-server").is_file() {
+        return skip("Redis is not installed (Debian package redis-server)");
+    }
+    for image in ["postgres", "redis", "evolution-api"] {
+        env.d.tag(&format!("lifeboat-test/{image}:1"));
+    }
+    let stack = env.root.join("evo");
+    std::fs::create_dir_all(&stack).unwrap();
+    std::fs::write(stack.join("pg-entrypoint.sh"), PG_ENTRYPOINT).unwrap();
+    std::fs::write(
+        stack.join("init-db.sql"),
+        "CREATE USER evolution WITH PASSWORD 'evo-db-secret';\n\
+         CREATE DATABASE evolution OWNER evolution;\n\
+         \\connect evolution\n\
+         CREATE TABLE messages (id serial PRIMARY KEY, body text NOT NULL);\n\
+         CREATE TABLE counter (n bigint NOT NULL);\n\
+         INSERT INTO counter VALUES (0);\n\
+         ALTER TABLE messages OWNER TO evolution;\n\
+         ALTER TABLE counter OWNER TO evolution;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        stack.join(".env"),
+        "AUTHENTICATION_API_KEY=evo-api-key-123456\nPOSTGRES_PASSWORD=evo-db-secret\n",
+    )
+    .unwrap();
+    let host = host_binaries_yaml();
+    let path = format!("{}:/bin:/usr/bin", bin.display());
+    let compose = r#"version: '3.8'
+services:
+  evolution-api:
+    image: lifeboat-test/evolution-api:1
+    network_mode: none
+    depends_on: [postgres, redis]
+    env_file: .env
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"]
+    volumes:
+      - evolution_instances:/evolution/instances
+  postgres:
+    image: lifeboat-test/postgres:1
+    network_mode: none
+    environment:
+      PATH: @PATH@
+      POSTGRES_PASSWORD: ${POSTGRES_PASSWORD}
+    entrypoint: ["sh", "/pg-entrypoint.sh"]
+    volumes:
+      - postgres_data:/var/lib/postgresql/data
+      - ./init-db.sql:/docker-entrypoint-initdb.d/init-db.sql:ro
+      - ./pg-entrypoint.sh:/pg-entrypoint.sh:ro
+@HOST@
+  redis:
+    image: lifeboat-test/redis:1
+    network_mode: none
+    environment:
+      PATH: /usr/bin:/bin
+    command: ["redis-server", "--dir", "/data", "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"]
+    volumes:
+      - redis_data:/data
+@HOST@
+volumes:
+  evolution_instances:
+  postgres_data:
+  redis_data:
+"#;
+    std::fs::write(
+        stack.join("docker-compose.yml"),
+        compose.replace("@PATH@", &path).replace("@HOST@\n", &host),
+    )
+    .unwrap();
+    env.d.compose_must(&stack, &["up", "-d"]);
+    let (pg, redis, api) = ("evo_postgres_1", "evo_redis_1", "evo_evolution-api_1");
+    wait_postgres(&env, pg, "evolution");
+    wait_for("Redis answers", Duration::from_secs(30), || {
+        env.d.redis_cli(redis, &["PING"]) == "PONG"
+    });
+    // The API's session files, and Redis keys.
+    env.d.must(&[
+        "exec", api, "sh", "-c",
+        "mkdir -p /evolution/instances/shop/store && \
+         echo '{\"creds\":\"noise-key-abc\"}' > /evolution/instances/shop/creds.json && \
+         dd if=/dev/urandom of=/evolution/instances/shop/store/media.bin bs=1k count=300 2>/dev/null",
+    ]);
+    let sum = |c: &str| {
+        env.d.must(&[
+            "exec",
+            c,
+            "sh",
+            "-c",
+            "cd /evolution/instances && find . -type f | sort | xargs md5sum",
+        ])
+    };
+    let files_before = sum(api);
+    for i in 0..50 {
+        env.d
+            .redis_cli(redis, &["SET", &format!("session:{i}"), &format!("v{i}")]);
+    }
+    // A writer: each transaction inserts a message and counts it.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        let host = env.d.host.clone();
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let ok = Command::new("docker")
+                    .env("DOCKER_HOST", &host)
+                    .args([
+                        "exec", pg, "psql", "-h", "/var/run/postgresql", "-U", "evolution", "-d",
+                        "evolution", "-v", "ON_ERROR_STOP=1", "-qc",
+                        "BEGIN; INSERT INTO messages(body) VALUES ('hello'); UPDATE counter SET n = n + 1; COMMIT;",
+                    ])
+                    .output()
+                    .is_ok_and(|o| o.status.success());
+                n += u64::from(ok);
+            }
+            n
+        })
+    };
+    wait_for("the writer wrote", Duration::from_secs(30), || {
+        psql(&env, pg, "evolution", "SELECT n FROM counter")
+            .is_ok_and(|n| n.parse::<u64>().unwrap_or(0) >= 5)
+    });
+    let backup = env.backup(&stack, &[]);
+    stop.store(true, Ordering::Relaxed);
+    let written = writer.join().unwrap();
+    assert!(backup.status.success(), "{}", text(&backup));
+    let out = String::from_utf8_lossy(&backup.stdout).into_owned();
+    assert!(out.contains("pg-dumpall"), "{out}");
+    assert!(written >= 5, "the writer wrote {written} transactions");
+
+    // The disaster.
+    env.d.compose_must(&stack, &["down", "-v"]);
+    assert!(
+        !env.volumes().iter().any(|v| v.starts_with("evo_")),
+        "down -v removed the volumes: {:?}",
+        env.volumes()
+    );
+
+    // The restore in place: volumes are created again, labelled as compose makes them.
+    let r = env.restore(&[]);
+    assert!(r.status.success(), "{}", text(&r));
+    let labels = env.d.must(&[
+        "volume", "inspect", "-f",
+        "{{index .Labels \"com.docker.compose.project\"}}/{{index .Labels \"com.docker.compose.volume\"}}",
+        "evo_evolution_instances",
+    ]);
+    assert_eq!(labels, "evo/evolution_instances");
+    let up = env.d.compose_must(&stack, &["up", "-d"]);
+    assert!(!up.contains("not created by Docker Compose"), "{up}");
+    wait_postgres(&env, pg, "evolution");
+    // Postgres came up empty (its entrypoint ran init-db.sql); its dump loads now.
+    let r = env.restore(&["--only", "postgres"]);
+    assert!(r.status.success(), "{}", text(&r));
+    let counted: u64 = psql(&env, pg, "evolution", "SELECT n FROM counter")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let rows: u64 = psql(&env, pg, "evolution", "SELECT count(*) FROM messages")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        rows, counted,
+        "messages and their counter agree (one transaction)"
+    );
+    assert!(
+        rows >= 5,
+        "the messages written before the backup are back: {rows}"
+    );
+    assert!(rows <= written, "{rows} rows, {written} written");
+    let owner = psql(
+        &env,
+        pg,
+        "postgres",
+        "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'evolution'",
+    )
+    .unwrap();
+    assert_eq!(owner, "evolution");
+    wait_for("Redis answers again", Duration::from_secs(30), || {
+        env.d.redis_cli(redis, &["PING"]) == "PONG"
+    });
+    assert_eq!(env.d.redis_cli(redis, &["DBSIZE"]), "50");
+    assert_eq!(env.d.redis_cli(redis, &["GET", "session:42"]), "v42");
+    wait_for("the API runs", Duration::from_secs(30), || {
+        env.state(api) == "running"
+    });
+    assert_eq!(sum(api), files_before);
+    env.d.compose_must(&stack, &["down"]);
+}
+
+/// A service whose PID 1 ignores SIGTERM (a shell entrypoint) is stopped after its own
+/// `stop_grace_period`, not after a fixed 30 s or a client timeout, and runs again after a
+/// cold backup and after a restore of its data.
+#[test]
+fn a_service_that_ignores_sigterm_stops_within_its_grace_period_and_runs_again() {
+    let Some(env) = Env::start() else { return };
+    let stack = env.root.join("stubborn");
+    std::fs::create_dir_all(stack.join("data")).unwrap();
+    std::fs::write(stack.join("data/state.txt"), "version 1\n").unwrap();
+    std::fs::write(
+        stack.join("docker-compose.yml"),
+        "version: '3.8'\nservices:\n  bot:\n    image: lifeboat-test/busybox:1\n    network_mode: none\n    \
+         stop_grace_period: 3s\n    command: [\"sh\", \"-c\", \"while true; do sleep 1; done\"]\n    \
+         volumes: [./data:/data]\n",
+    )
+    .unwrap();
+    env.d.compose_must(&stack, &["up", "-d"]);
+    let bot = "stubborn_bot_1";
+    wait_for("the bot runs", Duration::from_secs(30), || {
+        env.state(bot) == "running"
+    });
+    let clock = Instant::now();
+    let b = env.backup(&stack, &["--mode", "cold"]);
+    let took = clock.elapsed();
+    assert!(b.status.success(), "{}", text(&b));
+    assert!(
+        took < Duration::from_secs(25),
+        "the cold backup took {took:?}"
+    );
+    assert!(
+        String::from_utf8_lossy(&b.stdout).contains("started again"),
+        "{}",
+        text(&b)
+    );
+    assert_eq!(env.state(bot), "running");
+
+    std::fs::write(stack.join("data/state.txt"), "version 2\n").unwrap();
+    let r = env.restore(&["--only", "bot"]);
+    assert!(r.status.success(), "{}", text(&r));
+    assert_eq!(
+        std::fs::read_to_string(stack.join("data/state.txt")).unwrap(),
+        "version 1\n"
+    );
+    wait_for(
+        "the bot runs after the restore",
+        Duration::from_secs(30),
+        || env.state(bot) == "running",
+    );
+    env.d.compose_must(&stack, &["down"]);
+}
+
+/// With the engine down, a stack whose data is in a named volume cannot be backed up: the
+/// backup fails with a sentence (and a JSON error with `--json`), writes no snapshot and
+/// leaves nothing behind. `--allow-partial` keeps one marked partial, which `restore latest`
+/// passes over, saying so.
+#[test]
+fn engine_down_fails_the_backup_unless_partial_is_allowed() {
+    let Some(env) = Env::start() else { return };
+    let stack = env.root.join("whatslang");
+    std::fs::create_dir_all(&stack).unwrap();
+    std::fs::write(stack.join(".env"), "OPENAI_API_KEY=sk-test-123456789\n").unwrap();
+    std::fs::write(
+        stack.join("docker-compose.yml"),
+        "version: '3.8'\nservices:\n  whatslang:\n    image: lifeboat-test/busybox:1\n    network_mode: none\n    \
+         command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; while true; do sleep 0.2; done\"]\n    \
+         volumes: [whatslang-data:/app/data]\nvolumes:\n  whatslang-data:\n",
+    )
+    .unwrap();
+    env.d.compose_must(&stack, &["up", "-d"]);
+    env.d.must(&[
+        "exec",
+        "whatslang_whatslang_1",
+        "sh",
+        "-c",
+        "echo hi > /app/data/note.txt",
+    ]);
+    let good = env.backup(&stack, &[]);
+    assert!(good.status.success(), "{}", text(&good));
+    let snapshots = env.dest.join("whatslang/snapshots");
+    let archives = env.dest.join("whatslang/archives");
+    let count = |d: &Path| std::fs::read_dir(d).map_or(0, |r| r.count());
+    let (snaps_before, archives_before) = (count(&snapshots), count(&archives));
+    assert_eq!(snaps_before, 1);
+
+    let down = |args: &[&str]| {
+        let mut a = vec![
+            "backup",
+            stack.to_str().unwrap(),
+            "--to",
+            env.dest.to_str().unwrap(),
+        ];
+        a.extend_from_slice(args);
+        env.lifeboat_cmd(&a)
+            .env(
+                "DOCKER_HOST",
+                format!("unix://{}/no-engine.sock", env.root.display()),
+            )
+            .output()
+            .unwrap()
+    };
+    let failed = down(&[]);
+    assert_eq!(failed.status.code(), Some(1), "{}", text(&failed));
+    let err = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        err.contains("whatslang_whatslang-data") && err.contains("no snapshot was written"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("hyper"),
+        "no internals in the sentence: {err}"
+    );
+    assert_eq!(
+        (count(&snapshots), count(&archives)),
+        (snaps_before, archives_before)
+    );
+
+    let json = down(&["--json"]);
+    assert_eq!(json.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("a JSON error");
+    assert_eq!(v["error"]["code"], "incomplete", "{v}");
+
+    let partial = down(&["--allow-partial"]);
+    assert!(partial.status.success(), "{}", text(&partial));
+    assert!(
+        String::from_utf8_lossy(&partial.stdout).contains("PARTIAL"),
+        "{}",
+        text(&partial)
+    );
+    assert_eq!(count(&snapshots), snaps_before + 1);
+
+    let plan = env.lifeboat(&[
+        "restore",
+        "latest",
+        "--from",
+        env.dest.to_str().unwrap(),
+        "--dry-run",
+        "--json",
+    ]);
+    assert!(plan.status.success(), "{}", text(&plan));
+    let v: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let good_id = String::from_utf8_lossy(&good.stdout)
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    assert_eq!(v["snapshot"], good_id.as_str(), "{v}");
+    assert!(v["notes"].to_string().contains("partial"), "{v}");
+    env.d.compose_must(&stack, &["down"]);
+}
+
+/// `lifeboat inspect | head -1` ends quietly when `head` closes the pipe.
+#[test]
+fn a_closed_pipe_is_not_a_panic() {
+    let t = tempfile::tempdir().unwrap();
+    // Far more output than a pipe holds, so that writes go on after `head` has gone.
+    let services: String = (0..3000)
+        .map(|i| format!("  app{i}:\n    image: nginx\n    volumes: [./data{i}:/data]\n"))
+        .collect();
+    std::fs::write(
+        t.path().join("compose.yaml"),
+        format!("services:\n{services}"),
+    )
+    .unwrap();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "'{}' inspect --no-docker '{}' | head -c 1 >/dev/null",
+            env!("CARGO_BIN_EXE_lifeboat"),
+            t.path().display()
+        ))
+        .env("LIFEBOAT_HOME", t.path().join("home"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !err.contains("panicked") && !err.contains("Broken pipe"),
+        "{err}"
+    );
+}
