@@ -207,7 +207,7 @@ describe("Back up now", () => {
       report: {
         snapshot: "s1", stack: "chatbot", started: 1000, duration_ms: 4200, downtime_ms: 800, manifest: "m",
         components: [{ name: "secrets", kind: "secrets", recipe: "files", archive: "a", bytes_in: 4096, bytes_stored: 2048, sha256: "x", reused: false, files: 2 }],
-        warnings: [],
+        warnings: [], partial: false, missing: [],
       },
       pruned: [],
     });

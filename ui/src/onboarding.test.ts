@@ -88,7 +88,7 @@ describe("Protect a stack", () => {
             report: {
               snapshot: "s1", stack: "notes", started: 1000, duration_ms: 1500, downtime_ms: 0, manifest: "m",
               components: [{ name: "service-bot", kind: "service", recipe: "files", archive: "a", bytes_in: 5 * 1024 ** 2, bytes_stored: 1024 ** 2, sha256: "x", reused: false, files: 4 }],
-              warnings: [],
+              warnings: [], partial: false, missing: [],
             },
             pruned: [],
           };

@@ -562,3 +562,84 @@ fn a_closed_pipe_is_not_a_panic() {
         "{err}"
     );
 }
+
+/// The all-in-one suite (its guide): `./data/database.sqlite` and a generated
+/// `./data/secrets.env`. "Only the secrets" brings back the JWT secret and leaves the
+/// database; "only the database" brings back the data and leaves the newer secrets.
+#[test]
+fn suite_secrets_and_database_restore_each_without_the_other() {
+    let Some(env) = Env::start() else { return };
+    if !Path::new("/usr/bin/sqlite3").is_file() {
+        return skip("sqlite3 is not installed (Debian package sqlite3)");
+    }
+    let stack = env.root.join("suite");
+    let data = stack.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        stack.join("docker-compose.yml"),
+        "version: '3.8'\nservices:\n  app:\n    image: lifeboat-test/busybox:1\n    network_mode: none\n    \
+         command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; while true; do sleep 0.2; done\"]\n    \
+         volumes: [./data:/app/data]\n",
+    )
+    .unwrap();
+    let secrets = data.join("secrets.env");
+    std::fs::write(
+        &secrets,
+        "JWT_SECRET=old-jwt-secret-1111\nENCRYPTION_KEY=enc-2222\n",
+    )
+    .unwrap();
+    let db = data.join("database.sqlite");
+    let sql = |q: &str| {
+        let o = Command::new("sqlite3").arg(&db).arg(q).output().unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        String::from_utf8_lossy(&o.stdout).trim().to_owned()
+    };
+    sql("PRAGMA journal_mode=WAL; CREATE TABLE notes(body TEXT); INSERT INTO notes VALUES ('kept');");
+    env.d.compose_must(&stack, &["up", "-d"]);
+    let b = env.backup(&stack, &[]);
+    assert!(b.status.success(), "{}", text(&b));
+
+    // Secrets only: the JWT secret comes back, the database keeps today's row.
+    std::fs::write(
+        &secrets,
+        "JWT_SECRET=new-jwt-secret-3333\nENCRYPTION_KEY=enc-2222\n",
+    )
+    .unwrap();
+    sql("INSERT INTO notes VALUES ('today');");
+    let r = env.restore(&["--only", "secrets"]);
+    assert!(r.status.success(), "{}", text(&r));
+    assert!(std::fs::read_to_string(&secrets)
+        .unwrap()
+        .contains("old-jwt-secret-1111"));
+    assert_eq!(sql("SELECT count(*) FROM notes;"), "2");
+
+    // The database only: the data comes back, the newer secrets stay.
+    std::fs::write(
+        &secrets,
+        "JWT_SECRET=newest-jwt-4444\nENCRYPTION_KEY=enc-2222\n",
+    )
+    .unwrap();
+    let plan = env.lifeboat(&[
+        "restore",
+        "latest",
+        "--from",
+        env.dest.to_str().unwrap(),
+        "--only",
+        "app",
+        "--dry-run",
+    ]);
+    assert!(plan.status.success(), "{}", text(&plan));
+    assert!(
+        String::from_utf8_lossy(&plan.stdout).contains("data/secrets.env stays as it is"),
+        "{}",
+        text(&plan)
+    );
+    let r = env.restore(&["--only", "app"]);
+    assert!(r.status.success(), "{}", text(&r));
+    assert_eq!(sql("SELECT group_concat(body) FROM notes;"), "kept");
+    assert_eq!(
+        std::fs::read_to_string(&secrets).unwrap(),
+        "JWT_SECRET=newest-jwt-4444\nENCRYPTION_KEY=enc-2222\n"
+    );
+    env.d.compose_must(&stack, &["down"]);
+}

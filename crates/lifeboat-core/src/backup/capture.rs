@@ -470,6 +470,16 @@ pub fn append_generated<W: Write>(
     Ok(())
 }
 
+/// Where a tar stream read through the engine goes, and whether its service runs.
+#[derive(Debug, Clone, Copy)]
+pub struct EnginePlace<'a> {
+    /// The archive folder its entries go under (`_volumes/NAME`).
+    pub prefix: &'a str,
+    /// The running service that may be writing it, if any: a SQLite database in it is
+    /// refused, since no consistent copy can be made from here.
+    pub live: Option<&'a str>,
+}
+
 /// Copies the tar stream the Docker engine gives for a path inside a container into `tar`,
 /// renaming its top folder to `prefix` (e.g. `_volumes/app_data`). Owners, modes, mtimes,
 /// symlinks and hard links are kept; devices and pipes are skipped with a warning.
@@ -479,13 +489,13 @@ pub fn append_generated<W: Write>(
 pub fn append_engine_tar<W: Write>(
     tar: &mut tar::Builder<W>,
     source: impl Read,
-    prefix: &str,
-    live: Option<&str>,
+    place: EnginePlace<'_>,
     captured: &mut Captured,
     progress: &dyn Progress,
     cancel: &CancelToken,
     warnings: &mut Vec<Warning>,
 ) -> Result<(), CaptureError> {
+    let EnginePlace { prefix, live } = place;
     let rename = |p: &Path| -> Option<String> {
         let mut comps = p.components();
         comps.next()?;

@@ -1084,10 +1084,13 @@ pub fn backup(
                             capture::append_engine_tar(
                                 &mut tar,
                                 source,
-                                &ep.prefix,
-                                c.service
-                                    .as_deref()
-                                    .filter(|s| !c.cold && ctx.running(s).is_some()),
+                                capture::EnginePlace {
+                                    prefix: &ep.prefix,
+                                    live: c
+                                        .service
+                                        .as_deref()
+                                        .filter(|s| !c.cold && ctx.running(s).is_some()),
+                                },
                                 &mut captured,
                                 progress,
                                 cancel,

@@ -37,4 +37,12 @@ components: Array<ComponentReport>,
 /**
  * What to know.
  */
-warnings: Array<Warning>, };
+warnings: Array<Warning>, 
+/**
+ * Accepted with `allow_partial` although `missing` is not in it.
+ */
+partial: boolean, 
+/**
+ * What the snapshot does not hold, as sentences.
+ */
+missing: Array<string>, };
