@@ -643,3 +643,229 @@ fn suite_secrets_and_database_restore_each_without_the_other() {
     );
     env.d.compose_must(&stack, &["down"]);
 }
+
+/// The docker group's id on this machine (the `docker.io` package makes the group).
+fn docker_gid() -> Option<u32> {
+    let out = Command::new("getent")
+        .args(["group", "docker"])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .split(':')
+        .nth(2)?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn chown_nobody(p: &Path) {
+    let ok = Command::new("chown")
+        .args(["-R", "65534:65534"])
+        .arg(p)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+/// The whatslang bot (its guide): SQLite `messages.db` in the named volume `whatslang-data`,
+/// owned by 1000:1000. Everything is done as a member of the docker group who is not root:
+/// the live database cannot be copied consistently through the engine, so the backup says
+/// so and fails until the bot is stopped for it; then `down -v` and a restore in place that
+/// writes the volume through Docker, with its owners; then a restore over the existing
+/// volume, and its undo.
+#[test]
+fn whatslang_as_a_docker_group_user_restores_its_named_volume_in_place() {
+    let Some(env) = Env::start() else { return };
+    let Some(gid) = docker_gid() else {
+        return skip("no docker group on this machine (Debian package docker.io makes it)");
+    };
+    if !Path::new("/usr/bin/setpriv").is_file() || !Path::new("/usr/bin/sqlite3").is_file() {
+        return skip("setpriv (util-linux) and sqlite3 are needed for this test");
+    }
+    // The engine's socket as dockerd gives it to its group.
+    let sock = env.d.host.trim_start_matches("unix://").to_owned();
+    assert!(Command::new("chgrp")
+        .arg(gid.to_string())
+        .arg(&sock)
+        .status()
+        .unwrap()
+        .success());
+    std::fs::set_permissions(&sock, std::os::unix::fs::PermissionsExt::from_mode(0o660)).unwrap();
+    std::fs::set_permissions(
+        Path::new(&sock).parent().unwrap(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &env.root,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let user = env.root.join("user");
+    let (stack, home, dest, key) = (
+        user.join("whatslang"),
+        user.join("home"),
+        user.join("drive"),
+        user.join("key.txt"),
+    );
+    for d in [&stack, &home, &dest] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    std::fs::write(stack.join(".env"), "OPENAI_API_KEY=sk-whatslang-123456\n").unwrap();
+    std::fs::write(
+        stack.join("docker-compose.yml"),
+        "version: '3.8'\nservices:\n  whatslang:\n    image: lifeboat-test/whatslang:1\n    network_mode: none\n    \
+         env_file: .env\n    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; while true; do sleep 0.2; done\"]\n    \
+         volumes: [whatslang-data:/app/data]\nvolumes:\n  whatslang-data:\n",
+    )
+    .unwrap();
+    chown_nobody(&user);
+    let as_user = |args: &[&str]| -> Output {
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534"])
+            .arg(format!("--groups={gid}"))
+            .arg("--")
+            .arg(env!("CARGO_BIN_EXE_lifeboat"))
+            .args(args)
+            .env("LIFEBOAT_HOME", &home)
+            .env("HOME", &home)
+            .env("DOCKER_HOST", &env.d.host)
+            .env("LIFEBOAT_IDENTITY", &key)
+            .output()
+            .unwrap()
+    };
+    let (s, d) = (stack.to_str().unwrap(), dest.to_str().unwrap());
+    let init = as_user(&["key", "init", "--identity", key.to_str().unwrap()]);
+    assert!(init.status.success(), "{}", text(&init));
+
+    env.d.tag("lifeboat-test/whatslang:1");
+    env.d.compose_must(&stack, &["up", "-d"]);
+    let bot = "whatslang_whatslang_1";
+    // The bot's database and files, owned as the guide's chown leaves them.
+    let db = env.root.join("messages.db");
+    let made = Command::new("sqlite3")
+        .arg(&db)
+        .arg("CREATE TABLE messages(body TEXT); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 500) INSERT INTO messages SELECT 'msg ' || i FROM n;")
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let put = Command::new("docker")
+        .env("DOCKER_HOST", &env.d.host)
+        .args(["exec", "-i", bot, "sh", "-c", "cat > /app/data/messages.db"])
+        .stdin(std::fs::File::open(&db).unwrap())
+        .status()
+        .unwrap();
+    assert!(put.success());
+    env.d.must(&[
+        "exec", bot, "sh", "-c",
+        "mkdir -p /app/data/media && echo first > /app/data/media/readme.txt && chown -R 1000:1000 /app/data",
+    ]);
+    let count = || -> String {
+        let out = env.d.must(&[
+            "exec",
+            bot,
+            "sh",
+            "-c",
+            "cat /app/data/messages.db | base64",
+        ]);
+        let copy = env.root.join("copy.db");
+        let bytes = Command::new("base64")
+            .arg("-d")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                c.stdin.take().unwrap().write_all(out.as_bytes())?;
+                c.wait_with_output()
+            })
+            .unwrap()
+            .stdout;
+        std::fs::write(&copy, bytes).unwrap();
+        let o = Command::new("sqlite3")
+            .arg(&copy)
+            .arg("SELECT count(*) FROM messages")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).trim().to_owned()
+    };
+    assert_eq!(count(), "500");
+
+    // A live SQLite database that only the engine can read is not copied as if consistent.
+    let refused = as_user(&["backup", s, "--to", d]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--stop whatslang"),
+        "{}",
+        text(&refused)
+    );
+    let b = as_user(&["backup", s, "--to", d, "--stop", "whatslang"]);
+    assert!(b.status.success(), "{}", text(&b));
+    wait_for(
+        "the bot runs after the backup",
+        Duration::from_secs(30),
+        || env.state(bot) == "running",
+    );
+
+    // Disaster: the volume is gone. The restore creates it and writes it through Docker.
+    env.d.compose_must(&stack, &["down", "-v"]);
+    let r = as_user(&["restore", "latest", "--from", d, "--yes"]);
+    assert!(r.status.success(), "{}", text(&r));
+    env.d.compose_must(&stack, &["up", "-d"]);
+    wait_for("the bot runs", Duration::from_secs(30), || {
+        env.state(bot) == "running"
+    });
+    assert_eq!(count(), "500");
+    assert_eq!(
+        env.d.must(&[
+            "exec",
+            bot,
+            "stat",
+            "-c",
+            "%u:%g",
+            "/app/data/messages.db",
+            "/app/data/media/readme.txt"
+        ]),
+        "1000:1000\n1000:1000"
+    );
+
+    // Over an existing volume: what is there is replaced, and the undo brings it back.
+    env.d.must(&[
+        "exec",
+        bot,
+        "sh",
+        "-c",
+        "echo later > /app/data/media/readme.txt && echo junk > /app/data/.junk",
+    ]);
+    let r = as_user(&["restore", "latest", "--from", d, "--yes"]);
+    assert!(r.status.success(), "{}", text(&r));
+    wait_for(
+        "the bot runs after the restore",
+        Duration::from_secs(30),
+        || env.state(bot) == "running",
+    );
+    assert_eq!(
+        env.d
+            .must(&["exec", bot, "cat", "/app/data/media/readme.txt"]),
+        "first"
+    );
+    assert_eq!(
+        env.d.must(&["exec", bot, "sh", "-c", "ls -A /app/data"]),
+        "media\nmessages.db"
+    );
+    let u = as_user(&["restore", "--undo"]);
+    assert!(u.status.success(), "{}", text(&u));
+    assert_eq!(
+        env.d
+            .must(&["exec", bot, "cat", "/app/data/media/readme.txt"]),
+        "later"
+    );
+    assert_eq!(env.d.must(&["exec", bot, "cat", "/app/data/.junk"]), "junk");
+    // No helper container is left behind.
+    assert_eq!(
+        env.d
+            .must(&["ps", "-aq", "--filter", "label=org.lifeboat.helper"]),
+        ""
+    );
+    env.d.compose_must(&stack, &["down"]);
+}

@@ -69,6 +69,44 @@ impl BlockingEngine {
             .block_on(self.engine.create_volume(name, project, key))
     }
 
+    /// See [`Engine::image_exists`].
+    ///
+    /// # Errors
+    /// When the engine refuses or does not answer.
+    pub fn image_exists(&self, image: &str) -> Result<bool, DockerError> {
+        self.handle.block_on(self.engine.image_exists(image))
+    }
+
+    /// See [`Engine::create_helper`].
+    ///
+    /// # Errors
+    /// When the engine refuses or does not answer.
+    pub fn create_helper(
+        &self,
+        image: &str,
+        volume: &str,
+        script: &str,
+    ) -> Result<String, DockerError> {
+        self.handle
+            .block_on(self.engine.create_helper(image, volume, script))
+    }
+
+    /// See [`Engine::run_to_end`].
+    ///
+    /// # Errors
+    /// When the engine refuses, or the container runs longer than `limit`.
+    pub fn run_to_end(&self, id: &str, limit: Duration) -> Result<i64, DockerError> {
+        self.handle.block_on(self.engine.run_to_end(id, limit))
+    }
+
+    /// See [`Engine::remove_container`].
+    ///
+    /// # Errors
+    /// When the engine refuses or does not answer.
+    pub fn remove_container(&self, id: &str) -> Result<(), DockerError> {
+        self.handle.block_on(self.engine.remove_container(id))
+    }
+
     /// See [`Engine::is_running`].
     ///
     /// # Errors

@@ -34,6 +34,12 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// `connect_with_unix` as it was called) cut long stops and large downloads short.
 const CLIENT_TIMEOUT_SECS: u64 = 24 * 3600;
 
+/// Where a helper container ([`Engine::create_helper`]) mounts its volume.
+pub const HELPER_MOUNT: &str = "/lifeboat-volume";
+
+/// Label on Lifeboat's helper containers (the volume's name), so leftovers can be found.
+pub const HELPER_LABEL: &str = "org.lifeboat.helper";
+
 /// Label compose puts on the volumes it creates, with the volume's key in `volumes:`.
 pub const VOLUME_LABEL: &str = "com.docker.compose.volume";
 
@@ -317,6 +323,131 @@ impl Engine {
         )
         .await?;
         Ok(v.mountpoint)
+    }
+
+    /// Whether image `image` is on the engine's machine.
+    ///
+    /// # Errors
+    /// When the engine refuses (other than "no such image") or does not answer.
+    pub async fn image_exists(&self, image: &str) -> Result<bool, DockerError> {
+        match tokio::time::timeout(CALL_TIMEOUT, self.docker.inspect_image(image)).await {
+            Ok(Ok(_)) => Ok(true),
+            Ok(Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            })) => Ok(false),
+            Ok(Err(e)) => Err(DockerError::Api {
+                what: format!("looking for image {image}"),
+                reason: short_reason(&e.to_string()),
+            }),
+            Err(_) => Err(DockerError::Timeout {
+                what: format!("looking for image {image}"),
+                secs: CALL_TIMEOUT.as_secs(),
+            }),
+        }
+    }
+
+    /// Creates (does not start) a helper container of `image` that mounts volume `volume`
+    /// at [`HELPER_MOUNT`] and, when started, runs `script` with `sh` as root, without a
+    /// network. Lifeboat reads and writes a volume through it when this user cannot reach
+    /// the volume's folder. Returns its id.
+    ///
+    /// # Errors
+    /// When the engine refuses (no such image) or does not answer.
+    pub async fn create_helper(
+        &self,
+        image: &str,
+        volume: &str,
+        script: &str,
+    ) -> Result<String, DockerError> {
+        // Root, to empty and write a volume whatever its owners. An image that names no user
+        // runs as root already (and may have no passwd file for the engine to look "root" up
+        // in when it copies owners); one that names another user is told to be root.
+        let image_user = timed(
+            &format!("looking at image {image}"),
+            self.docker.inspect_image(image),
+        )
+        .await?
+        .config
+        .and_then(|c| c.user)
+        .unwrap_or_default();
+        let user =
+            (!matches!(image_user.as_str(), "" | "0" | "root" | "0:0")).then(|| "root".to_owned());
+        let body = bollard::models::ContainerCreateBody {
+            image: Some(image.to_owned()),
+            entrypoint: Some(vec!["sh".into(), "-c".into()]),
+            cmd: Some(vec![script.to_owned()]),
+            user,
+            network_disabled: Some(true),
+            labels: Some(HashMap::from([(
+                HELPER_LABEL.to_owned(),
+                volume.to_owned(),
+            )])),
+            host_config: Some(bollard::models::HostConfig {
+                binds: Some(vec![format!("{volume}:{HELPER_MOUNT}")]),
+                network_mode: Some("none".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let r = timed(
+            &format!("creating a helper container for volume {volume}"),
+            self.docker.create_container(
+                None::<bollard::query_parameters::CreateContainerOptions>,
+                body,
+            ),
+        )
+        .await?;
+        Ok(r.id)
+    }
+
+    /// Starts container `id` and waits (up to `limit`) until it exits; returns its exit code.
+    ///
+    /// # Errors
+    /// When the engine refuses, or the container runs longer than `limit`.
+    pub async fn run_to_end(&self, id: &str, limit: Duration) -> Result<i64, DockerError> {
+        self.start(id).await?;
+        let what = format!("waiting for container {id}");
+        let mut wait = self
+            .docker
+            .wait_container(id, None::<bollard::query_parameters::WaitContainerOptions>);
+        match tokio::time::timeout(limit, wait.next()).await {
+            Ok(Some(Ok(r))) => Ok(r.status_code),
+            Ok(Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. }))) => {
+                Ok(code)
+            }
+            Ok(Some(Err(e))) => Err(DockerError::Api {
+                what,
+                reason: short_reason(&e.to_string()),
+            }),
+            Ok(None) => Err(DockerError::Api {
+                what,
+                reason: "the engine ended the wait without an exit code".into(),
+            }),
+            Err(_) => Err(DockerError::Timeout {
+                what,
+                secs: limit.as_secs(),
+            }),
+        }
+    }
+
+    /// Removes container `id` (and only it; its volumes stay), running or not.
+    ///
+    /// # Errors
+    /// When the engine refuses or does not answer.
+    pub async fn remove_container(&self, id: &str) -> Result<(), DockerError> {
+        let opts = bollard::query_parameters::RemoveContainerOptions {
+            force: true,
+            ..Default::default()
+        };
+        match timed(
+            &format!("removing container {id}"),
+            self.docker.remove_container(id, Some(opts)),
+        )
+        .await
+        {
+            Err(DockerError::Api { reason, .. }) if reason.contains("No such container") => Ok(()),
+            other => other,
+        }
     }
 
     /// Counts the regular files and their bytes under `path` inside container `id`, reading

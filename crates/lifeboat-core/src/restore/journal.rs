@@ -44,6 +44,19 @@ pub struct Slot {
     /// the restore folder or as the target's siblings.
     #[serde(default)]
     pub base: Option<PathBuf>,
+    /// A named volume this process cannot write directly (not root, or Docker Desktop):
+    /// replaced through a helper container, its old content saved as the tar `aside`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub through: Option<ThroughEngine>,
+}
+
+/// A named volume reached through a helper container of the engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThroughEngine {
+    /// The volume's name in Docker.
+    pub volume: String,
+    /// The image the helper runs: the service's own, so nothing is pulled.
+    pub image: String,
 }
 
 /// Whether `p` is something a restore made, and so may be removed: inside a `.lifeboat`

@@ -13,6 +13,7 @@
 
 pub mod extract;
 pub mod journal;
+mod volume;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{BufReader, Read, Write};
@@ -32,7 +33,7 @@ use crate::docker::{BlockingEngine, ContainerInfo};
 use crate::job::{CancelToken, Progress};
 use crate::stack::{LoadOptions, Project};
 use extract::{ExtractError, SlotTarget};
-use journal::{Journal, Load, Slot, State};
+use journal::{Journal, Load, Slot, State, ThroughEngine};
 
 /// The catalog key that points at the last restore's folder.
 const LAST_RESTORE: &str = "restore.last";
@@ -101,6 +102,12 @@ pub enum RestoreError {
     #[error("{reason}; everything was put back as it was before the restore")]
     RolledBack {
         /// The failure.
+        reason: String,
+    },
+    /// Reading or writing through the Docker engine failed (a volume, or owners).
+    #[error("{reason}")]
+    Engine {
+        /// What failed, as a sentence.
         reason: String,
     },
     /// There is no finished restore to undo.
@@ -395,6 +402,9 @@ struct Target {
     /// A named volume that does not exist (removed by `docker compose down -v`, or never
     /// created): created when the restore is applied, with compose's labels.
     new_volume: Option<String>,
+    /// A named volume this process cannot write directly: replaced through a helper
+    /// container of the engine.
+    through: Option<ThroughEngine>,
 }
 
 /// The archive prefixes of a component: its roots, volumes and folders read through the
@@ -760,6 +770,35 @@ fn work_out(
                      compose creates it."
                 ));
             }
+            // A volume whose folder this process cannot write (not root; Docker Desktop's VM)
+            // is replaced through a helper container of the service's own image.
+            let mut through = None;
+            let placed = placed.and_then(|path| {
+                let (Some(name), Some(e), true) =
+                    (prefix.strip_prefix("_volumes/"), engine, original)
+                else {
+                    return Ok(path);
+                };
+                let direct = as_root
+                    && new_volume.is_none()
+                    && writable(&existing_ancestor(path.parent().unwrap_or(&path)));
+                if direct || (as_root && new_volume.is_some()) {
+                    return Ok(path);
+                }
+                let svc = c.service.as_deref().unwrap_or_default();
+                let image = helper_image(e, project.as_ref(), &manifest.stack, svc).ok_or_else(|| {
+                    format!(
+                        "the volume {name} can only be written through Docker here, with a container of \
+                         {svc}'s image, which is not on this machine: pull it (`docker compose pull {svc}`) \
+                         and restore again"
+                    )
+                })?;
+                through = Some(ThroughEngine {
+                    volume: name.to_owned(),
+                    image,
+                });
+                Ok(PathBuf::from(format!("docker volume {name}")))
+            });
             match placed {
                 Ok(path) => {
                     if path == target || lifeboat_dir.starts_with(&path) {
@@ -773,6 +812,7 @@ fn work_out(
                             path,
                             route: None,
                             new_volume,
+                            through,
                         });
                     }
                 }
@@ -827,6 +867,7 @@ fn work_out(
                         prefix,
                         route: None,
                         new_volume: None,
+                        through: None,
                     });
                     let note = if original {
                         format!(
@@ -872,15 +913,7 @@ fn work_out(
             if !original {
                 continue;
             }
-            if t.new_volume.is_some() {
-                if !as_root {
-                    problems.push(format!(
-                        "{} would be created and written in Docker's own folder, which only root can \
-                         write: run this restore as root (`sudo lifeboat restore …`), or restore --into \
-                         another folder.",
-                        t.path.display()
-                    ));
-                }
+            if t.new_volume.is_some() || t.through.is_some() {
                 continue;
             }
             let parent = existing_ancestor(t.path.parent().unwrap_or(&t.path));
@@ -910,11 +943,20 @@ fn work_out(
                 .collect();
             let now = if t.new_volume.is_some() {
                 Some(BTreeMap::new())
+            } else if t.through.is_some() {
+                None
             } else {
                 current_files(&t.path)
             };
             let Some(now) = now else {
-                if t.route.is_some() {
+                if t.through.is_some() {
+                    notes.push(format!(
+                        "{} is written through Docker, so what changes in it is not listed; it is replaced \
+                         as a whole, with its owners, and what it holds now is kept for undo.",
+                        t.path.display()
+                    ));
+                    added += snap.len() as u64;
+                } else if t.route.is_some() {
                     notes.push(format!(
                         "{} cannot be read by you, so what changes in it is not listed; it is replaced as a whole and its owners are restored through Docker.",
                         t.path.display()
@@ -1045,7 +1087,12 @@ fn work_out(
             probe.display()
         ));
     }
-    if !as_root && all_slots.iter().flatten().any(|t| t.route.is_none()) {
+    if !as_root
+        && all_slots
+            .iter()
+            .flatten()
+            .any(|t| t.route.is_none() && t.through.is_none())
+    {
         notes.push(
             "Lifeboat is not running as root, so files that belong to other users in the backup come \
              back owned by you where no container of their service can write them; a database that runs \
@@ -1258,8 +1305,23 @@ fn swap_rename(from: &Path, to: &Path) -> Result<(), RestoreError> {
 /// Puts every slot back as it was before the restore, whatever step it reached (last slot
 /// first). Each slot is in one of three states: not swapped (staged exists, target old),
 /// half swapped (target moved aside, staged not yet in place), swapped.
-fn roll_back_slots(slots: &[Slot]) -> Result<(), RestoreError> {
+fn roll_back_slots(slots: &[Slot], engine: Option<&BlockingEngine>) -> Result<(), RestoreError> {
     for s in slots.iter().rev() {
+        if let Some(t) = &s.through {
+            let Some(engine) = engine else {
+                if s.aside.is_file() {
+                    return Err(RestoreError::Engine {
+                        reason: format!(
+                            "the volume {} can only be put back through Docker, which cannot be reached",
+                            t.volume
+                        ),
+                    });
+                }
+                continue;
+            };
+            volume::put_back(engine, t, &s.aside).map_err(|reason| RestoreError::Engine { reason })?;
+            continue;
+        }
         let aside = std::fs::symlink_metadata(&s.aside).is_ok();
         let staged = std::fs::symlink_metadata(&s.staged).is_ok();
         let at_target = std::fs::symlink_metadata(&s.target).is_ok();
@@ -1401,7 +1463,13 @@ pub fn apply(
             // and the old content go. Without root, beside the target in its own folder:
             // moving a folder into another one needs write permission on the folder itself,
             // which a database's folder (owned by its uid) does not give.
-            let (staged, aside, base) = if !as_root && w.plan.original {
+            let (staged, aside, base) = if t.through.is_some() {
+                (
+                    dir.join("new").join(n.to_string()),
+                    dir.join("old").join(format!("{n}.tar")),
+                    None,
+                )
+            } else if !as_root && w.plan.original {
                 (
                     parent.join(format!(".lifeboat-restore-{id}-new-{n}")),
                     parent.join(format!(".lifeboat-restore-{id}-old-{n}")),
@@ -1431,8 +1499,9 @@ pub fn apply(
                     target: t.path.clone(),
                     staged,
                     aside,
-                    existed: std::fs::symlink_metadata(&t.path).is_ok(),
+                    existed: t.through.is_some() || std::fs::symlink_metadata(&t.path).is_ok(),
                     base,
+                    through: t.through.clone(),
                 },
             ));
         }
@@ -1628,6 +1697,19 @@ pub fn apply(
         journal.save().map_err(io_err(&dir))?;
         progress.phase("putting the restored files in place");
         for (n, s) in journal.slots.iter().enumerate() {
+            if let Some(t) = &s.through {
+                let engine = engine.ok_or_else(|| RestoreError::Engine {
+                    reason: format!("the volume {} can only be written through Docker", t.volume),
+                })?;
+                progress.phase(&format!("writing the volume {} through Docker", t.volume));
+                let archive_path = archives.join(&chosen[slots[n].0].archive);
+                volume::replace(engine, t, &s.aside, &archive_path, identity, &s.prefix)
+                    .map_err(|reason| RestoreError::Engine { reason })?;
+                if n == 0 {
+                    failpoint("restore:swapped-1");
+                }
+                continue;
+            }
             if s.existed {
                 swap_rename(&s.target, &s.aside)?;
             }
@@ -1644,6 +1726,7 @@ pub fn apply(
                 .iter()
                 .find(|(i, s)| i == ci && s.prefix == *prefix)
                 .map(|(_, s)| s.clone())
+                .filter(|s| s.through.is_none())
             else {
                 continue;
             };
@@ -1652,7 +1735,7 @@ pub fn apply(
                     progress.phase(&format!("giving {} back to its owners", slot.target.display()));
                     let archive_path = archives.join(&chosen[*ci].archive);
                     write_owners(engine, container, mount, &archive_path, identity, prefix)
-                        .map_err(|reason| RestoreError::RolledBack { reason })?;
+                        .map_err(|reason| RestoreError::Engine { reason })?;
                 }
                 _ => owner_notes.push(format!(
                     "Files in {} belong to you now; in the backup some belonged to uid {uid} (group {gid}). \
@@ -1687,7 +1770,7 @@ pub fn apply(
     })();
     if let Err(e) = applied {
         // Put everything back, then start what was stopped.
-        let back = roll_back_slots(&journal.slots)
+        let back = roll_back_slots(&journal.slots, engine)
             .and_then(|()| roll_back_loads(&journal.loads, engine, identity, &recipes));
         if let Some(st) = stopper.as_mut() {
             st.restart();
@@ -1779,6 +1862,24 @@ pub fn apply(
         duration_ms: clock.elapsed().as_millis() as u64,
         undo_folder: dir.display().to_string(),
     })
+}
+
+/// The image a helper container for a volume of service `svc` runs: the service's own image
+/// (or, for a service that is only built, the one compose built), when it is on this
+/// machine, so nothing is pulled.
+fn helper_image(
+    engine: &BlockingEngine,
+    project: Option<&Project>,
+    stack: &str,
+    svc: &str,
+) -> Option<String> {
+    let named = project
+        .and_then(|p| p.service(svc))
+        .and_then(|s| s.image.clone());
+    named
+        .into_iter()
+        .chain([format!("{stack}-{svc}"), format!("{stack}_{svc}")])
+        .find(|i| engine.image_exists(i).unwrap_or(false))
 }
 
 /// Writes `prefix`'s entries of an archive again through the engine, into the folder
@@ -1962,7 +2063,7 @@ pub fn undo(
         .iter()
         .map(|l| (l.service.clone(), recipe_of_safety(l)))
         .collect();
-    let result = roll_back_slots(&journal.slots)
+    let result = roll_back_slots(&journal.slots, engine)
         .and_then(|()| roll_back_loads(&journal.loads, engine, identity, &recipes));
     let stopped = stopper
         .as_ref()
@@ -2025,7 +2126,7 @@ pub fn recover(
             ));
         }
         State::Swapping | State::Loading => {
-            let files = roll_back_slots(&journal.slots);
+            let files = roll_back_slots(&journal.slots, engine);
             let needs_db = journal.loads.iter().any(|l| l.started);
             let dbs = match (needs_db, identity) {
                 (false, _) => Ok(()),
