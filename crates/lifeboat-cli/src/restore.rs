@@ -13,7 +13,7 @@ use lifeboat_core::restore::{self, Action, RestoreOptions, RestorePlan};
 use lifeboat_core::{CancelToken, Catalog};
 
 use crate::progress;
-use crate::verbs::{finish_json, print_json};
+use crate::verbs::{finish_json, print_json, Reported};
 
 /// What `lifeboat restore` was asked to do.
 pub struct RestoreArgs {
@@ -113,8 +113,28 @@ pub fn run(args: RestoreArgs) -> ExitCode {
             let report = restore::apply(&opts, &identity, progress.as_ref(), &CancelToken::new());
             progress::clear_line();
             let report = report?;
+            // Restored, but a service it stopped does not run again: say so, and fail.
+            let down: Vec<String> = report
+                .services
+                .iter()
+                .filter(|s| s.state != "running" || s.health.as_deref() == Some("unhealthy"))
+                .map(|s| format!("{} is {}", s.service, s.state))
+                .collect();
+            let finished = || -> crate::verbs::Result<()> {
+                if down.is_empty() {
+                    Ok(())
+                } else {
+                    Err(Reported(format!(
+                        "the files are restored, but {}: see `docker compose logs`, or undo with \
+                         `lifeboat restore --undo`",
+                        down.join(", ")
+                    ))
+                    .into())
+                }
+            };
             if args.json {
-                return print_json(&report);
+                print_json(&report)?;
+                return finished();
             }
             println!(
                 "Restored {} from snapshot {} into {} ({} files, {}) in {:.1} s",
@@ -133,7 +153,7 @@ pub fn run(args: RestoreArgs) -> ExitCode {
                 "  The replaced files are kept in {}; `lifeboat restore --undo` puts them back.",
                 report.undo_folder
             );
-            Ok(())
+            finished()
         })(),
     )
 }

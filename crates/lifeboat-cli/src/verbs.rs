@@ -30,6 +30,9 @@ pub(crate) fn finish(r: Result<()>) -> ExitCode {
 /// (`{"error": {"code", "message"}}`), so a script that reads JSON never gets nothing.
 pub(crate) fn finish_json(json: bool, r: Result<()>) -> ExitCode {
     if let (true, Err(e)) = (json, &r) {
+        if e.downcast_ref::<Reported>().is_some() {
+            return finish(r);
+        }
         let code = e
             .downcast_ref::<backup::BackupError>()
             .map_or("failed", backup::BackupError::code);
@@ -38,6 +41,19 @@ pub(crate) fn finish_json(json: bool, r: Result<()>) -> ExitCode {
     }
     finish(r)
 }
+
+/// A failure whose report was already printed (as JSON too): only the sentence and the
+/// exit code are left to give.
+#[derive(Debug)]
+pub(crate) struct Reported(pub String);
+
+impl std::fmt::Display for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Reported {}
 
 pub(crate) fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);

@@ -102,7 +102,7 @@ pub fn collect_named(
             let comps: Vec<_> = rel.components().collect();
             for c in comps.iter().take(comps.len().saturating_sub(1)) {
                 parent.push(c);
-                if out.iter().any(|e: &Entry| e.path == parent) {
+                if out.iter().any(|e: &Entry| e.path == parent) || namer.skip.contains(&parent) {
                     continue;
                 }
                 if let Ok(meta) = fs::symlink_metadata(&parent) {

@@ -419,15 +419,29 @@ pub fn plan(
     }
     // Env files the services' data folders keep (an app's generated `./data/secrets.env`)
     // are secrets too: "only the secrets" restores them, "only the database" leaves them.
+    // Their folders belong to the service's component, which keeps their modes and times:
+    // left out here, so the secrets archive does not change each time a file is added
+    // beside them.
+    let mut secrets_skip: Vec<PathBuf> = Vec::new();
     for s in &project.services {
         for m in &s.mounts {
             if let (MountType::Bind, Some(p)) = (m.kind, &m.host_path) {
                 if p.starts_with(&project.dir) && p != &project.dir {
-                    secrets.extend(env_files_in(p, 3));
+                    for f in env_files_in(p, 3) {
+                        secrets_skip.extend(
+                            f.ancestors()
+                                .skip(1)
+                                .take_while(|a| a.starts_with(p))
+                                .map(Path::to_path_buf),
+                        );
+                        secrets.push(f);
+                    }
                 }
             }
         }
     }
+    secrets_skip.sort();
+    secrets_skip.dedup();
     let secrets = claim(secrets, &mut claimed);
     if wanted("secrets") && !secrets.is_empty() {
         out.push(Planned {
@@ -436,7 +450,7 @@ pub fn plan(
             service: None,
             roots: secrets.clone(),
             volume_roots: Vec::new(),
-            skip: Vec::new(),
+            skip: secrets_skip,
             engine_paths: Vec::new(),
             dump: None,
             bgsave: None,
@@ -1163,6 +1177,7 @@ pub fn backup(
                         left_to_secrets: c
                             .skip
                             .iter()
+                            .filter(|_| c.kind != ComponentKind::Secrets)
                             .map(|p| capture::archive_name(p, &project.dir))
                             .collect(),
                         dumps,

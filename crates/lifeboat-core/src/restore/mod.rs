@@ -1319,7 +1319,8 @@ fn roll_back_slots(slots: &[Slot], engine: Option<&BlockingEngine>) -> Result<()
                 }
                 continue;
             };
-            volume::put_back(engine, t, &s.aside).map_err(|reason| RestoreError::Engine { reason })?;
+            volume::put_back(engine, t, &s.aside)
+                .map_err(|reason| RestoreError::Engine { reason })?;
             continue;
         }
         let aside = std::fs::symlink_metadata(&s.aside).is_ok();
@@ -1772,10 +1773,22 @@ pub fn apply(
         // Put everything back, then start what was stopped.
         let back = roll_back_slots(&journal.slots, engine)
             .and_then(|()| roll_back_loads(&journal.loads, engine, identity, &recipes));
-        if let Some(st) = stopper.as_mut() {
-            st.restart();
-        }
+        let not_restarted = match stopper.as_mut() {
+            Some(st) => {
+                st.restart();
+                std::mem::take(&mut st.restart_errors)
+            }
+            None => Vec::new(),
+        };
         drop(stopper);
+        // Whatever failed, say too what could not be started again.
+        let e = if not_restarted.is_empty() {
+            e
+        } else {
+            RestoreError::Engine {
+                reason: format!("{e}; and {}", not_restarted.join(" ")),
+            }
+        };
         return Err(match back {
             Ok(()) => {
                 journal.state = State::RolledBack;
