@@ -669,8 +669,9 @@ fn chown_nobody(p: &Path) {
 
 /// The whatslang bot (its guide): SQLite `messages.db` in the named volume `whatslang-data`,
 /// owned by 1000:1000. Everything is done as a member of the docker group who is not root:
-/// the live database cannot be copied consistently through the engine, so the backup says
-/// so and fails until the bot is stopped for it; then `down -v` and a restore in place that
+/// the live database cannot be copied consistently through the engine, so a hot backup
+/// fails with a sentence and an auto one stops the bot for the copy; then `down -v` and a
+/// restore in place that
 /// writes the volume through Docker, with its owners; then a restore over the existing
 /// volume, and its undo.
 #[test]
@@ -791,16 +792,24 @@ fn whatslang_as_a_docker_group_user_restores_its_named_volume_in_place() {
     };
     assert_eq!(count(), "500");
 
-    // A live SQLite database that only the engine can read is not copied as if consistent.
-    let refused = as_user(&["backup", s, "--to", d]);
+    // A live SQLite database that only the engine can read is never copied as if it were
+    // consistent: hot mode refuses, auto mode stops the bot for the copy and says why.
+    let refused = as_user(&["backup", s, "--to", d, "--mode", "hot"]);
     assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
     assert!(
         String::from_utf8_lossy(&refused.stderr).contains("--stop whatslang"),
         "{}",
         text(&refused)
     );
-    let b = as_user(&["backup", s, "--to", d, "--stop", "whatslang"]);
+    let snapshots = dest.join("whatslang/snapshots");
+    assert_eq!(std::fs::read_dir(&snapshots).map_or(0, |r| r.count()), 0);
+    let b = as_user(&["backup", s, "--to", d]);
     assert!(b.status.success(), "{}", text(&b));
+    let said = String::from_utf8_lossy(&b.stdout);
+    assert!(
+        said.contains("whatslang was stopped for the copy") && said.contains("files-stopped"),
+        "{said}"
+    );
     wait_for(
         "the bot runs after the backup",
         Duration::from_secs(30),

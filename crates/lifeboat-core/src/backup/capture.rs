@@ -267,6 +267,18 @@ pub enum CaptureError {
         /// What SQLite said.
         reason: String,
     },
+    /// A SQLite database that only the engine can read, while its service runs.
+    #[error(
+        "the SQLite database {} can only be read through Docker while {service} runs, where a copy \
+         could be torn; back up with `--stop {service}` (or `--mode cold`) to stop it for the copy",
+        path.display()
+    )]
+    LiveSqlite {
+        /// The service that runs.
+        service: String,
+        /// The database (archive name).
+        path: PathBuf,
+    },
     /// The user cancelled.
     #[error("cancelled")]
     Cancelled,
@@ -541,13 +553,9 @@ pub fn append_engine_tar<W: Write>(
                 let mut head = Vec::with_capacity(16);
                 (&mut entry).take(16).read_to_end(&mut head)?;
                 if let (Some(service), true) = (live, head == SQLITE_HEADER) {
-                    return Err(CaptureError::Sqlite {
+                    return Err(CaptureError::LiveSqlite {
+                        service: service.to_owned(),
                         path: PathBuf::from(&name),
-                        reason: format!(
-                            "{service} is running and the database can only be read through Docker, \
-                             where a copy taken now could be torn; back up with `--stop {service}` \
-                             (or `--mode cold`) to stop it for the copy"
-                        ),
                     });
                 }
                 tar.append_data(

@@ -87,6 +87,17 @@ pub enum BackupError {
         " Fix that and back up again, or accept a snapshot without it (`--allow-partial`)."
     )]
     Incomplete(Vec<String>),
+    /// A SQLite database only the engine can read, while its service runs (auto mode then
+    /// stops the service for the copy and backs up again; hot mode fails).
+    #[error("backing up {component} failed: {source}")]
+    LiveSqlite {
+        /// The component.
+        component: String,
+        /// The service to stop for the copy.
+        service: String,
+        /// What was found.
+        source: capture::CaptureError,
+    },
     /// The snapshot was written, but services it stopped could not be started again.
     #[error("snapshot {snapshot} was written, but {}", .errors.join(" "))]
     NotRestarted {
@@ -109,6 +120,7 @@ impl BackupError {
             Self::Cancelled => "cancelled",
             Self::Busy(_) => "busy",
             Self::Incomplete(_) => "incomplete",
+            Self::LiveSqlite { .. } => "live_database",
             Self::NotRestarted { .. } => "not_restarted",
         }
     }
@@ -831,6 +843,45 @@ pub fn backup(
     progress: &dyn Progress,
     cancel: &CancelToken,
 ) -> Result<BackupReport, BackupError> {
+    match backup_once(project, identity, opts, progress, cancel, Vec::new()) {
+        // A SQLite database that only the engine reaches (a volume this user cannot read)
+        // gets no online backup: auto mode stops its service for the copy, as it does for a
+        // database it cannot dump, and backs up again (the failed run left nothing behind).
+        Err(BackupError::LiveSqlite {
+            service, source, ..
+        }) if opts.mode == Mode::Auto && !opts.stop.contains(&service) => {
+            let mut again = opts.clone();
+            again.stop.push(service.clone());
+            let why = Warning::new(
+                WarningCode::ServicesStopped,
+                format!(
+                    "{service} was stopped for the copy: {}",
+                    match &source {
+                        capture::CaptureError::LiveSqlite { path, .. } => format!(
+                            "its SQLite database {} can only be read through Docker, where a copy of \
+                             a running database could be torn",
+                            path.display()
+                        ),
+                        other => other.to_string(),
+                    }
+                ),
+            )
+            .service(&service);
+            backup_once(project, identity, &again, progress, cancel, vec![why])
+        }
+        other => other,
+    }
+}
+
+/// One run of [`backup`], with `notes` among its warnings.
+fn backup_once(
+    project: &Project,
+    identity: &age::x25519::Identity,
+    opts: &BackupOptions,
+    progress: &dyn Progress,
+    cancel: &CancelToken,
+    notes: Vec<Warning>,
+) -> Result<BackupReport, BackupError> {
     let clock = Instant::now();
     let started_at = std::time::SystemTime::now();
     let started = unix_now();
@@ -870,7 +921,7 @@ pub fn backup(
         None => None,
     };
 
-    let mut warnings = Vec::new();
+    let mut warnings = notes;
     let mut ctx = PlanContext {
         mode: opts.mode,
         stop: opts.stop.clone(),
@@ -1022,6 +1073,13 @@ pub fn backup(
                     partials.push(partial.clone());
                     let capture_err = |e: capture::CaptureError| match e {
                         capture::CaptureError::Cancelled => BackupError::Cancelled,
+                        capture::CaptureError::LiveSqlite { service, path } => {
+                            BackupError::LiveSqlite {
+                                component: c.name.clone(),
+                                service: service.clone(),
+                                source: capture::CaptureError::LiveSqlite { service, path },
+                            }
+                        }
                         capture::CaptureError::Io(source) => {
                             BackupError::Archive(ArchiveError::Io {
                                 path: partial.clone(),
