@@ -644,6 +644,77 @@ fn suite_secrets_and_database_restore_each_without_the_other() {
     env.d.compose_must(&stack, &["down"]);
 }
 
+/// A person in the docker group who is not root (uid 65534), with their own Lifeboat home,
+/// backup drive and key, using the test's engine through its socket as dockerd shares it
+/// with the group.
+struct GroupUser {
+    gid: u32,
+    dir: PathBuf,
+    home: PathBuf,
+    dest: PathBuf,
+    key: PathBuf,
+}
+
+impl GroupUser {
+    fn new(env: &Env) -> Option<Self> {
+        let Some(gid) = docker_gid() else {
+            skip("no docker group on this machine (Debian package docker.io makes it)");
+            return None;
+        };
+        if !Path::new("/usr/bin/setpriv").is_file() {
+            skip("setpriv (util-linux) is needed to run Lifeboat as another user");
+            return None;
+        }
+        use std::os::unix::fs::PermissionsExt;
+        let sock = env.d.host.trim_start_matches("unix://").to_owned();
+        let chgrp = Command::new("chgrp")
+            .arg(gid.to_string())
+            .arg(&sock)
+            .status();
+        assert!(chgrp.unwrap().success());
+        std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o660)).unwrap();
+        let sock_dir = Path::new(&sock).parent().unwrap();
+        std::fs::set_permissions(sock_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&env.root, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let dir = env.root.join("user");
+        let user = Self {
+            gid,
+            home: dir.join("home"),
+            dest: dir.join("drive"),
+            key: dir.join("key.txt"),
+            dir,
+        };
+        for d in [&user.home, &user.dest] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        chown_nobody(&user.dir);
+        let init = user.run(
+            env,
+            &["key", "init", "--identity", user.key.to_str().unwrap()],
+        );
+        assert!(init.status.success(), "{}", text(&init));
+        Some(user)
+    }
+
+    fn cmd(&self, env: &Env, args: &[&str]) -> Command {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534"])
+            .arg(format!("--groups={}", self.gid))
+            .arg("--")
+            .arg(env!("CARGO_BIN_EXE_lifeboat"))
+            .args(args)
+            .env("LIFEBOAT_HOME", &self.home)
+            .env("HOME", &self.home)
+            .env("DOCKER_HOST", &env.d.host)
+            .env("LIFEBOAT_IDENTITY", &self.key);
+        c
+    }
+
+    fn run(&self, env: &Env, args: &[&str]) -> Output {
+        self.cmd(env, args).output().unwrap()
+    }
+}
+
 /// The docker group's id on this machine (the `docker.io` package makes the group).
 fn docker_gid() -> Option<u32> {
     let out = Command::new("getent")
@@ -677,41 +748,14 @@ fn chown_nobody(p: &Path) {
 #[test]
 fn whatslang_as_a_docker_group_user_restores_its_named_volume_in_place() {
     let Some(env) = Env::start() else { return };
-    let Some(gid) = docker_gid() else {
-        return skip("no docker group on this machine (Debian package docker.io makes it)");
+    if !Path::new("/usr/bin/sqlite3").is_file() {
+        return skip("sqlite3 is needed for this test (Debian package sqlite3)");
+    }
+    let Some(user) = GroupUser::new(&env) else {
+        return;
     };
-    if !Path::new("/usr/bin/setpriv").is_file() || !Path::new("/usr/bin/sqlite3").is_file() {
-        return skip("setpriv (util-linux) and sqlite3 are needed for this test");
-    }
-    // The engine's socket as dockerd gives it to its group.
-    let sock = env.d.host.trim_start_matches("unix://").to_owned();
-    assert!(Command::new("chgrp")
-        .arg(gid.to_string())
-        .arg(&sock)
-        .status()
-        .unwrap()
-        .success());
-    std::fs::set_permissions(&sock, std::os::unix::fs::PermissionsExt::from_mode(0o660)).unwrap();
-    std::fs::set_permissions(
-        Path::new(&sock).parent().unwrap(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        &env.root,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    let user = env.root.join("user");
-    let (stack, home, dest, key) = (
-        user.join("whatslang"),
-        user.join("home"),
-        user.join("drive"),
-        user.join("key.txt"),
-    );
-    for d in [&stack, &home, &dest] {
-        std::fs::create_dir_all(d).unwrap();
-    }
+    let stack = user.dir.join("whatslang");
+    std::fs::create_dir_all(&stack).unwrap();
     std::fs::write(stack.join(".env"), "OPENAI_API_KEY=sk-whatslang-123456\n").unwrap();
     std::fs::write(
         stack.join("docker-compose.yml"),
@@ -720,24 +764,10 @@ fn whatslang_as_a_docker_group_user_restores_its_named_volume_in_place() {
          volumes: [whatslang-data:/app/data]\nvolumes:\n  whatslang-data:\n",
     )
     .unwrap();
-    chown_nobody(&user);
-    let as_user = |args: &[&str]| -> Output {
-        Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534"])
-            .arg(format!("--groups={gid}"))
-            .arg("--")
-            .arg(env!("CARGO_BIN_EXE_lifeboat"))
-            .args(args)
-            .env("LIFEBOAT_HOME", &home)
-            .env("HOME", &home)
-            .env("DOCKER_HOST", &env.d.host)
-            .env("LIFEBOAT_IDENTITY", &key)
-            .output()
-            .unwrap()
-    };
+    chown_nobody(&stack);
+    let as_user = |args: &[&str]| user.run(&env, args);
+    let dest = user.dest.clone();
     let (s, d) = (stack.to_str().unwrap(), dest.to_str().unwrap());
-    let init = as_user(&["key", "init", "--identity", key.to_str().unwrap()]);
-    assert!(init.status.success(), "{}", text(&init));
 
     env.d.tag("lifeboat-test/whatslang:1");
     env.d.compose_must(&stack, &["up", "-d"]);
@@ -877,4 +907,66 @@ fn whatslang_as_a_docker_group_user_restores_its_named_volume_in_place() {
         ""
     );
     env.d.compose_must(&stack, &["down"]);
+}
+
+/// Docker dies in the middle of a backup that reads a volume through it (a docker-group
+/// user): the backup fails with a sentence, writes no snapshot and leaves no file behind.
+/// (A graceful `systemctl stop docker` lets the read in flight finish: that backup is whole.)
+#[test]
+fn the_engine_stopping_during_a_backup_fails_it_and_leaves_nothing() {
+    let Some(mut env) = Env::start() else { return };
+    let Some(user) = GroupUser::new(&env) else {
+        return;
+    };
+    let stack = user.dir.join("media");
+    std::fs::create_dir_all(&stack).unwrap();
+    std::fs::write(
+        stack.join("docker-compose.yml"),
+        "version: '3.8'\nservices:\n  app:\n    image: lifeboat-test/busybox:1\n    network_mode: none\n    \
+         command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; while true; do sleep 0.2; done\"]\n    \
+         volumes: [media:/media]\nvolumes:\n  media:\n",
+    )
+    .unwrap();
+    chown_nobody(&stack);
+    env.d.compose_must(&stack, &["up", "-d"]);
+    // Enough data that reading it through the engine takes a while.
+    env.d.must(&[
+        "exec", "media_app_1", "sh", "-c",
+        "for i in 1 2 3 4 5 6; do dd if=/dev/urandom of=/media/blob$i bs=1M count=100 2>/dev/null; done",
+    ]);
+    let (s, d) = (stack.to_str().unwrap(), user.dest.to_str().unwrap());
+    let pids = env.d.container_pids();
+    let child = user
+        .cmd(&env, &["backup", s, "--to", d])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the backup is reading, Docker dies.
+    let archives = user.dest.join("media/archives");
+    wait_for(
+        "the backup reads the volume",
+        Duration::from_secs(60),
+        || {
+            std::fs::read_dir(&archives).is_ok_and(|r| {
+                r.filter_map(Result::ok)
+                    .any(|e| e.metadata().is_ok_and(|m| m.len() > 50 << 20))
+            })
+        },
+    );
+    env.d.kill_engine(&pids);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("media") && err.contains("did Docker stop?") && !err.contains("hyper"),
+        "{err}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&archives)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    let snaps = user.dest.join("media/snapshots");
+    assert_eq!(std::fs::read_dir(&snaps).map_or(0, |r| r.count()), 0);
 }

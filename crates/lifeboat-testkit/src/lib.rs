@@ -145,6 +145,45 @@ impl Daemon {
     }
 }
 
+impl Daemon {
+    /// The host pids of the running containers' first processes (ask before the engine is
+    /// busy: inspecting a container waits while its files are being read).
+    pub fn container_pids(&self) -> Vec<String> {
+        let ids = self
+            .docker(&["ps", "-q"])
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        let mut pids = Vec::new();
+        for id in ids.split_whitespace() {
+            if let Ok(o) = self.docker(&["inspect", "-f", "{{.State.Pid}}", id]) {
+                let pid = String::from_utf8_lossy(&o.stdout).trim().to_owned();
+                if !pid.is_empty() && pid != "0" {
+                    pids.push(pid);
+                }
+            }
+        }
+        pids
+    }
+
+    /// Kills the engine at once (SIGKILL, as a crash or an OOM kill would), with its
+    /// containerd and shims, and then `container_pids` (from [`Daemon::container_pids`]), so
+    /// nothing of it lingers.
+    pub fn kill_engine(&mut self, container_pids: &[String]) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-f"])
+            .arg(self.dir.path())
+            .status();
+        for p in container_pids {
+            let _ = Command::new("kill")
+                .args(["-KILL", p])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
         if let Ok(ids) = self.docker(&["ps", "-aq"]) {
@@ -160,6 +199,7 @@ impl Drop for Daemon {
         }
         let _ = Command::new("kill")
             .arg(self.child.id().to_string())
+            .stderr(Stdio::null())
             .status();
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {

@@ -279,7 +279,7 @@ impl Read for ExecOutput {
                     }
                 }
                 Some(Ok(LogOutput::StdIn { .. })) => {}
-                Some(Err(e)) => return Err(io::Error::other(e.to_string())),
+                Some(Err(e)) => return Err(io::Error::other(super::short_reason(&e.to_string()))),
             }
         }
         let n = out.len().min(self.buf.len());
@@ -309,7 +309,7 @@ impl Read for ByteStream {
             match self.handle.block_on(self.stream.next()) {
                 None => return Ok(0),
                 Some(Ok(b)) => self.buf = b,
-                Some(Err(e)) => return Err(io::Error::other(e.to_string())),
+                Some(Err(e)) => return Err(io::Error::other(super::short_reason(&e.to_string()))),
             }
         }
         let n = out.len().min(self.buf.len());

@@ -749,9 +749,13 @@ pub type ExecStream = std::pin::Pin<
 
 /// The first line of a long engine error, enough for a sentence; the HTTP client's own
 /// words for a lost connection become a person's.
-fn short_reason(s: &str) -> String {
-    if s.contains("hyper legacy client") || s.contains("client error (Connect)") {
-        return "the connection to the Docker engine failed (did Docker stop?)".into();
+pub(crate) fn short_reason(s: &str) -> String {
+    if s.contains("hyper legacy client")
+        || s.contains("client error (Connect)")
+        || s.contains("error reading a body from connection")
+        || s.contains("connection closed before message completed")
+    {
+        return "the connection to the Docker engine broke (did Docker stop?)".into();
     }
     s.lines().next().unwrap_or(s).chars().take(200).collect()
 }
