@@ -577,7 +577,11 @@ fn print_inspection(i: &Inspection) {
                 format!("{}{profiles}", s.name),
                 s.kind.as_str().to_owned(),
                 state,
-                human_bytes(s.bytes),
+                match (s.fully_measured(), s.bytes) {
+                    (true, b) => human_bytes(b),
+                    (false, 0) => "not measured".into(),
+                    (false, b) => format!("{}+", human_bytes(b)),
+                },
                 s.files.to_string(),
                 growth,
             ]

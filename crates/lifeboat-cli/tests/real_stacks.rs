@@ -142,7 +142,7 @@ exec su postgres -s /bin/sh -c "exec postgres -D $PGDATA -k /var/run/postgresql 
 /// Waits until Postgres in `container` answers in database `db`; fails with its log.
 fn wait_postgres(env: &Env, container: &str, db: &str) {
     let deadline = Instant::now() + Duration::from_secs(90);
-    while psql(env, container, db, "SELECT 1").is_err() {
+    while env.d.try_psql(container, db, "SELECT 1").is_err() {
         if Instant::now() > deadline {
             let logs = env
                 .d
@@ -152,33 +152,6 @@ fn wait_postgres(env: &Env, container: &str, db: &str) {
             panic!("Postgres did not answer within 90 s:\n{logs}");
         }
         std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
-fn psql(env: &Env, container: &str, db: &str, sql: &str) -> Result<String, String> {
-    let out = env
-        .d
-        .docker(&[
-            "exec",
-            container,
-            "psql",
-            "-h",
-            "/var/run/postgresql",
-            "-U",
-            "postgres",
-            "-d",
-            db,
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-At",
-            "-c",
-            sql,
-        ])
-        .map_err(|e| e.to_string())?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
     }
 }
 
@@ -312,7 +285,8 @@ volumes:
         })
     };
     wait_for("the writer wrote", Duration::from_secs(30), || {
-        psql(&env, pg, "evolution", "SELECT n FROM counter")
+        env.d
+            .try_psql(pg, "evolution", "SELECT n FROM counter")
             .is_ok_and(|n| n.parse::<u64>().unwrap_or(0) >= 5)
     });
     let backup = env.backup(&stack, &[]);
@@ -346,11 +320,15 @@ volumes:
     // Postgres came up empty (its entrypoint ran init-db.sql); its dump loads now.
     let r = env.restore(&["--only", "postgres"]);
     assert!(r.status.success(), "{}", text(&r));
-    let counted: u64 = psql(&env, pg, "evolution", "SELECT n FROM counter")
+    let counted: u64 = env
+        .d
+        .try_psql(pg, "evolution", "SELECT n FROM counter")
         .unwrap()
         .parse()
         .unwrap();
-    let rows: u64 = psql(&env, pg, "evolution", "SELECT count(*) FROM messages")
+    let rows: u64 = env
+        .d
+        .try_psql(pg, "evolution", "SELECT count(*) FROM messages")
         .unwrap()
         .parse()
         .unwrap();
@@ -363,13 +341,14 @@ volumes:
         "the messages written before the backup are back: {rows}"
     );
     assert!(rows <= written, "{rows} rows, {written} written");
-    let owner = psql(
-        &env,
-        pg,
-        "postgres",
-        "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'evolution'",
-    )
-    .unwrap();
+    let owner = env
+        .d
+        .try_psql(
+            pg,
+            "postgres",
+            "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'evolution'",
+        )
+        .unwrap();
     assert_eq!(owner, "evolution");
     wait_for("Redis answers again", Duration::from_secs(30), || {
         env.d.redis_cli(redis, &["PING"]) == "PONG"

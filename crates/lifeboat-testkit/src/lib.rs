@@ -428,25 +428,38 @@ impl Daemon {
     }
 
     /// Runs SQL with `psql` inside container `id` and returns its output (unaligned, no
-    /// headers).
+    /// headers); panics when it fails.
     pub fn psql(&self, id: &str, db: &str, sql: &str) -> String {
-        let bin = postgres_bin().expect("postgres installed");
-        self.must(&[
-            "exec",
-            id,
-            &format!("{}/psql", bin.display()),
-            "-h",
-            "/var/run/postgresql",
-            "-U",
-            "postgres",
-            "-d",
-            db,
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-At",
-            "-c",
-            sql,
-        ])
+        self.try_psql(id, db, sql)
+            .unwrap_or_else(|e| panic!("psql in {id} ({sql}): {e}"))
+    }
+
+    /// [`Daemon::psql`], with its error output when it fails (a server still starting).
+    pub fn try_psql(&self, id: &str, db: &str, sql: &str) -> Result<String, String> {
+        let bin = postgres_bin()?;
+        let out = self
+            .docker(&[
+                "exec",
+                id,
+                &format!("{}/psql", bin.display()),
+                "-h",
+                "/var/run/postgresql",
+                "-U",
+                "postgres",
+                "-d",
+                db,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-At",
+                "-c",
+                sql,
+            ])
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
     }
 }
 

@@ -82,9 +82,9 @@ pub enum BackupError {
     /// Something the backup meant to include could not be captured, and the person did not
     /// accept a partial snapshot; nothing was kept.
     #[error(
-        "the backup could not capture everything, so no snapshot was written: {}{}",
-        .0.join(" "),
-        " Fix that and back up again, or accept a snapshot without it (`--allow-partial`)."
+        "the backup could not capture everything, so no snapshot was written: {} Fix that and \
+         back up again, or accept a snapshot without it (`--allow-partial`).",
+        .0.join(" ")
     )]
     Incomplete(Vec<String>),
     /// A SQLite database only the engine can read, while its service runs (auto mode then

@@ -596,7 +596,7 @@ pub async fn inspect_stack(
     let per_service: Vec<(String, u64, u64)> = inspection
         .services
         .iter()
-        .filter(|s| fully_measured(&s.mounts))
+        .filter(|s| s.fully_measured())
         .map(|s| (s.name.clone(), s.bytes, s.files))
         .collect();
     catalog.record_inspection(
@@ -608,6 +608,14 @@ pub async fn inspect_stack(
     )?;
     let record = catalog.stack(record.id)?;
     Ok((record, inspection))
+}
+
+impl ServiceReport {
+    /// Whether every data mount was measured: otherwise `bytes` is only part of the data
+    /// (a volume while the engine is down), and growth is not known.
+    pub fn fully_measured(&self) -> bool {
+        fully_measured(&self.mounts)
+    }
 }
 
 /// Whether every data mount (bind or volume, not a system path) was measured.
