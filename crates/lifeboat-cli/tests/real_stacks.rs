@@ -949,3 +949,94 @@ fn the_engine_stopping_during_a_backup_fails_it_and_leaves_nothing() {
     let snaps = user.dest.join("media/snapshots");
     assert_eq!(std::fs::read_dir(&snaps).map_or(0, |r| r.count()), 0);
 }
+
+/// A service whose image has no shell (distroless): a docker-group user's restore over its
+/// volume cannot empty it, so it fails with a sentence before anything changes, and leaves
+/// nothing for the next start to "put back".
+#[test]
+fn a_volume_of_an_image_without_a_shell_is_refused_unchanged() {
+    let Some(env) = Env::start() else { return };
+    let Some(user) = GroupUser::new(&env) else {
+        return;
+    };
+    // An image with one file and no shell.
+    let rootfs = env.root.join("nosh-rootfs");
+    std::fs::create_dir_all(&rootfs).unwrap();
+    std::fs::write(rootfs.join("hello"), "hi\n").unwrap();
+    let mut tar = Command::new("tar")
+        .arg("-C")
+        .arg(&rootfs)
+        .args(["-c", "."])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let imported = Command::new("docker")
+        .env("DOCKER_HOST", &env.d.host)
+        .args(["import", "-", "lifeboat-test/nosh:1"])
+        .stdin(tar.stdout.take().unwrap())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(tar.wait().unwrap().success() && imported.success());
+    let stack = user.dir.join("nosh");
+    std::fs::create_dir_all(&stack).unwrap();
+    std::fs::write(
+        stack.join("docker-compose.yml"),
+        "version: '3.8'\nservices:\n  app:\n    image: lifeboat-test/nosh:1\n    network_mode: none\n    \
+         command: [\"/hello\"]\n    volumes: [data:/data]\nvolumes:\n  data:\n",
+    )
+    .unwrap();
+    chown_nobody(&stack);
+    env.d.compose_must(&stack, &["up", "--no-start"]);
+    let write = |text: &str| {
+        env.d.must(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-v",
+            "nosh_data:/data",
+            lifeboat_testkit::IMAGE,
+            "sh",
+            "-c",
+            &format!("echo {text} > /data/f"),
+        ]);
+    };
+    let read = || {
+        env.d.must(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-v",
+            "nosh_data:/data",
+            lifeboat_testkit::IMAGE,
+            "cat",
+            "/data/f",
+        ])
+    };
+    write("one");
+    let (s, d) = (stack.to_str().unwrap(), user.dest.to_str().unwrap());
+    let b = user.run(&env, &["backup", s, "--to", d]);
+    assert!(b.status.success(), "{}", text(&b));
+    write("two");
+    let r = user.run(&env, &["restore", "latest", "--from", d, "--yes"]);
+    assert_eq!(r.status.code(), Some(1), "{}", text(&r));
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(err.contains("needs a") && err.contains("shell"), "{err}");
+    assert!(!err.contains("failed as well"), "{err}");
+    assert_eq!(read(), "two", "the volume is as it was");
+    // The next command has nothing to finish.
+    let next = user.run(&env, &["snapshots", "--to", d]);
+    assert!(next.status.success(), "{}", text(&next));
+    assert!(
+        !String::from_utf8_lossy(&next.stderr).contains("interrupted"),
+        "{}",
+        text(&next)
+    );
+    assert_eq!(
+        env.d
+            .must(&["ps", "-aq", "--filter", "label=org.lifeboat.helper"]),
+        ""
+    );
+}

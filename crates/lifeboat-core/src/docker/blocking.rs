@@ -91,12 +91,12 @@ impl BlockingEngine {
             .block_on(self.engine.create_helper(image, volume, script))
     }
 
-    /// See [`Engine::run_to_end`].
+    /// See [`Engine::wait_exit`].
     ///
     /// # Errors
     /// When the engine refuses, or the container runs longer than `limit`.
-    pub fn run_to_end(&self, id: &str, limit: Duration) -> Result<i64, DockerError> {
-        self.handle.block_on(self.engine.run_to_end(id, limit))
+    pub fn wait_exit(&self, id: &str, limit: Duration) -> Result<i64, DockerError> {
+        self.handle.block_on(self.engine.wait_exit(id, limit))
     }
 
     /// See [`Engine::remove_container`].

@@ -400,12 +400,12 @@ impl Engine {
         Ok(r.id)
     }
 
-    /// Starts container `id` and waits (up to `limit`) until it exits; returns its exit code.
+    /// Waits (up to `limit`) until container `id` has exited (at once when it has); returns
+    /// its exit code.
     ///
     /// # Errors
     /// When the engine refuses, or the container runs longer than `limit`.
-    pub async fn run_to_end(&self, id: &str, limit: Duration) -> Result<i64, DockerError> {
-        self.start(id).await?;
+    pub async fn wait_exit(&self, id: &str, limit: Duration) -> Result<i64, DockerError> {
         let what = format!("waiting for container {id}");
         let mut wait = self
             .docker

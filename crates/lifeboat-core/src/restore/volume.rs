@@ -40,15 +40,32 @@ impl<'a> Helper<'a> {
         Ok(Self { engine, id })
     }
 
-    fn empty(&self, t: &ThroughEngine) -> Result<(), String> {
-        match self.engine.run_to_end(&self.id, EMPTY_LIMIT) {
+    /// Empties the volume. `Err((touched, why))`: `touched` is false when the command never
+    /// ran (an image without `sh`), so nothing in the volume changed.
+    fn empty(&self, t: &ThroughEngine) -> Result<(), (bool, String)> {
+        if let Err(e) = self.engine.start(&self.id) {
+            return Err((
+                false,
+                format!(
+                    "the volume {} cannot be emptied through a container of {}: {e} (the image needs a \
+                     shell, `sh`); nothing in it was changed",
+                    t.volume, t.image
+                ),
+            ));
+        }
+        match self.engine.wait_exit(&self.id, EMPTY_LIMIT) {
             Ok(0) => Ok(()),
-            Ok(code) => Err(format!(
-                "emptying the volume {} through a container of {} failed (exit code {code}); the image \
-                 needs a shell (`sh`) for this",
-                t.volume, t.image
+            Ok(code) => Err((
+                true,
+                format!(
+                    "emptying the volume {} through a container of {} failed (exit code {code})",
+                    t.volume, t.image
+                ),
             )),
-            Err(e) => Err(format!("emptying the volume {} failed: {e}", t.volume)),
+            Err(e) => Err((
+                true,
+                format!("emptying the volume {} failed: {e}", t.volume),
+            )),
         }
     }
 }
@@ -76,7 +93,13 @@ pub(super) fn replace(
         save(engine, &helper.id, aside)
             .map_err(|e| format!("saving what the volume {} holds failed: {e}", t.volume))?;
     }
-    helper.empty(t)?;
+    if let Err((touched, why)) = helper.empty(t) {
+        // Nothing was changed: there is nothing to put back, so no undo point either.
+        if !touched {
+            let _ = std::fs::remove_file(aside);
+        }
+        return Err(why);
+    }
     super::write_owners(
         engine,
         &helper.id,
@@ -97,7 +120,7 @@ pub(super) fn put_back(
         return Ok(());
     }
     let helper = Helper::create(engine, t)?;
-    helper.empty(t)?;
+    helper.empty(t).map_err(|(_, why)| why)?;
     let file = std::fs::File::open(aside).map_err(|e| format!("{}: {e}", aside.display()))?;
     engine
         .upload(&helper.id, "/", move |out| {
