@@ -154,11 +154,6 @@ impl<'a> Stopper<'a> {
         self
     }
 
-    /// Services whose containers could not be started again (after [`Stopper::restart`]).
-    pub fn not_restarted(&self) -> bool {
-        !self.restart_errors.is_empty()
-    }
-
     /// Stops the running containers of `services`, in that order (dependents first).
     ///
     /// # Errors
