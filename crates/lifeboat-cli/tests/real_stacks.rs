@@ -130,9 +130,11 @@ chown postgres /var/run/postgresql "$PGDATA"
 chmod 700 "$PGDATA"
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
   su postgres -s /bin/sh -c "initdb -A trust -U postgres -D $PGDATA" >/dev/null
-  su postgres -s /bin/sh -c "pg_ctl -D $PGDATA -o '-c listen_addresses= -k /var/run/postgresql' -w start" >/dev/null
+  # The first start runs on a private socket, so no client mistakes it for the real server.
+  mkdir -p /tmp/pg-init && chown postgres /tmp/pg-init
+  su postgres -s /bin/sh -c "pg_ctl -D $PGDATA -o '-c listen_addresses= -k /tmp/pg-init' -w start" >/dev/null
   for f in /docker-entrypoint-initdb.d/*.sql; do
-    [ -f "$f" ] && su postgres -s /bin/sh -c "psql -h /var/run/postgresql -U postgres -v ON_ERROR_STOP=1 -q -f $f"
+    [ -f "$f" ] && su postgres -s /bin/sh -c "psql -h /tmp/pg-init -U postgres -v ON_ERROR_STOP=1 -q -f $f"
   done
   su postgres -s /bin/sh -c "pg_ctl -D $PGDATA -m fast -w stop" >/dev/null
 fi
