@@ -77,6 +77,10 @@ enum Command {
         /// not read, unreadable files), marked partial, instead of failing.
         #[arg(long)]
         allow_partial: bool,
+        /// Back up a mount Lifeboat leaves out as the system's (`/`, `/var`, `/home`, `/srv`,
+        /// …): the mount's host path or a folder above it (repeatable).
+        #[arg(long)]
+        include: Vec<PathBuf>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -337,6 +341,7 @@ fn main() -> ExitCode {
             no_docker,
             identity,
             allow_partial,
+            include,
             json,
         } => {
             let mode = match mode {
@@ -355,6 +360,7 @@ fn main() -> ExitCode {
                     stop,
                     engine,
                     allow_partial,
+                    include,
                 },
                 identity.as_deref(),
                 json,

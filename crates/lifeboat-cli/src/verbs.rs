@@ -80,6 +80,7 @@ pub struct BackupArgs {
     pub stop: Vec<String>,
     pub engine: Option<lifeboat_core::docker::BlockingEngine>,
     pub allow_partial: bool,
+    pub include: Vec<PathBuf>,
 }
 
 pub fn backup(
@@ -96,6 +97,7 @@ pub fn backup(
         stop,
         engine,
         allow_partial,
+        include,
     } = args;
     finish_json(
         json,
@@ -113,6 +115,7 @@ pub fn backup(
                 stop,
                 engine,
                 allow_partial,
+                include: include.iter().map(|i| cwd.join(i)).collect(),
                 ..BackupOptions::new(dest)
             };
             let progress = progress_for(json, "Backing up");

@@ -54,6 +54,15 @@ pub enum WarningCode {
     ServicesStopped,
     /// A container stopped by the backup could not be started again.
     RestartFailed,
+    /// A mount of a system folder (`/`, `/var`, `/home`, the Docker socket) was left out of a
+    /// backup.
+    SystemPathSkipped,
+    /// The destination or Lifeboat's own folder is inside data being backed up; it was left
+    /// out.
+    DestinationInsideData,
+    /// A database could not be captured (locked, damaged, not a database): the snapshot
+    /// holds everything else.
+    DatabaseNotBackedUp,
 }
 
 /// One warning about a stack.

@@ -189,6 +189,9 @@ pub struct BackupOptions {
     /// Keep a snapshot that misses something it meant to include (a volume Docker could
     /// not read, unreadable files), marked partial, instead of failing.
     pub allow_partial: bool,
+    /// Mounts to back up although they look like the system's (`/srv`, `/home`): each one
+    /// named, or a folder above it.
+    pub include: Vec<PathBuf>,
 }
 
 impl BackupOptions {
@@ -204,6 +207,7 @@ impl BackupOptions {
             volumes_via_engine: false,
             catalog: None,
             allow_partial: false,
+            include: Vec::new(),
         }
     }
 }
@@ -318,6 +322,10 @@ pub struct PlanContext {
     pub volume_dirs: HashMap<String, PathBuf>,
     /// Read named volumes through the engine even when readable here.
     pub volumes_via_engine: bool,
+    /// Host paths to back up although they look like the system's (a mount of `/srv`).
+    pub include: Vec<PathBuf>,
+    /// Paths never read, wherever they fall: the destination and Lifeboat's own folder.
+    pub exclude: Vec<PathBuf>,
 }
 
 impl PlanContext {
@@ -470,18 +478,44 @@ pub fn plan(
         });
     }
     let mut volumes_seen: BTreeSet<String> = BTreeSet::new();
+    let mut stack_dir_service: Option<String> = None;
     for s in &project.services {
         let mut volume_roots: Vec<(PathBuf, String)> = Vec::new();
         let mut roots = Vec::new();
         let mut data_roots = Vec::new();
         let mut engine_paths = Vec::new();
         let image_data_dir = s.image_kind.as_ref().and_then(|(k, _)| k.data_dir());
+        let mut binds_stack_dir = false;
         for m in &s.mounts {
             let is_data_dir = image_data_dir.is_some_and(|d| m.target.trim_end_matches('/') == d);
             match (m.kind, &m.host_path) {
+                // The stack folder itself (`.:/app`): its files that no other component
+                // holds, worked out once every other component is known.
+                (MountType::Bind | MountType::Volume, Some(p)) if p == &project.dir => {
+                    binds_stack_dir = true;
+                }
                 (MountType::Bind | MountType::Volume, Some(p))
-                    if !is_system_path(p) && p.exists() =>
+                    if is_system_path(p) && !ctx.include.iter().any(|i| p.starts_with(i)) =>
                 {
+                    if wanted(&s.name) && crate::inspect::is_whole_system(p) {
+                        warnings.push(
+                            Warning::new(
+                                WarningCode::SystemPathSkipped,
+                                format!(
+                                    "{}'s mount of {} (at {}) holds the host's system, not the stack's data, \
+                                     and was not backed up; back it up with `--include {}` if you mean it.",
+                                    s.name,
+                                    p.display(),
+                                    m.target,
+                                    p.display()
+                                ),
+                            )
+                            .service(&s.name)
+                            .path(p),
+                        );
+                    }
+                }
+                (MountType::Bind | MountType::Volume, Some(p)) if p.exists() => {
                     // A folder this user may not read (a database's, owned by its uid): read
                     // it through the engine, from a container that mounts it.
                     if !readable(p) {
@@ -555,7 +589,13 @@ pub fn plan(
         let dump = DumpRecipe::for_kind(kind)
             .filter(|_| ctx.mode != Mode::Cold)
             .and_then(|r| Some((running?.id.clone(), r)));
-        let has_data = !data_roots.is_empty() || !roots.is_empty() || !engine_paths.is_empty();
+        let has_data = binds_stack_dir
+            || !data_roots.is_empty()
+            || !roots.is_empty()
+            || !engine_paths.is_empty();
+        if binds_stack_dir && wanted(&s.name) && stack_dir_service.is_none() {
+            stack_dir_service = Some(s.name.clone());
+        }
         let mut bgsave = None;
         let mut cold = false;
         if dump.is_some() {
@@ -610,7 +650,10 @@ pub fn plan(
         }
         let roots = claim(roots, &mut claimed);
         volume_roots.retain(|(d, _)| roots.contains(d));
-        if wanted(&s.name) && (!roots.is_empty() || !engine_paths.is_empty() || dump.is_some()) {
+        let holds_stack_dir = stack_dir_service.as_deref() == Some(s.name.as_str());
+        if wanted(&s.name)
+            && (holds_stack_dir || !roots.is_empty() || !engine_paths.is_empty() || dump.is_some())
+        {
             out.push(Planned {
                 name: format!("service-{}", s.name),
                 kind: if dump.is_some() {
@@ -633,7 +676,82 @@ pub fn plan(
             });
         }
     }
+    if let Some(name) = stack_dir_service {
+        let mut leave = claimed.clone();
+        leave.extend(ctx.exclude.iter().cloned());
+        leave.push(project.dir.join(".lifeboat"));
+        let roots = cover(&project.dir, &leave);
+        if let Some(c) = out.iter_mut().find(|c| c.service.as_deref() == Some(&name)) {
+            c.skip.extend(
+                secrets
+                    .iter()
+                    .filter(|f| roots.iter().any(|r| f.starts_with(r)))
+                    .cloned(),
+            );
+            c.roots.extend(roots);
+            c.roots.sort();
+        }
+        out.retain(|c| !c.roots.is_empty() || !c.engine_paths.is_empty() || c.dump.is_some());
+    }
+    // The destination and Lifeboat's own folder are never data, wherever they fall.
+    for c in &mut out {
+        for x in &ctx.exclude {
+            if let Some(root) = c.roots.iter().find(|r| x.starts_with(r) && x != *r) {
+                warnings.push(
+                    Warning::new(
+                        WarningCode::DestinationInsideData,
+                        format!(
+                            "{} is inside the data Lifeboat backs up ({}), so it was left out; keep \
+                             backups and Lifeboat's folder outside the stack's data.",
+                            x.display(),
+                            root.display()
+                        ),
+                    )
+                    .path(x),
+                );
+                c.skip.push(x.clone());
+            }
+        }
+        c.roots
+            .retain(|r| !ctx.exclude.iter().any(|x| r.starts_with(x)));
+    }
     Ok((out, warnings))
+}
+
+/// What a backup to `dest` never reads: `dest` itself and Lifeboat's own folder, as the
+/// walk meets them (symlinks resolved).
+fn never_read(dest: &Path) -> Vec<PathBuf> {
+    let mut out = vec![dest.canonicalize().unwrap_or_else(|_| dest.to_owned())];
+    if let Ok(home) = crate::catalog::home() {
+        out.push(home.canonicalize().unwrap_or(home));
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The files and folders under `dir` that hold none of `leave` and lie in none of it, as
+/// few as possible: folders holding something left are descended into.
+fn cover(dir: &Path, leave: &[PathBuf]) -> Vec<PathBuf> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut children: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    children.sort();
+    let mut out = Vec::new();
+    for c in children {
+        if leave.iter().any(|l| c.starts_with(l)) {
+            continue;
+        }
+        let holds_left = leave.iter().any(|l| l.starts_with(&c));
+        let is_dir = std::fs::symlink_metadata(&c).is_ok_and(|m| m.is_dir());
+        if holds_left && is_dir && std::fs::read_dir(&c).is_ok() {
+            out.extend(cover(&c, leave));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Whether a file name is an env file an app keeps secrets in: `secrets.env`, `.env`,
@@ -926,6 +1044,8 @@ fn backup_once(
         mode: opts.mode,
         stop: opts.stop.clone(),
         volumes_via_engine: opts.volumes_via_engine,
+        include: opts.include.clone(),
+        exclude: never_read(&opts.dest),
         ..PlanContext::default()
     };
     if let Some(engine) = &opts.engine {
