@@ -136,9 +136,12 @@ enum Command {
         /// The destination folder.
         #[arg(long = "to")]
         dest: PathBuf,
-        /// Only this stack.
-        #[arg(long)]
+        /// The stack to prune (needed when the destination holds several).
+        #[arg(long, conflicts_with = "all")]
         stack: Option<String>,
+        /// Prune every stack in the destination.
+        #[arg(long)]
+        all: bool,
         /// Keep the newest N snapshots.
         #[arg(long, default_value_t = 0)]
         keep_last: u32,
@@ -382,6 +385,7 @@ fn main() -> ExitCode {
         Command::Prune {
             dest,
             stack,
+            all,
             keep_last,
             keep_hourly,
             keep_daily,
@@ -402,7 +406,7 @@ fn main() -> ExitCode {
             };
             verbs::prune(
                 &dest,
-                stack.as_deref(),
+                verbs::PruneWhich { stack, all },
                 &keep,
                 dry_run,
                 identity.as_deref(),

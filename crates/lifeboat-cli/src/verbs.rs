@@ -188,14 +188,19 @@ pub fn snapshots(dest: &Path, stack: Option<&str>, id: Option<&Path>, json: bool
                 println!("No snapshots in {}.", dest.display());
             }
             for s in &list {
+                if let Some(why) = &s.damaged {
+                    println!("{}  {:<16} DAMAGED: {why}", s.snapshot, s.stack);
+                    continue;
+                }
                 let (y, mo, d, h, mi, _) = backup::civil(s.started);
                 println!(
-                "{}  {:<16} {y:04}-{mo:02}-{d:02} {h:02}:{mi:02} UTC  {:>10}  (+{} new)  {} components",
+                "{}  {:<16} {y:04}-{mo:02}-{d:02} {h:02}:{mi:02} UTC  {:>10}  (+{} new)  {} components{}",
                 s.snapshot,
                 s.stack,
                 human_bytes(s.bytes_in),
                 human_bytes(s.bytes_new),
-                s.components.len()
+                s.components.len(),
+                if s.partial { "  PARTIAL" } else { "" }
             );
             }
             Ok(())
@@ -217,6 +222,7 @@ pub fn verify(
             let progress = progress_for(json, "Verifying");
             let report = verify::verify(dest, snapshot, deep, &identity, progress.as_ref());
             progress::clear_line();
+            let report = report?;
             if json {
                 print_json(&report)?;
             } else {
@@ -363,9 +369,16 @@ pub fn key_import(dest: &Path, file: Option<&Path>) -> ExitCode {
     })())
 }
 
+/// Which stacks `lifeboat prune` touches: the one named, every one with `--all`, or else
+/// the destination's only one.
+pub struct PruneWhich {
+    pub stack: Option<String>,
+    pub all: bool,
+}
+
 pub fn prune(
     dest: &Path,
-    stack: Option<&str>,
+    which: PruneWhich,
     keep: &lifeboat_core::backup::prune::Keep,
     dry_run: bool,
     id: Option<&Path>,
@@ -374,8 +387,19 @@ pub fn prune(
     finish_json(
         json,
         (|| {
+            let stack = match which {
+                PruneWhich { all: true, .. } => None,
+                PruneWhich { stack: Some(s), .. } => Some(s),
+                PruneWhich { stack: None, .. } => Some(verify::the_only_stack(dest)?),
+            };
             let identity = identity(id)?;
-            let r = lifeboat_core::backup::prune::prune(dest, stack, keep, dry_run, &identity)?;
+            let r = lifeboat_core::backup::prune::prune(
+                dest,
+                stack.as_deref(),
+                keep,
+                dry_run,
+                &identity,
+            )?;
             if json {
                 return print_json(&r);
             }
@@ -389,6 +413,11 @@ pub fn prune(
             );
             for s in &r.removed {
                 println!("  - {s}");
+            }
+            for s in &r.damaged {
+                println!(
+                    "  ! {s}: its manifest cannot be read, so it and every archive of its stack were kept"
+                );
             }
             Ok(())
         })(),

@@ -283,3 +283,295 @@ fn a_destination_inside_a_bind_mount_is_not_backed_up_into_itself() {
         ["data/", "data/notes.txt"]
     );
 }
+
+/// Runs a Python snippet (the `sqlite3` module stands in for an app's own SQLite library).
+fn python(script: &str, args: &[&Path]) -> String {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Restores an archive with stock `age -d | tar -xzpf -` into `into`.
+fn stock_restore(key: &Path, archive: &str, into: &Path) {
+    std::fs::create_dir_all(into).unwrap();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("age -d -i \"$1\" \"$2\" | tar -xzpf - --numeric-owner -C \"$3\"")
+        .arg("sh")
+        .arg(key)
+        .arg(archive)
+        .arg(into)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+/// Item 9: SQLite was recognised by its file name. Databases named without a known ending,
+/// in WAL mode, with a writer holding them open and their newest rows only in the `-wal`
+/// file, are copied through SQLite's online backup (known by their header) and come back
+/// whole, without a `-wal` file to pair with.
+#[test]
+fn sqlite_databases_are_known_by_their_header_whatever_their_name() {
+    let p = Place::new("services:\n  bot:\n    image: busybox\n    volumes: ['./data:/data']\n");
+    let names = ["store", "state.DB", "x.sl3", "y.sqlitedb", "z.data"];
+    std::fs::create_dir_all(p.stack.join("data")).unwrap();
+    // A writer that keeps every database open in WAL mode (so nothing is checkpointed into
+    // the main file) until its standard input closes.
+    let mut writer = Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sqlite3,sys\n\
+             cs=[]\n\
+             for n in sys.argv[1:]:\n\
+             \x20 c=sqlite3.connect(n); c.execute('pragma journal_mode=wal'); c.execute('pragma wal_autocheckpoint=0')\n\
+             \x20 c.execute('create table t(v)'); c.executemany('insert into t values (?)', [(i,) for i in range(1000)]); c.commit(); cs.append(c)\n\
+             print('ready', flush=True)\n\
+             sys.stdin.read()\n",
+        )
+        .args(names.iter().map(|n| p.stack.join("data").join(n)))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(writer.stdout.as_mut().unwrap()),
+        &mut ready,
+    )
+    .unwrap();
+    assert_eq!(ready.trim(), "ready");
+    for n in names {
+        let wal = p.stack.join("data").join(format!("{n}-wal"));
+        assert!(std::fs::metadata(&wal).unwrap().len() > 0, "{n}: no WAL");
+    }
+    let report = p.backup_ok(&[]);
+    drop(writer.stdin.take());
+    writer.wait().unwrap();
+
+    let bot = component(&report, "service-bot");
+    assert_eq!(bot["recipe"], "files-sqlite-online", "{report}");
+    let archive = bot["archive"].as_str().unwrap();
+    let listed = p.stock_list(archive);
+    assert!(listed.iter().all(|n| !n.ends_with("-wal")), "{listed:?}");
+    let into = p.root.join("restored");
+    stock_restore(&p.key, archive, &into);
+    for n in names {
+        let db = into.join("data").join(n);
+        let got = python(
+            "import sqlite3,sys\n\
+             c=sqlite3.connect(sys.argv[1])\n\
+             print(c.execute('pragma integrity_check').fetchone()[0], c.execute('select count(*) from t').fetchone()[0])",
+            &[&db],
+        );
+        assert_eq!(got.trim(), "ok 1000", "{n}");
+    }
+}
+
+/// Item 10: one damaged SQLite database aborted the whole backup. Now the rest is kept in
+/// a snapshot marked partial that names the database, the run exits 1, and the next backup
+/// reads that component again rather than reuse what lacked the database.
+#[test]
+fn one_damaged_sqlite_database_leaves_a_partial_snapshot_of_everything_else() {
+    let p = Place::new("services:\n  bot:\n    image: busybox\n    volumes: ['./data:/data']\n");
+    let data = p.stack.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    python(
+        "import sqlite3,sys\n\
+         c=sqlite3.connect(sys.argv[1]); c.execute('create table t(v)'); c.execute(\"insert into t values ('kept')\"); c.commit()",
+        &[&data.join("good.sqlite")],
+    );
+    write(&data.join("notes.txt"), "notes\n");
+    // A SQLite header over garbage: what a torn copy or a bad disk leaves.
+    let mut broken = b"SQLite format 3\0".to_vec();
+    broken.extend((0..4080u32).map(|i| (i * 7 % 251) as u8));
+    std::fs::write(data.join("broken.db"), &broken).unwrap();
+
+    let (out, json) = p.backup(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(json["error"]["code"], "partial", "{json}");
+    let message = json["error"]["message"].as_str().unwrap();
+    assert!(message.contains("broken.db"), "{message}");
+
+    let list = p.run(&["snapshots", "--to", p.dest.to_str().unwrap(), "--json"]);
+    assert!(list.status.success(), "{}", text(&list));
+    let snaps: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(snaps.as_array().unwrap().len(), 1, "{snaps}");
+    assert_eq!(snaps[0]["partial"], true, "{snaps}");
+
+    // Stock tools bring back everything but the damaged database.
+    let archives: Vec<PathBuf> = std::fs::read_dir(p.dest.join("app/archives"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let into = p.root.join("restored");
+    for a in &archives {
+        stock_restore(&p.key, a.to_str().unwrap(), &into);
+    }
+    assert_eq!(
+        std::fs::read_to_string(into.join("data/notes.txt")).unwrap(),
+        "notes\n"
+    );
+    assert!(!into.join("data/broken.db").exists());
+    let got = python(
+        "import sqlite3,sys\nprint(sqlite3.connect(sys.argv[1]).execute('select v from t').fetchone()[0])",
+        &[&into.join("data/good.sqlite")],
+    );
+    assert_eq!(got.trim(), "kept");
+
+    // The person moves the damaged file away: the next backup reads the folder again.
+    std::fs::remove_file(data.join("broken.db")).unwrap();
+    let next = p.backup_ok(&[]);
+    assert_eq!(component(&next, "service-bot")["reused"], false, "{next}");
+    assert_eq!(next["partial"], false);
+}
+
+/// Item 14: `verify`, `snapshots` and `prune` on a destination that is not there said
+/// "Checked 0 snapshot(s)" and exited 0. A missing or empty destination is an error.
+#[test]
+fn a_missing_or_empty_destination_is_an_error_with_a_sentence() {
+    let p = Place::new("services: {}\n");
+    let gone = p.root.join("usb-drive");
+    let empty = p.root.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    for (dest, says) in [
+        (&gone, "is the drive plugged in"),
+        (&empty, "holds no Lifeboat backups"),
+    ] {
+        let d = dest.to_str().unwrap();
+        for args in [
+            vec!["verify", "--to", d],
+            vec!["verify", "--to", d, "--deep"],
+            vec!["snapshots", "--to", d],
+            vec!["prune", "--to", d, "--keep-last", "1"],
+            vec!["prune", "--to", d, "--keep-last", "1", "--all"],
+        ] {
+            let out = p.run(&args);
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {}", text(&out));
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains(says), "{args:?}: {err}");
+        }
+    }
+    assert!(!gone.exists(), "nothing creates the missing destination");
+}
+
+/// Item 6: one truncated manifest made `snapshots`, `restore latest`, `prune` and every new
+/// backup fail. It is listed as damaged and passed over; the rest keep working, and prune
+/// deletes nothing it cannot account for.
+#[test]
+fn a_truncated_manifest_is_listed_as_damaged_and_blocks_nothing() {
+    let p = Place::new("services:\n  app:\n    image: busybox\n    volumes: ['./data:/data']\n");
+    write(&p.stack.join("data/v.txt"), "one\n");
+    let first = p.backup_ok(&[]);
+    write(&p.stack.join("data/v.txt"), "two\n");
+    let second = p.backup_ok(&[]);
+    // The newest manifest loses its end.
+    let newest = PathBuf::from(second["manifest"].as_str().unwrap());
+    let len = std::fs::metadata(&newest).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&newest)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+    let dest = p.dest.to_str().unwrap();
+
+    let list = p.run(&["snapshots", "--to", dest, "--json"]);
+    assert!(list.status.success(), "{}", text(&list));
+    let snaps: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let damaged: Vec<bool> = snaps
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| !s["damaged"].is_null())
+        .collect();
+    assert_eq!(damaged, [false, true], "{snaps}");
+    let plain = p.run(&["snapshots", "--to", dest]);
+    assert!(String::from_utf8_lossy(&plain.stdout).contains("DAMAGED"));
+
+    // The next backup does not need it.
+    write(&p.stack.join("data/v.txt"), "three\n");
+    let third = p.backup_ok(&[]);
+
+    // `restore latest` takes the newest readable one.
+    write(&p.stack.join("data/v.txt"), "lost\n");
+    let out = p.run(&["restore", "--from", dest, "latest", "--yes", "--no-docker"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_to_string(p.stack.join("data/v.txt")).unwrap(),
+        "three\n"
+    );
+
+    // Prune keeps the damaged snapshot and every archive, and says so.
+    let out = p.run(&["prune", "--to", dest, "--keep-last", "1", "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["removed"], serde_json::json!([first["snapshot"]]), "{r}");
+    assert_eq!(r["damaged"], serde_json::json!([second["snapshot"]]), "{r}");
+    assert_eq!(r["archives_removed"], 0, "{r}");
+    assert!(newest.is_file());
+    for c in third["components"].as_array().unwrap() {
+        assert!(Path::new(c["archive"].as_str().unwrap()).is_file());
+    }
+    // The second snapshot's own archive (now referenced by nothing readable) is kept.
+    assert!(Path::new(
+        component(&second, "service-app")["archive"]
+            .as_str()
+            .unwrap()
+    )
+    .is_file());
+}
+
+/// Item 7 (in part): with two stacks in one destination, `prune` without `--stack` or
+/// `--all` refuses and deletes nothing.
+#[test]
+fn prune_touches_one_stack_unless_told_all() {
+    let p = Place::new("services:\n  app:\n    image: busybox\n    volumes: ['./data:/data']\n");
+    write(&p.stack.join("data/v.txt"), "one\n");
+    p.backup_ok(&[]);
+    let other = p.root.join("other");
+    write(
+        &other.join("compose.yaml"),
+        "services:\n  web:\n    image: busybox\n    volumes: ['./www:/www']\n",
+    );
+    write(&other.join("www/index.html"), "hi\n");
+    let out = p
+        .lifeboat()
+        .arg("backup")
+        .arg(&other)
+        .args(["--to", p.dest.to_str().unwrap(), "--no-docker"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let dest = p.dest.to_str().unwrap();
+    let out = p.run(&[
+        "prune",
+        "--to",
+        dest,
+        "--keep-last",
+        "1",
+        "--keep-daily",
+        "0",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--stack") && err.contains("app") && err.contains("other"),
+        "{err}"
+    );
+    let out = p.run(&[
+        "prune",
+        "--to",
+        dest,
+        "--keep-last",
+        "1",
+        "--stack",
+        "other",
+        "--dry-run",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+}

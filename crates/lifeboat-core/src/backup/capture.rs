@@ -30,8 +30,11 @@ pub struct Entry {
 /// The first 16 bytes of every SQLite database file.
 pub const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 
-/// File name endings of possible SQLite databases.
-const SQLITE_HINTS: [&str; 6] = [".db", ".sqlite", ".sqlite3", ".db3", ".s3db", ".sdb"];
+/// Whether a file may be a SQLite database worth opening to look at its header: a
+/// database's size is a whole number of pages, and a page is at least 512 bytes.
+pub fn may_be_sqlite(meta: &Metadata) -> bool {
+    meta.is_file() && meta.len() >= 512 && meta.len() % 512 == 0
+}
 
 /// The name a host path gets in archives: relative to the stack folder when inside it, else
 /// under `_host/` with its absolute path.
@@ -337,12 +340,7 @@ pub fn write_entries<W: Write>(
     // SQLite databases captured by copy: their -wal/-shm/-journal files are not needed.
     let sqlite_names: Vec<String> = entries
         .iter()
-        .filter(|e| {
-            e.meta.is_file()
-                && e.meta.len() >= 100
-                && SQLITE_HINTS.iter().any(|h| e.name.ends_with(h))
-        })
-        .filter(|e| is_sqlite(&e.path))
+        .filter(|e| may_be_sqlite(&e.meta) && is_sqlite(&e.path))
         .map(|e| e.name.clone())
         .collect();
     for e in entries {
@@ -374,7 +372,21 @@ pub fn write_entries<W: Write>(
                 continue;
             }
             if sqlite_names.contains(&e.name) {
-                let copy = sqlite_copy(&e.path)?;
+                // A database that cannot be copied (locked too long, damaged) is left out and
+                // named; the rest of the component is still worth keeping.
+                let copy = match sqlite_copy(&e.path) {
+                    Ok(copy) => copy,
+                    Err(err) => {
+                        warnings.push(
+                            Warning::new(
+                                WarningCode::DatabaseNotBackedUp,
+                                format!("{err}; it is not in this snapshot."),
+                            )
+                            .path(&e.path),
+                        );
+                        continue;
+                    }
+                };
                 let result = (|| -> Result<u64, CaptureError> {
                     let len = fs::metadata(copy.path())?.len();
                     header.set_size(len);

@@ -114,6 +114,10 @@ pub struct ComponentEntry {
     /// bind mounts read through the Docker engine because this user could not read them.
     #[serde(default)]
     pub engine_prefixes: Vec<String>,
+    /// Something meant for it could not be read (see the manifest's `missing`): the next
+    /// backup reads it again rather than reuse it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub incomplete: bool,
     /// Regular files, with sizes.
     pub files: Vec<FileEntry>,
 }

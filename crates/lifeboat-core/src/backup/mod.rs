@@ -98,6 +98,20 @@ pub enum BackupError {
         /// What was found.
         source: capture::CaptureError,
     },
+    /// Something could not be read while the backup ran; the snapshot holds everything
+    /// else and is marked partial.
+    #[error(
+        "snapshot {snapshot} was written without {} item(s) it meant to hold, and is marked partial: {} \
+         Fix that and back up again.",
+        .missing.len(),
+        .missing.join(" ")
+    )]
+    Partial {
+        /// The partial snapshot.
+        snapshot: String,
+        /// What it lacks, as sentences.
+        missing: Vec<String>,
+    },
     /// The snapshot was written, but services it stopped could not be started again.
     #[error("snapshot {snapshot} was written, but {}", .errors.join(" "))]
     NotRestarted {
@@ -122,6 +136,7 @@ impl BackupError {
             Self::Incomplete(_) => "incomplete",
             Self::LiveSqlite { .. } => "live_database",
             Self::NotRestarted { .. } => "not_restarted",
+            Self::Partial { .. } => "partial",
         }
     }
 }
@@ -130,7 +145,9 @@ impl BackupError {
 fn is_missing(w: &Warning) -> bool {
     matches!(
         w.code,
-        WarningCode::VolumeNotBackedUp | WarningCode::UnreadablePath
+        WarningCode::VolumeNotBackedUp
+            | WarningCode::UnreadablePath
+            | WarningCode::DatabaseNotBackedUp
     )
 }
 
@@ -1034,10 +1051,11 @@ fn backup_once(
             }
         }
     }
-    let previous = match manifest_paths(&opts.dest, &project.name).last() {
-        Some(p) => Some(Manifest::read(p, identity)?),
-        None => None,
-    };
+    // The newest snapshot that can be read: one with a damaged manifest is not needed.
+    let previous = manifest_paths(&opts.dest, &project.name)
+        .iter()
+        .rev()
+        .find_map(|p| Manifest::read(p, identity).ok());
 
     let mut warnings = notes;
     let mut ctx = PlanContext {
@@ -1158,6 +1176,7 @@ fn backup_once(
                     reason,
                 })?;
             }
+            let missing_before = warnings.iter().filter(|w| is_missing(w)).count();
             let entries = capture::collect_named(
                 &c.roots,
                 &capture::Namer::new(&project.dir, &c.volume_roots, &c.skip),
@@ -1168,6 +1187,7 @@ fn backup_once(
             let prev = previous.as_ref().filter(|_| reusable).and_then(|m| {
                 let pc = m.components.iter().find(|pc| pc.name == c.name)?;
                 let unchanged = pc.fingerprint == fingerprint
+                    && !pc.incomplete
                     && archives_dir.join(&pc.archive).is_file()
                     && !capture::racy(&entries, m.started);
                 unchanged.then(|| pc.clone())
@@ -1370,6 +1390,8 @@ fn backup_once(
                             .into_iter()
                             .map(|(path, bytes, mtime)| FileEntry { path, bytes, mtime })
                             .collect(),
+                        incomplete: warnings.iter().filter(|w| is_missing(w)).count()
+                            > missing_before,
                     }
                 }
             };
@@ -1409,13 +1431,6 @@ fn backup_once(
         .filter(|w| is_missing(w))
         .map(|w| w.message.clone())
         .collect();
-    let result = result.and_then(|()| {
-        if missing.is_empty() || opts.allow_partial {
-            Ok(())
-        } else {
-            Err(BackupError::Incomplete(missing.clone()))
-        }
-    });
     if let Err(e) = result {
         for p in &created {
             let _ = std::fs::remove_file(p);
@@ -1491,6 +1506,15 @@ fn backup_once(
         return Err(e.into());
     }
     write_readme(&opts.dest);
+    // What went missing while reading (a database that could not be copied, files that
+    // vanished or could not be opened): the snapshot keeps everything else, marked partial,
+    // and the run still fails unless the person accepted that.
+    if manifest.partial && !opts.allow_partial {
+        return Err(BackupError::Partial {
+            snapshot,
+            missing: manifest.missing,
+        });
+    }
     if !restart_errors.is_empty() {
         return Err(BackupError::NotRestarted {
             snapshot,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use super::manifest::{Manifest, ManifestError};
-use super::verify::{all_manifests, stacks_in};
+use super::verify::{all_manifests, id_of_manifest, stacks_to_read, DestinationError};
 use super::{civil, stack_dest};
 
 /// How many snapshots to keep, per rule. A snapshot kept by any rule stays.
@@ -50,6 +50,9 @@ pub struct PruneReport {
     pub bytes_freed: u64,
     /// Nothing was deleted.
     pub dry_run: bool,
+    /// Snapshots whose manifest could not be read: left in place, and with them every
+    /// archive of their stack.
+    pub damaged: Vec<String>,
 }
 
 /// Why pruning refused or failed.
@@ -59,9 +62,12 @@ pub enum PruneError {
     /// No rule was given: that would delete every snapshot.
     #[error("say what to keep (--keep-last, --keep-daily, …): pruning with no rule would delete every snapshot")]
     NoRule,
-    /// A manifest could not be read, so its archives cannot be known.
+    /// No manifest could be read (the wrong key).
     #[error(transparent)]
     Manifest(#[from] ManifestError),
+    /// The destination is missing or holds no backups of the stack.
+    #[error(transparent)]
+    Destination(#[from] DestinationError),
     /// A backup of the stack is running.
     #[error("a backup of {0} is running; prune after it finishes")]
     Busy(String),
@@ -128,10 +134,7 @@ pub fn prune(
         dry_run,
         ..PruneReport::default()
     };
-    let stacks = match stack {
-        Some(s) => vec![s.to_owned()],
-        None => stacks_in(dest),
-    };
+    let stacks = stacks_to_read(dest, stack)?;
     for s in stacks {
         // The lock a backup of this stack holds: pruning meanwhile could delete an archive
         // the backup is about to refer to.
@@ -149,8 +152,20 @@ pub fn prune(
             Some(lock)
         };
         let mut snaps: Vec<(Manifest, std::path::PathBuf)> = Vec::new();
+        let mut damaged = Vec::new();
+        let mut first_error = None;
         for (_, path) in all_manifests(dest, Some(&s)) {
-            snaps.push((Manifest::read(&path, identity)?, path));
+            match Manifest::read(&path, identity) {
+                Ok(m) => snaps.push((m, path)),
+                Err(e) => {
+                    damaged.push(id_of_manifest(&path));
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        // Nothing readable: the wrong key, not damage.
+        if let (Some(e), true) = (first_error, snaps.is_empty()) {
+            return Err(e.into());
         }
         snaps.sort_by(|a, b| b.0.snapshot.cmp(&a.0.snapshot));
         let order: Vec<(String, i64)> = snaps
@@ -169,6 +184,12 @@ pub fn prune(
                     delete(path)?;
                 }
             }
+        }
+        // A damaged manifest stays, and so does every archive of its stack: what it refers
+        // to cannot be known, and its archives may be all that is left of it.
+        if !damaged.is_empty() {
+            report.damaged.extend(damaged);
+            continue;
         }
         // Archives no kept manifest names: those of removed snapshots, and leftovers.
         let archives = stack_dest(dest, &s).join("archives");

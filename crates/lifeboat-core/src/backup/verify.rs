@@ -37,6 +37,94 @@ pub struct SnapshotSummary {
     /// Warnings it had.
     #[ts(type = "number")]
     pub warnings: u64,
+    /// It lacks something it meant to hold (see its manifest's `missing`).
+    pub partial: bool,
+    /// Its manifest could not be read (truncated, damaged): why. Such a snapshot cannot be
+    /// restored; the others are not affected.
+    pub damaged: Option<String>,
+}
+
+/// Why a destination cannot be listed, verified or pruned.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DestinationError {
+    /// The folder is not there.
+    #[error("{0} does not exist; if it is on a drive, is the drive plugged in and mounted?")]
+    Missing(PathBuf),
+    /// The folder holds no backups at all.
+    #[error(
+        "{0} holds no Lifeboat backups; is it the right folder (or the right drive, mounted)?"
+    )]
+    Empty(PathBuf),
+    /// The folder holds backups, but none of this stack.
+    #[error("{dest} holds no backups of {stack}; it holds backups of {}", .present.join(", "))]
+    NoSuchStack {
+        /// The destination.
+        dest: PathBuf,
+        /// The stack asked for.
+        stack: String,
+        /// The stacks it does hold.
+        present: Vec<String>,
+    },
+    /// The folder holds several stacks' backups and the operation needs one named.
+    #[error(
+        "{dest} holds backups of {}; say which with --stack NAME (or --all for every one)",
+        .present.join(", ")
+    )]
+    SeveralStacks {
+        /// The destination.
+        dest: PathBuf,
+        /// The stacks it holds.
+        present: Vec<String>,
+    },
+    /// No manifest could be read: the key is not the one these backups were made with.
+    #[error(transparent)]
+    Manifest(#[from] super::manifest::ManifestError),
+}
+
+/// The stacks in `dest` that an operation on `stack` (or on every stack) reads.
+///
+/// # Errors
+/// When `dest` is missing, holds no backups, or none of `stack`.
+pub fn stacks_to_read(dest: &Path, stack: Option<&str>) -> Result<Vec<String>, DestinationError> {
+    if !dest.is_dir() {
+        return Err(DestinationError::Missing(dest.to_owned()));
+    }
+    let present = stacks_in(dest);
+    if present.is_empty() {
+        return Err(DestinationError::Empty(dest.to_owned()));
+    }
+    match stack {
+        None => Ok(present),
+        Some(s) if present.iter().any(|p| p == s) => Ok(vec![s.to_owned()]),
+        Some(s) => Err(DestinationError::NoSuchStack {
+            dest: dest.to_owned(),
+            stack: s.to_owned(),
+            present,
+        }),
+    }
+}
+
+/// The one stack in `dest`, for an operation that must not touch the others unless told.
+///
+/// # Errors
+/// When `dest` is missing, holds no backups, or holds several stacks.
+pub fn the_only_stack(dest: &Path) -> Result<String, DestinationError> {
+    let mut present = stacks_to_read(dest, None)?;
+    if present.len() > 1 {
+        return Err(DestinationError::SeveralStacks {
+            dest: dest.to_owned(),
+            present,
+        });
+    }
+    Ok(present.remove(0))
+}
+
+/// A snapshot's id from its manifest's file name.
+pub fn id_of_manifest(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().replace(".manifest.age", ""))
+        .unwrap_or_default()
 }
 
 /// The stacks that have snapshots in `dest`.
@@ -69,36 +157,65 @@ pub fn all_manifests(dest: &Path, stack: Option<&str>) -> Vec<(String, PathBuf)>
         .collect()
 }
 
-/// Lists snapshots, decrypting their manifests.
+/// Lists snapshots, decrypting their manifests. A manifest that cannot be read is listed
+/// as damaged, with why; the others are listed as usual.
 ///
 /// # Errors
-/// When a manifest does not decrypt with `identity`.
+/// When `dest` holds no backups (of `stack`), or no manifest decrypts with `identity` (the
+/// wrong key).
 pub fn list(
     dest: &Path,
     stack: Option<&str>,
     identity: &age::x25519::Identity,
-) -> Result<Vec<SnapshotSummary>, super::manifest::ManifestError> {
-    all_manifests(dest, stack)
-        .into_iter()
-        .map(|(_, p)| {
-            let m = Manifest::read(&p, identity)?;
-            Ok(SnapshotSummary {
-                snapshot: m.snapshot,
-                stack: m.stack,
-                started: m.started,
-                duration_ms: m.duration_ms,
-                components: m.components.iter().map(|c| c.name.clone()).collect(),
-                bytes_in: m.components.iter().map(|c| c.bytes_in).sum(),
-                bytes_new: m
-                    .components
-                    .iter()
-                    .filter(|c| !c.reused)
-                    .map(|c| c.bytes_stored)
-                    .sum(),
-                warnings: m.warnings.len() as u64,
-            })
-        })
-        .collect()
+) -> Result<Vec<SnapshotSummary>, DestinationError> {
+    let mut out = Vec::new();
+    let mut first_error = None;
+    let mut readable = 0;
+    for s in stacks_to_read(dest, stack)? {
+        for p in manifest_paths(dest, &s) {
+            match Manifest::read(&p, identity) {
+                Ok(m) => {
+                    readable += 1;
+                    out.push(SnapshotSummary {
+                        snapshot: m.snapshot,
+                        stack: m.stack,
+                        started: m.started,
+                        duration_ms: m.duration_ms,
+                        components: m.components.iter().map(|c| c.name.clone()).collect(),
+                        bytes_in: m.components.iter().map(|c| c.bytes_in).sum(),
+                        bytes_new: m
+                            .components
+                            .iter()
+                            .filter(|c| !c.reused)
+                            .map(|c| c.bytes_stored)
+                            .sum(),
+                        warnings: m.warnings.len() as u64,
+                        partial: m.partial,
+                        damaged: None,
+                    });
+                }
+                Err(e) => {
+                    out.push(SnapshotSummary {
+                        snapshot: id_of_manifest(&p),
+                        stack: s.clone(),
+                        started: 0,
+                        duration_ms: 0,
+                        components: Vec::new(),
+                        bytes_in: 0,
+                        bytes_new: 0,
+                        warnings: 0,
+                        partial: false,
+                        damaged: Some(e.to_string()),
+                    });
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+    }
+    match first_error {
+        Some(e) if readable == 0 => Err(e.into()),
+        _ => Ok(out),
+    }
 }
 
 /// Something verification found wrong.
@@ -131,13 +248,17 @@ pub struct VerifyReport {
 }
 
 /// Verifies `snapshot` (or every snapshot) in `dest`.
+///
+/// # Errors
+/// When `dest` is missing or holds no backups.
 pub fn verify(
     dest: &Path,
     snapshot: Option<&str>,
     deep: bool,
     identity: &age::x25519::Identity,
     progress: &dyn Progress,
-) -> VerifyReport {
+) -> Result<VerifyReport, DestinationError> {
+    stacks_to_read(dest, None)?;
     let mut report = VerifyReport {
         snapshots: 0,
         archives: 0,
@@ -194,7 +315,7 @@ pub fn verify(
             message: "no such snapshot in this destination; `lifeboat snapshots` lists them".into(),
         });
     }
-    report
+    Ok(report)
 }
 
 fn check_archive(

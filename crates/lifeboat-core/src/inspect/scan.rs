@@ -141,7 +141,10 @@ pub fn scan(
             if name == "PG_VERSION" && depth <= 1 {
                 out.pg_version = true;
             }
+            // SQLite is known by its header, whatever the file's name: a name that hints
+            // at one, or a size that is a whole number of pages, is worth a look.
             if SQLITE_HINTS.iter().any(|h| name.ends_with(h))
+                || (len >= 512 && len % 512 == 0)
                 || name == ".env"
                 || name.ends_with(".env")
             {
