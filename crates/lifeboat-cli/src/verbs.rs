@@ -248,7 +248,8 @@ pub fn verify(
             if report.problems.is_empty() {
                 Ok(())
             } else {
-                Err(format!("{} problem(s) found", report.problems.len()).into())
+                // The report (JSON too) already says what; only the exit code is left.
+                Err(Reported(format!("{} problem(s) found", report.problems.len())).into())
             }
         })(),
     )

@@ -63,6 +63,9 @@ pub enum WarningCode {
     /// A database could not be captured (locked, damaged, not a database): the snapshot
     /// holds everything else.
     DatabaseNotBackedUp,
+    /// An archive in the destination that a backup would have reused was damaged; it was
+    /// written again.
+    ArchiveDamaged,
 }
 
 /// One warning about a stack.

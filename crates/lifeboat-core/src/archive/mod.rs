@@ -36,7 +36,7 @@ pub enum ArchiveError {
         path: PathBuf,
     },
     /// The archive decrypted but its content is damaged.
-    #[error("{path}: the archive is damaged ({reason}); restore from another snapshot")]
+    #[error("{path}: the archive is damaged ({reason})")]
     Damaged {
         /// The archive file.
         path: PathBuf,

@@ -18,6 +18,7 @@
 //! stored under `_host/` with their absolute path.
 
 pub mod capture;
+pub mod checked;
 pub mod cold;
 pub mod dump;
 pub mod manifest;
@@ -1137,6 +1138,7 @@ fn backup_once(
     // backup leaves nothing behind that no snapshot refers to.
     let mut created: Vec<PathBuf> = Vec::new();
     let mut stopped_services: Vec<String> = Vec::new();
+    let mut checked = checked::Checked::load(&sdest);
     let result = (|| -> Result<(), BackupError> {
         let cold_services: BTreeSet<String> = planned
             .iter()
@@ -1188,9 +1190,21 @@ fn backup_once(
                 let pc = m.components.iter().find(|pc| pc.name == c.name)?;
                 let unchanged = pc.fingerprint == fingerprint
                     && !pc.incomplete
-                    && archives_dir.join(&pc.archive).is_file()
                     && !capture::racy(&entries, m.started);
                 unchanged.then(|| pc.clone())
+            });
+            // What is reused must be whole: a damaged archive is written again.
+            let mut damaged: Option<(String, String)> = None;
+            let prev = prev.filter(|pc| {
+                let path = archives_dir.join(&pc.archive);
+                match checked::check_for_reuse(&path, pc, identity, &mut checked, started) {
+                    Ok(()) => true,
+                    Err(why) => {
+                        checked.forget(&pc.archive);
+                        damaged = Some((pc.archive.clone(), why));
+                        false
+                    }
+                }
             });
             let entry = match prev {
                 Some(pc) => {
@@ -1326,8 +1340,48 @@ fn backup_once(
                     let written = writer.finish()?;
                     let name = format!("{}.tar.gz.age", written.sha256);
                     let final_path = archives_dir.join(&name);
-                    let reused = final_path.is_file();
-                    if reused {
+                    // The fresh file takes the name even when one is there: equal names
+                    // mean equal plaintext, and the one there may be damaged in a way no
+                    // quick look shows. One of another size is kept only when it reads
+                    // whole with the same plaintext (written by another version, whose
+                    // size earlier manifests record).
+                    let existing = std::fs::metadata(&final_path).ok().map(|m| m.len());
+                    let known_damaged = damaged.as_ref().is_some_and(|(a, _)| *a == name);
+                    let keep_existing = match existing {
+                        Some(n) if n != written.bytes_stored && !known_damaged => {
+                            archive::hash_archive(&final_path, identity).is_ok_and(|(sha, n)| {
+                                sha == written.sha256 && n == written.bytes_in
+                            })
+                        }
+                        _ => false,
+                    };
+                    let healed = known_damaged
+                        || (existing.is_some_and(|n| n != written.bytes_stored) && !keep_existing);
+                    let reused = existing.is_some() && !healed;
+                    match (&damaged, healed) {
+                        (_, true) => warnings.push(Warning::new(
+                            WarningCode::ArchiveDamaged,
+                            format!(
+                                "The archive of {} in the destination was damaged ({}); it was \
+                                 written again, so every snapshot that shares it is whole again.",
+                                c.name,
+                                damaged
+                                    .as_ref()
+                                    .map_or("it did not read whole", |(_, why)| why.as_str())
+                            ),
+                        )),
+                        (Some((archive, why)), false) => warnings.push(Warning::new(
+                            WarningCode::ArchiveDamaged,
+                            format!(
+                                "The archive of {} in the destination was damaged ({why}); this \
+                                 snapshot has a new one, but earlier snapshots that use {archive} \
+                                 stay damaged for {}: `lifeboat verify` names them.",
+                                c.name, c.name
+                            ),
+                        )),
+                        (None, false) => {}
+                    }
+                    if keep_existing {
                         std::fs::remove_file(&written.partial).map_err(|source| {
                             ArchiveError::Io {
                                 path: written.partial.clone(),
@@ -1341,6 +1395,11 @@ fn backup_once(
                                 source,
                             }
                         })?;
+                        checked.record(&name, started);
+                    }
+                    // Only what this run added goes again if it fails: an archive that was
+                    // there belongs to earlier snapshots too.
+                    if existing.is_none() {
                         created.push(final_path.clone());
                     }
                     let recipe = match (&c.dump, c.cold, c.bgsave.is_some()) {
@@ -1358,11 +1417,9 @@ fn backup_once(
                         archive: name,
                         sha256: written.sha256,
                         bytes_in: written.bytes_in,
-                        bytes_stored: if reused {
-                            std::fs::metadata(&final_path).map_or(0, |m| m.len())
-                        } else {
-                            written.bytes_stored
-                        },
+                        bytes_stored: existing
+                            .filter(|_| keep_existing)
+                            .unwrap_or(written.bytes_stored),
                         reused,
                         fingerprint,
                         roots: c
@@ -1410,6 +1467,7 @@ fn backup_once(
         }
         Ok(())
     })();
+    checked.save();
     // Always start again what was stopped, whatever happened above.
     let (downtime, restart_errors) = match stopper.as_mut() {
         Some(s) => {

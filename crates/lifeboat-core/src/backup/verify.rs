@@ -268,6 +268,15 @@ pub fn verify(
     };
     let mut checked: std::collections::HashMap<PathBuf, Option<String>> =
         std::collections::HashMap::new();
+    // Full reads vouch for archives, so the next backup need not read them again.
+    let mut vouched: std::collections::HashMap<String, super::checked::Checked> =
+        std::collections::HashMap::new();
+    // Which snapshots use each archive, and which archive each problem is about.
+    let mut users: std::collections::HashMap<PathBuf, Vec<String>> =
+        std::collections::HashMap::new();
+    let mut snapshots_seen: Vec<String> = Vec::new();
+    let mut about: Vec<Option<PathBuf>> = Vec::new();
+    let now = super::unix_now();
     for (stack, path) in all_manifests(dest, None) {
         let file_id = path
             .file_name()
@@ -283,19 +292,36 @@ pub fn verify(
                 report.problems.push(Problem {
                     snapshot: file_id,
                     component: None,
-                    message: e.to_string(),
+                    message: format!(
+                        "{e}; this snapshot cannot be restored, the others are not affected"
+                    ),
                 });
+                about.push(None);
                 continue;
             }
         };
+        snapshots_seen.push(m.snapshot.clone());
+        let record = vouched
+            .entry(stack.clone())
+            .or_insert_with(|| super::checked::Checked::load(&stack_dest(dest, &stack)));
         for c in &m.components {
             let apath = stack_dest(dest, &stack).join("archives").join(&c.archive);
+            users
+                .entry(apath.clone())
+                .or_default()
+                .push(m.snapshot.clone());
             progress.phase(&format!("{} {}", m.snapshot, c.name));
             let outcome = checked
                 .entry(apath.clone())
                 .or_insert_with(|| {
                     report.archives += 1;
-                    check_archive(&apath, c, deep, identity, &mut report.bytes_read).err()
+                    let r = check_archive(&apath, c, deep, identity, &mut report.bytes_read).err();
+                    match (&r, deep) {
+                        (None, true) => record.record(&c.archive, now),
+                        (Some(_), _) => record.forget(&c.archive),
+                        (None, false) => {}
+                    }
+                    r
                 })
                 .clone();
             if let Some(message) = outcome {
@@ -304,9 +330,38 @@ pub fn verify(
                     component: Some(c.name.clone()),
                     message,
                 });
+                about.push(Some(apath.clone()));
             }
             progress.advance(1, if deep { c.bytes_in } else { 0 });
         }
+    }
+    for r in vouched.values() {
+        r.save();
+    }
+    // Archives are shared between snapshots: say which ones a damaged archive affects,
+    // so "restore another snapshot" is advice that can be followed.
+    for (p, archive) in report.problems.iter_mut().zip(&about) {
+        let Some(archive) = archive else { continue };
+        let using = users.get(archive).cloned().unwrap_or_default();
+        let spared: Vec<&String> = snapshots_seen
+            .iter()
+            .filter(|s| !using.contains(s))
+            .collect();
+        p.message =
+            format!(
+            "{}. Snapshots that use this archive: {}. {} The next backup writes it again while \
+             the data it holds is unchanged.",
+            p.message.trim_end_matches('.'),
+            using.join(", "),
+            if spared.is_empty() {
+                "Every snapshot checked uses it.".to_owned()
+            } else {
+                format!(
+                    "Snapshots without it: {}.",
+                    spared.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                )
+            }
+        );
     }
     if snapshot.is_some() && report.snapshots == 0 {
         report.problems.push(Problem {
@@ -338,6 +393,14 @@ fn check_archive(
             ));
         }
     } else {
+        let len = std::fs::metadata(path).map_or(0, |m| m.len());
+        if len != c.bytes_stored {
+            return Err(format!(
+                "{}: the archive has {len} bytes where {} were written (truncated or replaced)",
+                path.display(),
+                c.bytes_stored
+            ));
+        }
         let mut r = archive::open(path, identity).map_err(|e| e.to_string())?;
         let mut first = [0u8; 512];
         r.read_exact(&mut first)

@@ -227,7 +227,7 @@ fn every_shape_restores_with_stock_age_and_tar() {
         }
         // Quick and deep verification both pass on an intact destination.
         for deep in [false, true] {
-            let v = verify::verify(&dest, None, deep, &id, &NoProgress);
+            let v = verify::verify(&dest, None, deep, &id, &NoProgress).unwrap();
             assert!(v.problems.is_empty(), "{shape}: {:?}", v.problems);
             assert_eq!(v.archives as usize, report.components.len());
         }
@@ -422,21 +422,21 @@ fn damage_is_caught_and_errors_are_clear() {
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x40;
     std::fs::write(&damaged.archive, &bytes).unwrap();
-    let v = verify::verify(&dest, None, true, &id, &NoProgress);
+    let v = verify::verify(&dest, None, true, &id, &NoProgress).unwrap();
     assert_eq!(v.problems.len(), 1, "{:?}", v.problems);
     assert_eq!(v.problems[0].snapshot, second.snapshot);
     assert_eq!(v.problems[0].component.as_deref(), Some("service-backend"));
     // The earlier snapshot is intact.
-    let v = verify::verify(&dest, Some(&first.snapshot), true, &id, &NoProgress);
+    let v = verify::verify(&dest, Some(&first.snapshot), true, &id, &NoProgress).unwrap();
     assert!(v.problems.is_empty(), "{:?}", v.problems);
 
     // Truncated.
     std::fs::write(&damaged.archive, &bytes[..bytes.len() / 3]).unwrap();
-    let v = verify::verify(&dest, Some(&second.snapshot), true, &id, &NoProgress);
+    let v = verify::verify(&dest, Some(&second.snapshot), true, &id, &NoProgress).unwrap();
     assert_eq!(v.problems.len(), 1);
     // Missing.
     std::fs::remove_file(&damaged.archive).unwrap();
-    let v = verify::verify(&dest, Some(&second.snapshot), false, &id, &NoProgress);
+    let v = verify::verify(&dest, Some(&second.snapshot), false, &id, &NoProgress).unwrap();
     assert!(
         v.problems[0].message.contains("missing"),
         "{:?}",
@@ -566,7 +566,7 @@ fn prune_removes_snapshots_and_only_unreferenced_archives() {
     );
     assert!(done.bytes_freed > 0);
     assert_eq!(archives(&dest), before - 2);
-    let v = verify::verify(&dest, None, true, &id, &NoProgress);
+    let v = verify::verify(&dest, None, true, &id, &NoProgress).unwrap();
     assert!(v.problems.is_empty() && v.snapshots == 1, "{v:?}");
 }
 

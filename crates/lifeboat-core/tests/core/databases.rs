@@ -179,7 +179,8 @@ fn postgres_dump_volume_through_engine_cold_order_and_failure() {
         true,
         &id,
         &NoProgress,
-    );
+    )
+    .unwrap();
     assert!(v.problems.is_empty(), "{:?}", v.problems);
     assert_eq!(v.archives as usize, report.components.len());
 

@@ -432,6 +432,7 @@ fn forged_snapshot(
             dumps: Vec::new(),
             left_to_secrets: Vec::new(),
             engine_prefixes: Vec::new(),
+            incomplete: false,
             files: vec![FileEntry {
                 path: "data/ok.txt".into(),
                 bytes: 2,

@@ -1,0 +1,118 @@
+//! When each archive of a stack's destination folder was last read whole and matched its
+//! manifest (`checked.json` beside `archives/`). A backup reuses an unchanged component's
+//! archive only after checking it: its size and first block always, and its whole
+//! plaintext when no full read vouched for it within [`FULL_CHECK_EVERY`]. The file lives
+//! in the destination, so every machine that writes there shares it; it names archives
+//! (hashes of their plaintext, already file names) and times, nothing else.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use super::manifest::ComponentEntry;
+use crate::archive;
+
+/// How long a full read vouches for an archive.
+pub const FULL_CHECK_EVERY: i64 = 7 * 24 * 3600;
+
+const FILE: &str = "checked.json";
+
+/// The record of full reads in one stack's destination folder.
+#[derive(Debug, Default)]
+pub struct Checked {
+    path: PathBuf,
+    /// Archive file name → when it was last read whole and found to match (Unix seconds).
+    at: BTreeMap<String, i64>,
+    changed: bool,
+}
+
+impl Checked {
+    /// The record in `stack_dest` (empty when there is none or it does not parse).
+    pub fn load(stack_dest: &Path) -> Self {
+        let path = stack_dest.join(FILE);
+        let at = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        Self {
+            path,
+            at,
+            changed: false,
+        }
+    }
+
+    /// Notes that `archive` was read whole (or written) at `now` and matched.
+    pub fn record(&mut self, archive: &str, now: i64) {
+        self.at.insert(archive.to_owned(), now);
+        self.changed = true;
+    }
+
+    /// Forgets `archive` (found damaged).
+    pub fn forget(&mut self, archive: &str) {
+        self.changed |= self.at.remove(archive).is_some();
+    }
+
+    fn vouched(&self, archive: &str, now: i64) -> bool {
+        self.at
+            .get(archive)
+            .is_some_and(|t| now - t < FULL_CHECK_EVERY)
+    }
+
+    /// Writes the record if it changed (a new file, renamed over the old). A record that
+    /// cannot be written only means more full reads later.
+    pub fn save(&self) {
+        if !self.changed {
+            return;
+        }
+        let Ok(body) = serde_json::to_vec_pretty(&self.at) else {
+            return;
+        };
+        let tmp = self
+            .path
+            .with_extension(format!("json.{}.tmp", std::process::id()));
+        if std::fs::write(&tmp, body).is_ok() && archive::commit(&tmp, &self.path).is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
+}
+
+/// Checks the archive at `path` that component `c` of an earlier snapshot names, before a
+/// new snapshot reuses it.
+///
+/// # Errors
+/// A sentence saying what is wrong: missing, the wrong size, not decrypting, or (on a full
+/// read) not matching the manifest.
+pub fn check_for_reuse(
+    path: &Path,
+    c: &ComponentEntry,
+    identity: &age::x25519::Identity,
+    checked: &mut Checked,
+    now: i64,
+) -> Result<(), String> {
+    let len = std::fs::metadata(path)
+        .map_err(|e| format!("{} cannot be read: {e}", path.display()))?
+        .len();
+    if len != c.bytes_stored {
+        return Err(format!(
+            "{} has {len} bytes where {} were written",
+            path.display(),
+            c.bytes_stored
+        ));
+    }
+    if checked.vouched(&c.archive, now) {
+        let mut r = archive::open(path, identity).map_err(|e| e.to_string())?;
+        let mut first = vec![0u8; 512.min(c.bytes_in as usize)];
+        return r
+            .read_exact(&mut first)
+            .map_err(|e| archive::damaged(path, &e).to_string());
+    }
+    let (sha, n) = archive::hash_archive(path, identity).map_err(|e| e.to_string())?;
+    if sha != c.sha256 || n != c.bytes_in {
+        return Err(format!(
+            "{}: its content does not match what was written",
+            path.display()
+        ));
+    }
+    checked.record(&c.archive, now);
+    Ok(())
+}
