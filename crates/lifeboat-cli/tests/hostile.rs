@@ -423,11 +423,16 @@ fn one_damaged_sqlite_database_leaves_a_partial_snapshot_of_everything_else() {
     );
     assert_eq!(got.trim(), "kept");
 
-    // The person moves the damaged file away: the next backup reads the folder again.
+    // Backing up again, nothing changed: the component that lacked the database is read
+    // again (not reused as if it were complete), so the run is partial again.
+    let (again, json) = p.backup(&[]);
+    assert_eq!(again.status.code(), Some(1), "{}", text(&again));
+    assert_eq!(json["error"]["code"], "partial", "{json}");
+
+    // The person moves the damaged file away: the next backup is whole.
     std::fs::remove_file(data.join("broken.db")).unwrap();
     let next = p.backup_ok(&[]);
-    assert_eq!(component(&next, "service-bot")["reused"], false, "{next}");
-    assert_eq!(next["partial"], false);
+    assert_eq!(next["partial"], false, "{next}");
 }
 
 /// Item 14: `verify`, `snapshots` and `prune` on a destination that is not there said
@@ -670,5 +675,103 @@ fn a_damaged_archive_is_found_named_and_written_again() {
     assert_eq!(
         std::fs::read_to_string(into.join("data/notes.txt")).unwrap(),
         big
+    );
+}
+
+/// Item 8: a secret ending in `\` was written as `'pa55word\'`, which compose reads as an
+/// escaped quote that swallows the lines after it, and `secrets check` saw nothing. Now the
+/// value is quoted so that compose reads back exactly what was set (checked with the real
+/// `docker-compose config` when it is installed), and `check` names such a line.
+#[test]
+fn a_secret_ending_in_a_backslash_reads_back_exactly_and_check_finds_a_broken_quote() {
+    let p = Place::new(
+        "services:\n  app:\n    image: busybox\n    environment:\n      ADMIN_PASSWORD: ${ADMIN_PASSWORD}\n      NEXT: ${NEXT}\n",
+    );
+    write(&p.stack.join(".env"), "ADMIN_PASSWORD=old\nNEXT=kept\n");
+    for value in ["pa55word\\", "it's \"quoted\" $HOME \\n #x", "trail \\\\"] {
+        let mut child = p
+            .lifeboat()
+            .arg("secrets")
+            .arg(&p.stack)
+            .args(["set", "ADMIN_PASSWORD"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(
+            child.stdin.as_mut().unwrap(),
+            format!("{value}\n").as_bytes(),
+        )
+        .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        let get = p
+            .lifeboat()
+            .arg("secrets")
+            .arg(&p.stack)
+            .args(["get", "ADMIN_PASSWORD"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&get.stdout).trim_end_matches('\n'),
+            value
+        );
+        let check = p
+            .lifeboat()
+            .arg("secrets")
+            .arg(&p.stack)
+            .args(["check", "--json"])
+            .output()
+            .unwrap();
+        let findings = String::from_utf8_lossy(&check.stdout);
+        assert!(!findings.contains("env-"), "{findings}");
+        // Compose itself (v1's reader, when installed) sees both values.
+        if Path::new("/usr/bin/docker-compose").exists() {
+            let out = Command::new("docker-compose")
+                .arg("config")
+                .current_dir(&p.stack)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", text(&out));
+            let config = String::from_utf8_lossy(&out.stdout);
+            assert!(config.contains("NEXT: kept"), "{config}");
+        } else if std::env::var_os("CI").is_some() {
+            panic!("docker-compose is needed for this test in CI");
+        }
+    }
+
+    // A file written by hand with the broken quote.
+    write(
+        &p.stack.join(".env"),
+        "ADMIN_PASSWORD='pa55word\\'\nNEXT=kept\nOTHER='x'\n",
+    );
+    let check = p
+        .lifeboat()
+        .arg("secrets")
+        .arg(&p.stack)
+        .args(["check", "--json"])
+        .output()
+        .unwrap();
+    let findings = String::from_utf8_lossy(&check.stdout);
+    assert!(findings.contains("env-quote-runs-on"), "{findings}");
+    assert!(findings.contains("NEXT"), "{findings}");
+    write(
+        &p.stack.join(".env"),
+        "ADMIN_PASSWORD='pa55word\\'\nNEXT=kept\n",
+    );
+    let check = p
+        .lifeboat()
+        .arg("secrets")
+        .arg(&p.stack)
+        .args(["check"])
+        .output()
+        .unwrap();
+    // Compose would refuse the file; so does reading the stack, naming the line.
+    assert_eq!(check.status.code(), Some(1), "{}", text(&check));
+    let said = String::from_utf8_lossy(&check.stderr);
+    assert!(
+        said.contains(".env line 1") && said.contains("never closed"),
+        "{said}"
     );
 }

@@ -256,15 +256,16 @@ pub fn is_key(key: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-')
 }
 
-/// The shortest form compose reads back as exactly `value`: bare when only safe characters,
-/// single quotes when there is no `'` or line break, else double quotes with escapes (and
-/// `$$` so nothing is interpolated).
+/// The shortest form compose (compose-go's dotenv rules) reads back as exactly `value`:
+/// bare when only safe characters, single quotes when there is no `'`, backslash or line
+/// break (a backslash before the closing quote would escape it), else double quotes with
+/// escapes (and `$$` so nothing is interpolated).
 pub fn quote(value: &str) -> String {
     let safe = |c: char| c.is_ascii_alphanumeric() || "_-./:@+=,%^~".contains(c);
     if !value.is_empty() && value.chars().all(safe) {
         return value.to_owned();
     }
-    if !value.contains('\'') && !value.contains('\n') && !value.contains('\r') {
+    if !value.contains(['\'', '\\', '\n', '\r']) {
         return format!("'{value}'");
     }
     let mut out = String::with_capacity(value.len() + 2);
@@ -352,6 +353,38 @@ mod tests {
         d.set("C", "").unwrap();
         assert_eq!(d.get("C").unwrap().as_deref(), Some(""));
         assert!(d.text().contains("\r\n  C=''\r\n"), "{:?}", d.text());
+    }
+
+    proptest::proptest! {
+        /// Whatever is set, compose's dotenv rules read back exactly, and the lines around
+        /// it keep their values.
+        #[test]
+        fn set_reads_back_exactly(value in "(\\PC|[\\\\'\"$#\n\r\t ]){0,40}") {
+            let mut d = doc("BEFORE=1\nK=old\nAFTER='two'\n");
+            d.set("K", &value).unwrap();
+            let e = d.entries().unwrap();
+            let got: Vec<(&str, &str)> =
+                e.iter().map(|e| (e.key.as_str(), e.value.as_str())).collect();
+            proptest::prop_assert_eq!(
+                got,
+                vec![("BEFORE", "1"), ("K", value.as_str()), ("AFTER", "two")],
+                "written as {}",
+                d.text()
+            );
+        }
+    }
+
+    #[test]
+    fn a_trailing_backslash_does_not_escape_the_closing_quote() {
+        let mut d = doc("ADMIN_PASSWORD=x\nNEXT=kept\n");
+        d.set("ADMIN_PASSWORD", "pa55word\\").unwrap();
+        assert_eq!(d.text(), "ADMIN_PASSWORD=\"pa55word\\\\\"\nNEXT=kept\n");
+        assert_eq!(
+            d.get("NEXT").unwrap().as_deref(),
+            Some("kept"),
+            "{}",
+            d.text()
+        );
     }
 
     #[test]

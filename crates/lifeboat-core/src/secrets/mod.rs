@@ -598,6 +598,9 @@ pub fn check(project: &Project, home: Option<&Path>) -> Vec<Finding> {
             });
         }
     }
+    for f in view.files.iter().filter(|f| f.exists) {
+        out.extend(syntax_findings(&project.dir.join(&f.name), &f.name));
+    }
     for s in &project.services {
         for var in &s.hardcoded_secrets {
             let plan = refactor::plan_move(project, &s.name, var).ok();
@@ -680,6 +683,78 @@ pub fn check(project: &Project, home: Option<&Path>) -> Vec<Finding> {
         }
     }
     out.extend(readable_copies(project, &view));
+    out
+}
+
+/// What compose's dotenv rules make of an env file that a person would not mean: a line
+/// that does not parse, or a quoted value that runs on over lines holding definitions (an
+/// unclosed or escaped quote, as `'pa55word\'` is), which compose then never sees.
+fn syntax_findings(path: &Path, name: &str) -> Vec<Finding> {
+    let Ok(doc) = EnvDoc::load(path) else {
+        return Vec::new();
+    };
+    let finding = |code: &str, line: usize, variable: Option<String>, message: String| Finding {
+        code: code.into(),
+        severity: "high".into(),
+        file: Some(name.to_owned()),
+        line: Some(line),
+        variable,
+        service: None,
+        message,
+        fix: None,
+        preview: None,
+    };
+    let entries = match doc.entries() {
+        Ok(e) => e,
+        Err(e) => {
+            let (line, reason) = match &e {
+                EnvDocError::Syntax { line, reason, .. } => (*line, reason.clone()),
+                other => (0, other.to_string()),
+            };
+            return vec![finding(
+                "env-syntax",
+                line,
+                None,
+                format!(
+                    "{name} line {line} does not parse as compose reads it: {reason}. Compose refuses \
+                     the file; fix the line (values with quotes or backslashes are safest set with \
+                     `lifeboat secrets set`)."
+                ),
+            )];
+        }
+    };
+    let lines: Vec<&str> = doc.text().split('\n').collect();
+    let mut out = Vec::new();
+    for e in entries.iter().filter(|e| e.last_line > e.line) {
+        let swallowed: Vec<String> = lines
+            .get(e.line..e.last_line)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|l| {
+                let l = l.trim_start();
+                let l = l.strip_prefix("export ").unwrap_or(l);
+                let (k, _) = l.split_once('=')?;
+                envdoc::is_key(k.trim()).then(|| k.trim().to_owned())
+            })
+            .collect();
+        if !swallowed.is_empty() {
+            out.push(finding(
+                "env-quote-runs-on",
+                e.line,
+                Some(e.key.clone()),
+                format!(
+                    "The quoted value of {} on line {} of {name} runs on to line {}, so compose never \
+                     sees {}: its closing quote is missing or escaped by a backslash. Set the value \
+                     again with `lifeboat secrets set {}`.",
+                    e.key,
+                    e.line,
+                    e.last_line,
+                    swallowed.join(", "),
+                    e.key
+                ),
+            ));
+        }
+    }
     out
 }
 

@@ -94,7 +94,7 @@ pub fn parse(
             let content = quoted(after, '"', &lines, &mut i, line_no)?;
             interpolate(&unescape(&content), &lookup, issues)
         } else {
-            let without_comment = match rest.find(" #").or_else(|| rest.find("\t#")) {
+            let without_comment = match rest.find(" #") {
                 Some(pos) => &rest[..pos],
                 None => rest,
             };
@@ -119,7 +119,10 @@ fn is_key(key: &str) -> bool {
 }
 
 /// Reads a quoted value starting right after its opening quote, possibly over several
-/// lines (advancing `next_line`). Returns the raw content between the quotes.
+/// lines (advancing `next_line`). Returns the content between the quotes as compose-go's
+/// dotenv reads it, in both kinds of quotes: a backslash before the quote character stands
+/// for the quote itself; any other backslash is kept, with the character after it, for
+/// [`unescape`] (double quotes) or as it is (single quotes).
 fn quoted(
     first: &str,
     quote: char,
@@ -129,25 +132,36 @@ fn quoted(
 ) -> Result<String, EnvSyntaxError> {
     let mut content = String::new();
     let mut segment = first.to_owned();
+    let mut escaped = false;
     loop {
-        let mut escaped = false;
-        for (idx, c) in segment.char_indices() {
-            if quote == '"' && c == '\\' && !escaped {
+        for c in segment.chars() {
+            if c == quote {
+                if escaped {
+                    escaped = false;
+                    content.push(c);
+                    continue;
+                }
+                return Ok(content);
+            }
+            if c == '\\' && !escaped {
                 escaped = true;
                 continue;
             }
-            if c == quote && !escaped {
-                content.push_str(&segment[..idx]);
-                return Ok(content);
+            if escaped {
+                escaped = false;
+                content.push('\\');
             }
-            escaped = false;
+            content.push(c);
         }
-        content.push_str(&segment);
         if *next_line >= lines.len() {
             return Err(EnvSyntaxError {
                 line: start_line,
                 reason: format!("the {quote} quote opened here is never closed"),
             });
+        }
+        if escaped {
+            escaped = false;
+            content.push('\\');
         }
         content.push('\n');
         segment = lines[*next_line].trim_end_matches('\r').to_owned();
@@ -155,27 +169,67 @@ fn quoted(
     }
 }
 
+/// The escapes compose-go's dotenv expands in double quotes: `\a \b \f \n \r \t \v \\ \"`,
+/// `\0` and three octal digits, and `\$` for a literal `$` (written `$$` for the
+/// interpolation that follows). Any other backslash stays as it is.
 fn unescape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        i += 1;
+        if c != '\\' || i == chars.len() {
             out.push(c);
             continue;
         }
-        match chars.next() {
-            Some('n') => out.push('\n'),
-            Some('r') => out.push('\r'),
-            Some('t') => out.push('\t'),
-            Some('"') => out.push('"'),
-            Some('\\') => out.push('\\'),
-            Some('$') => out.push_str("$$"),
-            Some(other) => {
-                out.push('\\');
-                out.push(other);
-            }
-            None => out.push('\\'),
+        let next = chars[i];
+        let simple = match next {
+            'a' => Some('\u{7}'),
+            'b' => Some('\u{8}'),
+            'f' => Some('\u{c}'),
+            'n' => Some('\n'),
+            'r' => Some('\r'),
+            't' => Some('\t'),
+            'v' => Some('\u{b}'),
+            '\\' => Some('\\'),
+            '"' => Some('"'),
+            _ => None,
+        };
+        if let Some(v) = simple {
+            out.push(v);
+            i += 1;
+            continue;
         }
+        if next == '$' {
+            out.push_str("$$");
+            i += 1;
+            continue;
+        }
+        if next == '0' {
+            // `\0` and up to three digits; only three octal digits make a character.
+            let digits: String = chars[i + 1..]
+                .iter()
+                .take(3)
+                .take_while(|d| d.is_ascii_digit())
+                .collect();
+            let value = (digits.len() == 3)
+                .then(|| u32::from_str_radix(&digits, 8).ok())
+                .flatten()
+                .filter(|v| *v <= 255)
+                .and_then(char::from_u32);
+            match value {
+                Some(v) => out.push(v),
+                None => {
+                    out.push('\\');
+                    out.push('0');
+                    out.push_str(&digits);
+                }
+            }
+            i += 1 + digits.len();
+            continue;
+        }
+        out.push('\\');
     }
     out
 }
@@ -216,6 +270,45 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         assert_eq!(got, want);
+    }
+
+    /// Lines and the values compose-go's dotenv reads from them (from its own tests).
+    #[test]
+    fn reads_what_compose_go_reads() {
+        let cases: [(&str, &str); 24] = [
+            ("FOO =bar", "bar"),
+            ("FOO= bar", "bar"),
+            (r#"FOO="escaped\"bar""#, r#"escaped"bar"#),
+            (r#"FOO="\"quoted\"""#, r#""quoted""#),
+            (r#"FOO="'d'""#, "'d'"),
+            (r"export OPTION_B='\n'", r"\n"),
+            (r"FOO='Let\'s go!'", "Let's go!"),
+            (r#"FOO="bar\nbaz""#, "bar\nbaz"),
+            (r"FOO=a\tb", r"a\tb"),
+            (r#"FOO="a\tb""#, "a\tb"),
+            (
+                r#"KEY="Z\aZ\bZ\fZ\nZ\rZ\tZ\vZ\\Z\0123Z""#,
+                "Z\u{7}Z\u{8}Z\u{c}Z\nZ\rZ\tZ\u{b}Z\\ZSZ",
+            ),
+            ("FOO=bar ", "bar"),
+            ("FOO=bar # this is foo", "bar"),
+            ("FOO=bar #", "bar"),
+            ("FOO=123#not-an-inline-comment", "123#not-an-inline-comment"),
+            (r#"FOO="bar#baz" # comment"#, "bar#baz"),
+            ("FOO='bar#baz' # comment", "bar#baz"),
+            (r#"FOO="bar\n\ b\az""#, "bar\n\\ b\u{7}z"),
+            (r#"FOO="bar\\\n\ b\az""#, "bar\\\n\\ b\u{7}z"),
+            (r#"FOO="bar\\r\ b\az""#, "bar\\r\\ b\u{7}z"),
+            (r#"FOO="bar\nbaz\\""#, "bar\nbaz\\"),
+            (r#"KEY="\0123""#, "S"),
+            (r#"KEY="\x07""#, r"\x07"),
+            (r#"KEY="\u12e4""#, r"\u12e4"),
+        ];
+        for (line, want) in cases {
+            let got = parse_ok(line);
+            assert_eq!(got.len(), 1, "{line}");
+            assert_eq!(got[0].1, want, "{line}");
+        }
     }
 
     #[test]
