@@ -9,7 +9,7 @@ const result: InspectResult = {
   stack: { id: 7, name: "chatbot", dir: "/srv/chatbot", last_inspected: 1000, last_total_bytes: 3072, last_warnings: 1 },
   history: { db: [{ at: 900, bytes: 1024 }, { at: 1000, bytes: 2048 }] },
   inspection: {
-    stack: { name: "chatbot", dir: "/srv/chatbot", compose_files: ["/srv/chatbot/compose.yaml"] },
+    stack: { name: "chatbot", dir: "/srv/chatbot", compose_files: ["/srv/chatbot/compose.yaml"], secret_files: [], config_files: [], build_contexts: [] },
     inspected_at: 1000,
     duration_ms: 12,
     docker: { reachable: false, host: "unix:///var/run/docker.sock", message: "no engine", problem: "not-running" },

@@ -14,7 +14,7 @@ const found: InspectResult = {
   stack: { ...stack, last_inspected: 1000, last_total_bytes: 5 * 1024 ** 2 },
   history: {},
   inspection: {
-    stack: { name: "notes", dir: "/srv/notes", compose_files: ["/srv/notes/compose.yaml"] },
+    stack: { name: "notes", dir: "/srv/notes", compose_files: ["/srv/notes/compose.yaml"], secret_files: [], config_files: [], build_contexts: [] },
     inspected_at: 1000,
     duration_ms: 9,
     docker: { reachable: false, host: "unix:///var/run/docker.sock", message: "Docker is installed but not running", problem: "not-running" },

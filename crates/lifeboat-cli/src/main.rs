@@ -557,6 +557,15 @@ fn tokio_runtime() -> std::io::Result<tokio::runtime::Runtime> {
 fn print_inspection(i: &Inspection) {
     println!("Stack {}  ({})", i.stack.name, i.stack.dir);
     println!("Compose files: {}", i.stack.compose_files.join(", "));
+    for (what, list) in [
+        ("Compose secrets files", &i.stack.secret_files),
+        ("Compose configs files", &i.stack.config_files),
+        ("Build contexts", &i.stack.build_contexts),
+    ] {
+        if !list.is_empty() {
+            println!("{what}: {}", list.join(", "));
+        }
+    }
     if !i.docker.reachable {
         println!(
             "Docker: not reachable at {} (states unknown)",

@@ -447,6 +447,15 @@ pub fn plan(
 
     let mut secrets: Vec<PathBuf> = project.compose_files.clone();
     secrets.extend(project.dotenv.clone());
+    // The stack's definition: compose `secrets:` and `configs:` files.
+    secrets.extend(
+        project
+            .secret_files
+            .iter()
+            .chain(&project.config_files)
+            .map(|(_, f)| f.clone())
+            .filter(|f| f.exists() && !is_system_path(f)),
+    );
     for s in &project.services {
         secrets.extend(
             s.env_files
@@ -504,6 +513,12 @@ pub fn plan(
         let mut engine_paths = Vec::new();
         let image_data_dir = s.image_kind.as_ref().and_then(|(k, _)| k.data_dir());
         let mut binds_stack_dir = false;
+        // What its image is built from belongs to it: the Dockerfile and sources.
+        match &s.build_context {
+            Some(c) if c == &project.dir => binds_stack_dir = true,
+            Some(c) if c.is_dir() && !is_system_path(c) => roots.push(c.clone()),
+            _ => {}
+        }
         for m in &s.mounts {
             let is_data_dir = image_data_dir.is_some_and(|d| m.target.trim_end_matches('/') == d);
             match (m.kind, &m.host_path) {

@@ -70,6 +70,12 @@ pub struct StackInfo {
     pub dir: String,
     /// The compose files read, in order.
     pub compose_files: Vec<String>,
+    /// Files of the compose file's top-level `secrets:` (backed up with the secrets).
+    pub secret_files: Vec<String>,
+    /// Files of its top-level `configs:` (backed up with the secrets).
+    pub config_files: Vec<String>,
+    /// Local folders services are built from (each backed up with its service).
+    pub build_contexts: Vec<String>,
 }
 
 /// Whether a Docker engine answered.
@@ -575,6 +581,26 @@ pub async fn inspect(
                 .iter()
                 .map(|f| f.display().to_string())
                 .collect(),
+            secret_files: project
+                .secret_files
+                .iter()
+                .map(|(_, f)| f.display().to_string())
+                .collect(),
+            config_files: project
+                .config_files
+                .iter()
+                .map(|(_, f)| f.display().to_string())
+                .collect(),
+            build_contexts: {
+                let mut v: Vec<String> = project
+                    .services
+                    .iter()
+                    .filter_map(|s| Some(s.build_context.as_ref()?.display().to_string()))
+                    .collect();
+                v.sort();
+                v.dedup();
+                v
+            },
         },
         inspected_at: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -841,6 +867,10 @@ fn risk_warnings(
         for f in &s.env_files {
             secrets.entry(f.clone()).or_insert(None);
         }
+    }
+    // Compose's own `secrets:` files.
+    for (_, f) in project.secret_files.iter().filter(|(_, f)| f.is_file()) {
+        secrets.entry(f.clone()).or_insert(None);
     }
     for (path, service) in &secrets {
         let shown = path

@@ -127,6 +127,10 @@ pub struct Project {
     pub services: Vec<Service>,
     /// Top-level named volumes.
     pub volumes: Vec<VolumeDef>,
+    /// Files of top-level `secrets:` (`file:`), by name: secrets like env files.
+    pub secret_files: Vec<(String, PathBuf)>,
+    /// Files of top-level `configs:` (`file:`), by name.
+    pub config_files: Vec<(String, PathBuf)>,
     /// Problems found while loading.
     pub warnings: Vec<Warning>,
 }
@@ -228,6 +232,8 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Project, StackError> {
         services.push(loader.service(svc_name, value, &dir, &volumes, &name));
     }
 
+    let secret_files = top_level_files(&merged, "secrets", &dir);
+    let config_files = top_level_files(&merged, "configs", &dir);
     Ok(Project {
         name,
         dir,
@@ -235,8 +241,49 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Project, StackError> {
         dotenv,
         services,
         volumes,
+        secret_files,
+        config_files,
         warnings: loader.warnings,
     })
+}
+
+/// The `file:` of each entry of a top-level `secrets:` or `configs:` section.
+fn top_level_files(doc: &Mapping, section: &str, dir: &Path) -> Vec<(String, PathBuf)> {
+    let Some(Value::Mapping(items)) = doc.get(section) else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|(k, v)| {
+            let file = v.as_mapping()?.get("file").and_then(scalar_string)?;
+            Some((scalar_string(k)?, resolve_bind(&file, dir)))
+        })
+        .collect()
+}
+
+/// The local folder a `build:` value builds from: its string, or its `context` (default
+/// `.`); none for a Git or HTTP(S) URL.
+fn build_context(build: Option<&Value>, dir: &Path) -> Option<PathBuf> {
+    let context = match build? {
+        Value::String(s) => s.clone(),
+        Value::Mapping(m) => m
+            .get("context")
+            .and_then(scalar_string)
+            .unwrap_or_else(|| ".".into()),
+        _ => return None,
+    };
+    let remote = [
+        "http://",
+        "https://",
+        "git://",
+        "git@",
+        "ssh://",
+        "github.com/",
+    ]
+    .iter()
+    .any(|p| context.starts_with(p))
+        || context.ends_with(".git");
+    (!remote).then(|| resolve_bind(&context, dir))
 }
 
 /// Key under which the loader remembers hard-coded secrets found before interpolation.
@@ -692,6 +739,7 @@ impl Loader {
             image_kind: image.as_deref().and_then(kind_from_image),
             image,
             build: m.contains_key("build"),
+            build_context: build_context(m.get("build"), dir),
             container_name: m.get("container_name").and_then(scalar_string),
             profiles: string_list(m.get("profiles")),
             mounts,
@@ -877,10 +925,22 @@ fn mark_hardcoded_secrets(doc: &mut Mapping) {
 /// Rewrites the relative paths of services (bind sources, env files, build contexts) to
 /// absolute ones under `dir`, for files whose folder is not the project's.
 fn absolutize_services(doc: &mut Mapping, dir: &Path) {
+    let abs = |s: &str| normalize(&dir.join(s)).display().to_string();
+    for section in ["secrets", "configs"] {
+        let Some(Value::Mapping(items)) = doc.get_mut(section) else {
+            continue;
+        };
+        for (_, item) in items.iter_mut() {
+            if let Some(Value::String(f)) = item.as_mapping_mut().and_then(|m| m.get_mut("file")) {
+                if !f.starts_with('/') && !f.starts_with('~') {
+                    *f = abs(f);
+                }
+            }
+        }
+    }
     let Some(Value::Mapping(services)) = doc.get_mut("services") else {
         return;
     };
-    let abs = |s: &str| normalize(&dir.join(s)).display().to_string();
     for (_, svc) in services.iter_mut() {
         let Value::Mapping(svc) = svc else { continue };
         if let Some(Value::Sequence(vols)) = svc.get_mut("volumes") {
@@ -903,6 +963,17 @@ fn absolutize_services(doc: &mut Mapping, dir: &Path) {
                     _ => {}
                 }
             }
+        }
+        match svc.get_mut("build") {
+            Some(Value::String(s)) if s.starts_with('.') => *s = abs(s),
+            Some(Value::Mapping(b)) => match b.get_mut("context") {
+                Some(Value::String(c)) if c.starts_with('.') => *c = abs(c),
+                None => {
+                    b.insert(Value::from("context"), Value::from(abs(".")));
+                }
+                _ => {}
+            },
+            _ => {}
         }
         match svc.get_mut("env_file") {
             Some(Value::String(s)) => *s = abs(s),

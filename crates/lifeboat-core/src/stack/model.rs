@@ -66,6 +66,9 @@ pub struct Service {
     pub image: Option<String>,
     /// Has a `build:` section.
     pub build: bool,
+    /// The folder its image is built from (`build:` or `build.context`), when it is a local
+    /// folder (not a Git or HTTP URL).
+    pub build_context: Option<std::path::PathBuf>,
     /// `container_name:`, if set.
     pub container_name: Option<String>,
     /// The profiles that enable it (empty: always enabled).
