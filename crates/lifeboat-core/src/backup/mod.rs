@@ -751,6 +751,17 @@ pub fn plan(
     Ok((out, warnings))
 }
 
+/// Whether a file starts with a whole age header (its intro line and a first stanza), so
+/// failing to decrypt it means another key rather than damage.
+fn has_age_header(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 128];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok()
+        && head.starts_with(b"age-encryption.org/v1\n-> ")
+}
+
 /// What a backup to `dest` never reads: `dest` itself and Lifeboat's own folder, as the
 /// walk meets them (symlinks resolved).
 fn never_read(dest: &Path) -> Vec<PathBuf> {
@@ -1067,11 +1078,24 @@ fn backup_once(
             }
         }
     }
-    // The newest snapshot that can be read: one with a damaged manifest is not needed.
+    // The newest snapshot that can be read: one with a damaged manifest is not needed. When
+    // none opens with this key, it is the wrong key, not damage.
+    let mut unreadable = None;
     let previous = manifest_paths(&opts.dest, &project.name)
         .iter()
         .rev()
-        .find_map(|p| Manifest::read(p, identity).ok());
+        .find_map(|p| match Manifest::read(p, identity) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                unreadable.get_or_insert(e);
+                None
+            }
+        });
+    if let (None, Some(e @ ManifestError::Archive(ArchiveError::Decrypt { .. }))) =
+        (&previous, unreadable)
+    {
+        return Err(e.into());
+    }
 
     let mut warnings = notes;
     let mut ctx = PlanContext {
@@ -1362,11 +1386,32 @@ fn backup_once(
                     // size earlier manifests record).
                     let existing = std::fs::metadata(&final_path).ok().map(|m| m.len());
                     let known_damaged = damaged.as_ref().is_some_and(|(a, _)| *a == name);
+                    let other_key = existing.is_some()
+                        && !known_damaged
+                        && has_age_header(&final_path)
+                        && matches!(
+                            archive::open(&final_path, identity).map(|_| ()),
+                            Err(ArchiveError::Decrypt { .. })
+                        );
                     let keep_existing = match existing {
-                        Some(n) if n != written.bytes_stored && !known_damaged => {
-                            archive::hash_archive(&final_path, identity).is_ok_and(|(sha, n)| {
-                                sha == written.sha256 && n == written.bytes_in
-                            })
+                        Some(n) if (n != written.bytes_stored || other_key) && !known_damaged => {
+                            match archive::hash_archive(&final_path, identity) {
+                                Ok((sha, n)) => sha == written.sha256 && n == written.bytes_in,
+                                // Encrypted to another key: other snapshots may need it as
+                                // it is, so it is not replaced.
+                                Err(ArchiveError::Decrypt { .. }) => {
+                                    return Err(BackupError::Capture {
+                                        component: c.name.clone(),
+                                        reason: format!(
+                                            "{} already holds this archive encrypted to another key; \
+                                             back up with the key its backups were made with, or to \
+                                             another folder",
+                                            opts.dest.display()
+                                        ),
+                                    });
+                                }
+                                Err(_) => false,
+                            }
                         }
                         _ => false,
                     };
