@@ -21,8 +21,12 @@ use crate::warning::{Warning, WarningCode};
 pub struct Entry {
     /// Where it is.
     pub path: PathBuf,
-    /// Its name in the archive (relative, `/`-separated).
+    /// Its name in the archive (relative, `/`-separated), for people: invalid UTF-8 shown
+    /// as U+FFFD.
     pub name: String,
+    /// Its name in the archive exactly: Linux file names are bytes, and the archive keeps
+    /// them as they are.
+    pub raw: PathBuf,
     /// Its metadata (not following symlinks).
     pub meta: Metadata,
 }
@@ -39,9 +43,18 @@ pub fn may_be_sqlite(meta: &Metadata) -> bool {
 /// The name a host path gets in archives: relative to the stack folder when inside it, else
 /// under `_host/` with its absolute path.
 pub fn archive_name(path: &Path, stack_dir: &Path) -> String {
+    archive_raw(path, stack_dir).to_string_lossy().into_owned()
+}
+
+/// [`archive_name`], byte for byte.
+pub fn archive_raw(path: &Path, stack_dir: &Path) -> PathBuf {
     match path.strip_prefix(stack_dir) {
-        Ok(rel) => rel.to_string_lossy().into_owned(),
-        Err(_) => format!("_host{}", path.display()),
+        Ok(rel) => rel.to_owned(),
+        Err(_) => {
+            let mut raw = std::ffi::OsString::from("_host");
+            raw.push(path.as_os_str());
+            PathBuf::from(raw)
+        }
     }
 }
 
@@ -74,18 +87,14 @@ impl<'a> Namer<'a> {
         }
     }
 
-    /// The archive name of `path`.
-    pub fn name(&self, path: &Path) -> String {
+    /// The archive name of `path`, byte for byte.
+    pub fn raw(&self, path: &Path) -> PathBuf {
         for (dir, prefix) in self.volumes {
             if let Ok(rest) = path.strip_prefix(dir) {
-                return if rest.as_os_str().is_empty() {
-                    prefix.clone()
-                } else {
-                    format!("{prefix}/{}", rest.to_string_lossy())
-                };
+                return Path::new(prefix).join(rest);
             }
         }
-        archive_name(path, self.stack_dir)
+        archive_raw(path, self.stack_dir)
     }
 }
 
@@ -109,8 +118,10 @@ pub fn collect_named(
                     continue;
                 }
                 if let Ok(meta) = fs::symlink_metadata(&parent) {
+                    let raw = archive_raw(&parent, stack_dir);
                     out.push(Entry {
-                        name: archive_name(&parent, stack_dir),
+                        name: raw.to_string_lossy().into_owned(),
+                        raw,
                         path: parent.clone(),
                         meta,
                     });
@@ -142,9 +153,11 @@ fn walk(path: &Path, namer: &Namer<'_>, out: &mut Vec<Entry>, warnings: &mut Vec
         }
     };
     let is_dir = meta.is_dir();
+    let raw = namer.raw(path);
     out.push(Entry {
         path: path.to_owned(),
-        name: namer.name(path),
+        name: raw.to_string_lossy().into_owned(),
+        raw,
         meta,
     });
     if !is_dir {
@@ -171,6 +184,10 @@ pub fn fingerprint(entries: &[Entry]) -> String {
         // A folder's times change whenever a file inside is added or removed (Lifeboat's own
         // SQLite copies included); the names below it already show that, so only its mode
         // and owner count.
+        // A name that is not UTF-8 counts by its bytes (two such names may show alike).
+        if e.raw.to_str().is_none() {
+            h.update(e.raw.as_os_str().as_encoded_bytes());
+        }
         if e.meta.is_dir() {
             h.update(format!("{}/\0{}\n", e.name, owner(&e.meta)));
             continue;
@@ -250,8 +267,9 @@ fn owner(_m: &Metadata) -> String {
 /// What writing a component's tar stream produced.
 #[derive(Debug, Default)]
 pub struct Captured {
-    /// Regular files written, with sizes and mtimes (Unix seconds) when known.
-    pub files: Vec<(String, u64, Option<i64>)>,
+    /// Regular files written: name, size, mtime (Unix seconds) when known, and the name's
+    /// bytes when they are not UTF-8.
+    pub files: Vec<(String, u64, Option<i64>, Option<Vec<u8>>)>,
     /// SQLite databases captured through the online backup API.
     pub sqlite: Vec<String>,
 }
@@ -336,7 +354,7 @@ pub fn write_entries<W: Write>(
     cancel: &CancelToken,
     warnings: &mut Vec<Warning>,
 ) -> Result<(), CaptureError> {
-    let mut links: HashMap<(u64, u64), String> = HashMap::new();
+    let mut links: HashMap<(u64, u64), PathBuf> = HashMap::new();
     // SQLite databases captured by copy: their -wal/-shm/-journal files are not needed.
     let sqlite_names: Vec<String> = entries
         .iter()
@@ -359,16 +377,18 @@ pub fn write_entries<W: Write>(
         header.set_metadata_in_mode(&e.meta, tar::HeaderMode::Complete);
         if ft.is_dir() {
             header.set_size(0);
-            tar.append_data(&mut header, format!("{}/", e.name), io::empty())?;
+            let mut dir = e.raw.clone().into_os_string();
+            dir.push("/");
+            tar.append_data(&mut header, dir, io::empty())?;
         } else if ft.is_symlink() {
             let target = fs::read_link(&e.path)?;
             header.set_size(0);
-            tar.append_link(&mut header, &e.name, target)?;
+            tar.append_link(&mut header, &e.raw, target)?;
         } else if ft.is_file() {
-            if let Some(first) = hard_link_of(&e.meta, &e.name, &mut links) {
+            if let Some(first) = hard_link_of(&e.meta, &e.raw, &mut links) {
                 header.set_entry_type(tar::EntryType::Link);
                 header.set_size(0);
-                tar.append_link(&mut header, &e.name, first)?;
+                tar.append_link(&mut header, &e.raw, first)?;
                 continue;
             }
             if sqlite_names.contains(&e.name) {
@@ -391,14 +411,14 @@ pub fn write_entries<W: Write>(
                     let len = fs::metadata(copy.path())?.len();
                     header.set_size(len);
                     let f = fs::File::open(copy.path())?;
-                    tar.append_data(&mut header, &e.name, Exact::new(f, len))?;
+                    tar.append_data(&mut header, &e.raw, Exact::new(f, len))?;
                     Ok(len)
                 })();
                 drop(copy);
                 let len = result?;
                 captured
                     .files
-                    .push((e.name.clone(), len, mtime_secs(&e.meta)));
+                    .push((e.name.clone(), len, mtime_secs(&e.meta), not_utf8(&e.raw)));
                 captured.sqlite.push(e.name.clone());
                 progress.advance(1, len);
                 continue;
@@ -418,7 +438,7 @@ pub fn write_entries<W: Write>(
             };
             let len = e.meta.len();
             let mut reader = Exact::new(f, len);
-            tar.append_data(&mut header, &e.name, &mut reader)?;
+            tar.append_data(&mut header, &e.raw, &mut reader)?;
             if reader.mismatch {
                 warnings.push(
                     Warning::new(
@@ -434,7 +454,7 @@ pub fn write_entries<W: Write>(
             }
             captured
                 .files
-                .push((e.name.clone(), len, mtime_secs(&e.meta)));
+                .push((e.name.clone(), len, mtime_secs(&e.meta), not_utf8(&e.raw)));
             progress.advance(1, len);
         } else {
             warnings.push(
@@ -450,6 +470,13 @@ pub fn write_entries<W: Write>(
         }
     }
     Ok(())
+}
+
+/// The bytes of a name that is not UTF-8 (for the manifest, which shows names as text).
+pub fn not_utf8(raw: &Path) -> Option<Vec<u8>> {
+    raw.to_str()
+        .is_none()
+        .then(|| raw.as_os_str().as_encoded_bytes().to_vec())
 }
 
 /// Appends a file of `len` bytes read from `content` under `name` (mode 0600, owned by the
@@ -489,7 +516,7 @@ pub fn append_generated<W: Write>(
             "{name} changed size while it was archived"
         ))));
     }
-    captured.files.push((name.to_owned(), len, None));
+    captured.files.push((name.to_owned(), len, None, None));
     progress.advance(1, len);
     Ok(())
 }
@@ -520,15 +547,11 @@ pub fn append_engine_tar<W: Write>(
     warnings: &mut Vec<Warning>,
 ) -> Result<(), CaptureError> {
     let EnginePlace { prefix, live } = place;
-    let rename = |p: &Path| -> Option<String> {
+    // Byte for byte: the engine's names are Linux file names too.
+    let rename = |p: &Path| -> Option<PathBuf> {
         let mut comps = p.components();
         comps.next()?;
-        let rest = comps.as_path();
-        Some(if rest.as_os_str().is_empty() {
-            prefix.to_owned()
-        } else {
-            format!("{prefix}/{}", rest.to_string_lossy())
-        })
+        Some(Path::new(prefix).join(comps.as_path()))
     };
     let mut archive = tar::Archive::new(source);
     for entry in archive.entries()? {
@@ -537,24 +560,27 @@ pub fn append_engine_tar<W: Write>(
         }
         let mut entry = entry?;
         let path = entry.path()?.into_owned();
-        let Some(name) = rename(&path) else {
+        let Some(raw) = rename(&path) else {
             continue;
         };
+        let name = raw.to_string_lossy().into_owned();
         let mut header = entry.header().clone();
         let kind = header.entry_type();
         match kind {
             tar::EntryType::Directory => {
                 header.set_size(0);
-                tar.append_data(&mut header, format!("{name}/"), io::empty())?;
+                let mut dir = raw.clone().into_os_string();
+                dir.push("/");
+                tar.append_data(&mut header, dir, io::empty())?;
             }
             tar::EntryType::Symlink => {
                 let target = entry.link_name()?.unwrap_or_default().into_owned();
-                tar.append_link(&mut header, &name, target)?;
+                tar.append_link(&mut header, &raw, target)?;
             }
             tar::EntryType::Link => {
                 let target = entry.link_name()?.unwrap_or_default().into_owned();
                 let target = rename(&target).unwrap_or_default();
-                tar.append_link(&mut header, &name, target)?;
+                tar.append_link(&mut header, &raw, target)?;
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 let len = entry.size();
@@ -572,10 +598,10 @@ pub fn append_engine_tar<W: Write>(
                 }
                 tar.append_data(
                     &mut header,
-                    &name,
+                    &raw,
                     &mut io::Cursor::new(head).chain(&mut entry),
                 )?;
-                captured.files.push((name, len, mtime));
+                captured.files.push((name, len, mtime, not_utf8(&raw)));
                 progress.advance(1, len);
             }
             _ => warnings.push(Warning::new(
@@ -590,9 +616,9 @@ pub fn append_engine_tar<W: Write>(
 #[cfg(unix)]
 fn hard_link_of(
     meta: &Metadata,
-    name: &str,
-    seen: &mut HashMap<(u64, u64), String>,
-) -> Option<String> {
+    name: &Path,
+    seen: &mut HashMap<(u64, u64), PathBuf>,
+) -> Option<PathBuf> {
     use std::os::unix::fs::MetadataExt;
     if meta.nlink() < 2 {
         return None;
@@ -609,9 +635,9 @@ fn hard_link_of(
 #[cfg(not(unix))]
 fn hard_link_of(
     _meta: &Metadata,
-    _name: &str,
-    _seen: &mut HashMap<(u64, u64), String>,
-) -> Option<String> {
+    _name: &Path,
+    _seen: &mut HashMap<(u64, u64), PathBuf>,
+) -> Option<PathBuf> {
     None
 }
 

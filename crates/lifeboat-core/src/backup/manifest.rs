@@ -74,6 +74,10 @@ pub struct FileEntry {
     /// changed files from unchanged ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtime: Option<i64>,
+    /// The name's bytes in hex, when they are not UTF-8 (`path` then shows them as
+    /// U+FFFD): Linux file names are bytes, and the archive keeps them exactly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw: Option<String>,
 }
 
 /// One component of a snapshot.

@@ -1071,9 +1071,10 @@ fn backup_once(
     if lock.try_lock().is_err() {
         return Err(BackupError::Busy(project.name.clone()));
     }
-    if let Ok(rd) = std::fs::read_dir(&archives_dir) {
-        for e in rd.filter_map(Result::ok) {
-            if e.file_name().to_string_lossy().ends_with(".partial") {
+    for dir in [&archives_dir, &snapshots_dir] {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".partial") || name.ends_with(".tmp") {
                 let _ = std::fs::remove_file(e.path());
             }
         }
@@ -1505,7 +1506,12 @@ fn backup_once(
                         files: captured
                             .files
                             .into_iter()
-                            .map(|(path, bytes, mtime)| FileEntry { path, bytes, mtime })
+                            .map(|(path, bytes, mtime, raw)| FileEntry {
+                                path,
+                                bytes,
+                                mtime,
+                                raw: raw.map(|r| archive::hex(&r)),
+                            })
                             .collect(),
                         incomplete: warnings.iter().filter(|w| is_missing(w)).count()
                             > missing_before,

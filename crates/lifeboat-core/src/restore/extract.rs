@@ -77,18 +77,21 @@ fn io_at(path: &Path) -> impl FnOnce(io::Error) -> ExtractError + '_ {
     }
 }
 
-/// Splits an entry name into normal components, refusing absolute names and `..`.
-fn components(name: &str) -> Result<Vec<&str>, String> {
+/// Splits an entry name (bytes, as Linux file names are) into normal components, refusing
+/// absolute names and `..`.
+fn components(name: &[u8]) -> Result<Vec<&std::ffi::OsStr>, String> {
     if name.len() > MAX_NAME {
         return Err("the name is longer than any real path".into());
     }
-    if name.contains('\0') {
+    if name.contains(&0) {
         return Err("the name contains a NUL byte".into());
     }
+    // On Unix any bytes make a name; elsewhere a name that is not UTF-8 is refused.
+    let path = os_path(name).ok_or("the name is not UTF-8")?;
     let mut out = Vec::new();
-    for c in Path::new(name).components() {
+    for c in path.components() {
         match c {
-            Component::Normal(s) => out.push(s.to_str().ok_or("the name is not UTF-8")?),
+            Component::Normal(s) => out.push(s),
             Component::CurDir => {}
             Component::ParentDir => return Err("the name goes up with `..`".into()),
             Component::RootDir | Component::Prefix(_) => {
@@ -99,15 +102,33 @@ fn components(name: &str) -> Result<Vec<&str>, String> {
     Ok(out)
 }
 
+#[cfg(unix)]
+fn os_path(name: &[u8]) -> Option<&Path> {
+    use std::os::unix::ffi::OsStrExt;
+    Some(Path::new(std::ffi::OsStr::from_bytes(name)))
+}
+
+#[cfg(not(unix))]
+fn os_path(name: &[u8]) -> Option<&Path> {
+    std::str::from_utf8(name).ok().map(Path::new)
+}
+
 /// The slot of `parts` and the rest of the name inside it; `None` for a parent folder of a
 /// slot (recorded by backups so stock `tar` recreates it, not restored on its own).
 fn slot_of<'a, 'p>(
     slots: &'a [SlotTarget],
-    parts: &'p [&'p str],
-) -> Result<Option<(&'a SlotTarget, &'p [&'p str])>, String> {
+    parts: &'p [&'p std::ffi::OsStr],
+) -> Result<Option<(&'a SlotTarget, &'p [&'p std::ffi::OsStr])>, String> {
+    let split = |prefix: &'a str| -> Vec<&'a std::ffi::OsStr> {
+        prefix
+            .split('/')
+            .filter(|p| !p.is_empty())
+            .map(std::ffi::OsStr::new)
+            .collect()
+    };
     let mut best: Option<(&SlotTarget, usize)> = None;
     for s in slots {
-        let sp: Vec<&str> = s.prefix.split('/').filter(|p| !p.is_empty()).collect();
+        let sp = split(&s.prefix);
         if parts.len() >= sp.len()
             && parts[..sp.len()] == sp[..]
             && best.is_none_or(|(_, n)| sp.len() > n)
@@ -119,7 +140,7 @@ fn slot_of<'a, 'p>(
         return Ok(Some((s, &parts[n..])));
     }
     let is_parent = slots.iter().any(|s| {
-        let sp: Vec<&str> = s.prefix.split('/').filter(|p| !p.is_empty()).collect();
+        let sp = split(&s.prefix);
         sp.len() > parts.len() && sp[..parts.len()] == parts[..]
     });
     if is_parent {
@@ -172,7 +193,7 @@ pub fn extract(
             name: name.clone(),
             why,
         };
-        let parts = components(&name).map_err(&refuse)?;
+        let parts = components(&name_bytes).map_err(&refuse)?;
         let Some((slot, rest)) = slot_of(slots, &parts).map_err(&refuse)? else {
             continue;
         };
@@ -270,11 +291,11 @@ pub fn extract(
             }
             tar::EntryType::Link => {
                 let target = entry
-                    .link_name()
-                    .map_err(damaged)?
-                    .ok_or_else(|| refuse("a hard link without a target".into()))?;
-                let tname = target.to_string_lossy().into_owned();
-                let tparts = components(&tname).map_err(&refuse)?;
+                    .link_name_bytes()
+                    .ok_or_else(|| refuse("a hard link without a target".into()))?
+                    .into_owned();
+                let tname = String::from_utf8_lossy(&target).into_owned();
+                let tparts = components(&target).map_err(&refuse)?;
                 let tdest = match slot_of(slots, &tparts).map_err(&refuse)? {
                     Some((ts, trest)) if std::ptr::eq(ts, slot) => {
                         trest.iter().fold(ts.staged.clone(), |p, c| p.join(c))
@@ -408,13 +429,26 @@ fn symlink(_target: &Path, at: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ffi::OsStr;
+
+    fn os(parts: &[&'static str]) -> Vec<&'static OsStr> {
+        parts.iter().map(|p| OsStr::new(*p)).collect()
+    }
 
     #[test]
     fn names_that_leave_the_target_are_refused() {
-        assert!(components("../etc/passwd").is_err());
-        assert!(components("data/../../x").is_err());
-        assert!(components("/etc/passwd").is_err());
-        assert_eq!(components("./data/a").unwrap(), vec!["data", "a"]);
+        assert!(components(b"../etc/passwd").is_err());
+        assert!(components(b"data/../../x").is_err());
+        assert!(components(b"/etc/passwd").is_err());
+        assert_eq!(components(b"./data/a").unwrap(), os(&["data", "a"]));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn names_are_bytes() {
+        use std::os::unix::ffi::OsStrExt;
+        let got = components(b"data/caf\xe9").unwrap();
+        assert_eq!(got[1].as_bytes(), b"caf\xe9");
     }
 
     #[test]
@@ -433,11 +467,13 @@ mod tests {
                 staged: "/s/3".into(),
             },
         ];
-        let (s, rest) = slot_of(&slots, &["data", "db", "x"]).unwrap().unwrap();
-        assert_eq!((s.prefix.as_str(), rest), ("data/db", &["x"][..]));
-        let (s, rest) = slot_of(&slots, &["data", "y"]).unwrap().unwrap();
-        assert_eq!((s.prefix.as_str(), rest), ("data", &["y"][..]));
-        assert!(slot_of(&slots, &["srv", "app"]).unwrap().is_none());
-        assert!(slot_of(&slots, &["etc"]).is_err());
+        let name = os(&["data", "db", "x"]);
+        let (s, rest) = slot_of(&slots, &name).unwrap().unwrap();
+        assert_eq!((s.prefix.as_str(), rest), ("data/db", &os(&["x"])[..]));
+        let name = os(&["data", "y"]);
+        let (s, rest) = slot_of(&slots, &name).unwrap().unwrap();
+        assert_eq!((s.prefix.as_str(), rest), ("data", &os(&["y"])[..]));
+        assert!(slot_of(&slots, &os(&["srv", "app"])).unwrap().is_none());
+        assert!(slot_of(&slots, &os(&["etc"])).is_err());
     }
 }

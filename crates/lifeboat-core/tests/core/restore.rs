@@ -437,6 +437,7 @@ fn forged_snapshot(
                 path: "data/ok.txt".into(),
                 bytes: 2,
                 mtime: None,
+                raw: None,
             }],
         }],
         warnings: Vec::new(),
