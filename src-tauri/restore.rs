@@ -235,8 +235,14 @@ pub async fn undo_restore(
             return Err(restore::RestoreError::NothingToUndo.into());
         }
         let engine = BlockingEngine::connect(None, handle).ok();
-        let identity = keys::load(None)?.0;
-        Ok(restore::undo(&state.catalog, engine.as_ref(), &identity)?)
+        // Undo needs the key only to load a database's earlier content back.
+        let identity = keys::load(None).ok().map(|(id, _)| id);
+        Ok(restore::undo(
+            &state.catalog,
+            Some(std::path::Path::new(&record.dir)),
+            engine.as_ref(),
+            identity.as_ref(),
+        )?)
     })
     .await
 }

@@ -36,10 +36,23 @@ pub fn run(args: RestoreArgs) -> ExitCode {
     finish_json(
         json,
         (|| {
-            let identity = keys::load(args.identity.as_deref())?.0;
             let catalog = Arc::new(Catalog::open_default()?);
             if args.undo {
-                let report = restore::undo(&catalog, args.engine.as_ref(), &identity)?;
+                // The folder's own record of its last restore (`--into DIR`, or the current
+                // folder when it has one), else the catalog's. The key is needed only to load
+                // a database's earlier content back.
+                let cwd = std::env::current_dir().unwrap_or_default();
+                let at = args
+                    .into
+                    .clone()
+                    .or_else(|| restore::last_restore_at(&cwd).map(|_| cwd));
+                let identity = keys::load(args.identity.as_deref()).ok().map(|(id, _)| id);
+                let report = restore::undo(
+                    &catalog,
+                    at.as_deref(),
+                    args.engine.as_ref(),
+                    identity.as_ref(),
+                )?;
                 if args.json {
                     return print_json(&report);
                 }
@@ -59,6 +72,10 @@ pub fn run(args: RestoreArgs) -> ExitCode {
                         .into(),
                 );
             };
+            let identity = keys::load(args.identity.as_deref())?.0;
+            if let Some(into) = &args.into {
+                recover_at(into, args.engine.as_ref(), &identity);
+            }
             let opts = RestoreOptions {
                 from,
                 snapshot,
@@ -70,7 +87,13 @@ pub fn run(args: RestoreArgs) -> ExitCode {
                 engine: args.engine,
                 catalog: Some(catalog),
             };
-            let plan = restore::plan(&opts, &identity)?;
+            let mut plan = restore::plan(&opts, &identity)?;
+            // A restore into this folder that a crash interrupted (recorded in the folder,
+            // whoever ran it) is put back first, and the plan made again.
+            if restore::interrupted_at(Path::new(&plan.target)) {
+                recover_at(Path::new(&plan.target), opts.engine.as_ref(), &identity);
+                plan = restore::plan(&opts, &identity)?;
+            }
             if args.dry_run {
                 if args.json {
                     return print_json(&plan);
@@ -224,6 +247,17 @@ fn print_plan(p: &RestorePlan) {
     }
     for pr in &p.problems {
         println!("  problem: {pr}");
+    }
+}
+
+/// Finishes a restore into `target` a crash interrupted, as the folder records it.
+pub fn recover_at(
+    target: &Path,
+    engine: Option<&BlockingEngine>,
+    identity: &age::x25519::Identity,
+) {
+    for line in restore::recover_at(target, engine, Some(identity)) {
+        eprintln!("lifeboat: {line}");
     }
 }
 

@@ -107,8 +107,11 @@ pub fn backup(
                 files: files.iter().map(|f| cwd.join(f)).collect(),
                 use_process_env: true,
             };
-            let project = lifeboat_core::stack::load(stack_dir, &load)?;
             let identity = identity(id)?;
+            // A restore into this folder that a crash interrupted is put back first: backing
+            // up a half-restored stack would keep the damage.
+            crate::restore::recover_at(stack_dir, engine.as_ref(), &identity);
+            let project = lifeboat_core::stack::load(stack_dir, &load)?;
             let opts = BackupOptions {
                 only,
                 mode,

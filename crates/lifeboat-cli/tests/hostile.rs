@@ -966,3 +966,104 @@ fn file_names_are_kept_as_bytes() {
         "the hard link is a hard link again"
     );
 }
+
+/// Item 13: crash recovery of an interrupted restore depended on `LIFEBOAT_HOME`. The
+/// restore's record lives in the stack's own `.lifeboat/`, so a Lifeboat with another home
+/// (another user, a fresh catalog) finds it: the next backup puts the stack back as it was
+/// before the interrupted restore, and `restore --undo` undoes a restore made elsewhere.
+#[test]
+fn an_interrupted_restore_is_finished_by_any_lifeboat() {
+    let p = Place::new(
+        "services:\n  app:\n    image: busybox\n    volumes: ['./data:/data', './conf:/conf']\n",
+    );
+    write(&p.stack.join("data/v.txt"), "snapshot\n");
+    write(&p.stack.join("conf/c.txt"), "snapshot conf\n");
+    p.backup_ok(&[]);
+    write(&p.stack.join("data/v.txt"), "now\n");
+    write(&p.stack.join("conf/c.txt"), "now conf\n");
+    let dest = p.dest.to_str().unwrap();
+    let out = p
+        .lifeboat()
+        .env("LIFEBOAT_FAILPOINT", "restore:swapped-1")
+        .args(["restore", "latest", "--from", dest, "--yes", "--no-docker"])
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "the restore was killed: {}",
+        text(&out)
+    );
+
+    // Another home: its catalog knows nothing of that restore.
+    let other_home = p.root.join("other-home");
+    let out = p
+        .lifeboat()
+        .env("LIFEBOAT_HOME", &other_home)
+        .args([
+            "backup",
+            p.stack.to_str().unwrap(),
+            "--to",
+            dest,
+            "--no-docker",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("was interrupted"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(p.stack.join("data/v.txt")).unwrap(),
+        "now\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(p.stack.join("conf/c.txt")).unwrap(),
+        "now conf\n"
+    );
+    assert!(p.stack.join("compose.yaml").is_file());
+
+    // A whole restore by the first home, undone by the other one, from the stack folder,
+    // with no key at hand (undo of files needs none).
+    let out = p.run(&["restore", "--from", dest, "latest", "--yes", "--no-docker"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_to_string(p.stack.join("data/v.txt")).unwrap(),
+        "now\n"
+    );
+    write(&p.stack.join("data/v.txt"), "edited after\n");
+    let out = p.run(&[
+        "restore",
+        "--from",
+        dest,
+        latest_but_one(&p).as_str(),
+        "--yes",
+        "--no-docker",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_to_string(p.stack.join("data/v.txt")).unwrap(),
+        "snapshot\n"
+    );
+    let out = p
+        .lifeboat()
+        .env("LIFEBOAT_HOME", &other_home)
+        .env_remove("LIFEBOAT_IDENTITY")
+        .current_dir(&p.stack)
+        .args(["restore", "--undo", "--no-docker"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_to_string(p.stack.join("data/v.txt")).unwrap(),
+        "edited after\n"
+    );
+}
+
+/// The id of the oldest snapshot in the place's destination.
+fn latest_but_one(p: &Place) -> String {
+    let out = p.run(&["snapshots", "--to", p.dest.to_str().unwrap(), "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v[0]["snapshot"].as_str().unwrap().to_owned()
+}

@@ -149,6 +149,14 @@ impl Journal {
         crate::archive::commit(&tmp, &path)
     }
 
+    /// Whether it stopped before it finished or was rolled back (a crash).
+    pub fn is_unfinished(&self) -> bool {
+        matches!(
+            self.state,
+            State::Staging | State::Swapping | State::Loading
+        )
+    }
+
     /// Reads a journal.
     ///
     /// # Errors

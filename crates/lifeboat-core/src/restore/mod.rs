@@ -2034,6 +2034,62 @@ pub fn last_restore(catalog: &Catalog) -> Option<Journal> {
     Journal::load(Path::new(&dir)).ok()
 }
 
+/// The newest restore recorded in the folder `target` itself (its `.lifeboat/restore/`),
+/// whichever Lifeboat (user, catalog) made it.
+pub fn last_restore_at(target: &Path) -> Option<Journal> {
+    let restores = target.join(".lifeboat").join("restore");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&restores)
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.join("journal.json").is_file())
+        .collect();
+    dirs.sort();
+    dirs.iter().rev().find_map(|d| Journal::load(d).ok())
+}
+
+/// Whether `target` holds a restore that was interrupted (crash, `kill -9`, power loss).
+pub fn interrupted_at(target: &Path) -> bool {
+    last_restore_at(target).is_some_and(|j| j.is_unfinished())
+}
+
+/// Finishes the interrupted restore recorded in `target`, as [`recover`] does for the
+/// catalog's, and starts the services it had stopped.
+pub fn recover_at(
+    target: &Path,
+    engine: Option<&BlockingEngine>,
+    identity: Option<&age::x25519::Identity>,
+) -> Vec<String> {
+    let Some(journal) = last_restore_at(target).filter(Journal::is_unfinished) else {
+        return Vec::new();
+    };
+    let (services, stack) = (journal.services.clone(), journal.stack.clone());
+    let mut said = recover_journal(journal, engine, identity);
+    if services.is_empty() {
+        return said;
+    }
+    let started = engine
+        .ok_or_else(|| "Docker cannot be reached".to_owned())
+        .and_then(|e| {
+            let containers = e.project_containers(&stack).map_err(|e| e.to_string())?;
+            for c in containers.iter().filter(|c| services.contains(&c.service)) {
+                if !e.is_running(&c.id).unwrap_or(false) {
+                    e.start(&c.id).map_err(|e| e.to_string())?;
+                }
+            }
+            Ok(())
+        });
+    if let Err(why) = started {
+        said.push(format!(
+            "{} stopped for that restore and could not be started ({why}); start them with \
+             `docker compose up -d` in {}.",
+            services.join(", "),
+            target.display()
+        ));
+    }
+    said
+}
+
 /// Undoes the last finished restore: its old content goes back in place, databases it
 /// loaded get their earlier content back, and its services are stopped for it and started
 /// again.
@@ -2042,11 +2098,28 @@ pub fn last_restore(catalog: &Catalog) -> Option<Journal> {
 /// [`RestoreError::NothingToUndo`], or what failed while putting things back.
 pub fn undo(
     catalog: &Arc<Catalog>,
+    at: Option<&Path>,
     engine: Option<&BlockingEngine>,
-    identity: &age::x25519::Identity,
+    identity: Option<&age::x25519::Identity>,
 ) -> Result<UndoReport, RestoreError> {
-    let Some(mut journal) = last_restore(catalog).filter(|j| j.state == State::Done) else {
+    // The last restore the folder itself records (whoever made it: another user, another
+    // LIFEBOAT_HOME), else the catalog's.
+    let journal = match at {
+        Some(at) => last_restore_at(at),
+        None => last_restore(catalog),
+    };
+    let Some(mut journal) = journal.filter(|j| j.state == State::Done) else {
         return Err(RestoreError::NothingToUndo);
+    };
+    let identity = match (identity, journal.loads.is_empty()) {
+        (Some(id), _) => Some(id),
+        (None, true) => None,
+        (None, false) => {
+            return Err(RestoreError::Load {
+                service: journal.loads[0].service.clone(),
+                reason: "the backup key is needed to load its earlier database content back".into(),
+            })
+        }
     };
     let lock_path = journal
         .dir
@@ -2076,8 +2149,10 @@ pub fn undo(
         .iter()
         .map(|l| (l.service.clone(), recipe_of_safety(l)))
         .collect();
-    let result = roll_back_slots(&journal.slots, engine)
-        .and_then(|()| roll_back_loads(&journal.loads, engine, identity, &recipes));
+    let result = roll_back_slots(&journal.slots, engine).and_then(|()| match identity {
+        Some(id) => roll_back_loads(&journal.loads, engine, id, &recipes),
+        None => Ok(()),
+    });
     let stopped = stopper
         .as_ref()
         .map(cold::Stopper::services)
@@ -2108,8 +2183,7 @@ pub fn undo(
 
 /// Whether the last restore was interrupted and [`recover`] has work to do.
 pub fn interrupted(catalog: &Catalog) -> bool {
-    last_restore(catalog)
-        .is_some_and(|j| matches!(j.state, State::Staging | State::Swapping | State::Loading))
+    last_restore(catalog).is_some_and(|j| j.is_unfinished())
 }
 
 /// Finishes a restore that was killed: puts every swapped path back and, for databases
@@ -2120,9 +2194,18 @@ pub fn recover(
     engine: Option<&BlockingEngine>,
     identity: Option<&age::x25519::Identity>,
 ) -> Vec<String> {
-    let Some(mut journal) = last_restore(catalog) else {
-        return Vec::new();
-    };
+    match last_restore(catalog) {
+        Some(journal) => recover_journal(journal, engine, identity),
+        None => Vec::new(),
+    }
+}
+
+/// Puts back what an interrupted restore (in `journal`) changed.
+fn recover_journal(
+    mut journal: Journal,
+    engine: Option<&BlockingEngine>,
+    identity: Option<&age::x25519::Identity>,
+) -> Vec<String> {
     let mut said = Vec::new();
     match journal.state {
         State::Staging => {
