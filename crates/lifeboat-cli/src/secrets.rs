@@ -18,8 +18,17 @@ pub enum SecretsAction {
     List,
     /// Print one value (the only verb that shows a value).
     Get { key: String },
-    /// Set a value, read from the terminal without echo or from one line of standard input.
-    Set { key: String },
+    /// Set a value, read from the terminal without echo, from one line of standard input, or
+    /// from a file (a multi-line value such as a key).
+    Set {
+        key: String,
+        /// Read the value from this file (all of it, less one final line break).
+        #[arg(long)]
+        value_file: Option<std::path::PathBuf>,
+        /// Allow an empty value.
+        #[arg(long)]
+        allow_empty: bool,
+    },
     /// Set a strong random value (kind and length suited to the name unless given).
     Generate {
         key: String,
@@ -63,9 +72,25 @@ fn read_value(key: &str) -> Result<String> {
         }
         return Ok(v);
     }
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
-    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    let mut all = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut all)?;
+    let value = without_final_break(&all);
+    if value.contains('\n') {
+        return Err(format!(
+            "standard input holds {} lines and a value is one line; nothing was written. For a \
+             value of several lines (a key), use `--value-file FILE`",
+            value.lines().count()
+        )
+        .into());
+    }
+    Ok(value.to_owned())
+}
+
+/// `text` less one final `\n` or `\r\n`.
+fn without_final_break(text: &str) -> &str {
+    text.strip_suffix("\r\n")
+        .or_else(|| text.strip_suffix('\n'))
+        .unwrap_or(text)
 }
 
 pub fn run(stack_dir: &Path, file: &str, action: SecretsAction, json: bool) -> ExitCode {
@@ -113,8 +138,26 @@ pub fn run(stack_dir: &Path, file: &str, action: SecretsAction, json: bool) -> E
                 println!("{}", secrets::reveal(&project, file, &key)?);
                 Ok(())
             }
-            SecretsAction::Set { key } => {
-                let value = read_value(&key)?;
+            SecretsAction::Set {
+                key,
+                value_file,
+                allow_empty,
+            } => {
+                let value = match value_file {
+                    Some(f) => {
+                        let text = std::fs::read_to_string(&f)
+                            .map_err(|e| format!("{}: {e}", f.display()))?;
+                        without_final_break(&text).to_owned()
+                    }
+                    None => read_value(&key)?,
+                };
+                if value.is_empty() && !allow_empty {
+                    return Err(format!(
+                        "the value for {key} is empty (nothing on standard input?); nothing was \
+                         written. Use --allow-empty to set an empty value"
+                    )
+                    .into());
+                }
                 let copy = secrets::set(&project, file, &key, &value)?;
                 say_saved(file, &key, copy.as_deref(), json)
             }

@@ -1067,3 +1067,121 @@ fn latest_but_one(p: &Place) -> String {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     v[0]["snapshot"].as_str().unwrap().to_owned()
 }
+
+/// Item 16, the smaller ones: `secrets set` refuses an empty or multi-line standard input
+/// (a value file holds several lines; `--allow-empty` an empty value); a failed `--into`
+/// restore leaves no half-made folder; an `--into` restore of data kept outside the stack
+/// folder says where it went; a stale manifest `.partial` goes with the next backup.
+#[test]
+fn the_smaller_items() {
+    let outside = tempfile::tempdir().unwrap();
+    let ext = outside.path().canonicalize().unwrap().join("media");
+    write(&ext.join("photo.jpg"), "jpeg\n");
+    let p = Place::new(&format!(
+        "services:\n  app:\n    image: busybox\n    environment:\n      TOKEN: ${{TOKEN}}\n    volumes: ['./data:/data', '{}:/media']\n",
+        ext.display()
+    ));
+    write(&p.stack.join(".env"), "TOKEN=before\n");
+    write(&p.stack.join("data/v.txt"), "v\n");
+    let set = |stdin: &str, extra: &[&str]| {
+        let mut child = p
+            .lifeboat()
+            .arg("secrets")
+            .arg(&p.stack)
+            .args(["set", "TOKEN"])
+            .args(extra)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let env = || std::fs::read_to_string(p.stack.join(".env")).unwrap();
+    for (stdin, says) in [("", "empty"), ("line one\nline two\n", "2 lines")] {
+        let out = set(stdin, &[]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(says),
+            "{}",
+            text(&out)
+        );
+        assert_eq!(env(), "TOKEN=before\n", "nothing was written");
+    }
+    let out = set("", &["--allow-empty"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(env(), "TOKEN=''\n");
+    let key_file = p.root.join("key.pem");
+    std::fs::write(&key_file, "-----BEGIN-----\nabc\n-----END-----\n").unwrap();
+    let out = set("", &["--value-file", key_file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let get = p
+        .lifeboat()
+        .arg("secrets")
+        .arg(&p.stack)
+        .args(["get", "TOKEN"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&get.stdout),
+        "-----BEGIN-----\nabc\n-----END-----\n"
+    );
+
+    // A stale manifest `.partial` (a backup killed while writing it) goes.
+    let report = p.backup_ok(&[]);
+    let stale = p
+        .dest
+        .join("app/snapshots/20200101T000000.000Z-dead.manifest.age.partial");
+    std::fs::write(&stale, "half").unwrap();
+    p.backup_ok(&[]);
+    assert!(!stale.exists());
+
+    // --into: the data kept outside the stack folder lands under _host/, and it is said.
+    let into = p.root.join("side");
+    let dest = p.dest.to_str().unwrap();
+    let out = p.run(&[
+        "restore",
+        "--from",
+        dest,
+        "latest",
+        "--into",
+        into.to_str().unwrap(),
+        "--yes",
+        "--no-docker",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let next = r["next_steps"].to_string();
+    assert!(
+        next.contains("_host") && next.contains(&ext.display().to_string()),
+        "{next}"
+    );
+    let landed = into
+        .join(format!("_host{}", ext.display()))
+        .join("photo.jpg");
+    assert_eq!(std::fs::read_to_string(landed).unwrap(), "jpeg\n");
+
+    // A failed --into restore (a damaged archive) leaves no folder behind.
+    let archive = PathBuf::from(
+        component(&report, "service-app")["archive"]
+            .as_str()
+            .unwrap(),
+    );
+    let bytes = std::fs::read(&archive).unwrap();
+    std::fs::write(&archive, &bytes[..bytes.len() / 2]).unwrap();
+    let failed = p.root.join("failed");
+    let out = p.run(&[
+        "restore",
+        "--from",
+        dest,
+        "latest",
+        "--into",
+        failed.to_str().unwrap(),
+        "--yes",
+        "--no-docker",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(!failed.exists(), "{}", text(&out));
+}

@@ -1429,6 +1429,26 @@ pub fn apply(
     if !w.plan.problems.is_empty() {
         return Err(RestoreError::Blocked(w.plan.problems.clone()));
     }
+    // A new folder for `--into` that this restore creates goes again if it fails: nothing
+    // half-made is left behind.
+    let fresh = opts.into.is_some() && std::fs::symlink_metadata(&w.target).is_err();
+    let target = w.target.clone();
+    let result = apply_worked_out(opts, w, identity, progress, cancel, clock);
+    if fresh && result.is_err() {
+        let _ = std::fs::remove_dir_all(&target);
+    }
+    result
+}
+
+/// [`apply`] of a plan worked out and found free of problems.
+fn apply_worked_out(
+    opts: &RestoreOptions,
+    w: Worked,
+    identity: &age::x25519::Identity,
+    progress: &dyn Progress,
+    cancel: &CancelToken,
+    clock: Instant,
+) -> Result<RestoreReport, RestoreError> {
     let target = w.target.clone();
     std::fs::create_dir_all(&target).map_err(io_err(&target))?;
     let restores = target.join(".lifeboat").join("restore");
@@ -1846,6 +1866,20 @@ pub fn apply(
         ));
     }
     if !w.plan.original {
+        let outside: Vec<String> = journal
+            .slots
+            .iter()
+            .filter_map(|s| s.prefix.strip_prefix("_host"))
+            .map(str::to_owned)
+            .collect();
+        if !outside.is_empty() {
+            next_steps.push(format!(
+                "The stack's data outside its folder ({}) is under {}/_host/, where its compose file \
+                 does not look: move it to those paths (or edit the compose file) before starting it.",
+                outside.join(", "),
+                target.display()
+            ));
+        }
         next_steps.push(format!(
             "Start the stack: `cd {} && docker compose up -d`.",
             target.display()
