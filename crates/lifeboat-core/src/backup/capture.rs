@@ -373,6 +373,12 @@ pub fn write_entries<W: Write>(
             continue;
         }
         let ft = e.meta.file_type();
+        if ft.is_dir() || ft.is_file() || ft.is_symlink() {
+            let records = pax_records(e);
+            if !records.is_empty() {
+                tar.append_pax_extensions(records.iter().map(|(k, v)| (k.as_str(), v.as_slice())))?;
+            }
+        }
         let mut header = tar::Header::new_gnu();
         header.set_metadata_in_mode(&e.meta, tar::HeaderMode::Complete);
         if ft.is_dir() {
@@ -470,6 +476,37 @@ pub fn write_entries<W: Write>(
         }
     }
     Ok(())
+}
+
+/// What a tar header cannot hold, as PAX records (which GNU tar and bsdtar read): the
+/// modification time's nanoseconds (`mtime`) and extended attributes, POSIX ACLs included
+/// (`SCHILY.xattr.NAME`).
+fn pax_records(e: &Entry) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    if let Some(d) = e
+        .meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .filter(|d| d.subsec_nanos() != 0)
+    {
+        out.push((
+            "mtime".to_owned(),
+            format!("{}.{:09}", d.as_secs(), d.subsec_nanos()).into_bytes(),
+        ));
+    }
+    if let Ok(names) = xattr::list(&e.path) {
+        let mut names: Vec<std::ffi::OsString> = names.collect();
+        names.sort();
+        for n in names {
+            // Keys are text in PAX; a name that is not UTF-8 cannot be recorded.
+            let (Some(key), Ok(Some(value))) = (n.to_str(), xattr::get(&e.path, &n)) else {
+                continue;
+            };
+            out.push((format!("SCHILY.xattr.{key}"), value));
+        }
+    }
+    out
 }
 
 /// The bytes of a name that is not UTF-8 (for the manifest, which shows names as text).
@@ -756,9 +793,19 @@ fn sqlite_copy(db: &Path) -> Result<SqliteCopy, CaptureError> {
     if check != "ok" {
         return Err(err(format!("the copy failed its integrity check: {check}")));
     }
-    // A self-contained file: no write-ahead log needed to read it.
+    // A self-contained file, in the database's own journal mode: a WAL database stays in
+    // WAL mode (closing the copy folds its log in and removes it), so the app finds it as
+    // it left it.
+    let mode: String = src
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .map_err(|e| err(e.to_string()))?;
+    let keep = if mode.eq_ignore_ascii_case("wal") {
+        "WAL"
+    } else {
+        "DELETE"
+    };
     let _: String = dst
-        .query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))
+        .query_row(&format!("PRAGMA journal_mode = {keep}"), [], |r| r.get(0))
         .map_err(|e| err(e.to_string()))?;
     dst.close().map_err(|(_, e)| err(e.to_string()))?;
     Ok(copy)

@@ -1727,6 +1727,7 @@ fn write_readme(dest: &Path) {
          Each STACK/archives/*.tar.gz.age file is one part of a stack (its secrets, or one service's\n\
          data): a tar archive, gzip-compressed, encrypted with age. You can restore one without Lifeboat:\n\n\
          \x20   age -d -i key.txt STACK/archives/FILE.tar.gz.age | tar -xzpf - --numeric-owner -C /path/to/stack\n\n\
+         Add `--xattrs --xattrs-include='*'` (GNU tar) to bring back extended attributes and ACLs too.\n\n\
          key.txt is your backup key. Lifeboat keeps it in your system keyring; if that is gone, recover it\n\
          from {RECOVERY_FILE} with the passphrase you chose:\n\n\
          \x20   age -d -o key.txt {RECOVERY_FILE}\n\n\

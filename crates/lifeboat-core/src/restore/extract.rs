@@ -155,7 +155,58 @@ struct DirMeta {
     path: PathBuf,
     mode: u32,
     owner: Option<(u64, u64)>,
-    mtime: i64,
+    mtime: (i64, u32),
+}
+
+/// What an entry's PAX records add to its header: the modification time to the
+/// nanosecond, and extended attributes (POSIX ACLs included).
+#[derive(Default)]
+struct Extra {
+    mtime: Option<(i64, u32)>,
+    xattrs: Vec<(String, Vec<u8>)>,
+}
+
+impl Extra {
+    fn of<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<Self> {
+        let mut out = Self::default();
+        let Some(records) = entry.pax_extensions()? else {
+            return Ok(out);
+        };
+        for r in records {
+            let r = r?;
+            let Ok(key) = r.key() else { continue };
+            if key == "mtime" {
+                out.mtime = r.value().ok().and_then(parse_pax_time);
+            } else if let Some(name) = key.strip_prefix("SCHILY.xattr.") {
+                out.xattrs.push((name.to_owned(), r.value_bytes().to_vec()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Sets the extended attributes on `path` (not following a symlink). One this process
+    /// may not set (`trusted.*`, `security.*` without root) is left out.
+    fn apply_xattrs(&self, path: &Path) {
+        for (name, value) in &self.xattrs {
+            let _ = xattr::set(path, name, value);
+        }
+    }
+}
+
+/// A PAX time (`1700000000.123456789`) as seconds and nanoseconds.
+fn parse_pax_time(v: &str) -> Option<(i64, u32)> {
+    let (secs, frac) = v.split_once('.').unwrap_or((v, ""));
+    let secs: i64 = secs.parse().ok()?;
+    if secs < 0 {
+        return Some((secs, 0));
+    }
+    let digits: String = frac.chars().take(9).collect();
+    let nanos = if digits.is_empty() {
+        0
+    } else {
+        format!("{digits:0<9}").parse().ok()?
+    };
+    Some((secs, nanos))
 }
 
 /// Extracts `reader` (a component's tar stream) into `slots`. Returns what it wrote and
@@ -228,6 +279,8 @@ pub fn extract(
             }
         }
         let mtime = header.mtime().map_err(damaged)? as i64;
+        let extra = Extra::of(&mut entry).map_err(damaged)?;
+        let mtime = extra.mtime.unwrap_or((mtime, 0));
         match kind {
             tar::EntryType::Directory => {
                 match fs::symlink_metadata(&dest) {
@@ -238,6 +291,7 @@ pub fn extract(
                         made.insert(dest.clone());
                     }
                 }
+                extra.apply_xattrs(&dest);
                 dirs.push(DirMeta {
                     path: dest,
                     mode,
@@ -266,6 +320,7 @@ pub fn extract(
                 if n != size {
                     return Err(ExtractError::Damaged(format!("{name} is truncated")));
                 }
+                extra.apply_xattrs(&dest);
                 set_file_meta(&f, &dest, mode, owner, mtime)?;
                 regular.insert(dest.clone());
                 out.files += 1;
@@ -286,7 +341,8 @@ pub fn extract(
                     std::os::unix::fs::lchown(&dest, Some(uid as u32), Some(gid as u32))
                         .map_err(io_at(&dest))?;
                 }
-                let t = filetime::FileTime::from_unix_time(mtime, 0);
+                extra.apply_xattrs(&dest);
+                let t = filetime::FileTime::from_unix_time(mtime.0, mtime.1);
                 filetime::set_symlink_file_times(&dest, t, t).map_err(io_at(&dest))?;
             }
             tar::EntryType::Link => {
@@ -335,7 +391,7 @@ pub fn extract(
             fs::set_permissions(&d.path, fs::Permissions::from_mode(d.mode))
                 .map_err(io_at(&d.path))?;
         }
-        let t = filetime::FileTime::from_unix_time(d.mtime, 0);
+        let t = filetime::FileTime::from_unix_time(d.mtime.0, d.mtime.1);
         filetime::set_file_times(&d.path, t, t).map_err(io_at(&d.path))?;
     }
     out.sha256 = hashing.into_parts().0;
@@ -371,22 +427,54 @@ fn copy_counted(
     cancel: &CancelToken,
     path: &Path,
 ) -> Result<u64, ExtractError> {
+    use std::io::Seek;
+    // Whole blocks of zeros are skipped, not written: a sparse file (a VM disk, a database
+    // preallocating) comes back sparse, not fully allocated.
+    const BLOCK: usize = 4096;
     let mut buf = vec![0u8; 256 * 1024];
     let mut n = 0u64;
+    let mut hole = false;
     loop {
         if cancel.is_cancelled() {
             return Err(ExtractError::Cancelled);
         }
-        let k = match from.read(&mut buf) {
-            Ok(0) => return Ok(n),
+        let k = match read_full(from, &mut buf) {
+            Ok(0) => break,
             Ok(k) => k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(ExtractError::Damaged(e.to_string())),
         };
-        to.write_all(&buf[..k]).map_err(io_at(path))?;
+        for block in buf[..k].chunks(BLOCK) {
+            if block.len() == BLOCK && block.iter().all(|b| *b == 0) {
+                to.seek(io::SeekFrom::Current(BLOCK as i64))
+                    .map_err(io_at(path))?;
+                hole = true;
+            } else {
+                to.write_all(block).map_err(io_at(path))?;
+                hole = false;
+            }
+        }
         n += k as u64;
         progress.advance(0, k as u64);
     }
+    // A file that ends in a hole gets its length all the same.
+    if hole {
+        to.set_len(n).map_err(io_at(path))?;
+    }
+    Ok(n)
+}
+
+/// Fills `buf` as far as the reader goes (so blocks line up with the file's offsets).
+fn read_full(from: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match from.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(k) => filled += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 fn set_file_meta(
@@ -394,7 +482,7 @@ fn set_file_meta(
     path: &Path,
     mode: u32,
     owner: Option<(u64, u64)>,
-    mtime: i64,
+    mtime: (i64, u32),
 ) -> Result<(), ExtractError> {
     #[cfg(unix)]
     {
@@ -407,7 +495,7 @@ fn set_file_meta(
         f.set_permissions(fs::Permissions::from_mode(mode))
             .map_err(io_at(path))?;
     }
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(mtime.max(0) as u64);
+    let t = std::time::UNIX_EPOCH + std::time::Duration::new(mtime.0.max(0) as u64, mtime.1);
     f.set_times(fs::FileTimes::new().set_modified(t).set_accessed(t))
         .map_err(io_at(path))?;
     Ok(())
