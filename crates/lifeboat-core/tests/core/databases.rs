@@ -526,7 +526,7 @@ fn postgres_is_restored_from_its_dump_into_the_running_service_and_undone() {
     assert!(catalog.journal().unwrap().is_empty());
 
     // Undo: the database and the files as they were before the restore.
-    restore::undo(&catalog, Some(&engine), &id).unwrap();
+    restore::undo(&catalog, None, Some(&engine), Some(&id)).unwrap();
     assert_eq!(d.psql(&db, "shop", "SELECT count(*) FROM orders"), "10");
     assert_eq!(
         d.psql(

@@ -250,11 +250,11 @@ fn every_shape_restores_in_place_selectively_and_undoes() {
         );
 
         // Undo brings back exactly the damaged state.
-        let undone = restore::undo(&cat, None, &id).unwrap();
+        let undone = restore::undo(&cat, None, None, Some(&id)).unwrap();
         assert_eq!(undone.components.len(), manifest.components.len());
         assert_eq!(listing(&stack), damaged, "{shape}: undo");
         assert!(matches!(
-            restore::undo(&cat, None, &id),
+            restore::undo(&cat, None, None, Some(&id)),
             Err(RestoreError::NothingToUndo)
         ));
 
