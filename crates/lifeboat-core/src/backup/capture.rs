@@ -37,7 +37,7 @@ pub const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 /// Whether a file may be a SQLite database worth opening to look at its header: a
 /// database's size is a whole number of pages, and a page is at least 512 bytes.
 pub fn may_be_sqlite(meta: &Metadata) -> bool {
-    meta.is_file() && meta.len() >= 512 && meta.len() % 512 == 0
+    meta.is_file() && meta.len() >= 512 && meta.len().is_multiple_of(512)
 }
 
 /// The name a host path gets in archives: relative to the stack folder when inside it, else
@@ -264,12 +264,24 @@ fn owner(_m: &Metadata) -> String {
     String::new()
 }
 
+/// A regular file written to a component's tar stream.
+#[derive(Debug)]
+pub struct CapturedFile {
+    /// Its name, for people (invalid UTF-8 shown as U+FFFD).
+    pub name: String,
+    /// Its size.
+    pub bytes: u64,
+    /// Its modification time (Unix seconds), when known.
+    pub mtime: Option<i64>,
+    /// The name's bytes, when they are not UTF-8.
+    pub raw: Option<Vec<u8>>,
+}
+
 /// What writing a component's tar stream produced.
 #[derive(Debug, Default)]
 pub struct Captured {
-    /// Regular files written: name, size, mtime (Unix seconds) when known, and the name's
-    /// bytes when they are not UTF-8.
-    pub files: Vec<(String, u64, Option<i64>, Option<Vec<u8>>)>,
+    /// Regular files written.
+    pub files: Vec<CapturedFile>,
     /// SQLite databases captured through the online backup API.
     pub sqlite: Vec<String>,
 }
@@ -422,9 +434,12 @@ pub fn write_entries<W: Write>(
                 })();
                 drop(copy);
                 let len = result?;
-                captured
-                    .files
-                    .push((e.name.clone(), len, mtime_secs(&e.meta), not_utf8(&e.raw)));
+                captured.files.push(CapturedFile {
+                    name: e.name.clone(),
+                    bytes: len,
+                    mtime: mtime_secs(&e.meta),
+                    raw: not_utf8(&e.raw),
+                });
                 captured.sqlite.push(e.name.clone());
                 progress.advance(1, len);
                 continue;
@@ -458,9 +473,12 @@ pub fn write_entries<W: Write>(
                     .path(&e.path),
                 );
             }
-            captured
-                .files
-                .push((e.name.clone(), len, mtime_secs(&e.meta), not_utf8(&e.raw)));
+            captured.files.push(CapturedFile {
+                name: e.name.clone(),
+                bytes: len,
+                mtime: mtime_secs(&e.meta),
+                raw: not_utf8(&e.raw),
+            });
             progress.advance(1, len);
         } else {
             warnings.push(
@@ -553,7 +571,12 @@ pub fn append_generated<W: Write>(
             "{name} changed size while it was archived"
         ))));
     }
-    captured.files.push((name.to_owned(), len, None, None));
+    captured.files.push(CapturedFile {
+        name: name.to_owned(),
+        bytes: len,
+        mtime: None,
+        raw: None,
+    });
     progress.advance(1, len);
     Ok(())
 }
@@ -638,7 +661,12 @@ pub fn append_engine_tar<W: Write>(
                     &raw,
                     &mut io::Cursor::new(head).chain(&mut entry),
                 )?;
-                captured.files.push((name, len, mtime, not_utf8(&raw)));
+                captured.files.push(CapturedFile {
+                    raw: not_utf8(&raw),
+                    name,
+                    bytes: len,
+                    mtime,
+                });
                 progress.advance(1, len);
             }
             _ => warnings.push(Warning::new(

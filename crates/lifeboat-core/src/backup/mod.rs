@@ -530,23 +530,13 @@ pub fn plan(
                 (MountType::Bind | MountType::Volume, Some(p))
                     if is_system_path(p) && !ctx.include.iter().any(|i| p.starts_with(i)) =>
                 {
-                    if wanted(&s.name) && crate::inspect::is_whole_system(p) {
-                        warnings.push(
-                            Warning::new(
-                                WarningCode::SystemPathSkipped,
-                                format!(
-                                    "{}'s mount of {} (at {}) holds the host's system, not the stack's data, \
-                                     and was not backed up; back it up with `--include {}` if you mean it.",
-                                    s.name,
-                                    p.display(),
-                                    m.target,
-                                    p.display()
-                                ),
-                            )
-                            .service(&s.name)
-                            .path(p),
-                        );
-                    }
+                    // Said for whole systems and the Docker socket, not for single
+                    // system files such as /etc/localtime.
+                    let whole = crate::inspect::is_whole_system(p);
+                    warnings.extend(
+                        (wanted(&s.name) && whole)
+                            .then(|| system_path_skipped(&s.name, &m.target, p)),
+                    );
                 }
                 (MountType::Bind | MountType::Volume, Some(p)) if p.exists() => {
                     // A folder this user may not read (a database's, owned by its uid): read
@@ -760,6 +750,21 @@ fn has_age_header(path: &Path) -> bool {
         .and_then(|mut f| f.read_exact(&mut head))
         .is_ok()
         && head.starts_with(b"age-encryption.org/v1\n-> ")
+}
+
+/// The warning for a mount of the host's system that a backup leaves out.
+fn system_path_skipped(service: &str, target: &str, p: &Path) -> Warning {
+    Warning::new(
+        WarningCode::SystemPathSkipped,
+        format!(
+            "{service}'s mount of {} (at {target}) holds the host's system, not the stack's data, \
+             and was not backed up; back it up with `--include {}` if you mean it.",
+            p.display(),
+            p.display()
+        ),
+    )
+    .service(service)
+    .path(p)
 }
 
 /// What a backup to `dest` never reads: `dest` itself and Lifeboat's own folder, as the
@@ -1506,11 +1511,11 @@ fn backup_once(
                         files: captured
                             .files
                             .into_iter()
-                            .map(|(path, bytes, mtime, raw)| FileEntry {
-                                path,
-                                bytes,
-                                mtime,
-                                raw: raw.map(|r| archive::hex(&r)),
+                            .map(|f| FileEntry {
+                                path: f.name,
+                                bytes: f.bytes,
+                                mtime: f.mtime,
+                                raw: f.raw.map(|r| archive::hex(&r)),
                             })
                             .collect(),
                         incomplete: warnings.iter().filter(|w| is_missing(w)).count()

@@ -144,7 +144,7 @@ pub fn scan(
             // SQLite is known by its header, whatever the file's name: a name that hints
             // at one, or a size that is a whole number of pages, is worth a look.
             if SQLITE_HINTS.iter().any(|h| name.ends_with(h))
-                || (len >= 512 && len % 512 == 0)
+                || (len >= 512 && len.is_multiple_of(512))
                 || name == ".env"
                 || name.ends_with(".env")
             {
