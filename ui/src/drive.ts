@@ -142,8 +142,10 @@ export function openDriveWizard(calls: DriveCalls): HTMLDialogElement {
               h(
                 "label",
                 { class: "radio snapshot", "data-testid": "drive-snapshot" },
-                h("input", { type: "radio", name: "drive-snapshot", value: s.snapshot, checked: s.snapshot === snapshot, onchange: () => (snapshot = s.snapshot) }),
-                h("span", {}, h("strong", {}, when(s.started)), h("span", { class: "muted small block" }, `${bytes(s.bytes_in)} · ${count(s.components.length)} parts`)),
+                h("input", { type: "radio", name: "drive-snapshot", value: s.snapshot, checked: s.snapshot === snapshot, disabled: s.damaged !== null, onchange: () => (snapshot = s.snapshot) }),
+                s.damaged !== null
+                  ? h("span", {}, h("strong", {}, s.snapshot), h("span", { class: "muted small block" }, `Damaged, cannot be restored: ${s.damaged}`))
+                  : h("span", {}, h("strong", {}, when(s.started)), h("span", { class: "muted small block" }, `${bytes(s.bytes_in)} · ${count(s.components.length)} parts${s.partial ? " · partial" : ""}`)),
               ),
             ),
           )

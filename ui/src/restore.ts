@@ -184,6 +184,8 @@ export function openRestoreWizard(stackName: string, calls: RestoreCalls): HTMLD
           last.can_undo ? h("button", { class: "inline", disabled: w.busy, onclick: () => void undo() }, "Undo it") : null,
         )
       : null;
+    // A snapshot whose manifest cannot be read is shown, not offered.
+    const firstUsable = p.snapshots.find((s) => s.damaged === null) ?? null;
     const list = h(
       "fieldset",
       { class: "timeline" },
@@ -196,23 +198,26 @@ export function openRestoreWizard(stackName: string, calls: RestoreCalls): HTMLD
             type: "radio",
             name: "snapshot",
             value: s.snapshot,
-            checked: w.snapshot ? w.snapshot.snapshot === s.snapshot : i === 0,
+            checked: w.snapshot ? w.snapshot.snapshot === s.snapshot : s === firstUsable,
+            disabled: s.damaged !== null,
             onchange: () => (w.snapshot = s),
           }),
-          h(
-            "span",
-            {},
-            h("strong", {}, when(s.started)),
-            h(
-              "span",
-              { class: "muted small block" },
-              `${bytes(s.bytes_in)} · ${i === p.snapshots.length - 1 ? "the first backup here" : s.bytes_new > 0 ? `${bytes(s.bytes_new)} changed since the one before` : "nothing changed since the one before"} · ${plural(s.components.length, "part")}${s.warnings ? ` · ${plural(s.warnings, "warning")}` : ""}`,
-            ),
-          ),
+          s.damaged !== null
+            ? h("span", {}, h("strong", {}, s.snapshot), h("span", { class: "muted small block" }, `Damaged, cannot be restored: ${s.damaged}`))
+            : h(
+                "span",
+                {},
+                h("strong", {}, when(s.started)),
+                h(
+                  "span",
+                  { class: "muted small block" },
+                  `${bytes(s.bytes_in)} · ${i === p.snapshots.length - 1 ? "the first backup here" : s.bytes_new > 0 ? `${bytes(s.bytes_new)} changed since the one before` : "nothing changed since the one before"} · ${plural(s.components.length, "part")}${s.warnings ? ` · ${plural(s.warnings, "warning")}` : ""}${s.partial ? " · partial" : ""}`,
+                ),
+              ),
         ),
       ),
     );
-    if (!w.snapshot) w.snapshot = p.snapshots[0];
+    if (!w.snapshot) w.snapshot = firstUsable;
     return [
       lastBox,
       list,

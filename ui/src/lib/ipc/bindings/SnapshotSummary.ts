@@ -35,4 +35,13 @@ bytes_new: number,
 /**
  * Warnings it had.
  */
-warnings: number, };
+warnings: number, 
+/**
+ * It lacks something it meant to hold (see its manifest's `missing`).
+ */
+partial: boolean, 
+/**
+ * Its manifest could not be read (truncated, damaged): why. Such a snapshot cannot be
+ * restored; the others are not affected.
+ */
+damaged: string | null, };

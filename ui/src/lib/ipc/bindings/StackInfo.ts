@@ -15,4 +15,16 @@ dir: string,
 /**
  * The compose files read, in order.
  */
-compose_files: Array<string>, };
+compose_files: Array<string>, 
+/**
+ * Files of the compose file's top-level `secrets:` (backed up with the secrets).
+ */
+secret_files: Array<string>, 
+/**
+ * Files of its top-level `configs:` (backed up with the secrets).
+ */
+config_files: Array<string>, 
+/**
+ * Local folders services are built from (each backed up with its service).
+ */
+build_contexts: Array<string>, };
