@@ -81,6 +81,10 @@ enum Command {
         /// …): the mount's host path or a folder above it (repeatable).
         #[arg(long)]
         include: Vec<PathBuf>,
+        /// Go on with the backups of this stack's name that the destination holds from
+        /// another folder (the stack was moved or copied here).
+        #[arg(long)]
+        adopt: bool,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -345,6 +349,7 @@ fn main() -> ExitCode {
             identity,
             allow_partial,
             include,
+            adopt,
             json,
         } => {
             let mode = match mode {
@@ -364,6 +369,7 @@ fn main() -> ExitCode {
                     engine,
                     allow_partial,
                     include,
+                    adopt,
                 },
                 identity.as_deref(),
                 json,

@@ -81,6 +81,7 @@ pub struct BackupArgs {
     pub engine: Option<lifeboat_core::docker::BlockingEngine>,
     pub allow_partial: bool,
     pub include: Vec<PathBuf>,
+    pub adopt: bool,
 }
 
 pub fn backup(
@@ -98,6 +99,7 @@ pub fn backup(
         engine,
         allow_partial,
         include,
+        adopt,
     } = args;
     finish_json(
         json,
@@ -119,6 +121,7 @@ pub fn backup(
                 engine,
                 allow_partial,
                 include: include.iter().map(|i| cwd.join(i)).collect(),
+                adopt,
                 ..BackupOptions::new(dest)
             };
             let progress = progress_for(json, "Backing up");

@@ -1285,3 +1285,76 @@ fn metadata_comes_back() {
     let m = std::fs::metadata(&stock).unwrap();
     assert_eq!((m.mtime(), m.mtime_nsec()), (1_700_000_000, 123_456_789));
 }
+
+/// Item 7: two stacks with the same folder name shared a namespace in a destination, and a
+/// prune of one deleted the other's only snapshot. A stack has an id (in its `.lifeboat/`
+/// and in its destination folder): another stack of the same name is refused with a
+/// sentence and writes nothing; the stack itself, restored into a new folder, goes on with
+/// its backups; a copy made elsewhere takes them over only with `--adopt`.
+#[test]
+fn two_stacks_of_the_same_name_do_not_mix_in_a_destination() {
+    let p = Place::new("services:\n  app:\n    image: busybox\n    volumes: ['./data:/data']\n");
+    write(&p.stack.join("data/v.txt"), "first stack\n");
+    p.backup_ok(&[]);
+    // Another folder also called `app`.
+    let twin = p.root.join("x2").join("app");
+    write(
+        &twin.join("compose.yaml"),
+        "services:\n  app:\n    image: busybox\n    volumes: ['./data:/data']\n",
+    );
+    write(&twin.join("data/v.txt"), "second stack\n");
+    let dest = p.dest.to_str().unwrap();
+    let twin_backup = |extra: &[&str]| {
+        p.lifeboat()
+            .arg("backup")
+            .arg(&twin)
+            .args(["--to", dest, "--no-docker", "--json"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = twin_backup(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["error"]["code"], "name_taken", "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(p.stack.to_str().unwrap()),
+        "{v}"
+    );
+    let list = p.run(&["snapshots", "--to", dest, "--json"]);
+    let snaps: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(
+        snaps.as_array().unwrap().len(),
+        1,
+        "nothing was written: {snaps}"
+    );
+
+    // The stack itself, restored into a new folder (a new machine), goes on.
+    let moved = p.root.join("new-machine").join("app");
+    let out = p.run(&[
+        "restore",
+        "--from",
+        dest,
+        "latest",
+        "--into",
+        moved.to_str().unwrap(),
+        "--yes",
+        "--no-docker",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = p
+        .lifeboat()
+        .arg("backup")
+        .arg(&moved)
+        .args(["--to", dest, "--no-docker"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+
+    // A copy without its `.lifeboat/` takes the backups over only when told.
+    let out = twin_backup(&["--adopt"]);
+    assert!(out.status.success(), "{}", text(&out));
+}

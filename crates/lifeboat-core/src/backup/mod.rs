@@ -113,6 +113,23 @@ pub enum BackupError {
         /// What it lacks, as sentences.
         missing: Vec<String>,
     },
+    /// The destination holds backups of another stack with the same name.
+    #[error(
+        "{} holds backups of another stack named {name}{}; two stacks cannot share a name in one \
+         destination. Give this one its own name (`name:` in its compose file), or back it up \
+         to another folder. If it is the same stack, moved or copied here, back up with \
+         `--adopt` to go on with its backups.",
+        .dest.display(),
+        .other.as_deref().map(|d| format!(" (from {d})")).unwrap_or_default()
+    )]
+    NameTaken {
+        /// The stack's destination folder.
+        dest: PathBuf,
+        /// The name.
+        name: String,
+        /// The folder the other stack's newest backup came from, when known.
+        other: Option<String>,
+    },
     /// The snapshot was written, but services it stopped could not be started again.
     #[error("snapshot {snapshot} was written, but {}", .errors.join(" "))]
     NotRestarted {
@@ -138,6 +155,7 @@ impl BackupError {
             Self::LiveSqlite { .. } => "live_database",
             Self::NotRestarted { .. } => "not_restarted",
             Self::Partial { .. } => "partial",
+            Self::NameTaken { .. } => "name_taken",
         }
     }
 }
@@ -210,6 +228,9 @@ pub struct BackupOptions {
     /// Mounts to back up although they look like the system's (`/srv`, `/home`): each one
     /// named, or a folder above it.
     pub include: Vec<PathBuf>,
+    /// Go on with backups of the same name that another folder made (the stack was moved
+    /// or copied here) instead of refusing them as another stack's.
+    pub adopt: bool,
 }
 
 impl BackupOptions {
@@ -226,6 +247,7 @@ impl BackupOptions {
             catalog: None,
             allow_partial: false,
             include: Vec::new(),
+            adopt: false,
         }
     }
 }
@@ -282,6 +304,89 @@ pub struct BackupReport {
     pub partial: bool,
     /// What the snapshot does not hold, as sentences.
     pub missing: Vec<String>,
+}
+
+/// The file in a stack's `.lifeboat/` and in its destination folder that says which stack
+/// it is (a random id), so that two stacks of the same name never mix their backups.
+pub const STACK_ID_FILE: &str = "stack-id";
+
+/// The id of the stack in folder `dir`, made on first use; `None` when the folder cannot
+/// be written (its backups are then told apart by the folder's path alone).
+fn stack_id(dir: &Path) -> Option<String> {
+    let own = dir.join(".lifeboat");
+    let path = own.join(STACK_ID_FILE);
+    if let Some(id) = read_id(&path) {
+        return Some(id);
+    }
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).ok()?;
+    let id = archive::hex(&bytes);
+    write_id(&path, &id).ok()?;
+    if !own.join(".gitignore").exists() {
+        let _ = std::fs::write(own.join(".gitignore"), "*\n");
+    }
+    Some(id)
+}
+
+fn read_id(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let id = text.trim();
+    (!id.is_empty()).then(|| id.to_owned())
+}
+
+fn write_id(path: &Path, id: &str) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, format!("{id}\n"))?;
+    archive::commit(&tmp, path)
+}
+
+/// Gives the stack folder `target` the id of the backups in `stack_dest` (after a restore
+/// into it), unless it has one.
+pub fn take_stack_id(stack_dest: &Path, target: &Path) {
+    let mine = target.join(".lifeboat").join(STACK_ID_FILE);
+    if let (None, Some(id)) = (read_id(&mine), read_id(&stack_dest.join(STACK_ID_FILE))) {
+        let _ = write_id(&mine, &id);
+    }
+}
+
+/// Makes sure the backups in `sdest` are this stack's: the same id, or (for backups made
+/// before ids) the same folder. A first backup marks the folder with the stack's id.
+/// `adopt` takes over backups of the same name made from elsewhere (a stack moved or
+/// copied here).
+fn claim_stack_dest(
+    sdest: &Path,
+    project: &Project,
+    previous: Option<&Manifest>,
+    adopt: bool,
+) -> Result<(), BackupError> {
+    let theirs = read_id(&sdest.join(STACK_ID_FILE));
+    let ours = stack_id(&project.dir);
+    let other_dir = previous
+        .map(|m| m.stack_dir.clone())
+        .filter(|d| Path::new(d) != project.dir);
+    let taken = || BackupError::NameTaken {
+        dest: sdest.to_owned(),
+        name: project.name.clone(),
+        other: previous.map(|m| m.stack_dir.clone()),
+    };
+    match (&theirs, &ours) {
+        (Some(t), Some(o)) if t != o => {
+            if !adopt {
+                return Err(taken());
+            }
+            let _ = write_id(&project.dir.join(".lifeboat").join(STACK_ID_FILE), t);
+        }
+        (Some(_), Some(_)) => {}
+        (_, None) | (None, Some(_)) if other_dir.is_some() && !adopt => return Err(taken()),
+        (None, Some(o)) => {
+            let _ = write_id(&sdest.join(STACK_ID_FILE), o);
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// The destination folder of one stack.
@@ -1102,6 +1207,7 @@ fn backup_once(
     {
         return Err(e.into());
     }
+    claim_stack_dest(&sdest, project, previous.as_ref(), opts.adopt)?;
 
     let mut warnings = notes;
     let mut ctx = PlanContext {

@@ -1454,6 +1454,12 @@ fn apply_worked_out(
     let restores = target.join(".lifeboat").join("restore");
     std::fs::create_dir_all(&restores).map_err(io_err(&restores))?;
     let _ = std::fs::write(target.join(".lifeboat").join(".gitignore"), "*\n");
+    // The folder becomes the stack whose backups these are: its next backup goes on with
+    // them, not refused as another stack of the same name.
+    crate::backup::take_stack_id(
+        &crate::backup::stack_dest(&opts.from, &w.manifest.stack),
+        &target,
+    );
     let lock_path = restores.join(".lock");
     let lock = std::fs::File::create(&lock_path).map_err(io_err(&lock_path))?;
     if lock.try_lock().is_err() {
