@@ -72,6 +72,27 @@ impl Place {
         json
     }
 
+    /// `lifeboat restore latest` from the destination, in place, with `extra` arguments; it
+    /// must succeed.
+    fn restore_latest(&self, extra: &[&str]) {
+        let mut args = vec![
+            "restore",
+            "--from",
+            self.dest.to_str().unwrap(),
+            "latest",
+            "--yes",
+            "--no-docker",
+        ];
+        args.extend_from_slice(extra);
+        let out = self.run(&args);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+
+    /// A file of the stack, as text.
+    fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.stack.join(rel)).unwrap()
+    }
+
     /// The names in an archive, as stock `age -d | tar -tzf -` lists them.
     fn stock_list(&self, archive: &str) -> Vec<String> {
         let out = Command::new("sh")
@@ -158,29 +179,10 @@ fn a_bind_of_the_stack_folder_itself_is_backed_up_once_and_restores_in_place() {
 
         std::fs::remove_dir_all(p.stack.join("src")).unwrap();
         std::fs::write(p.stack.join("index.html"), "defaced\n").unwrap();
-        let out = p.run(&[
-            "restore",
-            "--from",
-            p.dest.to_str().unwrap(),
-            "latest",
-            "--only",
-            "web",
-            "--yes",
-            "--no-docker",
-        ]);
-        assert!(out.status.success(), "{}", text(&out));
-        assert_eq!(
-            std::fs::read_to_string(p.stack.join("src/main.js")).unwrap(),
-            "console.log(1)\n"
-        );
-        assert_eq!(
-            std::fs::read_to_string(p.stack.join("index.html")).unwrap(),
-            "<h1>hello</h1>\n"
-        );
-        assert_eq!(
-            std::fs::read_to_string(p.stack.join("data/rows.txt")).unwrap(),
-            "row 1\n"
-        );
+        p.restore_latest(&["--only", "web"]);
+        assert_eq!(p.read("src/main.js"), "console.log(1)\n");
+        assert_eq!(p.read("index.html"), "<h1>hello</h1>\n");
+        assert_eq!(p.read("data/rows.txt"), "row 1\n");
     }
 }
 
@@ -504,12 +506,8 @@ fn a_truncated_manifest_is_listed_as_damaged_and_blocks_nothing() {
 
     // `restore latest` takes the newest readable one.
     write(&p.stack.join("data/v.txt"), "lost\n");
-    let out = p.run(&["restore", "--from", dest, "latest", "--yes", "--no-docker"]);
-    assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(
-        std::fs::read_to_string(p.stack.join("data/v.txt")).unwrap(),
-        "three\n"
-    );
+    p.restore_latest(&[]);
+    assert_eq!(p.read("data/v.txt"), "three\n");
 
     // Prune keeps the damaged snapshot and every archive, and says so.
     let out = p.run(&["prune", "--to", dest, "--keep-last", "1", "--json"]);
@@ -844,27 +842,10 @@ fn compose_secrets_configs_and_build_contexts_are_backed_up_and_listed() {
     for d in ["secrets", "config", "app", "worker"] {
         std::fs::remove_dir_all(p.stack.join(d)).unwrap();
     }
-    let out = p.run(&[
-        "restore",
-        "--from",
-        p.dest.to_str().unwrap(),
-        "latest",
-        "--yes",
-        "--no-docker",
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(
-        std::fs::read_to_string(p.stack.join("secrets/db_password.txt")).unwrap(),
-        "s3cret-pw\n"
-    );
-    assert_eq!(
-        std::fs::read_to_string(p.stack.join("config/app.toml")).unwrap(),
-        "port = 8080\n"
-    );
-    assert_eq!(
-        std::fs::read_to_string(p.stack.join("app/main.sh")).unwrap(),
-        "echo hi\n"
-    );
+    p.restore_latest(&[]);
+    assert_eq!(p.read("secrets/db_password.txt"), "s3cret-pw\n");
+    assert_eq!(p.read("config/app.toml"), "port = 8080\n");
+    assert_eq!(p.read("app/main.sh"), "echo hi\n");
     assert!(p.stack.join("worker/Dockerfile.worker").is_file());
 }
 
@@ -936,15 +917,7 @@ fn file_names_are_kept_as_bytes() {
 
     // The folder is lost; the restore brings back every name exactly.
     std::fs::remove_dir_all(&data).unwrap();
-    let out = p.run(&[
-        "restore",
-        "--from",
-        p.dest.to_str().unwrap(),
-        "latest",
-        "--yes",
-        "--no-docker",
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
+    p.restore_latest(&[]);
     assert_eq!(
         std::fs::read_to_string(bytes_path(&data, names[0])).unwrap(),
         "latin-1 e acute\n"
@@ -1014,24 +987,14 @@ fn an_interrupted_restore_is_finished_by_any_lifeboat() {
         "{}",
         text(&out)
     );
-    assert_eq!(
-        std::fs::read_to_string(p.stack.join("data/v.txt")).unwrap(),
-        "now\n"
-    );
-    assert_eq!(
-        std::fs::read_to_string(p.stack.join("conf/c.txt")).unwrap(),
-        "now conf\n"
-    );
+    assert_eq!(p.read("data/v.txt"), "now\n");
+    assert_eq!(p.read("conf/c.txt"), "now conf\n");
     assert!(p.stack.join("compose.yaml").is_file());
 
     // A whole restore by the first home, undone by the other one, from the stack folder,
     // with no key at hand (undo of files needs none).
-    let out = p.run(&["restore", "--from", dest, "latest", "--yes", "--no-docker"]);
-    assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(
-        std::fs::read_to_string(p.stack.join("data/v.txt")).unwrap(),
-        "now\n"
-    );
+    p.restore_latest(&[]);
+    assert_eq!(p.read("data/v.txt"), "now\n");
     write(&p.stack.join("data/v.txt"), "edited after\n");
     let out = p.run(&[
         "restore",
@@ -1042,10 +1005,7 @@ fn an_interrupted_restore_is_finished_by_any_lifeboat() {
         "--no-docker",
     ]);
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(
-        std::fs::read_to_string(p.stack.join("data/v.txt")).unwrap(),
-        "snapshot\n"
-    );
+    assert_eq!(p.read("data/v.txt"), "snapshot\n");
     let out = p
         .lifeboat()
         .env("LIFEBOAT_HOME", &other_home)
@@ -1055,10 +1015,7 @@ fn an_interrupted_restore_is_finished_by_any_lifeboat() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(
-        std::fs::read_to_string(p.stack.join("data/v.txt")).unwrap(),
-        "edited after\n"
-    );
+    assert_eq!(p.read("data/v.txt"), "edited after\n");
 }
 
 /// The id of the oldest snapshot in the place's destination.
@@ -1098,7 +1055,7 @@ fn the_smaller_items() {
         std::io::Write::write_all(child.stdin.as_mut().unwrap(), stdin.as_bytes()).unwrap();
         child.wait_with_output().unwrap()
     };
-    let env = || std::fs::read_to_string(p.stack.join(".env")).unwrap();
+    let env = || p.read(".env");
     for (stdin, says) in [("", "empty"), ("line one\nline two\n", "2 lines")] {
         let out = set(stdin, &[]);
         assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -1237,15 +1194,7 @@ fn metadata_comes_back() {
 
     let report = p.backup_ok(&[]);
     std::fs::remove_dir_all(&data).unwrap();
-    let out = p.run(&[
-        "restore",
-        "--from",
-        p.dest.to_str().unwrap(),
-        "latest",
-        "--yes",
-        "--no-docker",
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
+    p.restore_latest(&[]);
 
     use std::os::unix::fs::MetadataExt;
     let m = std::fs::metadata(&f).unwrap();
