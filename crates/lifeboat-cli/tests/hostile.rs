@@ -1343,3 +1343,36 @@ fn a_file_that_cannot_be_read_makes_the_snapshot_partial_and_the_run_fail() {
     let snaps: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
     assert_eq!(snaps[0]["partial"], true, "{snaps}");
 }
+
+/// Item 12's other side: a stack whose folder lies inside the destination's folder (one
+/// disk holding both) is data like any other, and only the backups there are left out.
+#[test]
+fn a_stack_inside_the_destination_folder_is_backed_up_whole() {
+    let p = Place::new("");
+    let stack = p.dest.join("stacks").join("notes");
+    write(
+        &stack.join("compose.yaml"),
+        "services:\n  app:\n    image: busybox\n    volumes: ['.:/app', './data:/data']\n",
+    );
+    write(&stack.join("data/v.txt"), "kept\n");
+    write(&stack.join("index.html"), "page\n");
+    let run = || {
+        let out = p
+            .lifeboat()
+            .arg("backup")
+            .arg(&stack)
+            .args(["--to", p.dest.to_str().unwrap(), "--no-docker", "--json"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let report = run();
+    let app = p.stock_list(
+        component(&report, "service-app")["archive"]
+            .as_str()
+            .unwrap(),
+    );
+    assert_eq!(app, ["data/", "data/v.txt", "index.html"], "{report}");
+    assert!(!warning_codes(&report).contains(&"destination-inside-data".to_owned()));
+}

@@ -806,7 +806,14 @@ pub fn plan(
     }
     if let Some(name) = stack_dir_service {
         let mut leave = claimed.clone();
-        leave.extend(ctx.exclude.iter().cloned());
+        // The destination and Lifeboat's folder when they are inside the stack folder (a
+        // stack folder inside the destination's folder is data like any other).
+        leave.extend(
+            ctx.exclude
+                .iter()
+                .filter(|x| x.starts_with(&project.dir))
+                .cloned(),
+        );
         leave.push(project.dir.join(".lifeboat"));
         let roots = cover(&project.dir, &leave);
         if let Some(c) = out.iter_mut().find(|c| c.service.as_deref() == Some(&name)) {
@@ -840,10 +847,22 @@ pub fn plan(
                 c.skip.push(x.clone());
             }
         }
-        c.roots
-            .retain(|r| !ctx.exclude.iter().any(|x| r.starts_with(x)));
+        c.roots.retain(|r| !is_backups(r, &ctx.exclude));
     }
     Ok((out, warnings))
+}
+
+/// Whether `p` is one of `exclude` (the destination, Lifeboat's folder) or inside the
+/// backups a destination holds (`DEST/STACK/…`). A stack whose folder merely lies inside
+/// the destination's folder (`/mnt/data` holding both) is data like any other.
+fn is_backups(p: &Path, exclude: &[PathBuf]) -> bool {
+    exclude.iter().any(|x| {
+        p == x
+            || p.strip_prefix(x)
+                .ok()
+                .and_then(|rest| rest.components().next())
+                .is_some_and(|first| x.join(first).join("snapshots").is_dir())
+    })
 }
 
 /// Whether a file starts with a whole age header (its intro line and a first stanza), so
