@@ -310,24 +310,6 @@ pub struct BackupReport {
 /// it is (a random id), so that two stacks of the same name never mix their backups.
 pub const STACK_ID_FILE: &str = "stack-id";
 
-/// The id of the stack in folder `dir`, made on first use; `None` when the folder cannot
-/// be written (its backups are then told apart by the folder's path alone).
-fn stack_id(dir: &Path) -> Option<String> {
-    let own = dir.join(".lifeboat");
-    let path = own.join(STACK_ID_FILE);
-    if let Some(id) = read_id(&path) {
-        return Some(id);
-    }
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).ok()?;
-    let id = archive::hex(&bytes);
-    write_id(&path, &id).ok()?;
-    if !own.join(".gitignore").exists() {
-        let _ = std::fs::write(own.join(".gitignore"), "*\n");
-    }
-    Some(id)
-}
-
 fn read_id(path: &Path) -> Option<String> {
     let text = std::fs::read_to_string(path).ok()?;
     let id = text.trim();
@@ -352,8 +334,9 @@ pub fn take_stack_id(stack_dest: &Path, target: &Path) {
     }
 }
 
-/// Makes sure the backups in `sdest` are this stack's: the same id, or (for backups made
-/// before ids) the same folder. A first backup marks the folder with the stack's id.
+/// Makes sure the backups in `sdest` are this stack's: the same id, or the same folder. A
+/// first backup gives the destination folder an id, which a restore passes on to the folder
+/// it restores into.
 /// `adopt` takes over backups of the same name made from elsewhere (a stack moved or
 /// copied here).
 fn claim_stack_dest(
@@ -363,7 +346,9 @@ fn claim_stack_dest(
     adopt: bool,
 ) -> Result<(), BackupError> {
     let theirs = read_id(&sdest.join(STACK_ID_FILE));
-    let ours = stack_id(&project.dir);
+    // Read only: a backup changes nothing in the stack folder. The folder gets the id when
+    // a restore writes into it, or with `adopt`.
+    let ours = read_id(&project.dir.join(".lifeboat").join(STACK_ID_FILE));
     let other_dir = previous
         .map(|m| m.stack_dir.clone())
         .filter(|d| Path::new(d) != project.dir);
@@ -380,11 +365,21 @@ fn claim_stack_dest(
             let _ = write_id(&project.dir.join(".lifeboat").join(STACK_ID_FILE), t);
         }
         (Some(_), Some(_)) => {}
-        (_, None) | (None, Some(_)) if other_dir.is_some() && !adopt => return Err(taken()),
+        _ if other_dir.is_some() && !adopt => return Err(taken()),
+        (Some(t), None) => {
+            if adopt {
+                let _ = write_id(&project.dir.join(".lifeboat").join(STACK_ID_FILE), t);
+            }
+        }
         (None, Some(o)) => {
             let _ = write_id(&sdest.join(STACK_ID_FILE), o);
         }
-        _ => {}
+        (None, None) => {
+            let mut bytes = [0u8; 16];
+            if getrandom::fill(&mut bytes).is_ok() {
+                let _ = write_id(&sdest.join(STACK_ID_FILE), &archive::hex(&bytes));
+            }
+        }
     }
     Ok(())
 }
