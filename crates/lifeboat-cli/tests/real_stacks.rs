@@ -772,6 +772,24 @@ fn whatslang_as_a_docker_group_user_restores_its_named_volume_in_place() {
         "exec", bot, "sh", "-c",
         "mkdir -p /app/data/media && echo first > /app/data/media/readme.txt && chown -R 1000:1000 /app/data",
     ]);
+    // A name that is not UTF-8 (Latin-1 `café`) goes through the engine both ways as it is,
+    // and so does the modification time, to the second (the engine's archive API gives no
+    // more; docs/METADATA.md).
+    env.d.must(&[
+        "exec",
+        bot,
+        "sh",
+        "-c",
+        "cd /app/data/media && echo latin1 > \"$(printf 'caf\\351')\"",
+    ]);
+    let media = || {
+        env.d.must(&[
+            "exec", bot, "sh", "-c",
+            "cd /app/data/media && cat \"$(printf 'caf\\351')\" && ls | wc -l && stat -c %Y readme.txt",
+        ])
+    };
+    let media_before = media();
+    assert!(media_before.starts_with("latin1\n2\n"), "{media_before}");
     let count = || -> String {
         let out = env.d.must(&[
             "exec",
@@ -836,6 +854,7 @@ fn whatslang_as_a_docker_group_user_restores_its_named_volume_in_place() {
         env.state(bot) == "running"
     });
     assert_eq!(count(), "500");
+    assert_eq!(media(), media_before);
     assert_eq!(
         env.d.must(&[
             "exec",
@@ -873,6 +892,7 @@ fn whatslang_as_a_docker_group_user_restores_its_named_volume_in_place() {
         env.d.must(&["exec", bot, "sh", "-c", "ls -A /app/data"]),
         "media\nmessages.db"
     );
+    assert_eq!(media(), media_before);
     let u = as_user(&["restore", "--undo"]);
     assert!(u.status.success(), "{}", text(&u));
     assert_eq!(

@@ -16,6 +16,7 @@ pub mod docker;
 pub mod inspect;
 pub mod job;
 pub mod keys;
+pub mod longpath;
 pub mod restore;
 pub mod schedule;
 pub mod secrets;

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::archive::hex;
 use crate::inspect::scan::is_sqlite;
 use crate::job::{CancelToken, Progress};
+use crate::longpath;
 use crate::warning::{Warning, WarningCode};
 
 /// One thing to put in the archive.
@@ -117,7 +118,7 @@ pub fn collect_named(
                 if out.iter().any(|e: &Entry| e.path == parent) || namer.skip.contains(&parent) {
                     continue;
                 }
-                if let Ok(meta) = fs::symlink_metadata(&parent) {
+                if let Ok(meta) = longpath::symlink_metadata(&parent) {
                     let raw = archive_raw(&parent, stack_dir);
                     out.push(Entry {
                         name: raw.to_string_lossy().into_owned(),
@@ -145,7 +146,7 @@ fn walk(path: &Path, namer: &Namer<'_>, out: &mut Vec<Entry>, warnings: &mut Vec
     if namer.skip.iter().any(|s| s == path) {
         return;
     }
-    let meta = match fs::symlink_metadata(path) {
+    let meta = match longpath::symlink_metadata(path) {
         Ok(m) => m,
         Err(e) => {
             warnings.push(not_backed_up(path, &e));
@@ -163,8 +164,8 @@ fn walk(path: &Path, namer: &Namer<'_>, out: &mut Vec<Entry>, warnings: &mut Vec
     if !is_dir {
         return;
     }
-    let mut children: Vec<PathBuf> = match fs::read_dir(path) {
-        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+    let mut children: Vec<PathBuf> = match longpath::read_dir(path) {
+        Ok(children) => children,
         Err(e) => {
             warnings.push(not_backed_up(path, &e));
             return;
@@ -192,7 +193,7 @@ pub fn fingerprint(entries: &[Entry]) -> String {
             h.update(format!("{}/\0{}\n", e.name, owner(&e.meta)));
             continue;
         }
-        let link = fs::read_link(&e.path)
+        let link = longpath::with(&e.path, |p| fs::read_link(p))
             .map(|l| l.display().to_string())
             .unwrap_or_default();
         h.update(format!(
@@ -386,10 +387,7 @@ pub fn write_entries<W: Write>(
         }
         let ft = e.meta.file_type();
         if ft.is_dir() || ft.is_file() || ft.is_symlink() {
-            let records = pax_records(e);
-            if !records.is_empty() {
-                tar.append_pax_extensions(records.iter().map(|(k, v)| (k.as_str(), v.as_slice())))?;
-            }
+            append_pax(tar, &pax_records(e))?;
         }
         let mut header = tar::Header::new_gnu();
         header.set_metadata_in_mode(&e.meta, tar::HeaderMode::Complete);
@@ -399,7 +397,7 @@ pub fn write_entries<W: Write>(
             dir.push("/");
             tar.append_data(&mut header, dir, io::empty())?;
         } else if ft.is_symlink() {
-            let target = fs::read_link(&e.path)?;
+            let target = longpath::with(&e.path, |p| fs::read_link(p))?;
             header.set_size(0);
             tar.append_link(&mut header, &e.raw, target)?;
         } else if ft.is_file() {
@@ -444,7 +442,7 @@ pub fn write_entries<W: Write>(
                 progress.advance(1, len);
                 continue;
             }
-            let f = match fs::File::open(&e.path) {
+            let f = match longpath::with(&e.path, |p| fs::File::open(p)) {
                 Ok(f) => f,
                 Err(err) => {
                     warnings.push(
@@ -513,18 +511,55 @@ fn pax_records(e: &Entry) -> Vec<(String, Vec<u8>)> {
             format!("{}.{:09}", d.as_secs(), d.subsec_nanos()).into_bytes(),
         ));
     }
-    if let Ok(names) = xattr::list(&e.path) {
-        let mut names: Vec<std::ffi::OsString> = names.collect();
+    let xattrs = longpath::with(&e.path, |p| {
+        let mut names: Vec<std::ffi::OsString> = xattr::list(p)?.collect();
         names.sort();
-        for n in names {
-            // Keys are text in PAX; a name that is not UTF-8 cannot be recorded.
-            let (Some(key), Ok(Some(value))) = (n.to_str(), xattr::get(&e.path, &n)) else {
-                continue;
-            };
-            out.push((format!("SCHILY.xattr.{key}"), value));
+        Ok(names
+            .into_iter()
+            .filter_map(|n| {
+                // Keys are text in PAX; a name that is not UTF-8 cannot be recorded.
+                let key = n.to_str()?.to_owned();
+                let value = xattr::get(p, &n).ok()??;
+                Some((format!("SCHILY.xattr.{key}"), value))
+            })
+            .collect::<Vec<_>>())
+    });
+    out.extend(xattrs.unwrap_or_default());
+    out
+}
+
+/// The PAX records of `entry` that say something about the file rather than its name or
+/// size (the nanoseconds of its mtime, its extended attributes), to copy along when the
+/// entry is written again under another name.
+///
+/// # Errors
+/// When the records cannot be read (a damaged stream).
+pub fn kept_pax<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<Vec<(String, Vec<u8>)>> {
+    let mut out = Vec::new();
+    if let Some(records) = entry.pax_extensions()? {
+        for r in records {
+            let r = r?;
+            let Ok(key) = r.key() else { continue };
+            if key == "mtime" || key.starts_with("SCHILY.xattr.") {
+                out.push((key.to_owned(), r.value_bytes().to_vec()));
+            }
         }
     }
-    out
+    Ok(out)
+}
+
+/// Appends `records` (from [`kept_pax`]) as the PAX header of the next entry.
+///
+/// # Errors
+/// When writing fails.
+pub fn append_pax<W: Write>(
+    tar: &mut tar::Builder<W>,
+    records: &[(String, Vec<u8>)],
+) -> io::Result<()> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    tar.append_pax_extensions(records.iter().map(|(k, v)| (k.as_str(), v.as_slice())))
 }
 
 /// The bytes of a name that is not UTF-8 (for the manifest, which shows names as text).
@@ -626,6 +661,15 @@ pub fn append_engine_tar<W: Write>(
         let name = raw.to_string_lossy().into_owned();
         let mut header = entry.header().clone();
         let kind = header.entry_type();
+        if matches!(
+            kind,
+            tar::EntryType::Directory
+                | tar::EntryType::Symlink
+                | tar::EntryType::Regular
+                | tar::EntryType::Continuous
+        ) {
+            append_pax(tar, &kept_pax(&mut entry)?)?;
+        }
         match kind {
             tar::EntryType::Directory => {
                 header.set_size(0);
@@ -775,7 +819,16 @@ fn sqlite_copy(db: &Path) -> Result<SqliteCopy, CaptureError> {
     use rusqlite::{Connection, OpenFlags};
     let err = |reason: String| CaptureError::Sqlite {
         path: db.to_owned(),
-        reason,
+        // SQLite opens nothing whose full path reaches 512 bytes (its `MAX_PATHNAME`).
+        reason: if db.as_os_str().len() >= 500 {
+            format!(
+                "{reason}: SQLite cannot open a database whose path is {} bytes long (512 at most); \
+                 a shorter path to the stack's data lets it be copied",
+                db.as_os_str().len()
+            )
+        } else {
+            reason
+        },
     };
     let name = db
         .file_name()

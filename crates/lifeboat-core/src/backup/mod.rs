@@ -763,7 +763,9 @@ pub fn plan(
                     return Err(BackupError::Capture {
                         component: format!("service-{}", s.name),
                         reason: format!(
-                            "{} looks running ({} exists) and the Docker engine cannot be reached to dump it                              or stop it; copying its files now would give a broken backup. Start Docker (or                              stop the stack with `docker compose stop`) and back up again.",
+                            "{} looks running ({} exists) and the Docker engine cannot be reached to dump it \
+                             or stop it; copying its files now would give a broken backup. Start Docker (or \
+                             stop the stack with `docker compose stop`) and back up again.",
                             kind.as_str(),
                             lock.display()
                         ),

@@ -90,7 +90,7 @@ pub fn scan(
         if cancel.is_cancelled() {
             return Err(Cancelled);
         }
-        let entries = match fs::read_dir(&dir) {
+        let entries = match crate::longpath::with(&dir, |p| fs::read_dir(p)) {
             Ok(e) => e,
             Err(e) => {
                 out.unreadable.push((dir, reason(&e)));
@@ -99,9 +99,11 @@ pub fn scan(
         };
         for entry in entries {
             let Ok(entry) = entry else { continue };
+            // Named from `dir`, not from the path the folder was opened by (see longpath).
+            let path = dir.join(entry.file_name());
             let Ok(ft) = entry.file_type() else { continue };
             if ft.is_dir() {
-                stack.push((entry.path(), depth + 1));
+                stack.push((path, depth + 1));
                 continue;
             }
             if !ft.is_file() {
@@ -110,7 +112,7 @@ pub fn scan(
             let meta = match entry.metadata() {
                 Ok(m) => m,
                 Err(e) => {
-                    out.unreadable.push((entry.path(), reason(&e)));
+                    out.unreadable.push((path, reason(&e)));
                     continue;
                 }
             };
@@ -126,13 +128,13 @@ pub fn scan(
                 if heap.len() < keep_largest {
                     heap.push(std::cmp::Reverse(SizedFile {
                         bytes: len,
-                        path: entry.path(),
+                        path: path.clone(),
                     }));
                 } else if heap.peek().is_some_and(|min| min.0.bytes < len) {
                     heap.pop();
                     heap.push(std::cmp::Reverse(SizedFile {
                         bytes: len,
-                        path: entry.path(),
+                        path: path.clone(),
                     }));
                 }
             }
@@ -148,7 +150,7 @@ pub fn scan(
                 || name == ".env"
                 || name.ends_with(".env")
             {
-                note_file(&mut out, &entry.path(), len);
+                note_file(&mut out, &path, len);
             }
             if pending_files >= 2048 {
                 progress.advance(pending_files, pending_bytes);
@@ -181,7 +183,7 @@ fn note_file(out: &mut Scan, path: &Path, len: u64) {
 /// Whether the file starts with SQLite's 16-byte header.
 pub fn is_sqlite(path: &Path) -> bool {
     let mut header = [0u8; 16];
-    fs::File::open(path)
+    crate::longpath::with(path, |p| fs::File::open(p))
         .and_then(|mut f| f.read_exact(&mut header))
         .is_ok()
         && &header == b"SQLite format 3\0"

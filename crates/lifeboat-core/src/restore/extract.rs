@@ -15,6 +15,7 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::archive::Hashing;
 use crate::job::{CancelToken, Progress};
+use crate::longpath::{self, with};
 
 /// Where one archive prefix is extracted.
 #[derive(Debug, Clone)]
@@ -67,8 +68,9 @@ pub struct Extracted {
     pub foreign: Vec<(String, u64, u64)>,
 }
 
-/// Longest names accepted, in bytes.
-const MAX_NAME: usize = 4096;
+/// Longest names accepted, in bytes: far beyond any real tree (a path may be longer than
+/// the 4096 bytes a system call takes; see [`longpath`]), short of exhausting memory.
+const MAX_NAME: usize = 1 << 20;
 
 fn io_at(path: &Path) -> impl FnOnce(io::Error) -> ExtractError + '_ {
     move |source| ExtractError::Io {
@@ -187,9 +189,12 @@ impl Extra {
     /// Sets the extended attributes on `path` (not following a symlink). One this process
     /// may not set (`trusted.*`, `security.*` without root) is left out.
     fn apply_xattrs(&self, path: &Path) {
-        for (name, value) in &self.xattrs {
-            let _ = xattr::set(path, name, value);
-        }
+        let _ = with(path, |p| {
+            for (name, value) in &self.xattrs {
+                let _ = xattr::set(p, name, value);
+            }
+            Ok(())
+        });
     }
 }
 
@@ -283,11 +288,11 @@ pub fn extract(
         let mtime = extra.mtime.unwrap_or((mtime, 0));
         match kind {
             tar::EntryType::Directory => {
-                match fs::symlink_metadata(&dest) {
+                match longpath::symlink_metadata(&dest) {
                     Ok(m) if m.is_dir() && made.contains(&dest) => {}
                     Ok(_) => return Err(refuse("a folder where something else exists".into())),
                     Err(_) => {
-                        fs::create_dir(&dest).map_err(io_at(&dest))?;
+                        with(&dest, |p| fs::create_dir(p)).map_err(io_at(&dest))?;
                         made.insert(dest.clone());
                     }
                 }
@@ -307,7 +312,7 @@ pub fn extract(
                     use std::os::unix::fs::OpenOptionsExt;
                     opts.mode(0o600);
                 }
-                let mut f = opts.open(&dest).map_err(|e| match e.kind() {
+                let mut f = with(&dest, |p| opts.open(p)).map_err(|e| match e.kind() {
                     io::ErrorKind::AlreadyExists => {
                         refuse("a second entry for the same path".into())
                     }
@@ -332,18 +337,20 @@ pub fn extract(
                     .link_name()
                     .map_err(damaged)?
                     .ok_or_else(|| refuse("a symlink without a target".into()))?;
-                if fs::symlink_metadata(&dest).is_ok() {
+                if longpath::symlink_metadata(&dest).is_ok() {
                     return Err(refuse("a second entry for the same path".into()));
                 }
-                symlink(&target, &dest).map_err(io_at(&dest))?;
+                with(&dest, |p| symlink(&target, p)).map_err(io_at(&dest))?;
                 #[cfg(unix)]
                 if let Some((uid, gid)) = owner {
-                    std::os::unix::fs::lchown(&dest, Some(uid as u32), Some(gid as u32))
-                        .map_err(io_at(&dest))?;
+                    with(&dest, |p| {
+                        std::os::unix::fs::lchown(p, Some(uid as u32), Some(gid as u32))
+                    })
+                    .map_err(io_at(&dest))?;
                 }
                 extra.apply_xattrs(&dest);
                 let t = filetime::FileTime::from_unix_time(mtime.0, mtime.1);
-                filetime::set_symlink_file_times(&dest, t, t).map_err(io_at(&dest))?;
+                with(&dest, |p| filetime::set_symlink_file_times(p, t, t)).map_err(io_at(&dest))?;
             }
             tar::EntryType::Link => {
                 let target = entry
@@ -367,7 +374,8 @@ pub fn extract(
                         "a hard link to {tname}, which is not a file extracted before it"
                     )));
                 }
-                fs::hard_link(&tdest, &dest).map_err(io_at(&dest))?;
+                with(&tdest, |from| with(&dest, |to| fs::hard_link(from, to)))
+                    .map_err(io_at(&dest))?;
             }
             tar::EntryType::XGlobalHeader | tar::EntryType::XHeader => {}
             tar::EntryType::Fifo | tar::EntryType::Char | tar::EntryType::Block => {
@@ -385,14 +393,18 @@ pub fn extract(
         {
             use std::os::unix::fs::PermissionsExt;
             if let Some((uid, gid)) = d.owner {
-                std::os::unix::fs::lchown(&d.path, Some(uid as u32), Some(gid as u32))
-                    .map_err(io_at(&d.path))?;
-            }
-            fs::set_permissions(&d.path, fs::Permissions::from_mode(d.mode))
+                with(&d.path, |p| {
+                    std::os::unix::fs::lchown(p, Some(uid as u32), Some(gid as u32))
+                })
                 .map_err(io_at(&d.path))?;
+            }
+            with(&d.path, |p| {
+                fs::set_permissions(p, fs::Permissions::from_mode(d.mode))
+            })
+            .map_err(io_at(&d.path))?;
         }
         let t = filetime::FileTime::from_unix_time(d.mtime.0, d.mtime.1);
-        filetime::set_file_times(&d.path, t, t).map_err(io_at(&d.path))?;
+        with(&d.path, |p| filetime::set_file_times(p, t, t)).map_err(io_at(&d.path))?;
     }
     out.sha256 = hashing.into_parts().0;
     Ok(out)
@@ -403,7 +415,7 @@ fn ensure_dir(dir: &Path, made: &mut HashSet<PathBuf>) -> Result<(), String> {
     if made.contains(dir) {
         return Ok(());
     }
-    match fs::symlink_metadata(dir) {
+    match longpath::symlink_metadata(dir) {
         Ok(m) if m.file_type().is_symlink() => {
             Err(format!("its parent {} is a symlink", dir.display()))
         }
@@ -413,7 +425,7 @@ fn ensure_dir(dir: &Path, made: &mut HashSet<PathBuf>) -> Result<(), String> {
             dir.display()
         )),
         Err(_) => {
-            fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            with(dir, |p| fs::create_dir_all(p)).map_err(|e| format!("{}: {e}", dir.display()))?;
             made.insert(dir.to_owned());
             Ok(())
         }

@@ -31,6 +31,7 @@ use crate::backup::{capture, cold, stack_dest, unix_now, verify};
 use crate::catalog::Catalog;
 use crate::docker::{BlockingEngine, ContainerInfo};
 use crate::job::{CancelToken, Progress};
+use crate::longpath;
 use crate::stack::{LoadOptions, Project};
 use extract::{ExtractError, SlotTarget};
 use journal::{Journal, Load, Slot, State, ThroughEngine};
@@ -559,7 +560,7 @@ fn select<'a>(m: &'a Manifest, only: &[String]) -> Result<Vec<&'a ComponentEntry
 /// mtime; `None` when it cannot be read.
 fn current_files(path: &Path) -> Option<BTreeMap<String, (u64, i64)>> {
     let mut out = BTreeMap::new();
-    let meta = std::fs::symlink_metadata(path).ok();
+    let meta = longpath::symlink_metadata(path).ok();
     match meta {
         None => return Some(out),
         Some(m) if m.is_file() => {
@@ -574,18 +575,21 @@ fn current_files(path: &Path) -> Option<BTreeMap<String, (u64, i64)>> {
     }
     let mut stack = vec![(path.to_path_buf(), String::new())];
     while let Some((dir, rel)) = stack.pop() {
-        for e in std::fs::read_dir(&dir).ok()?.filter_map(Result::ok) {
-            let name = e.file_name().to_string_lossy().into_owned();
+        for e in longpath::read_dir(&dir).ok()? {
+            let name = e
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let r = if rel.is_empty() {
                 name
             } else {
                 format!("{rel}/{name}")
             };
-            let Ok(m) = e.path().symlink_metadata() else {
+            let Ok(m) = longpath::symlink_metadata(&e) else {
                 continue;
             };
             if m.is_dir() {
-                stack.push((e.path(), r));
+                stack.push((e, r));
             } else if m.is_file() {
                 out.insert(r, (m.len(), capture::mtime_secs(&m).unwrap_or(0)));
             }
@@ -1935,6 +1939,18 @@ fn helper_image(
         .find(|i| engine.image_exists(i).unwrap_or(false))
 }
 
+/// A path from the bytes of a name (on Unix every byte string is one).
+#[cfg(unix)]
+fn bytes_path(bytes: Vec<u8>) -> PathBuf {
+    use std::os::unix::ffi::OsStringExt;
+    PathBuf::from(std::ffi::OsString::from_vec(bytes))
+}
+
+#[cfg(not(unix))]
+fn bytes_path(bytes: Vec<u8>) -> PathBuf {
+    PathBuf::from(String::from_utf8_lossy(&bytes).into_owned())
+}
+
 /// Writes `prefix`'s entries of an archive again through the engine, into the folder
 /// `mount` of `container` (through its parent, so the folder's own owner and mode are set
 /// too), keeping their numeric owners.
@@ -1966,31 +1982,35 @@ fn write_owners(
         .upload(container, &parent, move |out| {
             let mut src = tar::Archive::new(reader);
             let mut tar = capture::builder(std::io::BufWriter::with_capacity(1 << 18, out));
-            let rename = |name: &str| -> Option<String> {
-                let rest = if name.trim_end_matches('/') == prefix {
-                    ""
+            // Names are bytes (Linux file names are), moved from `prefix/` to `base/`.
+            let rename = |name: &[u8]| -> Option<PathBuf> {
+                let rest: &[u8] = if name.strip_suffix(b"/").unwrap_or(name) == prefix.as_bytes() {
+                    b""
                 } else {
-                    name.strip_prefix(&format!("{prefix}/"))?
+                    name.strip_prefix(prefix.as_bytes())?.strip_prefix(b"/")?
                 };
-                Some(if rest.is_empty() {
-                    format!("{base}/")
-                } else {
-                    format!("{base}/{rest}")
-                })
+                let mut new = format!("{base}/").into_bytes();
+                new.extend_from_slice(rest);
+                Some(bytes_path(new))
             };
             for entry in src.entries()? {
                 let mut entry = entry?;
-                let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-                let Some(new) = rename(&name) else { continue };
+                let Some(new) = rename(&entry.path_bytes()) else {
+                    continue;
+                };
                 let mut header = entry.header().clone();
-                match header.entry_type() {
+                let kind = header.entry_type();
+                if kind != tar::EntryType::Link {
+                    capture::append_pax(&mut tar, &capture::kept_pax(&mut entry)?)?;
+                }
+                match kind {
                     tar::EntryType::Symlink => {
                         let target = entry.link_name()?.unwrap_or_default().into_owned();
                         tar.append_link(&mut header, &new, target)?;
                     }
                     tar::EntryType::Link => {
-                        let target = entry.link_name()?.unwrap_or_default();
-                        let Some(t) = rename(&target.to_string_lossy()) else {
+                        let target = entry.link_name_bytes().unwrap_or_default().into_owned();
+                        let Some(t) = rename(&target) else {
                             continue;
                         };
                         tar.append_link(&mut header, &new, t)?;
