@@ -86,8 +86,6 @@ pub struct BackupDone {
     pub pruned: Vec<String>,
 }
 
-pub(crate) use lifeboat_core::schedule::destination;
-
 fn key_status(catalog: &lifeboat_core::Catalog) -> KeyStatus {
     let passphrase_tested_at = catalog
         .app_state(TESTED_AT)
@@ -123,7 +121,7 @@ fn overview(state: &AppState, stack_id: i64) -> Result<BackupOverview, IpcError>
     let record = state.catalog.stack(stack_id)?;
     let settings = state.catalog.settings(stack_id)?;
     let project = lifeboat_core::stack::load(Path::new(&record.dir), &LoadOptions::default())?;
-    let destination = destination(&settings).map(|p| DestinationStatus {
+    let destination = settings.destination().map(|p| DestinationStatus {
         present: p.is_dir(),
         has_recovery: p.join(RECOVERY_FILE).is_file(),
         free_bytes: fs4::available_space(&p).ok(),
@@ -216,7 +214,7 @@ pub(crate) async fn blocking<T: Send + 'static>(
 /// The stack's destination, which must be there (the drive plugged in).
 fn present_destination(state: &AppState, stack_id: i64) -> Result<PathBuf, IpcError> {
     let settings = state.catalog.settings(stack_id)?;
-    let dest = destination(&settings).ok_or_else(no_destination)?;
+    let dest = settings.destination().ok_or_else(no_destination)?;
     if !dest.is_dir() {
         return Err(backup::BackupError::DestinationMissing(dest).into());
     }
@@ -228,7 +226,7 @@ fn present_destination(state: &AppState, stack_id: i64) -> Result<PathBuf, IpcEr
 fn mark_tested(state: &AppState) -> Result<(), IpcError> {
     Ok(state
         .catalog
-        .set_app_state(TESTED_AT, &backup::unix_now().to_string())?)
+        .set_app_state(TESTED_AT, &lifeboat_core::time::unix_now().to_string())?)
 }
 
 /// Creates the backup key in the system keyring if there is none, and writes the recovery
@@ -336,7 +334,7 @@ pub async fn start_backup(
 ) -> Result<BackupDone, IpcError> {
     let record = state.catalog.stack(stack_id)?;
     let settings = state.catalog.settings(stack_id)?;
-    destination(&settings).ok_or_else(no_destination)?;
+    settings.destination().ok_or_else(no_destination)?;
     let handle = tokio::runtime::Handle::current();
     let app_state = state.inner().clone();
     let result = run_job(&state, &on_event, move |cancel, events| {
@@ -350,7 +348,7 @@ pub async fn start_backup(
         }
         let engine = BlockingEngine::connect(None, handle).ok();
         let progress = ChannelProgress::new(events);
-        let done = lifeboat_core::schedule::backup_stack(
+        let done = lifeboat_core::backup::backup_stack(
             &state.catalog,
             stack_id,
             engine,

@@ -288,7 +288,7 @@ pub async fn restore_from_drive(
         let progress = ChannelProgress::new(events);
         let report = restore::apply(&opts, &identity, &progress, &cancel)?;
         let project = lifeboat_core::stack::load(Path::new(&target), &LoadOptions::default())?;
-        let stack = state.catalog.add_stack(&project.dir, &project.name)?;
+        let stack = lifeboat_core::settings::add_stack(&state.catalog, &project)?;
         Ok(DriveRestoreDone { report, stack })
     })
     .await

@@ -146,9 +146,9 @@ impl From<RestoreError> for IpcError {
     }
 }
 
-impl From<lifeboat_core::schedule::RunError> for IpcError {
-    fn from(e: lifeboat_core::schedule::RunError) -> Self {
-        use lifeboat_core::schedule::RunError;
+impl From<lifeboat_core::backup::RunError> for IpcError {
+    fn from(e: lifeboat_core::backup::RunError) -> Self {
+        use lifeboat_core::backup::RunError;
         match e {
             RunError::NoDestination => IpcError::new(
                 ErrorCode::NoDestination,

@@ -16,7 +16,7 @@ use tauri::State;
 use tauri_plugin_dialog::DialogExt;
 use ts_rs::TS;
 
-use crate::backups::{blocking, destination};
+use crate::backups::blocking;
 use crate::commands::{run_job, ChannelProgress};
 use crate::error::{ErrorCode, IpcError};
 use crate::AppState;
@@ -94,7 +94,7 @@ fn options(
 ) -> Result<RestoreOptions, IpcError> {
     let record = state.catalog.stack(stack_id)?;
     let settings = state.catalog.settings(stack_id)?;
-    let from = destination(&settings).ok_or_else(|| {
+    let from = settings.destination().ok_or_else(|| {
         IpcError::new(
             ErrorCode::NoDestination,
             "This stack has no backup destination yet, so there is nothing to restore from.",
@@ -133,7 +133,7 @@ pub async fn restore_points(
     blocking(move || {
         let record = state.catalog.stack(stack_id)?;
         let settings = state.catalog.settings(stack_id)?;
-        let dest = destination(&settings);
+        let dest = settings.destination();
         let present = dest.as_ref().is_some_and(|d| d.is_dir());
         let mut snapshots = Vec::new();
         if let (Some(d), true) = (&dest, present) {

@@ -7,7 +7,8 @@ use std::time::Duration;
 use chrono::Local;
 use lifeboat_core::alerts::{self, Alert, Levels};
 use lifeboat_core::docker::BlockingEngine;
-use lifeboat_core::schedule::{self, Outcome, Pause, Schedule, ScheduleState};
+use lifeboat_core::schedule::{Pause, Schedule, ScheduleState};
+use lifeboat_core::scheduler::{self, Outcome};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, State};
 use tauri_plugin_autostart::ManagerExt;
@@ -56,7 +57,7 @@ fn check(app: &AppHandle) {
     let catalog = state.catalog.clone();
     let now = Local::now();
     let mut runner = |stack_id: i64| run_scheduled(app, &state, stack_id);
-    let events = match schedule::tick(&catalog, &now, &mut runner) {
+    let events = match scheduler::tick(&catalog, &now, &mut runner) {
         Ok(e) => e,
         Err(e) => {
             tracing::warn!("the scheduler could not read the catalog: {e}");
@@ -87,7 +88,7 @@ fn run_scheduled(app: &AppHandle, state: &AppState, stack_id: i64) -> Outcome {
     let _ = app.emit(CHANGED, stack_id);
     crate::tray::refresh(app);
     let engine = BlockingEngine::connect(None, tokio_handle()).ok();
-    let result = schedule::backup_stack(
+    let result = lifeboat_core::backup::backup_stack(
         &state.catalog,
         stack_id,
         engine,
@@ -174,7 +175,7 @@ pub fn on_menu(app: &AppHandle, id: &str) {
                             notify(
                                 &app,
                                 alerts::from_events(
-                                    &[schedule::TickEvent::Ran {
+                                    &[scheduler::TickEvent::Ran {
                                         stack_id,
                                         stack: name,
                                         outcome: Outcome::Failed(reason),
@@ -303,7 +304,7 @@ pub fn set_schedule(
         s.validate().map_err(|e| {
             IpcError::new(ErrorCode::BadSchedule, alerts::upper_first(&e.to_string()))
         })?;
-        if schedule::destination(&state.catalog.settings(stack_id)?).is_none() {
+        if state.catalog.settings(stack_id)?.destination().is_none() {
             return Err(crate::backups::no_destination());
         }
     }

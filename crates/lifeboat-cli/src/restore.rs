@@ -196,11 +196,11 @@ fn print_services(services: &[restore::ServiceState]) {
 }
 
 fn print_plan(p: &RestorePlan) {
-    let (y, mo, d, h, mi, _) = lifeboat_core::backup::civil(p.snapshot_started);
     println!(
-        "Restore plan: snapshot {} of {} (taken {y:04}-{mo:02}-{d:02} {h:02}:{mi:02} UTC) into {}{}",
+        "Restore plan: snapshot {} of {} (taken {}) into {}{}",
         p.snapshot,
         p.stack,
+        lifeboat_core::time::minute(p.snapshot_started),
         p.target,
         if p.original { "" } else { " (another folder)" }
     );

@@ -10,7 +10,9 @@ use std::time::Duration;
 use chrono::{Local, TimeZone};
 use clap::Subcommand;
 use lifeboat_core::alerts;
-use lifeboat_core::schedule::{self, due, Due, Outcome, Pause, Schedule, ScheduleState};
+use lifeboat_core::backup;
+use lifeboat_core::schedule::{self, due, Due, Pause, Schedule, ScheduleState};
+use lifeboat_core::scheduler::{self, Outcome};
 use lifeboat_core::{CancelToken, Catalog, LoadOptions};
 use serde::Serialize;
 
@@ -74,7 +76,7 @@ pub enum PauseArg {
 
 fn stack_id(catalog: &Catalog, dir: &Path) -> Result<i64> {
     let project = lifeboat_core::stack::load(dir, &LoadOptions::default())?;
-    Ok(catalog.add_stack(&project.dir, &project.name)?.id)
+    Ok(lifeboat_core::settings::add_stack(catalog, &project)?.id)
 }
 
 fn parse(action: &ScheduleAction) -> Result<Option<Schedule>> {
@@ -141,7 +143,7 @@ fn show(catalog: &Catalog, id: i64, json: bool) -> Result<()> {
         description: settings.schedule.as_ref().map(Schedule::describe),
         schedule: settings.schedule.clone(),
         next_runs: next,
-        destination: schedule::destination(&settings).map(|d| d.display().to_string()),
+        destination: settings.destination().map(|d| d.display().to_string()),
         paused_until: catalog.paused_until()?,
         state: catalog.schedule_state(id)?,
         alerts: alerts::current(catalog, id, &now)?,
@@ -205,7 +207,7 @@ fn run(
                 lifeboat_core::docker::BlockingEngine::connect(None, runtime.handle().clone()).ok();
             let name = catalog.stack(stack_id).map(|s| s.name).unwrap_or_default();
             eprintln!("lifeboat: scheduled backup of {name} starting");
-            let result = schedule::backup_stack(
+            let result = backup::backup_stack(
                 catalog,
                 stack_id,
                 engine,
@@ -220,7 +222,7 @@ fn run(
             }
             Outcome::of(&result)
         };
-        let events = schedule::tick(catalog, &now, &mut runner)?;
+        let events = scheduler::tick(catalog, &now, &mut runner)?;
         for a in &alerts::after_tick(catalog, &events, &now)? {
             eprintln!("lifeboat: {}: {}", a.summary, a.body);
             if let Err(e) = alerts::send(a) {
@@ -253,7 +255,7 @@ fn run(
             let failed = events.iter().any(|e| {
                 matches!(
                     e,
-                    schedule::TickEvent::Ran {
+                    scheduler::TickEvent::Ran {
                         outcome: Outcome::Failed(_),
                         ..
                     }
@@ -289,7 +291,7 @@ pub fn run_action(
                     let d = std::path::absolute(d)?;
                     settings.destination = Some(d.display().to_string());
                     catalog.save_settings(id, &settings)?;
-                } else if schedule::destination(&settings).is_none() {
+                } else if settings.destination().is_none() {
                     return Err("say where the backups go the first time: --to DEST".into());
                 }
                 catalog.set_schedule(id, sched, now.timestamp())?;

@@ -198,16 +198,16 @@ pub fn snapshots(dest: &Path, stack: Option<&str>, id: Option<&Path>, json: bool
                     println!("{}  {:<16} DAMAGED: {why}", s.snapshot, s.stack);
                     continue;
                 }
-                let (y, mo, d, h, mi, _) = backup::civil(s.started);
                 println!(
-                "{}  {:<16} {y:04}-{mo:02}-{d:02} {h:02}:{mi:02} UTC  {:>10}  (+{} new)  {} components{}",
-                s.snapshot,
-                s.stack,
-                human_bytes(s.bytes_in),
-                human_bytes(s.bytes_new),
-                s.components.len(),
-                if s.partial { "  PARTIAL" } else { "" }
-            );
+                    "{}  {:<16} {}  {:>10}  (+{} new)  {} components{}",
+                    s.snapshot,
+                    s.stack,
+                    lifeboat_core::time::minute(s.started),
+                    human_bytes(s.bytes_in),
+                    human_bytes(s.bytes_new),
+                    s.components.len(),
+                    if s.partial { "  PARTIAL" } else { "" }
+                );
             }
             Ok(())
         })(),
@@ -336,7 +336,10 @@ pub fn key_test(dest: &Path, file: Option<&Path>) -> ExitCode {
         let pass = passphrase("Recovery passphrase: ", false)?;
         keys::test_recovery(&dest.join(RECOVERY_FILE), pass, &identity)?;
         if let Ok(c) = lifeboat_core::Catalog::open_default() {
-            let _ = c.set_app_state("passphrase_tested_at", &backup::unix_now().to_string());
+            let _ = c.set_app_state(
+                "passphrase_tested_at",
+                &lifeboat_core::time::unix_now().to_string(),
+            );
         }
         println!("The passphrase opens the recovery file, and it holds the key in use.");
         Ok(())

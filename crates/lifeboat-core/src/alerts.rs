@@ -14,7 +14,7 @@ use ts_rs::TS;
 
 use crate::catalog::{BackupResult, Catalog, CatalogError};
 use crate::inspect::human_bytes;
-use crate::schedule::{destination, Outcome, TickEvent};
+use crate::scheduler::{Outcome, TickEvent};
 
 /// Which notifications the user wants beside the ones always sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -203,7 +203,7 @@ pub fn current<Tz: TimeZone>(
             }
         }
     }
-    if let Some(dest) = destination(&settings).filter(|d| d.is_dir()) {
+    if let Some(dest) = settings.destination().filter(|d| d.is_dir()) {
         if let (Ok(free), Ok(total)) = (fs4::available_space(&dest), fs4::total_space(&dest)) {
             let need = last_ok.map_or(0, |b| b.bytes_new.max(0) as u64);
             if total > 0 && (free * 10 < total || free < need) {

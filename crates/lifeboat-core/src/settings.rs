@@ -1,6 +1,8 @@
-//! App-wide preferences, kept in the catalog's `app_state` table (never a secret): the
-//! default destination new stacks back up to, and the window's theme. Notification levels
-//! live beside the alerts they govern ([`crate::alerts::Levels`]).
+//! What a person chooses, and where it is kept (never a secret): each stack's backup
+//! settings (destination, mode, services to stop, retention, schedule) in the catalog's
+//! `stack_settings` table, and app-wide preferences (the default destination new stacks
+//! back up to, the window's theme) in its `app_state` table. Notification levels live
+//! beside the alerts they govern ([`crate::alerts::Levels`]).
 
 use std::path::{Path, PathBuf};
 
@@ -8,7 +10,116 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::catalog::{Catalog, CatalogError, StackRecord};
+use crate::schedule::Schedule;
 use crate::stack::Project;
+
+/// How services are captured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Databases by their hot recipe (a dump) where one exists; services listed in
+    /// [`crate::backup::BackupOptions::stop`] and running databases without one are stopped; the rest is
+    /// copied live, with a warning for files that change while read.
+    #[default]
+    Auto,
+    /// Never stop anything: dumps where possible, everything else copied live.
+    Hot,
+    /// Stop every service whose data is backed up (dependents first), copy, start again.
+    Cold,
+}
+
+/// A stack's backup settings, as the desktop keeps them in the catalog.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(default)]
+pub struct StackSettings {
+    /// The destination folder, once chosen.
+    pub destination: Option<String>,
+    /// How services are captured.
+    pub mode: Mode,
+    /// Services stopped during the backup in auto mode.
+    pub stop_services: Vec<String>,
+    /// Retention applied after each backup; nothing is pruned when all are zero.
+    pub keep: Keep,
+    /// When backups run on their own; none when only run by hand.
+    pub schedule: Option<Schedule>,
+}
+
+impl StackSettings {
+    /// Where this stack backs up: its own destination, else the default one a headless
+    /// machine sets in `LIFEBOAT_DESTINATION`.
+    pub fn destination(&self) -> Option<PathBuf> {
+        self.destination.as_ref().map(PathBuf::from).or_else(|| {
+            std::env::var_os("LIFEBOAT_DESTINATION")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
+    }
+}
+
+/// How many snapshots to keep, per rule. A snapshot kept by any rule stays.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Keep {
+    /// The newest N.
+    pub last: u32,
+    /// The newest of each of the last N hours that have one.
+    pub hourly: u32,
+    /// … days.
+    pub daily: u32,
+    /// … weeks (Monday to Sunday).
+    pub weekly: u32,
+    /// … months.
+    pub monthly: u32,
+    /// … years.
+    pub yearly: u32,
+}
+
+impl Keep {
+    pub(crate) fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+impl Catalog {
+    /// A stack's backup settings (defaults when never saved).
+    ///
+    /// # Errors
+    /// When SQLite fails or the stack is unknown.
+    pub fn settings(&self, stack_id: i64) -> Result<StackSettings, CatalogError> {
+        self.stack_json(stack_id)
+    }
+
+    /// Saves a stack's backup settings.
+    ///
+    /// # Errors
+    /// When SQLite fails or the stack is unknown.
+    pub fn save_settings(&self, stack_id: i64, s: &StackSettings) -> Result<(), CatalogError> {
+        self.set_stack_json(stack_id, s)
+    }
+
+    /// Sets (or with `None` removes) a stack's schedule. A new or changed schedule starts
+    /// counting at `now`: slots before it are not due.
+    ///
+    /// # Errors
+    /// When SQLite fails or the stack is unknown.
+    pub fn set_schedule(
+        &self,
+        stack_id: i64,
+        schedule: Option<Schedule>,
+        now: i64,
+    ) -> Result<(), CatalogError> {
+        let mut settings = self.settings(stack_id)?;
+        if settings.schedule == schedule {
+            return Ok(());
+        }
+        settings.schedule = schedule;
+        self.save_settings(stack_id, &settings)?;
+        let mut state = self.schedule_state(stack_id)?.unwrap_or_default();
+        state.handled_until = now;
+        state.retry_at = None;
+        state.waiting = None;
+        self.save_schedule_state(stack_id, &state)
+    }
+}
 
 /// The window's colours.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]

@@ -7,14 +7,16 @@
 //! names the archive. Files are written as `*.partial`, synced, then renamed.
 
 pub mod pargz;
+pub mod sealed;
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
 use pargz::ParGzWriter;
+use sealed::{Key, Sealed};
 
 /// Why an archive could not be written or read.
 #[derive(Debug, thiserror::Error)]
@@ -93,23 +95,6 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Counts bytes written to a file.
-struct Counting<W> {
-    inner: W,
-    bytes: u64,
-}
-
-impl<W: Write> Write for Counting<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.bytes += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 /// Writes on its own thread, so encryption and disk writes overlap with hashing (on the
 /// caller's thread) and compression (on the workers). At most four chunks wait.
 struct ThreadedWriter<W: Write + Send + 'static> {
@@ -167,8 +152,7 @@ impl<W: Write + Send + 'static> Write for ThreadedWriter<W> {
     }
 }
 
-type Pipeline =
-    Hashing<ParGzWriter<ThreadedWriter<age::stream::StreamWriter<Counting<BufWriter<File>>>>>>;
+type Pipeline = Hashing<ParGzWriter<ThreadedWriter<Sealed>>>;
 
 /// Writes one encrypted archive. Feed it tar bytes through [`ArchiveWriter::writer`] (or
 /// use it as the inner writer of a `tar::Builder`), then call [`ArchiveWriter::finish`].
@@ -204,16 +188,8 @@ impl ArchiveWriter {
             path: partial.to_owned(),
             source,
         };
-        let file = create_private(partial).map_err(io_err)?;
-        let counting = Counting {
-            inner: BufWriter::with_capacity(1 << 20, file),
-            bytes: 0,
-        };
-        let encryptor =
-            age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
-                .map_err(|e| io_err(io::Error::other(e.to_string())))?;
-        let age_writer = encryptor.wrap_output(counting).map_err(io_err)?;
-        let gz = ParGzWriter::new(ThreadedWriter::new(age_writer), 6, threads);
+        let sealed = Sealed::create(partial, Key::Recipients(recipients)).map_err(io_err)?;
+        let gz = ParGzWriter::new(ThreadedWriter::new(sealed), 6, threads);
         Ok(Self {
             pipeline: Hashing::new(gz),
             partial: partial.to_owned(),
@@ -235,15 +211,8 @@ impl ArchiveWriter {
             source,
         };
         let (sha256, bytes_in, gz) = self.pipeline.into_parts();
-        let age_writer = gz.finish().map_err(io_err)?.finish().map_err(io_err)?;
-        let mut counting = age_writer.finish().map_err(io_err)?;
-        counting.flush().map_err(io_err)?;
-        let bytes_stored = counting.bytes;
-        let file = counting
-            .inner
-            .into_inner()
-            .map_err(|e| io_err(e.into_error()))?;
-        file.sync_all().map_err(io_err)?;
+        let sealed = gz.finish().map_err(io_err)?.finish().map_err(io_err)?;
+        let bytes_stored = sealed.finish().map_err(io_err)?;
         Ok(Written {
             sha256,
             bytes_in,

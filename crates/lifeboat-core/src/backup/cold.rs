@@ -183,7 +183,7 @@ impl<'a> Stopper<'a> {
                         container_name: c.name.clone(),
                         stack: self.stack.clone(),
                         service: svc.clone(),
-                        stopped_at: crate::backup::unix_now(),
+                        stopped_at: crate::time::unix_now(),
                         lock_path,
                     })
                     .map_err(|e| e.to_string())?;

@@ -10,7 +10,7 @@
 use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
-use crate::archive::create_private;
+use crate::archive::sealed::{Key, Sealed};
 use crate::docker::BlockingEngine;
 use crate::job::{CancelToken, Progress};
 use crate::stack::ServiceKind;
@@ -180,20 +180,15 @@ pub fn run(
     cancel: &CancelToken,
 ) -> Result<Spooled, String> {
     let key = age::x25519::Identity::generate();
-    let file =
-        create_private(spool).map_err(|e| format!("cannot write {}: {e}", spool.display()))?;
+    let recipients = [key.to_public()];
+    let writer = Sealed::create(spool, Key::Recipients(&recipients))
+        .map_err(|e| format!("cannot write {}: {e}", spool.display()))?;
     // From here on the spool file is removed when `spooled` drops, on every path.
     let mut spooled = Spooled {
         path: spool.to_owned(),
         key,
         len: 0,
     };
-    let recipient = spooled.key.to_public();
-    let enc = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
-        .map_err(|e| e.to_string())?;
-    let writer = enc
-        .wrap_output(io::BufWriter::with_capacity(1 << 20, file))
-        .map_err(|e| e.to_string())?;
     let mut watch = Watch {
         inner: writer,
         head: Vec::new(),
@@ -226,10 +221,8 @@ pub fn run(
         tail,
         len,
     } = watch;
-    let mut file = inner
+    inner
         .finish()
-        .map_err(|e| format!("cannot write {}: {e}", spool.display()))?;
-    file.flush()
         .map_err(|e| format!("cannot write {}: {e}", spool.display()))?;
     if code != 0 {
         let last = stderr

@@ -192,21 +192,12 @@ impl Manifest {
             path: path.to_owned(),
             source,
         };
-        let partial = PathBuf::from(format!("{}.partial", path.display()));
-        let _ = std::fs::remove_file(&partial);
-        let file = archive::create_private(&partial).map_err(io)?;
-        let encryptor =
-            age::Encryptor::with_recipients(std::iter::once(recipient as &dyn age::Recipient))
-                .map_err(|e| io(std::io::Error::other(e.to_string())))?;
-        let mut w = encryptor
-            .wrap_output(std::io::BufWriter::new(file))
-            .map_err(io)?;
         let json = serde_json::to_vec(self).map_err(|e| io(std::io::Error::other(e)))?;
-        w.write_all(&json).map_err(io)?;
-        let buf = w.finish().map_err(io)?;
-        let file = buf.into_inner().map_err(|e| io(e.into_error()))?;
-        file.sync_all().map_err(io)?;
-        archive::commit(&partial, path).map_err(io)?;
+        let recipients = [recipient.clone()];
+        archive::sealed::write_atomic(path, archive::sealed::Key::Recipients(&recipients), |w| {
+            w.write_all(&json)
+        })
+        .map_err(io)?;
         Ok(())
     }
 

@@ -23,6 +23,7 @@ pub mod cold;
 pub mod dump;
 pub mod manifest;
 pub mod prune;
+mod run;
 pub mod verify;
 
 use std::collections::{BTreeSet, HashMap};
@@ -35,15 +36,18 @@ use ts_rs::TS;
 
 use crate::archive::{self, ArchiveError, ArchiveWriter};
 use crate::catalog::Catalog;
+pub use crate::destination::{manifest_paths, stack_dest};
 use crate::docker::{BlockingEngine, ContainerInfo};
 use crate::inspect::is_system_path;
 use crate::job::{CancelToken, Progress};
 use crate::keys::RECOVERY_FILE;
+pub use crate::settings::{Keep, Mode, StackSettings};
 use crate::stack::{MountType, Project, ServiceKind};
+use crate::time::unix_now;
 use crate::warning::{Warning, WarningCode};
 use dump::DumpRecipe;
 use manifest::{ComponentEntry, ComponentKind, FileEntry, Manifest, ManifestError, Recipe};
-pub use prune::Keep;
+pub use run::{backup_stack, RunError, StackBackup};
 
 /// The plain-text note written at the top of every destination.
 pub const README_NAME: &str = "README-RESTORE.txt";
@@ -168,37 +172,6 @@ fn is_missing(w: &Warning) -> bool {
             | WarningCode::UnreadablePath
             | WarningCode::DatabaseNotBackedUp
     )
-}
-
-/// How services are captured.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// Databases by their hot recipe (a dump) where one exists; services listed in
-    /// [`BackupOptions::stop`] and running databases without one are stopped; the rest is
-    /// copied live, with a warning for files that change while read.
-    #[default]
-    Auto,
-    /// Never stop anything: dumps where possible, everything else copied live.
-    Hot,
-    /// Stop every service whose data is backed up (dependents first), copy, start again.
-    Cold,
-}
-
-/// A stack's backup settings, as the desktop keeps them in the catalog.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(default)]
-pub struct StackSettings {
-    /// The destination folder, once chosen.
-    pub destination: Option<String>,
-    /// How services are captured.
-    pub mode: Mode,
-    /// Services stopped during the backup in auto mode.
-    pub stop_services: Vec<String>,
-    /// Retention applied after each backup; nothing is pruned when all are zero.
-    pub keep: Keep,
-    /// When backups run on their own; none when only run by hand.
-    pub schedule: Option<crate::schedule::Schedule>,
 }
 
 /// How to back up.
@@ -382,11 +355,6 @@ fn claim_stack_dest(
         }
     }
     Ok(())
-}
-
-/// The destination folder of one stack.
-pub fn stack_dest(dest: &Path, stack: &str) -> PathBuf {
-    dest.join(stack)
 }
 
 /// A named volume read through the engine's archive API.
@@ -1065,58 +1033,12 @@ pub fn record_run(
 
 /// Snapshot ids sort by time, to the millisecond: `20261122T221500.123Z-1a2b`.
 fn snapshot_id(at: std::time::SystemTime) -> String {
-    let since = at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let (y, mo, d, h, mi, s) = civil(since.as_secs() as i64);
+    let at = crate::time::utc_of(at);
     format!(
-        "{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}.{:03}Z-{:04x}",
-        since.subsec_millis(),
-        (since.subsec_nanos() ^ std::process::id()) & 0xffff
+        "{}-{:04x}",
+        crate::time::stamp_millis(at),
+        (at.timestamp_subsec_nanos() ^ std::process::id()) & 0xffff
     )
-}
-
-/// UTC calendar date and time of a Unix time (Howard Hinnant's days-from-civil, inverted).
-pub fn civil(unix: i64) -> (i64, u32, u32, u32, u32, u32) {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (
-        y,
-        m,
-        d,
-        (secs / 3600) as u32,
-        ((secs % 3600) / 60) as u32,
-        (secs % 60) as u32,
-    )
-}
-
-/// Manifests of a stack in a destination, oldest first.
-pub fn manifest_paths(dest: &Path, stack: &str) -> Vec<PathBuf> {
-    let dir = stack_dest(dest, stack).join("snapshots");
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.to_string_lossy().ends_with(".manifest.age"))
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
-/// Now, in Unix seconds.
-pub fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Backs up `project` to `opts.dest`, encrypted to `identity`'s recipient.
@@ -1865,17 +1787,5 @@ fn write_readme(dest: &Path) {
     let partial = dest.join(format!("{README_NAME}.partial"));
     if std::fs::write(&partial, text).is_ok() {
         let _ = archive::commit(&partial, &path);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(civil(0), (1970, 1, 1, 0, 0, 0));
-        assert_eq!(civil(951_782_400), (2000, 2, 29, 0, 0, 0));
-        assert_eq!(civil(1_795_389_296), (2026, 11, 22, 23, 14, 56));
     }
 }

@@ -9,31 +9,9 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use super::manifest::{Manifest, ManifestError};
+use super::stack_dest;
 use super::verify::{all_manifests, id_of_manifest, stacks_to_read, DestinationError};
-use super::{civil, stack_dest};
-
-/// How many snapshots to keep, per rule. A snapshot kept by any rule stays.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
-pub struct Keep {
-    /// The newest N.
-    pub last: u32,
-    /// The newest of each of the last N hours that have one.
-    pub hourly: u32,
-    /// … days.
-    pub daily: u32,
-    /// … weeks (Monday to Sunday).
-    pub weekly: u32,
-    /// … months.
-    pub monthly: u32,
-    /// … years.
-    pub yearly: u32,
-}
-
-impl Keep {
-    fn is_empty(&self) -> bool {
-        *self == Self::default()
-    }
-}
+pub use crate::settings::Keep;
 
 /// What pruning did (or, with `dry_run`, would do).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -95,11 +73,8 @@ pub fn select(newest_first: &[(String, i64)], keep: &Keep) -> BTreeSet<String> {
         (keep.daily, |t| t.div_euclid(86_400)),
         // Weeks start on Monday; 1970-01-01 was a Thursday.
         (keep.weekly, |t| (t.div_euclid(86_400) + 3).div_euclid(7)),
-        (keep.monthly, |t| {
-            let (y, m, ..) = civil(t);
-            y * 12 + i64::from(m)
-        }),
-        (keep.yearly, |t| civil(t).0),
+        (keep.monthly, crate::time::month_number),
+        (keep.yearly, crate::time::year),
     ];
     for (n, bucket) in buckets {
         let mut seen = HashSet::new();

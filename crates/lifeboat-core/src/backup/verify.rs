@@ -2,6 +2,7 @@
 //! manifest decrypts and every archive it names is there and opens with the key; deep
 //! verification reads every archive to its end and compares the SHA-256 of its plaintext.
 
+pub use crate::destination::stacks_in;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -125,20 +126,6 @@ pub fn id_of_manifest(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().replace(".manifest.age", ""))
         .unwrap_or_default()
-}
-
-/// The stacks that have snapshots in `dest`.
-pub fn stacks_in(dest: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dest)
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .filter(|e| e.path().join("snapshots").is_dir())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
 }
 
 /// Every manifest path in `dest` (of `stack`, or of all stacks), oldest first per stack.
@@ -276,7 +263,7 @@ pub fn verify(
         std::collections::HashMap::new();
     let mut snapshots_seen: Vec<String> = Vec::new();
     let mut about: Vec<Option<PathBuf>> = Vec::new();
-    let now = super::unix_now();
+    let now = crate::time::unix_now();
     for (stack, path) in all_manifests(dest, None) {
         let file_id = path
             .file_name()

@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use super::{Catalog, CatalogError};
-use crate::backup::StackSettings;
 
 /// A container a running backup stopped and has not started again yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,11 +209,15 @@ impl Catalog {
         self.set_app_state(key, &serde_json::to_string(value).unwrap_or_default())
     }
 
-    /// A stack's backup settings (defaults when never saved).
+    /// A stack's settings, as saved (JSON; defaults when never saved). Their type lives in
+    /// [`crate::settings`].
     ///
     /// # Errors
     /// When SQLite fails or the stack is unknown.
-    pub fn settings(&self, stack_id: i64) -> Result<StackSettings, CatalogError> {
+    pub fn stack_json<T: serde::de::DeserializeOwned + Default>(
+        &self,
+        stack_id: i64,
+    ) -> Result<T, CatalogError> {
         self.stack(stack_id)?;
         let json: Option<String> = self
             .conn()
@@ -230,13 +233,17 @@ impl Catalog {
             .unwrap_or_default())
     }
 
-    /// Saves a stack's backup settings.
+    /// Saves a stack's settings (JSON).
     ///
     /// # Errors
     /// When SQLite fails or the stack is unknown.
-    pub fn save_settings(&self, stack_id: i64, s: &StackSettings) -> Result<(), CatalogError> {
+    pub fn set_stack_json<T: serde::Serialize>(
+        &self,
+        stack_id: i64,
+        value: &T,
+    ) -> Result<(), CatalogError> {
         self.stack(stack_id)?;
-        let json = serde_json::to_string(s).unwrap_or_default();
+        let json = serde_json::to_string(value).unwrap_or_default();
         self.conn()
             .execute(
                 "INSERT INTO stack_settings(stack_id, json) VALUES (?1, ?2)

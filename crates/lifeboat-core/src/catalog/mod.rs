@@ -180,10 +180,7 @@ pub fn home() -> Result<PathBuf, CatalogError> {
 }
 
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    crate::time::unix_now()
 }
 
 impl Catalog {

@@ -4,7 +4,7 @@
 use rusqlite::{params, OptionalExtension};
 
 use super::{Catalog, CatalogError};
-use crate::schedule::{Schedule, ScheduleState};
+use crate::schedule::ScheduleState;
 
 /// Bytes per component of one backup, by component name.
 pub type ComponentSizes = Vec<(String, u64)>;
@@ -47,30 +47,6 @@ impl Catalog {
             )
             .map_err(|e| self.err(e))?;
         Ok(())
-    }
-
-    /// Sets (or with `None` removes) a stack's schedule. A new or changed schedule starts
-    /// counting at `now`: slots before it are not due.
-    ///
-    /// # Errors
-    /// When SQLite fails or the stack is unknown.
-    pub fn set_schedule(
-        &self,
-        stack_id: i64,
-        schedule: Option<Schedule>,
-        now: i64,
-    ) -> Result<(), CatalogError> {
-        let mut settings = self.settings(stack_id)?;
-        if settings.schedule == schedule {
-            return Ok(());
-        }
-        settings.schedule = schedule;
-        self.save_settings(stack_id, &settings)?;
-        let mut state = self.schedule_state(stack_id)?.unwrap_or_default();
-        state.handled_until = now;
-        state.retry_at = None;
-        state.waiting = None;
-        self.save_schedule_state(stack_id, &state)
     }
 
     /// Until when every schedule is paused (`i64::MAX`: until resumed), if it is.

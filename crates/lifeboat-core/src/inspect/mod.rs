@@ -602,10 +602,7 @@ pub async fn inspect(
                 v
             },
         },
-        inspected_at: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0),
+        inspected_at: crate::time::unix_now(),
         duration_ms: started.elapsed().as_millis() as u64,
         docker,
         services,
@@ -647,7 +644,7 @@ pub async fn inspect_stack(
     cancel: &CancelToken,
 ) -> Result<(StackRecord, Inspection), InspectStackError> {
     let project = crate::stack::load(dir, load)?;
-    let record = catalog.add_stack(&project.dir, &project.name)?;
+    let record = crate::settings::add_stack(catalog, &project)?;
     opts.previous = catalog.last_sizes(record.id)?;
     let inspection = inspect(&project, &opts, progress, cancel).await?;
     // Only sizes that were measured become history: the next growth compares like with like.

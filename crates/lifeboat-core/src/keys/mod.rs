@@ -197,17 +197,13 @@ pub fn write_recovery(
         path: path.to_owned(),
         reason: e.to_string(),
     };
-    let partial = path.with_extension("age.partial");
-    let _ = std::fs::remove_file(&partial);
-    let file = crate::archive::create_private(&partial).map_err(file_err)?;
-    let mut w = age::Encryptor::with_user_passphrase(passphrase)
-        .wrap_output(file)
-        .map_err(file_err)?;
-    w.write_all(identity_file_text(identity).expose_secret().as_bytes())
-        .map_err(file_err)?;
-    let file = w.finish().map_err(file_err)?;
-    file.sync_all().map_err(file_err)?;
-    crate::archive::commit(&partial, path).map_err(file_err)
+    let text = identity_file_text(identity);
+    crate::archive::sealed::write_atomic(
+        path,
+        crate::archive::sealed::Key::Passphrase(passphrase),
+        |w| w.write_all(text.expose_secret().as_bytes()),
+    )
+    .map_err(file_err)
 }
 
 /// Opens a recovery file with `passphrase`.
@@ -289,12 +285,12 @@ pub fn recovery_kit(dest: &Path, recipient: &str, stacks: &[String], made: &str)
 /// # Errors
 /// When the file cannot be written.
 pub fn write_recovery_kit(dest: &Path, identity: &Identity) -> Result<PathBuf, KeyError> {
-    let (y, mo, d, ..) = crate::backup::civil(crate::backup::unix_now());
+    let today = crate::time::date(crate::time::unix_now());
     let kit = recovery_kit(
         dest,
         &identity.to_public().to_string(),
-        &crate::backup::verify::stacks_in(dest),
-        &format!("{y:04}-{mo:02}-{d:02}"),
+        &crate::destination::stacks_in(dest),
+        &today,
     );
     let path = dest.join(KIT_FILE);
     std::fs::write(&path, kit).map_err(|e| KeyError::File {

@@ -27,12 +27,13 @@ use ts_rs::TS;
 use crate::archive::{self, ArchiveError};
 use crate::backup::dump::DumpRecipe;
 use crate::backup::manifest::{ComponentEntry, ComponentKind, Manifest, ManifestError, Recipe};
-use crate::backup::{capture, cold, stack_dest, unix_now, verify};
+use crate::backup::{capture, cold, stack_dest, verify};
 use crate::catalog::Catalog;
 use crate::docker::{BlockingEngine, ContainerInfo};
 use crate::job::{CancelToken, Progress};
 use crate::longpath;
 use crate::stack::{LoadOptions, Project};
+use crate::time::unix_now;
 use extract::{ExtractError, SlotTarget};
 use journal::{Journal, Load, Slot, State, ThroughEngine};
 
@@ -1177,14 +1178,7 @@ fn failpoint(name: &str) {
 }
 
 fn restore_id() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let (y, mo, d, h, mi, s) = crate::backup::civil(now.as_secs() as i64);
-    format!(
-        "{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}.{:03}Z",
-        now.subsec_millis()
-    )
+    crate::time::stamp_millis(chrono::Utc::now())
 }
 
 /// Whether a rename from folder `from` into folder `to` works (same filesystem and same
@@ -1263,16 +1257,13 @@ fn write_encrypted(
     mut from: impl Read,
     recipient: &age::x25519::Recipient,
 ) -> Result<(), String> {
-    let f = archive::create_private(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let enc = age::Encryptor::with_recipients(std::iter::once(recipient as &dyn age::Recipient))
-        .map_err(|e| e.to_string())?;
-    let mut w = enc
-        .wrap_output(std::io::BufWriter::new(f))
-        .map_err(|e| e.to_string())?;
-    std::io::copy(&mut from, &mut w).map_err(|e| format!("{}: {e}", path.display()))?;
-    let buf = w.finish().map_err(|e| e.to_string())?;
-    let f = buf.into_inner().map_err(|e| e.to_string())?;
-    f.sync_all().map_err(|e| e.to_string())
+    let said = |e: std::io::Error| format!("{}: {e}", path.display());
+    let recipients = [recipient.clone()];
+    let mut w =
+        archive::sealed::Sealed::create(path, archive::sealed::Key::Recipients(&recipients))
+            .map_err(said)?;
+    std::io::copy(&mut from, &mut w).map_err(said)?;
+    w.finish().map(drop).map_err(said)
 }
 
 /// Copies file `from` to `to` with its mode, owner (when allowed) and modification time.

@@ -9,15 +9,11 @@
 //! A slot that passed while nothing ran (machine off or asleep, app closed, paused) makes
 //! the next check run one backup, however many slots were missed.
 
-mod run;
-
 use std::str::FromStr;
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
-
-pub use run::{backup_stack, destination, tick, Outcome, RunError, StackBackup, TickEvent};
 
 /// Why a schedule is refused.
 #[derive(Debug, thiserror::Error)]

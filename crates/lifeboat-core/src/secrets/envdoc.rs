@@ -233,8 +233,7 @@ impl EnvDoc {
 
 /// UTC now as `20261123T014501Z`.
 fn stamp() -> String {
-    let (y, mo, d, h, mi, s) = crate::backup::civil(crate::backup::unix_now());
-    format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z")
+    crate::time::stamp(crate::time::unix_now())
 }
 
 fn line_ending(line: &str) -> &'static str {

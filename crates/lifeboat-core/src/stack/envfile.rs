@@ -21,7 +21,8 @@ pub struct EnvEntry {
 }
 
 /// A line that could not be read as a variable definition.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {reason}")]
 pub struct EnvSyntaxError {
     /// The 1-based line.
     pub line: usize,

@@ -639,6 +639,24 @@ impl Loader {
             .get("image")
             .and_then(scalar_string)
             .filter(|s| !s.is_empty());
+        for (key, what) in [("image", "a text"), ("volumes", "a list")] {
+            let Some(v) = m.get(key).filter(|v| !v.is_null()) else {
+                continue;
+            };
+            let fits = match key {
+                "image" => scalar_string(v).is_some(),
+                _ => v.is_sequence(),
+            };
+            if !fits {
+                self.warnings.push(
+                    Warning::new(
+                        WarningCode::ComposeProblem,
+                        format!("The {key} of {name} is not {what}; it was not read."),
+                    )
+                    .service(name),
+                );
+            }
+        }
         let mut mounts = Vec::new();
         if let Some(Value::Sequence(vols)) = m.get("volumes") {
             for v in vols {

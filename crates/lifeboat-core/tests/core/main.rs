@@ -9,6 +9,8 @@ mod docker;
 mod fixtures;
 mod harness;
 mod keys;
+mod layers;
+mod parsers;
 mod restore;
 mod schedule;
 mod secrets;

@@ -13,7 +13,8 @@ use lifeboat_core::alerts::{self, AlertCode, Levels};
 use lifeboat_core::backup::{self, BackupOptions};
 use lifeboat_core::catalog::BackupResult;
 use lifeboat_core::job::NoProgress;
-use lifeboat_core::schedule::{self, Outcome, Schedule, TickEvent};
+use lifeboat_core::schedule::Schedule;
+use lifeboat_core::scheduler::{self, Outcome, TickEvent};
 use lifeboat_core::{CancelToken, Catalog};
 use lifeboat_testkit::notifications::NotificationService;
 
@@ -50,9 +51,9 @@ fn runner<'a>(
         runs.push(stack_id);
         let record = catalog.stack(stack_id).unwrap();
         let settings = catalog.settings(stack_id).unwrap();
-        let dest = schedule::destination(&settings).unwrap();
+        let dest = settings.destination().unwrap();
         let project = load(Path::new(&record.dir));
-        let started = backup::unix_now();
+        let started = lifeboat_core::time::unix_now();
         let result = backup::backup(
             &project,
             id,
@@ -87,7 +88,7 @@ fn a_due_backup_waits_for_the_drive_then_runs_once_and_alerts_follow() {
     let mut runs = Vec::new();
 
     // The first evening: nothing due yet.
-    let events = schedule::tick(
+    let events = scheduler::tick(
         &catalog,
         &at(16, 20, 0),
         &mut runner(&catalog, &id, &mut runs),
@@ -96,7 +97,7 @@ fn a_due_backup_waits_for_the_drive_then_runs_once_and_alerts_follow() {
     assert!(events.is_empty(), "{events:?}");
 
     // The next day at 04:00 with the drive unplugged: the run waits, said once.
-    let events = schedule::tick(
+    let events = scheduler::tick(
         &catalog,
         &at(17, 4, 0),
         &mut runner(&catalog, &id, &mut runs),
@@ -106,7 +107,7 @@ fn a_due_backup_waits_for_the_drive_then_runs_once_and_alerts_follow() {
         matches!(&events[..], [TickEvent::CouldNotStart { reason, .. }] if reason.contains("waiting for the backup drive")),
         "{events:?}"
     );
-    let events = schedule::tick(
+    let events = scheduler::tick(
         &catalog,
         &at(17, 4, 1),
         &mut runner(&catalog, &id, &mut runs),
@@ -122,7 +123,7 @@ fn a_due_backup_waits_for_the_drive_then_runs_once_and_alerts_follow() {
 
     // The drive appears at 09:00: the backup runs, once.
     std::fs::create_dir_all(&drive).unwrap();
-    let events = schedule::tick(
+    let events = scheduler::tick(
         &catalog,
         &at(17, 9, 0),
         &mut runner(&catalog, &id, &mut runs),
@@ -139,7 +140,7 @@ fn a_due_backup_waits_for_the_drive_then_runs_once_and_alerts_follow() {
         ),
         "{events:?}"
     );
-    let events = schedule::tick(
+    let events = scheduler::tick(
         &catalog,
         &at(17, 9, 1),
         &mut runner(&catalog, &id, &mut runs),
@@ -160,7 +161,7 @@ fn a_due_backup_waits_for_the_drive_then_runs_once_and_alerts_follow() {
 
     // The machine is off for four days: one run for the four missed slots.
     std::fs::write(dir.join("data/big.bin"), vec![7u8; 3 << 20]).unwrap();
-    let events = schedule::tick(
+    let events = scheduler::tick(
         &catalog,
         &at(21, 10, 0),
         &mut runner(&catalog, &id, &mut runs),
@@ -172,7 +173,7 @@ fn a_due_backup_waits_for_the_drive_then_runs_once_and_alerts_follow() {
     // The data grew from 6 KB to 3 MiB, but growth counts only from 1 MiB: no alert yet.
     // Another 3 MiB (+100%): a growth alert, notified once for that backup.
     std::fs::write(dir.join("data/big2.bin"), vec![8u8; 3 << 20]).unwrap();
-    let events = schedule::tick(
+    let events = scheduler::tick(
         &catalog,
         &at(22, 4, 0),
         &mut runner(&catalog, &id, &mut runs),
@@ -263,7 +264,7 @@ fn a_due_backup_waits_for_the_drive_then_runs_once_and_alerts_follow() {
 
     // A failing run is retried after five minutes.
     let mut failing = |_: i64| Outcome::Failed("the compose file is broken".into());
-    let events = schedule::tick(&catalog, &at(28, 4, 0), &mut failing).unwrap();
+    let events = scheduler::tick(&catalog, &at(28, 4, 0), &mut failing).unwrap();
     assert!(matches!(
         &events[..],
         [TickEvent::Ran {
@@ -274,7 +275,7 @@ fn a_due_backup_waits_for_the_drive_then_runs_once_and_alerts_follow() {
     ));
     let state = catalog.schedule_state(rec.id).unwrap().unwrap();
     assert_eq!(state.retry_at, Some(at(28, 4, 5).timestamp()));
-    let events = schedule::tick(&catalog, &at(28, 4, 5), &mut failing).unwrap();
+    let events = scheduler::tick(&catalog, &at(28, 4, 5), &mut failing).unwrap();
     assert!(
         matches!(&events[..], [TickEvent::Ran { retry: true, .. }]),
         "{events:?}"
@@ -282,11 +283,11 @@ fn a_due_backup_waits_for_the_drive_then_runs_once_and_alerts_follow() {
 
     // Paused: nothing runs, even when due.
     catalog.set_paused_until(Some(i64::MAX)).unwrap();
-    let events = schedule::tick(&catalog, &at(29, 3, 0), &mut failing).unwrap();
+    let events = scheduler::tick(&catalog, &at(29, 3, 0), &mut failing).unwrap();
     assert!(events.is_empty());
     catalog.set_paused_until(None).unwrap();
     assert_eq!(
-        schedule::tick(&catalog, &at(29, 3, 0), &mut failing)
+        scheduler::tick(&catalog, &at(29, 3, 0), &mut failing)
             .unwrap()
             .len(),
         1
