@@ -4,7 +4,19 @@
 //! The pieces follow the words of the design: a [`stack`] is a folder with a compose file,
 //! read the way `docker compose` reads it; [`inspect`] measures what a stack keeps on disk and
 //! what is at risk; [`docker`] asks a Docker engine, when one is reachable, which containers
-//! belong to the stack; the [`catalog`] remembers stacks and past inspections.
+//! belong to the stack; the [`catalog`] remembers stacks, their runs and their settings.
+//! [`backup`] writes encrypted snapshots into a [`destination`] (its layout), through
+//! [`archive`] (tar, gzip, age; one encrypted-file writer, [`archive::sealed`]); [`restore`]
+//! brings them back; [`keys`] keeps the age identity and its recovery file; [`secrets`]
+//! manages env files. [`settings`] are what a person chooses (per stack and app-wide);
+//! [`schedule`] says when a backup is due, [`scheduler`] runs one tick of them, [`alerts`]
+//! says what needs attention.
+//!
+//! Dependencies go one way, from the runners down to the foundations (a test,
+//! `tests/core/layers.rs`, fails on a cycle):
+//! `alerts` → `scheduler`, `restore`, `secrets` → `backup` → `inspect` → `settings`, `keys`
+//! → `catalog`, `destination` → `schedule`, `stack`, `docker`, `archive` → `time`, `job`,
+//! `longpath`, `warning`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -289,6 +289,7 @@ pub struct Captured {
 
 /// Why capture stopped.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CaptureError {
     /// Writing the archive failed.
     #[error("{0}")]

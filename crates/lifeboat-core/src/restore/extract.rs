@@ -28,6 +28,7 @@ pub struct SlotTarget {
 
 /// Why extraction stopped.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ExtractError {
     /// Writing into staging failed (disk full, permission denied).
     #[error("{path}: {source}")]

@@ -1,0 +1,906 @@
+//! Taking one snapshot, step by step: open the stack's folder in the destination (locked),
+//! find the newest readable snapshot, ask the engine, plan, stop what is backed up cold,
+//! then for each component capture its entries and either reuse the archive of the
+//! previous snapshot or write a new one (dump, archive, store, record), start the services
+//! again, and write the manifest.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::manifest::{
+    self, ComponentEntry, ComponentKind, FileEntry, Manifest, ManifestError, Recipe,
+};
+use super::{
+    capture, checked, claim_stack_dest, cold, dump, has_age_header, is_missing, never_read, plan,
+    redis_bgsave, snapshot_id, write_readme, BackupError, BackupOptions, BackupReport,
+    ComponentReport, Mode, PlanContext, Planned,
+};
+use crate::archive::{self, ArchiveError, ArchiveWriter, Written};
+use crate::catalog::Catalog;
+use crate::destination::{manifest_paths, stack_dest};
+use crate::docker::ContainerInfo;
+use crate::job::{CancelToken, Progress};
+use crate::keys::RECOVERY_FILE;
+use crate::stack::{MountType, Project};
+use crate::time::unix_now;
+use crate::warning::{Warning, WarningCode};
+
+/// Takes one snapshot of `project` (see the module's steps). `notes` start its warnings.
+pub(super) fn take(
+    project: &Project,
+    identity: &age::x25519::Identity,
+    opts: &BackupOptions,
+    progress: &dyn Progress,
+    cancel: &CancelToken,
+    notes: Vec<Warning>,
+) -> Result<BackupReport, BackupError> {
+    let clock = Instant::now();
+    let started_at = std::time::SystemTime::now();
+    let started = unix_now();
+    let snapshot = snapshot_id(started_at);
+    let folder = StackFolder::open(&opts.dest, &project.name)?;
+    let previous = newest_readable(&opts.dest, &project.name, identity)?;
+    claim_stack_dest(&folder.root, project, previous.as_ref(), opts.adopt)?;
+
+    let mut warnings = notes;
+    let ctx = ask_engine(project, opts, &mut warnings)?;
+    let planned = plan_components(project, opts, &ctx, &mut warnings)?;
+    let catalog = journal(opts, &planned)?;
+    let mut stopper = match (&opts.engine, &catalog) {
+        (Some(engine), Some(catalog)) => {
+            Some(cold::Stopper::new(engine, catalog, &project.name).with_grace_of(project))
+        }
+        _ => None,
+    };
+
+    let mut run = Run {
+        project,
+        identity,
+        recipient: identity.to_public(),
+        opts,
+        ctx: &ctx,
+        folder: &folder,
+        previous: previous.as_ref(),
+        started,
+        progress,
+        cancel,
+        warnings,
+        checked: checked::Checked::load(&folder.root),
+        partials: Vec::new(),
+        created: Vec::new(),
+        stopped: Vec::new(),
+    };
+    let result = run.components(&planned, &mut stopper);
+    run.checked.save();
+    // Always start again what was stopped, whatever happened above.
+    let (downtime, restart_errors) = start_again(stopper, progress);
+    for p in &run.partials {
+        let _ = std::fs::remove_file(p);
+    }
+    let (components, reports) = result.map_err(|e| {
+        run.remove_created();
+        with_restart_errors(e, &restart_errors)
+    })?;
+    run.finish(Finished {
+        snapshot,
+        clock,
+        downtime,
+        restart_errors,
+        components,
+        reports,
+    })
+}
+
+/// The stack's components as [`plan`] sees them, cold ones first (so services are stopped
+/// for as short a time as possible). What cannot be captured at all is known now: the
+/// backup fails before anything is written, unless the person allowed a partial one.
+fn plan_components(
+    project: &Project,
+    opts: &BackupOptions,
+    ctx: &PlanContext,
+    warnings: &mut Vec<Warning>,
+) -> Result<Vec<Planned>, BackupError> {
+    let (mut planned, plan_warnings) = plan(project, &opts.only, ctx)?;
+    warnings.extend(plan_warnings);
+    let missing = missing_of(warnings);
+    if !missing.is_empty() && !opts.allow_partial {
+        return Err(BackupError::Incomplete(missing));
+    }
+    planned.sort_by_key(|c| !c.cold);
+    Ok(planned)
+}
+
+/// What a run that wrote all its components hands to [`Run::finish`].
+struct Finished {
+    snapshot: String,
+    clock: Instant,
+    downtime: std::time::Duration,
+    restart_errors: Vec<String>,
+    components: Vec<ComponentEntry>,
+    reports: Vec<ComponentReport>,
+}
+
+/// The sentences of warnings that say something is missing from the snapshot.
+fn missing_of(warnings: &[Warning]) -> Vec<String> {
+    warnings
+        .iter()
+        .filter(|w| is_missing(w))
+        .map(|w| w.message.clone())
+        .collect()
+}
+
+/// A stack's folder in the destination, locked for this run.
+struct StackFolder {
+    root: PathBuf,
+    archives: PathBuf,
+    snapshots: PathBuf,
+    _lock: std::fs::File,
+}
+
+impl StackFolder {
+    /// Creates the stack's folders in `dest` and takes the lock: one backup per stack and
+    /// destination at a time. With the lock held, `.partial` and `.tmp` files are leftovers
+    /// of a run that died and go.
+    fn open(dest: &Path, stack: &str) -> Result<Self, BackupError> {
+        if !dest.is_dir() {
+            return Err(BackupError::DestinationMissing(dest.to_owned()));
+        }
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| ArchiveError::Io { path, source }
+        };
+        let root = stack_dest(dest, stack);
+        let archives = root.join("archives");
+        let snapshots = root.join("snapshots");
+        for d in [&archives, &snapshots] {
+            std::fs::create_dir_all(d).map_err(io(d))?;
+        }
+        let lock_path = root.join(".lock");
+        let lock = std::fs::File::create(&lock_path).map_err(io(&lock_path))?;
+        if lock.try_lock().is_err() {
+            return Err(BackupError::Busy(stack.to_owned()));
+        }
+        for dir in [&archives, &snapshots] {
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.ends_with(".partial") || name.ends_with(".tmp") {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+        Ok(Self {
+            root,
+            archives,
+            snapshots,
+            _lock: lock,
+        })
+    }
+}
+
+/// The newest snapshot of `stack` that can be read: one with a damaged manifest is not
+/// needed. When none opens with this key, it is the wrong key, not damage.
+fn newest_readable(
+    dest: &Path,
+    stack: &str,
+    identity: &age::x25519::Identity,
+) -> Result<Option<Manifest>, BackupError> {
+    let mut unreadable = None;
+    let previous =
+        manifest_paths(dest, stack)
+            .iter()
+            .rev()
+            .find_map(|p| match Manifest::read(p, identity) {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    unreadable.get_or_insert(e);
+                    None
+                }
+            });
+    if let (None, Some(e @ ManifestError::Archive(ArchiveError::Decrypt { .. }))) =
+        (&previous, unreadable)
+    {
+        return Err(e.into());
+    }
+    Ok(previous)
+}
+
+/// What the engine says about the stack: its containers by service, and the host folders
+/// of its named volumes. Cold mode needs the engine.
+fn ask_engine(
+    project: &Project,
+    opts: &BackupOptions,
+    warnings: &mut Vec<Warning>,
+) -> Result<PlanContext, BackupError> {
+    let mut ctx = PlanContext {
+        mode: opts.mode,
+        stop: opts.stop.clone(),
+        volumes_via_engine: opts.volumes_via_engine,
+        include: opts.include.clone(),
+        exclude: never_read(&opts.dest),
+        ..PlanContext::default()
+    };
+    if let Some(engine) = &opts.engine {
+        match engine.project_containers(&project.name) {
+            Ok(list) => {
+                let mut by: HashMap<String, Vec<ContainerInfo>> = HashMap::new();
+                for c in list {
+                    by.entry(c.service.clone()).or_default().push(c);
+                }
+                ctx.containers = Some(by);
+            }
+            Err(e) => warnings.push(Warning::new(WarningCode::DockerUnavailable, e.to_string())),
+        }
+        if ctx.containers.is_some() {
+            let volumes = project
+                .services
+                .iter()
+                .flat_map(|s| &s.mounts)
+                .filter_map(|m| match (m.kind, &m.host_path, &m.volume_name) {
+                    (MountType::Volume, None, Some(v)) => Some(v),
+                    _ => None,
+                });
+            for v in volumes {
+                if let Ok(Some(dir)) = engine.volume_mountpoint(v) {
+                    ctx.volume_dirs.insert(v.clone(), PathBuf::from(dir));
+                }
+            }
+        }
+    }
+    if ctx.containers.is_none() && opts.mode == Mode::Cold {
+        return Err(BackupError::Capture {
+            component: "the stack".into(),
+            reason:
+                "cold mode stops services through Docker, and the Docker engine cannot be reached: \
+                     start Docker, or stop the stack yourself and back up in auto mode"
+                    .into(),
+        });
+    }
+    Ok(ctx)
+}
+
+/// The catalog whose journal records stopped containers: needed when something is stopped.
+fn journal(opts: &BackupOptions, planned: &[Planned]) -> Result<Option<Arc<Catalog>>, BackupError> {
+    match (&opts.catalog, planned.iter().any(|c| c.cold)) {
+        (Some(c), _) => Ok(Some(c.clone())),
+        (None, true) => Catalog::open_default()
+            .map(|c| Some(Arc::new(c)))
+            .map_err(|e| BackupError::Capture {
+                component: "the stack".into(),
+                reason: format!(
+                    "services cannot be stopped safely without the catalog's journal: {e}"
+                ),
+            }),
+        (None, false) => Ok(None),
+    }
+}
+
+/// Starts again what was stopped, whatever happened. Returns how long services were down
+/// and what could not be started.
+fn start_again(
+    stopper: Option<cold::Stopper<'_>>,
+    progress: &dyn Progress,
+) -> (std::time::Duration, Vec<String>) {
+    let Some(mut s) = stopper else {
+        return (std::time::Duration::ZERO, Vec::new());
+    };
+    let was_stopped = !s.services().is_empty();
+    let downtime = s.restart();
+    if was_stopped {
+        progress.services_started();
+    }
+    (downtime, std::mem::take(&mut s.restart_errors))
+}
+
+/// A failed run's error, with what could not be started again.
+fn with_restart_errors(e: BackupError, restart_errors: &[String]) -> BackupError {
+    if restart_errors.is_empty() {
+        return e;
+    }
+    BackupError::Capture {
+        component: "the stack".into(),
+        reason: format!("{e}; and {}", restart_errors.join(" ")),
+    }
+}
+
+/// How a new archive took its place in the destination.
+struct Stored {
+    /// Its file name (content-addressed).
+    name: String,
+    /// Bytes of the file that is there now.
+    bytes_stored: u64,
+    /// An archive of that name was there and kept.
+    reused: bool,
+}
+
+/// One run's state while its components are written.
+struct Run<'a> {
+    project: &'a Project,
+    identity: &'a age::x25519::Identity,
+    recipient: age::x25519::Recipient,
+    opts: &'a BackupOptions,
+    ctx: &'a PlanContext,
+    folder: &'a StackFolder,
+    previous: Option<&'a Manifest>,
+    started: i64,
+    progress: &'a dyn Progress,
+    cancel: &'a CancelToken,
+    warnings: Vec<Warning>,
+    checked: checked::Checked,
+    /// Files being written, removed at the end whatever happened.
+    partials: Vec<PathBuf>,
+    /// Archives this run added to the destination: removed again when it fails, so a failed
+    /// backup leaves nothing behind that no snapshot refers to.
+    created: Vec<PathBuf>,
+    /// Services stopped for the cold part.
+    stopped: Vec<String>,
+}
+
+impl Run<'_> {
+    /// Every planned component, the cold ones first with their services stopped.
+    fn components(
+        &mut self,
+        planned: &[Planned],
+        stopper: &mut Option<cold::Stopper<'_>>,
+    ) -> Result<(Vec<ComponentEntry>, Vec<ComponentReport>), BackupError> {
+        self.stop_cold(planned, stopper)?;
+        let mut entries = Vec::new();
+        let mut reports = Vec::new();
+        for (i, c) in planned.iter().enumerate() {
+            if self.cancel.is_cancelled() {
+                return Err(BackupError::Cancelled);
+            }
+            // The cold part is done: start services again before the hot part.
+            if let (false, Some(stopper)) = (c.cold, stopper.as_mut()) {
+                if !stopper.services().is_empty() {
+                    stopper.restart();
+                    self.progress.services_started();
+                }
+            }
+            self.progress.phase(&c.name);
+            let entry = self.component(i, c)?;
+            reports.push(self.report(&entry));
+            entries.push(entry);
+        }
+        Ok((entries, reports))
+    }
+
+    /// Stops the services of cold components, dependents first.
+    fn stop_cold(
+        &mut self,
+        planned: &[Planned],
+        stopper: &mut Option<cold::Stopper<'_>>,
+    ) -> Result<(), BackupError> {
+        let cold_services: BTreeSet<String> = planned
+            .iter()
+            .filter(|c| c.cold)
+            .filter_map(|c| c.service.clone())
+            .collect();
+        let (Some(stopper), false) = (stopper.as_mut(), cold_services.is_empty()) else {
+            return Ok(());
+        };
+        let order = cold::stop_order(self.project, &cold_services);
+        self.progress
+            .phase(&format!("stopping {}", order.join(", ")));
+        let containers = self.ctx.containers.clone().unwrap_or_default();
+        stopper
+            .stop(&order, &containers)
+            .map_err(|reason| BackupError::Capture {
+                component: "the stack".into(),
+                reason,
+            })?;
+        self.stopped = stopper.services();
+        self.progress.services_stopped(&self.stopped);
+        Ok(())
+    }
+
+    /// One component: its entries listed, then the previous archive reused when nothing
+    /// changed and it reads whole, else a new one written.
+    fn component(&mut self, i: usize, c: &Planned) -> Result<ComponentEntry, BackupError> {
+        if let (Some(id), Some(engine)) = (&c.bgsave, &self.opts.engine) {
+            redis_bgsave(engine, id).map_err(|reason| BackupError::Capture {
+                component: c.name.clone(),
+                reason,
+            })?;
+        }
+        let missing_before = self.warnings.iter().filter(|w| is_missing(w)).count();
+        let entries = capture::collect_named(
+            &c.roots,
+            &capture::Namer::new(&self.project.dir, &c.volume_roots, &c.skip),
+            &mut self.warnings,
+        );
+        let fingerprint = capture::fingerprint(&entries);
+        let (reusable, damaged) = self.reusable(c, &entries, &fingerprint);
+        if let Some(pc) = reusable {
+            self.progress.advance(pc.files.len() as u64, pc.bytes_in);
+            let recipe = if c.cold {
+                Recipe::FilesStopped
+            } else {
+                pc.recipe
+            };
+            return Ok(ComponentEntry {
+                reused: true,
+                recipe,
+                ..pc
+            });
+        }
+        let partial = self.partial(&format!(".{}-{i}.tar.gz.age.partial", std::process::id()));
+        let spooled = self.dump(i, c)?;
+        let (written, captured, dumps) = self.archive(c, &partial, &entries, spooled)?;
+        let stored = self.store(c, &written, damaged.as_ref())?;
+        let incomplete = self.warnings.iter().filter(|w| is_missing(w)).count() > missing_before;
+        Ok(self.record(
+            c,
+            &written,
+            stored,
+            captured,
+            dumps,
+            fingerprint,
+            incomplete,
+        ))
+    }
+
+    /// The previous snapshot's entry for `c`, when its files did not change and its archive
+    /// checks out; else the archive found damaged, with why.
+    fn reusable(
+        &mut self,
+        c: &Planned,
+        entries: &[capture::Entry],
+        fingerprint: &str,
+    ) -> (Option<ComponentEntry>, Option<(String, String)>) {
+        let reusable = c.dump.is_none() && c.engine_paths.is_empty() && c.bgsave.is_none();
+        let prev = self.previous.filter(|_| reusable).and_then(|m| {
+            let pc = m.components.iter().find(|pc| pc.name == c.name)?;
+            let unchanged = pc.fingerprint == fingerprint
+                && !pc.incomplete
+                && !capture::racy(entries, m.started);
+            unchanged.then(|| pc.clone())
+        });
+        let Some(pc) = prev else {
+            return (None, None);
+        };
+        // What is reused must be whole: a damaged archive is written again.
+        let path = self.folder.archives.join(&pc.archive);
+        match checked::check_for_reuse(&path, &pc, self.identity, &mut self.checked, self.started) {
+            Ok(()) => (Some(pc), None),
+            Err(why) => {
+                self.checked.forget(&pc.archive);
+                (None, Some((pc.archive.clone(), why)))
+            }
+        }
+    }
+
+    /// A file of this run in the archives folder, removed at the end.
+    fn partial(&mut self, name: &str) -> PathBuf {
+        let path = self.folder.archives.join(name);
+        let _ = std::fs::remove_file(&path);
+        self.partials.push(path.clone());
+        path
+    }
+
+    /// The component's database dump, taken before its archive is opened, so a failing dump
+    /// leaves nothing half-written behind.
+    fn dump(
+        &mut self,
+        i: usize,
+        c: &Planned,
+    ) -> Result<Option<(dump::Spooled, dump::DumpRecipe)>, BackupError> {
+        let (Some((container, recipe)), Some(engine)) = (&c.dump, &self.opts.engine) else {
+            return Ok(None);
+        };
+        let spool = self.partial(&format!(".{}-{i}.dump.partial", std::process::id()));
+        let s = dump::run(
+            engine,
+            container,
+            recipe,
+            &spool,
+            self.progress,
+            self.cancel,
+        )
+        .map_err(|reason| {
+            if self.cancel.is_cancelled() {
+                BackupError::Cancelled
+            } else {
+                BackupError::Capture {
+                    component: c.name.clone(),
+                    reason,
+                }
+            }
+        })?;
+        Ok(Some((s, *recipe)))
+    }
+
+    /// Writes the component's archive into `partial`: its files, its dump, the volumes read
+    /// through the engine. Returns the finished file and what went in.
+    fn archive(
+        &mut self,
+        c: &Planned,
+        partial: &Path,
+        entries: &[capture::Entry],
+        spooled: Option<(dump::Spooled, dump::DumpRecipe)>,
+    ) -> Result<(Written, capture::Captured, Vec<String>), BackupError> {
+        let capture_err = |e: capture::CaptureError| capture_error(c, partial, e);
+        let writer = ArchiveWriter::create(
+            partial,
+            std::slice::from_ref(&self.recipient),
+            self.opts.threads,
+        )?;
+        let mut tar = capture::builder(writer);
+        let mut captured = capture::Captured::default();
+        capture::write_entries(
+            entries,
+            &mut tar,
+            &mut captured,
+            self.progress,
+            self.cancel,
+            &mut self.warnings,
+        )
+        .map_err(capture_err)?;
+        let mut dumps = Vec::new();
+        if let Some((spooled, recipe)) = &spooled {
+            let name = format!(
+                "_dumps/{}/{}",
+                c.service.as_deref().unwrap_or("db"),
+                recipe.file
+            );
+            let reader = spooled.reader().map_err(|e| capture_err(e.into()))?;
+            capture::append_generated(
+                &mut tar,
+                &name,
+                spooled.len,
+                reader,
+                &mut captured,
+                self.progress,
+            )
+            .map_err(capture_err)?;
+            dumps.push(name);
+        }
+        drop(spooled);
+        if let Some(engine) = &self.opts.engine {
+            for ep in &c.engine_paths {
+                let source = engine.download(&ep.container, &ep.path);
+                let live = c
+                    .service
+                    .as_deref()
+                    .filter(|s| !c.cold && self.ctx.running(s).is_some());
+                capture::append_engine_tar(
+                    &mut tar,
+                    source,
+                    capture::EnginePlace {
+                        prefix: &ep.prefix,
+                        live,
+                    },
+                    &mut captured,
+                    self.progress,
+                    self.cancel,
+                    &mut self.warnings,
+                )
+                .map_err(|e| match e {
+                    capture::CaptureError::Io(err) => BackupError::Capture {
+                        component: c.name.clone(),
+                        reason: format!(
+                            "reading {} through the Docker engine failed: {err}",
+                            ep.path
+                        ),
+                    },
+                    other => capture_err(other),
+                })?;
+            }
+        }
+        let writer = tar
+            .into_inner()
+            .map_err(|e| capture_err(capture::CaptureError::Io(e)))?;
+        Ok((writer.finish()?, captured, dumps))
+    }
+
+    /// Gives the new archive its content-addressed name in the destination. The fresh file
+    /// takes the name even when one is there: equal names mean equal plaintext, and the one
+    /// there may be damaged in a way no quick look shows. One of another size is kept only
+    /// when it reads whole with the same plaintext (written by another version, whose size
+    /// earlier manifests record). One encrypted to another key is never replaced.
+    fn store(
+        &mut self,
+        c: &Planned,
+        written: &Written,
+        damaged: Option<&(String, String)>,
+    ) -> Result<Stored, BackupError> {
+        let name = format!("{}.tar.gz.age", written.sha256);
+        let final_path = self.folder.archives.join(&name);
+        let existing = std::fs::metadata(&final_path).ok().map(|m| m.len());
+        let known_damaged = damaged.is_some_and(|(a, _)| *a == name);
+        let other_key = existing.is_some()
+            && !known_damaged
+            && has_age_header(&final_path)
+            && matches!(
+                archive::open(&final_path, self.identity).map(|_| ()),
+                Err(ArchiveError::Decrypt { .. })
+            );
+        let keep_existing = match existing {
+            Some(n) if (n != written.bytes_stored || other_key) && !known_damaged => {
+                match archive::hash_archive(&final_path, self.identity) {
+                    Ok((sha, n)) => sha == written.sha256 && n == written.bytes_in,
+                    // Encrypted to another key: other snapshots may need it as it is.
+                    Err(ArchiveError::Decrypt { .. }) => {
+                        return Err(BackupError::Capture {
+                            component: c.name.clone(),
+                            reason: format!(
+                                "{} already holds this archive encrypted to another key; \
+                                 back up with the key its backups were made with, or to \
+                                 another folder",
+                                self.opts.dest.display()
+                            ),
+                        });
+                    }
+                    Err(_) => false,
+                }
+            }
+            _ => false,
+        };
+        let healed = known_damaged
+            || (existing.is_some_and(|n| n != written.bytes_stored) && !keep_existing);
+        self.note_damage(c, damaged, healed);
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| ArchiveError::Io { path, source }
+        };
+        if keep_existing {
+            std::fs::remove_file(&written.partial).map_err(io(&written.partial))?;
+        } else {
+            archive::commit(&written.partial, &final_path).map_err(io(&final_path))?;
+            self.checked.record(&name, self.started);
+        }
+        // Only what this run added goes again if it fails: an archive that was there
+        // belongs to earlier snapshots too.
+        if existing.is_none() {
+            self.created.push(final_path);
+        }
+        Ok(Stored {
+            name,
+            bytes_stored: existing
+                .filter(|_| keep_existing)
+                .unwrap_or(written.bytes_stored),
+            reused: existing.is_some() && !healed,
+        })
+    }
+
+    /// Says what a damaged archive of `c` means now: `healed` when the new one replaced it.
+    fn note_damage(&mut self, c: &Planned, damaged: Option<&(String, String)>, healed: bool) {
+        let message = match (damaged, healed) {
+            (_, true) => format!(
+                "The archive of {} in the destination was damaged ({}); it was written again, \
+                 so every snapshot that shares it is whole again.",
+                c.name,
+                damaged.map_or("it did not read whole", |(_, why)| why.as_str())
+            ),
+            (Some((archive, why)), false) => format!(
+                "The archive of {} in the destination was damaged ({why}); this snapshot has a \
+                 new one, but earlier snapshots that use {archive} stay damaged for {}: \
+                 `lifeboat verify` names them.",
+                c.name, c.name
+            ),
+            (None, false) => return,
+        };
+        self.warnings
+            .push(Warning::new(WarningCode::ArchiveDamaged, message));
+    }
+
+    /// The manifest's entry for a newly written component.
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &self,
+        c: &Planned,
+        written: &Written,
+        stored: Stored,
+        captured: capture::Captured,
+        dumps: Vec<String>,
+        fingerprint: String,
+        incomplete: bool,
+    ) -> ComponentEntry {
+        let recipe = match (&c.dump, c.cold, c.bgsave.is_some()) {
+            (Some((_, r)), _, _) => r.recipe,
+            (None, true, _) => Recipe::FilesStopped,
+            (None, false, true) => Recipe::RedisBgsave,
+            _ if !captured.sqlite.is_empty() => Recipe::FilesSqliteOnline,
+            _ => Recipe::Files,
+        };
+        ComponentEntry {
+            name: c.name.clone(),
+            kind: c.kind,
+            service: c.service.clone(),
+            recipe,
+            archive: stored.name,
+            sha256: written.sha256.clone(),
+            bytes_in: written.bytes_in,
+            bytes_stored: stored.bytes_stored,
+            reused: stored.reused,
+            fingerprint,
+            roots: c
+                .roots
+                .iter()
+                .filter(|r| !c.volume_roots.iter().any(|(d, _)| d == *r))
+                .map(|r| r.display().to_string())
+                .collect(),
+            sqlite: captured.sqlite,
+            left_to_secrets: c
+                .skip
+                .iter()
+                .filter(|_| c.kind != ComponentKind::Secrets)
+                .map(|p| capture::archive_name(p, &self.project.dir))
+                .collect(),
+            dumps,
+            engine_prefixes: c
+                .volume_roots
+                .iter()
+                .map(|(_, p)| p.clone())
+                .chain(c.engine_paths.iter().map(|e| e.prefix.clone()))
+                .collect(),
+            files: captured
+                .files
+                .into_iter()
+                .map(|f| FileEntry {
+                    path: f.name,
+                    bytes: f.bytes,
+                    mtime: f.mtime,
+                    raw: f.raw.map(|r| archive::hex(&r)),
+                })
+                .collect(),
+            incomplete,
+        }
+    }
+
+    /// What `backup --json` says of a component.
+    fn report(&self, entry: &ComponentEntry) -> ComponentReport {
+        ComponentReport {
+            name: entry.name.clone(),
+            kind: entry.kind,
+            recipe: entry.recipe,
+            archive: self
+                .folder
+                .archives
+                .join(&entry.archive)
+                .display()
+                .to_string(),
+            bytes_in: entry.bytes_in,
+            bytes_stored: entry.bytes_stored,
+            sha256: entry.sha256.clone(),
+            reused: entry.reused,
+            files: entry.files.len() as u64,
+        }
+    }
+
+    /// Writes the manifest, which makes the snapshot, and says how the run ended.
+    fn finish(mut self, f: Finished) -> Result<BackupReport, BackupError> {
+        self.note_downtime(f.downtime, &f.restart_errors);
+        self.note_recovery_file();
+        let project = self.project;
+        let missing = missing_of(&self.warnings);
+        let manifest = Manifest {
+            format: manifest::FORMAT,
+            lifeboat_version: crate::VERSION.into(),
+            snapshot: f.snapshot.clone(),
+            stack: project.name.clone(),
+            stack_dir: project.dir.display().to_string(),
+            started: self.started,
+            duration_ms: f.clock.elapsed().as_millis() as u64,
+            downtime_ms: f.downtime.as_millis() as u64,
+            images: project
+                .services
+                .iter()
+                .filter_map(|s| Some((s.name.clone(), s.image.clone()?)))
+                .collect(),
+            components: f.components,
+            warnings: self.warnings.clone(),
+            partial: !missing.is_empty(),
+            missing,
+        };
+        let manifest_path = self
+            .folder
+            .snapshots
+            .join(format!("{}.manifest.age", f.snapshot));
+        if let Err(e) = manifest.write(&manifest_path, &self.recipient) {
+            self.remove_created();
+            return Err(e.into());
+        }
+        write_readme(&self.opts.dest);
+        // What went missing while reading (a database that could not be copied, files that
+        // vanished or could not be opened): the snapshot keeps everything else, marked
+        // partial, and the run still fails unless the person accepted that.
+        if manifest.partial && !self.opts.allow_partial {
+            return Err(BackupError::Partial {
+                snapshot: f.snapshot,
+                missing: manifest.missing,
+            });
+        }
+        if !f.restart_errors.is_empty() {
+            return Err(BackupError::NotRestarted {
+                snapshot: f.snapshot,
+                errors: f.restart_errors,
+            });
+        }
+        Ok(BackupReport {
+            snapshot: f.snapshot,
+            stack: project.name.clone(),
+            started: self.started,
+            duration_ms: f.clock.elapsed().as_millis() as u64,
+            downtime_ms: manifest.downtime_ms,
+            manifest: manifest_path.display().to_string(),
+            components: f.reports,
+            warnings: self.warnings,
+            partial: manifest.partial,
+            missing: manifest.missing,
+        })
+    }
+
+    /// Removes the archives this run added (it failed).
+    fn remove_created(&self) {
+        for p in &self.created {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+
+    /// Says for how long services were stopped, and which did not start again.
+    fn note_downtime(&mut self, downtime: std::time::Duration, restart_errors: &[String]) {
+        if !self.stopped.is_empty() {
+            self.warnings.push(Warning::new(
+                WarningCode::ServicesStopped,
+                format!(
+                    "{} {} stopped for {:.1} s during the backup{}.",
+                    self.stopped.join(", "),
+                    if self.stopped.len() == 1 {
+                        "was"
+                    } else {
+                        "were"
+                    },
+                    downtime.as_secs_f64(),
+                    if restart_errors.is_empty() {
+                        " and started again"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
+        for e in restart_errors {
+            self.warnings
+                .push(Warning::new(WarningCode::RestartFailed, e.clone()));
+        }
+    }
+
+    /// Warns when the destination holds no recovery file.
+    fn note_recovery_file(&mut self) {
+        let dest = &self.opts.dest;
+        if dest.join(RECOVERY_FILE).is_file() {
+            return;
+        }
+        self.warnings.push(Warning::new(
+            WarningCode::RecoveryFileMissing,
+            format!(
+                "{} has no recovery file: if this computer is lost, these backups cannot be opened. \
+                 Run `lifeboat key export-recovery --to {}` and choose a passphrase.",
+                dest.display(),
+                dest.display()
+            ),
+        ));
+    }
+}
+
+/// What a capture error of component `c` (writing `partial`) means for the backup.
+fn capture_error(c: &Planned, partial: &Path, e: capture::CaptureError) -> BackupError {
+    match e {
+        capture::CaptureError::Cancelled => BackupError::Cancelled,
+        capture::CaptureError::LiveSqlite { service, path } => BackupError::LiveSqlite {
+            component: c.name.clone(),
+            service: service.clone(),
+            source: capture::CaptureError::LiveSqlite { service, path },
+        },
+        capture::CaptureError::Io(source) => BackupError::Archive(ArchiveError::Io {
+            path: partial.to_owned(),
+            source,
+        }),
+        other => BackupError::Capture {
+            component: c.name.clone(),
+            reason: other.to_string(),
+        },
+    }
+}
