@@ -15,7 +15,7 @@ use super::{
     capture, cover, db_lock_file, env_files_in, is_backups, readable, service_kind,
     system_path_skipped, BackupError, EnginePath, Mode, PlanContext, Planned,
 };
-use crate::inspect::is_system_path;
+use crate::stack::is_system_path;
 use crate::stack::{Mount, MountType, Project, Service, ServiceKind};
 use crate::warning::{Warning, WarningCode};
 
@@ -247,7 +247,7 @@ impl Planner<'_> {
             {
                 // Said for whole systems and the Docker socket, not for single system files
                 // such as /etc/localtime.
-                let said = self.wanted(&s.name) && crate::inspect::is_whole_system(p);
+                let said = self.wanted(&s.name) && crate::stack::is_whole_system(p);
                 self.warnings
                     .extend(said.then(|| system_path_skipped(&s.name, &m.target, p)));
             }

@@ -21,6 +21,7 @@ use crate::catalog::PastSizes;
 use crate::catalog::{Catalog, CatalogError, StackRecord};
 use crate::docker::{ContainerInfo, DockerError, DockerProblem, Engine};
 use crate::job::{CancelToken, Progress};
+use crate::stack::{git_ignores, is_system_path, Service};
 use crate::stack::{LoadOptions, Mount, MountType, Project, ServiceKind, StackError};
 use crate::warning::{Warning, WarningCode};
 use scan::{Scan, SizedFile};
@@ -221,58 +222,6 @@ pub struct Inspection {
     pub warnings: Vec<Warning>,
 }
 
-const SYSTEM_PREFIXES: [&str; 13] = [
-    "/etc",
-    "/proc",
-    "/sys",
-    "/dev",
-    "/run",
-    "/var/run",
-    "/usr",
-    "/lib",
-    "/lib64",
-    "/bin",
-    "/sbin",
-    "/boot",
-    "/tmp/.X11-unix",
-];
-
-/// Folders that hold a whole system or everyone's files, not one stack's data: mounted
-/// whole (cAdvisor's `/:/rootfs`, node-exporter's `/:/host`), they are left out. Folders
-/// below them (`/home/me/photos`, `/srv/app`) are data like any other.
-const WHOLE_SYSTEM: [&str; 11] = [
-    "/",
-    "/var",
-    "/var/lib",
-    "/var/lib/docker",
-    "/home",
-    "/root",
-    "/tmp",
-    "/srv",
-    "/mnt",
-    "/media",
-    "/opt",
-];
-
-/// Whether a host path belongs to the system (`/etc/localtime`, the Docker socket, `/`,
-/// `/var`, `/home`), not to a stack's data.
-pub fn is_system_path(p: &Path) -> bool {
-    SYSTEM_PREFIXES.iter().any(|s| p.starts_with(s))
-        || WHOLE_SYSTEM.iter().any(|s| p == Path::new(s))
-        || p.file_name().is_some_and(|n| n == "docker.sock")
-}
-
-/// Whether a host path is a whole system's folder (`/`, `/var`, `/home`, `/etc`, `/run`)
-/// or the Docker socket: a mount of it is worth a word when left out, unlike a mount of
-/// `/etc/localtime`.
-pub fn is_whole_system(p: &Path) -> bool {
-    WHOLE_SYSTEM
-        .iter()
-        .chain(&["/etc", "/run", "/var/run"])
-        .any(|s| p == Path::new(s))
-        || p.file_name().is_some_and(|n| n == "docker.sock")
-}
-
 /// Where a mount's data was found and how to measure it.
 #[derive(Debug, Clone)]
 enum Location {
@@ -294,66 +243,21 @@ pub async fn inspect(
 ) -> Result<Inspection, InspectError> {
     let started = Instant::now();
     let mut warnings = project.warnings.clone();
-
-    // 1. The engine, if one answers.
-    let (engine, docker) = if opts.use_docker {
-        match Engine::connect(opts.docker_host.as_deref()).await {
-            Ok(e) => {
-                let status = DockerStatus {
-                    reachable: true,
-                    host: e.host().to_owned(),
-                    message: None,
-                    problem: None,
-                };
-                (Some(e), status)
-            }
-            Err(e) => {
-                warnings.push(Warning::new(WarningCode::DockerUnavailable, e.to_string()));
-                let problem = match &e {
-                    DockerError::Unreachable { problem, .. } => Some(*problem),
-                    _ => Some(DockerProblem::NoAnswer),
-                };
-                let status = DockerStatus {
-                    reachable: false,
-                    host: opts
-                        .docker_host
-                        .clone()
-                        .unwrap_or_else(crate::docker::configured_host),
-                    message: Some(e.to_string()),
-                    problem,
-                };
-                (None, status)
-            }
-        }
-    } else {
-        (
-            None,
-            DockerStatus {
-                reachable: false,
-                host: opts
-                    .docker_host
-                    .clone()
-                    .unwrap_or_else(crate::docker::configured_host),
-                message: Some("not asked".into()),
-                problem: None,
-            },
-        )
-    };
-    let containers: Vec<ContainerInfo> = match &engine {
-        Some(e) => match e.project_containers(&project.name).await {
-            Ok(c) => c,
-            Err(err) => {
+    let (engine, docker) = connect(opts, &mut warnings).await;
+    let containers = match &engine {
+        Some(e) => e
+            .project_containers(&project.name)
+            .await
+            .unwrap_or_else(|err| {
                 warnings.push(Warning::new(
                     WarningCode::DockerUnavailable,
                     err.to_string(),
                 ));
                 Vec::new()
-            }
-        },
+            }),
         None => Vec::new(),
     };
-
-    // 2. Where each mount's data is.
+    // Where each mount's data is.
     let mut locations: Vec<Vec<Location>> = Vec::new();
     for svc in &project.services {
         let mut locs = Vec::new();
@@ -362,246 +266,34 @@ pub async fn inspect(
         }
         locations.push(locs);
     }
-
-    // 3. Measure each distinct host path once, off the async runtime.
-    let host_paths: Vec<PathBuf> = {
-        let mut v: Vec<PathBuf> = locations
-            .iter()
-            .flatten()
-            .filter_map(|l| match l {
-                Location::Host(p) if !is_system_path(p) && std::fs::symlink_metadata(p).is_ok() => {
-                    Some(p.clone())
-                }
-                _ => None,
-            })
-            .collect();
-        v.sort();
-        v.dedup();
-        v
-    };
-    let scans: HashMap<PathBuf, Scan> = {
-        let paths = host_paths.clone();
-        let cancel = cancel.clone();
-        let largest = opts.largest;
-        let progress = progress.clone();
-        tokio::task::spawn_blocking(move || -> Result<HashMap<PathBuf, Scan>, scan::Cancelled> {
-            let mut out = HashMap::new();
-            for p in paths {
-                progress.phase(&p.display().to_string());
-                let s = scan::scan(&p, largest, progress.as_ref(), &cancel)?;
-                out.insert(p, s);
+    let measured = Measured {
+        scans: scan_host_paths(&locations, opts.largest, &progress, cancel).await?,
+        engine: match &engine {
+            Some(e) => {
+                measure_through(e, &locations, progress.as_ref(), cancel, &mut warnings).await?
             }
-            Ok(out)
-        })
-        .await
-        .map_err(|e| InspectError::Internal(e.to_string()))?
-        .map_err(|_| InspectError::Cancelled)?
+            None => HashMap::new(),
+        },
     };
-    let mut engine_sizes: HashMap<(String, String), (u64, u64)> = HashMap::new();
-    if let Some(e) = &engine {
-        for loc in locations.iter().flatten() {
-            if let Location::Engine(id, path) = loc {
-                if cancel.is_cancelled() {
-                    return Err(InspectError::Cancelled);
-                }
-                if engine_sizes.contains_key(&(id.clone(), path.clone())) {
-                    continue;
-                }
-                progress.phase(&format!("{path} (through Docker)"));
-                match e.measure_path(id, path).await {
-                    Ok((files, bytes)) => {
-                        progress.advance(files, bytes);
-                        engine_sizes.insert((id.clone(), path.clone()), (files, bytes));
-                    }
-                    Err(err) => warnings.push(Warning::new(
-                        WarningCode::VolumeSizeUnknown,
-                        format!("The data at {path} could not be measured through Docker: {err}"),
-                    )),
-                }
-            }
-        }
-    }
-
-    // 4. Per service.
     let mut services = Vec::new();
     let mut all_roots: Vec<PathBuf> = Vec::new();
     let mut total_engine = (0u64, 0u64);
     for (svc, locs) in project.services.iter().zip(&locations) {
-        let mut mounts = Vec::new();
-        let mut roots: Vec<PathBuf> = Vec::new();
-        let (mut eng_bytes, mut eng_files) = (0u64, 0u64);
-        let mut sqlite_files = Vec::new();
-        let mut pg_version_at: Option<PathBuf> = None;
-        for (m, loc) in svc.mounts.iter().zip(locs) {
-            let mut report = MountReport {
-                mount: m.clone(),
-                bytes: 0,
-                files: 0,
-                readable: false,
-                measured_by: SizeSource::None,
-                system: false,
-                exists: false,
-            };
-            match loc {
-                Location::Host(p) => {
-                    report.mount.host_path = Some(p.clone());
-                    report.system = is_system_path(p);
-                    report.exists = std::fs::symlink_metadata(p).is_ok();
-                    if let Some(s) = scans.get(p) {
-                        report.bytes = s.bytes;
-                        report.files = s.files;
-                        report.readable = s.unreadable.is_empty();
-                        report.measured_by = SizeSource::Files;
-                        roots.push(p.clone());
-                        for (db, _) in &s.sqlite {
-                            sqlite_files.push(db.display().to_string());
-                        }
-                        if s.pg_version {
-                            pg_version_at.get_or_insert(p.clone());
-                        }
-                    }
-                }
-                Location::Engine(id, path) => {
-                    report.exists = true;
-                    if let Some(&(files, bytes)) = engine_sizes.get(&(id.clone(), path.clone())) {
-                        report.bytes = bytes;
-                        report.files = files;
-                        report.readable = true;
-                        report.measured_by = SizeSource::Engine;
-                        eng_bytes += bytes;
-                        eng_files += files;
-                    }
-                }
-                Location::Nowhere => {}
-            }
-            mounts.push(report);
-        }
-        let (bytes, files) = sum_roots(&roots, &scans);
+        let (report, roots, through) =
+            service_report(svc, locs, &measured, &containers, engine.is_some(), opts);
         all_roots.extend(roots);
-        total_engine.0 += eng_bytes;
-        total_engine.1 += eng_files;
-
-        let (kind, kind_reason) = match &svc.image_kind {
-            Some((k, why)) => (*k, why.clone()),
-            None => match (&pg_version_at, sqlite_files.first()) {
-                (Some(p), _) => (
-                    ServiceKind::Postgres,
-                    format!("PG_VERSION in {}", p.display()),
-                ),
-                (None, Some(db)) => (ServiceKind::Sqlite, format!("SQLite database {db}")),
-                (None, None) => (
-                    ServiceKind::Generic,
-                    match &svc.image {
-                        Some(i) => format!("image {i} is not a known database"),
-                        None => "built locally; its data shows no known database".into(),
-                    },
-                ),
-            },
-        };
-
-        let mine: Vec<&ContainerInfo> = containers
-            .iter()
-            .filter(|c| c.service == svc.name)
-            .collect();
-        let (state, health) = service_state(&mine, engine.is_some());
-        let previous_bytes = opts
-            .previous
-            .as_ref()
-            .and_then(|p| p.services.get(&svc.name).copied());
-        let measured = fully_measured(&mounts);
-        services.push(ServiceReport {
-            name: svc.name.clone(),
-            image: svc.image.clone(),
-            kind,
-            kind_reason,
-            profiles: svc.profiles.clone(),
-            state,
-            health,
-            containers: mine
-                .iter()
-                .map(|c| ContainerReport {
-                    name: c.name.clone(),
-                    state: c.state.clone(),
-                    health: c.health.clone(),
-                })
-                .collect(),
-            depends_on: svc.depends_on.clone(),
-            mounts,
-            bytes: bytes + eng_bytes,
-            files: files + eng_files,
-            previous_bytes,
-            // A volume nobody could measure (the engine is down) is not a shrink to 0 B.
-            growth_bytes: previous_bytes
-                .filter(|_| measured)
-                .map(|p| (bytes + eng_bytes) as i64 - p as i64),
-            sqlite_files,
-        });
+        total_engine.0 += through.0;
+        total_engine.1 += through.1;
+        services.push(report);
     }
     all_roots.sort();
     all_roots.dedup();
-    let (total_bytes, total_files) = sum_roots(&all_roots, &scans);
-
-    // 5. Largest files over all scans, each once.
-    let mut largest: Vec<SizedFile> = scans
-        .values()
-        .flat_map(|s| s.largest.iter().cloned())
-        .collect();
-    largest.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.path.cmp(&b.path)));
-    largest.dedup_by(|a, b| a.path == b.path);
-    largest.truncate(opts.largest);
-    let largest_files = largest
-        .into_iter()
-        .map(|f| LargeFile {
-            service: services
-                .iter()
-                .find(|s| {
-                    s.mounts.iter().any(|m| {
-                        m.mount
-                            .host_path
-                            .as_ref()
-                            .is_some_and(|h| f.path.starts_with(h))
-                    })
-                })
-                .map(|s| s.name.clone()),
-            path: f.path.display().to_string(),
-            bytes: f.bytes,
-        })
-        .collect();
-
-    // 6. Warnings from what was found.
-    risk_warnings(project, &services, &scans, &mut warnings);
+    let (total_bytes, total_files) = sum_roots(&all_roots, &measured.scans);
+    let largest_files = largest_files(&measured.scans, &services, opts.largest);
+    risk_warnings(project, &services, &measured.scans, &mut warnings);
     warnings.sort_by_key(|w| severity(w.code));
-
     Ok(Inspection {
-        stack: StackInfo {
-            name: project.name.clone(),
-            dir: project.dir.display().to_string(),
-            compose_files: project
-                .compose_files
-                .iter()
-                .map(|f| f.display().to_string())
-                .collect(),
-            secret_files: project
-                .secret_files
-                .iter()
-                .map(|(_, f)| f.display().to_string())
-                .collect(),
-            config_files: project
-                .config_files
-                .iter()
-                .map(|(_, f)| f.display().to_string())
-                .collect(),
-            build_contexts: {
-                let mut v: Vec<String> = project
-                    .services
-                    .iter()
-                    .filter_map(|s| Some(s.build_context.as_ref()?.display().to_string()))
-                    .collect();
-                v.sort();
-                v.dedup();
-                v
-            },
-        },
+        stack: stack_info(project),
         inspected_at: crate::time::unix_now(),
         duration_ms: started.elapsed().as_millis() as u64,
         docker,
@@ -613,6 +305,326 @@ pub async fn inspect(
         free_bytes: fs4::available_space(&project.dir).ok(),
         warnings,
     })
+}
+
+/// The engine, if one answers, and what the inspection says about it.
+async fn connect(
+    opts: &InspectOptions,
+    warnings: &mut Vec<Warning>,
+) -> (Option<Engine>, DockerStatus) {
+    let host = || {
+        opts.docker_host
+            .clone()
+            .unwrap_or_else(crate::docker::configured_host)
+    };
+    if !opts.use_docker {
+        let status = DockerStatus {
+            reachable: false,
+            host: host(),
+            message: Some("not asked".into()),
+            problem: None,
+        };
+        return (None, status);
+    }
+    match Engine::connect(opts.docker_host.as_deref()).await {
+        Ok(e) => {
+            let status = DockerStatus {
+                reachable: true,
+                host: e.host().to_owned(),
+                message: None,
+                problem: None,
+            };
+            (Some(e), status)
+        }
+        Err(e) => {
+            warnings.push(Warning::new(WarningCode::DockerUnavailable, e.to_string()));
+            let problem = match &e {
+                DockerError::Unreachable { problem, .. } => Some(*problem),
+                _ => Some(DockerProblem::NoAnswer),
+            };
+            let status = DockerStatus {
+                reachable: false,
+                host: host(),
+                message: Some(e.to_string()),
+                problem,
+            };
+            (None, status)
+        }
+    }
+}
+
+/// What was measured: host paths by scan, engine paths by (container, path) → (files, bytes).
+struct Measured {
+    scans: HashMap<PathBuf, Scan>,
+    engine: HashMap<(String, String), (u64, u64)>,
+}
+
+/// Scans each distinct host path once, off the async runtime.
+async fn scan_host_paths(
+    locations: &[Vec<Location>],
+    largest: usize,
+    progress: &Arc<dyn Progress>,
+    cancel: &CancelToken,
+) -> Result<HashMap<PathBuf, Scan>, InspectError> {
+    let mut paths: Vec<PathBuf> = locations
+        .iter()
+        .flatten()
+        .filter_map(|l| match l {
+            Location::Host(p) if !is_system_path(p) && std::fs::symlink_metadata(p).is_ok() => {
+                Some(p.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    paths.sort();
+    paths.dedup();
+    let cancel = cancel.clone();
+    let progress = progress.clone();
+    tokio::task::spawn_blocking(move || -> Result<HashMap<PathBuf, Scan>, scan::Cancelled> {
+        let mut out = HashMap::new();
+        for p in paths {
+            progress.phase(&p.display().to_string());
+            let s = scan::scan(&p, largest, progress.as_ref(), &cancel)?;
+            out.insert(p, s);
+        }
+        Ok(out)
+    })
+    .await
+    .map_err(|e| InspectError::Internal(e.to_string()))?
+    .map_err(|_| InspectError::Cancelled)
+}
+
+/// Measures each data folder only a container can read, through the engine, once.
+async fn measure_through(
+    e: &Engine,
+    locations: &[Vec<Location>],
+    progress: &dyn Progress,
+    cancel: &CancelToken,
+    warnings: &mut Vec<Warning>,
+) -> Result<HashMap<(String, String), (u64, u64)>, InspectError> {
+    let mut sizes = HashMap::new();
+    for loc in locations.iter().flatten() {
+        let Location::Engine(id, path) = loc else {
+            continue;
+        };
+        if cancel.is_cancelled() {
+            return Err(InspectError::Cancelled);
+        }
+        if sizes.contains_key(&(id.clone(), path.clone())) {
+            continue;
+        }
+        progress.phase(&format!("{path} (through Docker)"));
+        match e.measure_path(id, path).await {
+            Ok((files, bytes)) => {
+                progress.advance(files, bytes);
+                sizes.insert((id.clone(), path.clone()), (files, bytes));
+            }
+            Err(err) => warnings.push(Warning::new(
+                WarningCode::VolumeSizeUnknown,
+                format!("The data at {path} could not be measured through Docker: {err}"),
+            )),
+        }
+    }
+    Ok(sizes)
+}
+
+/// One service's report, the host folders it was measured by, and the (bytes, files)
+/// measured through the engine.
+fn service_report(
+    svc: &Service,
+    locs: &[Location],
+    measured: &Measured,
+    containers: &[ContainerInfo],
+    engine: bool,
+    opts: &InspectOptions,
+) -> (ServiceReport, Vec<PathBuf>, (u64, u64)) {
+    let mut mounts = Vec::new();
+    let mut roots: Vec<PathBuf> = Vec::new();
+    let (mut eng_bytes, mut eng_files) = (0u64, 0u64);
+    let mut sqlite_files = Vec::new();
+    let mut pg_version_at: Option<PathBuf> = None;
+    for (m, loc) in svc.mounts.iter().zip(locs) {
+        let report = mount_report(m, loc, measured);
+        match loc {
+            Location::Host(p) => {
+                if let Some(s) = measured.scans.get(p) {
+                    roots.push(p.clone());
+                    sqlite_files.extend(s.sqlite.iter().map(|(db, _)| db.display().to_string()));
+                    if s.pg_version {
+                        pg_version_at.get_or_insert(p.clone());
+                    }
+                }
+            }
+            Location::Engine(..) => {
+                eng_bytes += report.bytes;
+                eng_files += report.files;
+            }
+            Location::Nowhere => {}
+        }
+        mounts.push(report);
+    }
+    let (bytes, files) = sum_roots(&roots, &measured.scans);
+    let (kind, kind_reason) = kind_of(svc, pg_version_at.as_deref(), sqlite_files.first());
+    let mine: Vec<&ContainerInfo> = containers
+        .iter()
+        .filter(|c| c.service == svc.name)
+        .collect();
+    let (state, health) = service_state(&mine, engine);
+    let previous_bytes = opts
+        .previous
+        .as_ref()
+        .and_then(|p| p.services.get(&svc.name).copied());
+    let fully = fully_measured(&mounts);
+    let report = ServiceReport {
+        name: svc.name.clone(),
+        image: svc.image.clone(),
+        kind,
+        kind_reason,
+        profiles: svc.profiles.clone(),
+        state,
+        health,
+        containers: mine
+            .iter()
+            .map(|c| ContainerReport {
+                name: c.name.clone(),
+                state: c.state.clone(),
+                health: c.health.clone(),
+            })
+            .collect(),
+        depends_on: svc.depends_on.clone(),
+        mounts,
+        bytes: bytes + eng_bytes,
+        files: files + eng_files,
+        previous_bytes,
+        // A volume nobody could measure (the engine is down) is not a shrink to 0 B.
+        growth_bytes: previous_bytes
+            .filter(|_| fully)
+            .map(|p| (bytes + eng_bytes) as i64 - p as i64),
+        sqlite_files,
+    };
+    (report, roots, (eng_bytes, eng_files))
+}
+
+/// What is known of one mount: where, how big, whether readable.
+fn mount_report(m: &Mount, loc: &Location, measured: &Measured) -> MountReport {
+    let mut report = MountReport {
+        mount: m.clone(),
+        bytes: 0,
+        files: 0,
+        readable: false,
+        measured_by: SizeSource::None,
+        system: false,
+        exists: false,
+    };
+    match loc {
+        Location::Host(p) => {
+            report.mount.host_path = Some(p.clone());
+            report.system = is_system_path(p);
+            report.exists = std::fs::symlink_metadata(p).is_ok();
+            if let Some(s) = measured.scans.get(p) {
+                report.bytes = s.bytes;
+                report.files = s.files;
+                report.readable = s.unreadable.is_empty();
+                report.measured_by = SizeSource::Files;
+            }
+        }
+        Location::Engine(id, path) => {
+            report.exists = true;
+            if let Some(&(files, bytes)) = measured.engine.get(&(id.clone(), path.clone())) {
+                report.bytes = bytes;
+                report.files = files;
+                report.readable = true;
+                report.measured_by = SizeSource::Engine;
+            }
+        }
+        Location::Nowhere => {}
+    }
+    report
+}
+
+/// What kind of service this is, and why: by its image, else by what its data holds.
+fn kind_of(
+    svc: &Service,
+    pg_version_at: Option<&Path>,
+    sqlite: Option<&String>,
+) -> (ServiceKind, String) {
+    if let Some((k, why)) = &svc.image_kind {
+        return (*k, why.clone());
+    }
+    match (pg_version_at, sqlite) {
+        (Some(p), _) => (
+            ServiceKind::Postgres,
+            format!("PG_VERSION in {}", p.display()),
+        ),
+        (None, Some(db)) => (ServiceKind::Sqlite, format!("SQLite database {db}")),
+        (None, None) => (
+            ServiceKind::Generic,
+            match &svc.image {
+                Some(i) => format!("image {i} is not a known database"),
+                None => "built locally; its data shows no known database".into(),
+            },
+        ),
+    }
+}
+
+/// The largest files over all scans, each once, with the service that holds each.
+fn largest_files(
+    scans: &HashMap<PathBuf, Scan>,
+    services: &[ServiceReport],
+    n: usize,
+) -> Vec<LargeFile> {
+    let mut largest: Vec<SizedFile> = scans
+        .values()
+        .flat_map(|s| s.largest.iter().cloned())
+        .collect();
+    largest.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.path.cmp(&b.path)));
+    largest.dedup_by(|a, b| a.path == b.path);
+    largest.truncate(n);
+    let holder = |f: &SizedFile| {
+        services
+            .iter()
+            .find(|s| {
+                s.mounts.iter().any(|m| {
+                    m.mount
+                        .host_path
+                        .as_ref()
+                        .is_some_and(|h| f.path.starts_with(h))
+                })
+            })
+            .map(|s| s.name.clone())
+    };
+    largest
+        .into_iter()
+        .map(|f| LargeFile {
+            service: holder(&f),
+            path: f.path.display().to_string(),
+            bytes: f.bytes,
+        })
+        .collect()
+}
+
+/// The stack's own files, as the inspection lists them.
+fn stack_info(project: &Project) -> StackInfo {
+    let shown = |v: &[(String, PathBuf)]| v.iter().map(|(_, f)| f.display().to_string()).collect();
+    let mut build_contexts: Vec<String> = project
+        .services
+        .iter()
+        .filter_map(|s| Some(s.build_context.as_ref()?.display().to_string()))
+        .collect();
+    build_contexts.sort();
+    build_contexts.dedup();
+    StackInfo {
+        name: project.name.clone(),
+        dir: project.dir.display().to_string(),
+        compose_files: project
+            .compose_files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect(),
+        secret_files: shown(&project.secret_files),
+        config_files: shown(&project.config_files),
+        build_contexts,
+    }
 }
 
 /// Why [`inspect_stack`] failed.
@@ -815,31 +827,6 @@ fn others_can_access(p: &Path) -> Option<u32> {
 #[cfg(not(unix))]
 fn others_can_access(_p: &Path) -> Option<u32> {
     None
-}
-
-/// Whether git ignores `path` (`None`: not in a git work tree, or git is not installed).
-pub(crate) fn git_ignores(dir: &Path, path: &Path) -> Option<bool> {
-    let inside = std::process::Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["rev-parse", "--is-inside-work-tree"])
-        .output()
-        .ok()?;
-    if !inside.status.success() {
-        return None;
-    }
-    let status = std::process::Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["check-ignore", "-q", "--"])
-        .arg(path)
-        .status()
-        .ok()?;
-    match status.code() {
-        Some(0) => Some(true),
-        Some(1) => Some(false),
-        _ => None,
-    }
 }
 
 fn risk_warnings(

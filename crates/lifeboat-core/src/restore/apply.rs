@@ -649,12 +649,7 @@ impl<'a> Applying<'a> {
 /// Where each slot is staged and its old content kept, in swap order (shorter paths first,
 /// so a slot inside another lands in the new content of the outer one), and the routes of
 /// targets whose owners are written through a container.
-fn lay_out_slots(
-    w: &Worked,
-    dir: &Path,
-    id: &str,
-    as_root: bool,
-) -> (Vec<(usize, Slot)>, Routes) {
+fn lay_out_slots(w: &Worked, dir: &Path, id: &str, as_root: bool) -> (Vec<(usize, Slot)>, Routes) {
     let mut slots: Vec<(usize, Slot)> = Vec::new();
     let mut routes = HashMap::new();
     for (ci, targets) in w.slots.iter().enumerate() {

@@ -581,7 +581,7 @@ pub fn check(project: &Project, home: Option<&Path>) -> Vec<Finding> {
                 preview: None,
             });
         }
-        if crate::inspect::git_ignores(&project.dir, &path) == Some(false) {
+        if crate::stack::git_ignores(&project.dir, &path) == Some(false) {
             out.push(Finding {
                 code: "not-gitignored".into(),
                 severity: "high".into(),

@@ -13,6 +13,7 @@ mod interpolate;
 mod kind;
 mod merge;
 mod model;
+mod paths;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Component, Path, PathBuf};
@@ -23,6 +24,7 @@ pub use envfile::{parse as parse_env, EnvEntry, EnvSyntaxError};
 pub use interpolate::{interpolate, Issue};
 pub use kind::{kind_from_image, ServiceKind};
 pub use model::{EnvFileRef, Mount, MountType, Service, VolumeDef};
+pub use paths::{git_ignores, is_system_path, is_whole_system};
 
 use crate::warning::{Warning, WarningCode};
 
