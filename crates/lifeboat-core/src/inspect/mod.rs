@@ -829,13 +829,47 @@ fn others_can_access(_p: &Path) -> Option<u32> {
     None
 }
 
+/// What puts the stack's data at risk, one check at a time.
 fn risk_warnings(
     project: &Project,
     services: &[ServiceReport],
     scans: &HashMap<PathBuf, Scan>,
     warnings: &mut Vec<Warning>,
 ) {
-    // Secrets files: the stack's .env, every env_file, and env files inside the data.
+    for (path, service) in secrets_files(project, scans) {
+        warnings.extend(secrets_file_readable(project, &path, service));
+        warnings.extend(secrets_not_gitignored(project, &path));
+    }
+    for svc in &project.services {
+        warnings.extend(
+            svc.hardcoded_secrets
+                .iter()
+                .map(|var| hardcoded_secret(svc, var)),
+        );
+    }
+    for (svc, report) in project.services.iter().zip(services) {
+        for m in &report.mounts {
+            warnings.extend(bind_source_missing(svc, m));
+            let Some(s) = m.mount.host_path.as_ref().and_then(|p| scans.get(p)) else {
+                continue;
+            };
+            warnings.extend(unreadable(svc, s));
+            warnings.extend(
+                s.sqlite
+                    .iter()
+                    .filter_map(|(db, wal)| sqlite_wal_active(svc, db, *wal)),
+            );
+        }
+        warnings.extend(data_not_persisted(svc, report));
+    }
+}
+
+/// Secrets files, with the service whose `env_file` each is: the stack's .env, every
+/// env_file, env files inside the data, and compose's own `secrets:` files.
+fn secrets_files(
+    project: &Project,
+    scans: &HashMap<PathBuf, Scan>,
+) -> BTreeMap<PathBuf, Option<String>> {
     let mut secrets: BTreeMap<PathBuf, Option<String>> = BTreeMap::new();
     if let Some(d) = &project.dotenv {
         secrets.insert(d.clone(), None);
@@ -847,154 +881,168 @@ fn risk_warnings(
                 .or_insert_with(|| Some(svc.name.clone()));
         }
     }
-    for s in scans.values() {
-        for f in &s.env_files {
-            secrets.entry(f.clone()).or_insert(None);
-        }
+    for f in scans.values().flat_map(|s| &s.env_files) {
+        secrets.entry(f.clone()).or_insert(None);
     }
-    // Compose's own `secrets:` files.
     for (_, f) in project.secret_files.iter().filter(|(_, f)| f.is_file()) {
         secrets.entry(f.clone()).or_insert(None);
     }
-    for (path, service) in &secrets {
-        let shown = path
-            .strip_prefix(&project.dir)
-            .unwrap_or(path)
-            .display()
-            .to_string();
-        if let Some(mode) = others_can_access(path) {
-            let mut w = Warning::new(
-                WarningCode::SecretsFileReadable,
-                format!(
-                    "{shown} holds secrets but other users on this machine can {} it (mode {mode:o}); \
-                     restrict it with `chmod 600 {shown}`.",
-                    if mode & 0o022 != 0 { "read or change" } else { "read" }
-                ),
-            )
-            .path(path);
-            w.service = service.clone();
-            warnings.push(w);
-        }
-        if path.starts_with(&project.dir) && git_ignores(&project.dir, path) == Some(false) {
-            warnings.push(
-                Warning::new(
-                    WarningCode::SecretsNotGitignored,
-                    format!(
-                        "{shown} holds secrets and this folder is a git repository that does not ignore it: \
-                         a `git add .` would publish them. Add {shown} to .gitignore."
-                    ),
-                )
-                .path(path),
-            );
-        }
-    }
+    secrets
+}
 
-    for svc in &project.services {
-        for var in &svc.hardcoded_secrets {
-            warnings.push(
-                Warning::new(
-                    WarningCode::HardcodedSecret,
-                    format!(
-                        "{} has the secret {var} written into the compose file, where it is shared with \
-                         everyone who sees that file; move it to .env and write ${{{var}}} instead.",
-                        svc.name
-                    ),
-                )
-                .service(&svc.name),
-            );
-        }
-    }
+/// A path as the person knows it: relative to the stack folder when inside it.
+fn shown(project: &Project, path: &Path) -> String {
+    path.strip_prefix(&project.dir)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
 
-    for (svc, report) in project.services.iter().zip(services) {
-        for m in &report.mounts {
-            if m.mount.kind == MountType::Bind && !m.exists && !m.system {
-                if let Some(p) = &m.mount.host_path {
-                    warnings.push(
-                        Warning::new(
-                            WarningCode::BindSourceMissing,
-                            format!(
-                                "{} mounts {} at {}, but that path does not exist: Docker will create an \
-                                 empty folder owned by root there, and the service starts without its data.",
-                                svc.name,
-                                p.display(),
-                                m.mount.target
-                            ),
-                        )
-                        .service(&svc.name)
-                        .path(p),
-                    );
-                }
+/// A secrets file other users may read.
+fn secrets_file_readable(
+    project: &Project,
+    path: &Path,
+    service: Option<String>,
+) -> Option<Warning> {
+    let mode = others_can_access(path)?;
+    let shown = shown(project, path);
+    let mut w = Warning::new(
+        WarningCode::SecretsFileReadable,
+        format!(
+            "{shown} holds secrets but other users on this machine can {} it (mode {mode:o}); \
+             restrict it with `chmod 600 {shown}`.",
+            if mode & 0o022 != 0 {
+                "read or change"
+            } else {
+                "read"
             }
-            if let Some(p) = &m.mount.host_path {
-                if let Some(s) = scans.get(p) {
-                    let n = s.unreadable.len();
-                    if let Some((first, why)) = s.unreadable.first() {
-                        let more = if n > 1 {
-                            format!(" (and {} more paths)", n - 1)
-                        } else {
-                            String::new()
-                        };
-                        warnings.push(
-                            Warning::new(
-                                WarningCode::UnreadablePath,
-                                format!(
-                                    "Lifeboat cannot read {}{more}: {why}. Its size is left out; Lifeboat reads \
-                                     such data through Docker when the service's container exists.",
-                                    first.display()
-                                ),
-                            )
-                            .service(&svc.name)
-                            .path(first),
-                        );
-                    }
-                    for (db, wal) in &s.sqlite {
-                        if *wal > 0 {
-                            warnings.push(
-                                Warning::new(
-                                    WarningCode::SqliteWalActive,
-                                    format!(
-                                        "The SQLite database {} has {} of changes in its write-ahead log: copying \
-                                         the file now would give a corrupt or outdated copy. Lifeboat backs it up \
-                                         with SQLite's online backup instead.",
-                                        db.display(),
-                                        human_bytes(*wal)
-                                    ),
-                                )
-                                .service(&svc.name)
-                                .path(db),
-                            );
-                        }
-                    }
-                }
-            }
-        }
-        if report.kind.is_database() {
-            if let Some(data_dir) = report.kind.data_dir() {
-                let persisted = report.mounts.iter().any(|m| {
-                    m.mount.kind != MountType::Tmpfs
-                        && (Path::new(data_dir).starts_with(&m.mount.target)
-                            || (report.kind == ServiceKind::Postgres
-                                && m.mount.target.starts_with("/var/lib/postgresql")
-                                && svc.environment_keys.iter().any(|k| k == "PGDATA")))
-                });
-                if !persisted {
-                    warnings.push(
-                        Warning::new(
-                            WarningCode::DataNotPersisted,
-                            format!(
-                                "{} is a {} database but nothing is mounted at {data_dir}: its data lives in an \
-                                 anonymous volume or inside the container and is lost with `docker compose down`. \
-                                 Mount a named volume or a folder there.",
-                                svc.name,
-                                report.kind.as_str()
-                            ),
-                        )
-                        .service(&svc.name),
-                    );
-                }
-            }
-        }
+        ),
+    )
+    .path(path);
+    w.service = service;
+    Some(w)
+}
+
+/// A secrets file in a git work tree that does not ignore it.
+fn secrets_not_gitignored(project: &Project, path: &Path) -> Option<Warning> {
+    if !path.starts_with(&project.dir) || git_ignores(&project.dir, path) != Some(false) {
+        return None;
     }
+    let shown = shown(project, path);
+    Some(
+        Warning::new(
+            WarningCode::SecretsNotGitignored,
+            format!(
+                "{shown} holds secrets and this folder is a git repository that does not ignore it: \
+                 a `git add .` would publish them. Add {shown} to .gitignore."
+            ),
+        )
+        .path(path),
+    )
+}
+
+/// A secret written into the compose file.
+fn hardcoded_secret(svc: &Service, var: &str) -> Warning {
+    Warning::new(
+        WarningCode::HardcodedSecret,
+        format!(
+            "{} has the secret {var} written into the compose file, where it is shared with \
+             everyone who sees that file; move it to .env and write ${{{var}}} instead.",
+            svc.name
+        ),
+    )
+    .service(&svc.name)
+}
+
+/// A bind mount whose host path is not there.
+fn bind_source_missing(svc: &Service, m: &MountReport) -> Option<Warning> {
+    let p = m.mount.host_path.as_ref()?;
+    if m.mount.kind != MountType::Bind || m.exists || m.system {
+        return None;
+    }
+    Some(
+        Warning::new(
+            WarningCode::BindSourceMissing,
+            format!(
+                "{} mounts {} at {}, but that path does not exist: Docker will create an \
+                 empty folder owned by root there, and the service starts without its data.",
+                svc.name,
+                p.display(),
+                m.mount.target
+            ),
+        )
+        .service(&svc.name)
+        .path(p),
+    )
+}
+
+/// Paths of a scan that could not be read.
+fn unreadable(svc: &Service, s: &Scan) -> Option<Warning> {
+    let (first, why) = s.unreadable.first()?;
+    let n = s.unreadable.len();
+    let more = if n > 1 {
+        format!(" (and {} more paths)", n - 1)
+    } else {
+        String::new()
+    };
+    Some(
+        Warning::new(
+            WarningCode::UnreadablePath,
+            format!(
+                "Lifeboat cannot read {}{more}: {why}. Its size is left out; Lifeboat reads \
+                 such data through Docker when the service's container exists.",
+                first.display()
+            ),
+        )
+        .service(&svc.name)
+        .path(first),
+    )
+}
+
+/// A SQLite database with changes still in its write-ahead log.
+fn sqlite_wal_active(svc: &Service, db: &Path, wal: u64) -> Option<Warning> {
+    (wal > 0).then(|| {
+        Warning::new(
+            WarningCode::SqliteWalActive,
+            format!(
+                "The SQLite database {} has {} of changes in its write-ahead log: copying \
+                 the file now would give a corrupt or outdated copy. Lifeboat backs it up \
+                 with SQLite's online backup instead.",
+                db.display(),
+                human_bytes(wal)
+            ),
+        )
+        .service(&svc.name)
+        .path(db)
+    })
+}
+
+/// A database with nothing mounted where it keeps its data.
+fn data_not_persisted(svc: &Service, report: &ServiceReport) -> Option<Warning> {
+    if !report.kind.is_database() {
+        return None;
+    }
+    let data_dir = report.kind.data_dir()?;
+    let persisted = report.mounts.iter().any(|m| {
+        m.mount.kind != MountType::Tmpfs
+            && (Path::new(data_dir).starts_with(&m.mount.target)
+                || (report.kind == ServiceKind::Postgres
+                    && m.mount.target.starts_with("/var/lib/postgresql")
+                    && svc.environment_keys.iter().any(|k| k == "PGDATA")))
+    });
+    (!persisted).then(|| {
+        Warning::new(
+            WarningCode::DataNotPersisted,
+            format!(
+                "{} is a {} database but nothing is mounted at {data_dir}: its data lives in an \
+                 anonymous volume or inside the container and is lost with `docker compose down`. \
+                 Mount a named volume or a folder there.",
+                svc.name,
+                report.kind.as_str()
+            ),
+        )
+        .service(&svc.name)
+    })
 }
 
 /// Bytes in the units people read: `512 B`, `1.5 KiB`, `2.3 GiB`.
