@@ -128,10 +128,10 @@ pub fn model(state: &AppState, autostart: bool) -> TrayModel {
         let banners = alerts::current(catalog, s.id, &now).unwrap_or_default();
         let level = banners
             .iter()
-            .map(|a| match a.severity.as_str() {
-                "error" => 2,
-                "warning" => 1,
-                _ => 0,
+            .map(|a| match a.severity {
+                alerts::Severity::Error => 2,
+                alerts::Severity::Warning => 1,
+                alerts::Severity::Info => 0,
             })
             .max()
             .unwrap_or(0);

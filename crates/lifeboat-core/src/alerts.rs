@@ -92,6 +92,37 @@ impl AlertCode {
     }
 }
 
+/// How much an alert matters: an error (a backup failed), a warning (something needs
+/// attention soon) or information.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+#[ts(rename = "AlertSeverity")]
+pub enum Severity {
+    /// For information.
+    Info,
+    /// Needs attention soon.
+    Warning,
+    /// Something failed.
+    Error,
+}
+
+impl Severity {
+    /// `info`, `warning` or `error`, as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Warning => "warning",
+            Self::Error => "error",
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// One alert, in words.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct Alert {
@@ -100,8 +131,8 @@ pub struct Alert {
     pub stack_id: i64,
     /// What it is about.
     pub code: AlertCode,
-    /// `error`, `warning` or `info`.
-    pub severity: String,
+    /// How much it matters.
+    pub severity: Severity,
     /// One line: "Backup of chatbot failed".
     pub summary: String,
     /// The reason and what to do.
@@ -139,10 +170,10 @@ pub fn current<Tz: TimeZone>(
     let history = catalog.backups(stack_id, 50)?;
     let now_s = now.timestamp();
     let mut out = Vec::new();
-    let alert = |code, severity: &str, summary: String, body: String| Alert {
+    let alert = |code, severity: Severity, summary: String, body: String| Alert {
         stack_id,
         code,
-        severity: severity.to_owned(),
+        severity,
         summary,
         body,
         occurrence: None,
@@ -153,7 +184,7 @@ pub fn current<Tz: TimeZone>(
                 occurrence: Some(last.started),
                 ..alert(
                     AlertCode::BackupFailed,
-                    "error",
+                    Severity::Error,
                     format!("The last backup of {} failed", stack.name),
                     last.message.clone().unwrap_or_default(),
                 )
@@ -167,7 +198,7 @@ pub fn current<Tz: TimeZone>(
     ) {
         out.push(alert(
             AlertCode::CouldNotStart,
-            "warning",
+            Severity::Warning,
             format!("The scheduled backup of {} is waiting", stack.name),
             upper_first(&waiting),
         ));
@@ -189,7 +220,7 @@ pub fn current<Tz: TimeZone>(
                 };
                 out.push(alert(
                     AlertCode::Stale,
-                    "warning",
+                    Severity::Warning,
                     format!(
                         "{} has not been backed up for {}",
                         stack.name,
@@ -209,7 +240,7 @@ pub fn current<Tz: TimeZone>(
             if total > 0 && (free * 10 < total || free < need) {
                 out.push(alert(
                     AlertCode::DiskLow,
-                    "warning",
+                    Severity::Warning,
                     format!("The backup drive of {} is almost full", stack.name),
                     format!(
                         "{} free of {} at {}{}. Free some space or set a retention rule.",
@@ -247,7 +278,7 @@ pub fn current<Tz: TimeZone>(
                 occurrence: Some(*newest_id),
                 ..alert(
                     AlertCode::Growth,
-                    "info",
+                    Severity::Info,
                     format!("{}'s data grew a lot since the previous backup", stack.name),
                     format!(
                         "{}. If that is unexpected, look at the stack's largest files.",
@@ -283,7 +314,7 @@ pub fn from_events(events: &[TickEvent], levels: Levels) -> Vec<Alert> {
             } => Some(Alert {
                 stack_id: *stack_id,
                 code: AlertCode::BackupFailed,
-                severity: "error".into(),
+                severity: Severity::Error,
                 summary: format!("Backup of {stack} failed"),
                 body: upper_first(reason),
                 occurrence: None,
@@ -296,7 +327,7 @@ pub fn from_events(events: &[TickEvent], levels: Levels) -> Vec<Alert> {
             } if levels.success => Some(Alert {
                 stack_id: *stack_id,
                 code: AlertCode::Succeeded,
-                severity: "info".into(),
+                severity: Severity::Info,
                 summary: format!("{stack} is backed up"),
                 body: "The scheduled backup finished.".into(),
                 occurrence: None,
@@ -308,7 +339,7 @@ pub fn from_events(events: &[TickEvent], levels: Levels) -> Vec<Alert> {
             } => Some(Alert {
                 stack_id: *stack_id,
                 code: AlertCode::CouldNotStart,
-                severity: "warning".into(),
+                severity: Severity::Warning,
                 summary: format!("The scheduled backup of {stack} could not start"),
                 body: upper_first(reason),
                 occurrence: None,
@@ -407,10 +438,10 @@ pub fn send(alert: &Alert) -> Result<notify_rust::NotificationHandle, String> {
     #[cfg(all(unix, not(target_os = "macos")))]
     {
         n.hint(notify_rust::Hint::DesktopEntry("Lifeboat".into()));
-        n.urgency(match alert.severity.as_str() {
-            "error" => notify_rust::Urgency::Critical,
-            "warning" => notify_rust::Urgency::Normal,
-            _ => notify_rust::Urgency::Low,
+        n.urgency(match alert.severity {
+            Severity::Error => notify_rust::Urgency::Critical,
+            Severity::Warning => notify_rust::Urgency::Normal,
+            Severity::Info => notify_rust::Urgency::Low,
         });
     }
     n.show()

@@ -531,13 +531,33 @@ pub fn rotation_note(project: &Project, key: &str, used_by: &[String]) -> String
     format!("{restart} {meaning}")
 }
 
+/// How much a hygiene finding matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+#[ts(rename = "FindingSeverity")]
+pub enum Severity {
+    /// Worth mending.
+    Medium,
+    /// Mend it now: a secret is exposed.
+    High,
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            Self::Medium => "medium",
+            Self::High => "high",
+        })
+    }
+}
+
 /// One hygiene finding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct Finding {
     /// Stable kebab-case code.
     pub code: String,
-    /// `high`, `medium` or `low`.
-    pub severity: String,
+    /// How much it matters.
+    pub severity: Severity,
     /// The file it concerns (relative to the stack), if one.
     pub file: Option<String>,
     /// The line, if one.
@@ -568,7 +588,7 @@ pub fn check(project: &Project, home: Option<&Path>) -> Vec<Finding> {
         if let Some(mode) = f.mode.filter(|m| m & 0o077 != 0) {
             out.push(Finding {
                 code: "file-mode".into(),
-                severity: "high".into(),
+                severity: Severity::High,
                 file: Some(f.name.clone()),
                 line: None,
                 variable: None,
@@ -584,7 +604,7 @@ pub fn check(project: &Project, home: Option<&Path>) -> Vec<Finding> {
         if crate::stack::git_ignores(&project.dir, &path) == Some(false) {
             out.push(Finding {
                 code: "not-gitignored".into(),
-                severity: "high".into(),
+                severity: Severity::High,
                 file: Some(f.name.clone()),
                 line: None,
                 variable: None,
@@ -606,7 +626,7 @@ pub fn check(project: &Project, home: Option<&Path>) -> Vec<Finding> {
             let plan = refactor::plan_move(project, &s.name, var).ok();
             out.push(Finding {
                 code: "hardcoded-secret".into(),
-                severity: "medium".into(),
+                severity: Severity::Medium,
                 file: project.compose_files.first().map(|c| relative(c, &project.dir)),
                 line: None,
                 variable: Some(var.clone()),
@@ -623,7 +643,7 @@ pub fn check(project: &Project, home: Option<&Path>) -> Vec<Finding> {
     for key in &view.undefined {
         out.push(Finding {
             code: "undefined-variable".into(),
-            severity: "medium".into(),
+            severity: Severity::Medium,
             file: Some(".env".into()),
             line: None,
             variable: Some(key.clone()),
@@ -663,7 +683,7 @@ pub fn check(project: &Project, home: Option<&Path>) -> Vec<Finding> {
                         if text.contains(&e.value) {
                             out.push(Finding {
                                 code: "secret-in-shell-history".into(),
-                                severity: "medium".into(),
+                                severity: Severity::Medium,
                                 file: Some(f.name.clone()),
                                 line: Some(e.line),
                                 variable: Some(e.key.clone()),
@@ -695,7 +715,7 @@ fn syntax_findings(path: &Path, name: &str) -> Vec<Finding> {
     };
     let finding = |code: &str, line: usize, variable: Option<String>, message: String| Finding {
         code: code.into(),
-        severity: "high".into(),
+        severity: Severity::High,
         file: Some(name.to_owned()),
         line: Some(line),
         variable,
@@ -836,7 +856,7 @@ fn readable_copies(project: &Project, view: &SecretsView) -> Vec<Finding> {
         }
         out.push(Finding {
             code: "secret-in-readable-copy".into(),
-            severity: "high".into(),
+            severity: Severity::High,
             file: Some(rel.clone()),
             line: None,
             variable: found.first().map(|k| (*k).to_owned()),
