@@ -237,7 +237,7 @@ pub fn current<Tz: TimeZone>(
     if let Some(dest) = settings.destination().filter(|d| d.is_dir()) {
         if let (Ok(free), Ok(total)) = (fs4::available_space(&dest), fs4::total_space(&dest)) {
             let need = last_ok.map_or(0, |b| b.bytes_new.max(0) as u64);
-            if total > 0 && (free * 10 < total || free < need) {
+            if drive_is_low(free, total, need) {
                 out.push(alert(
                     AlertCode::DiskLow,
                     Severity::Warning,
@@ -347,6 +347,26 @@ pub fn from_events(events: &[TickEvent], levels: Levels) -> Vec<Alert> {
             TickEvent::Ran { .. } => None,
         })
         .collect()
+}
+
+/// Room for this many more backups like the last one is "enough", however full the
+/// drive is in percent.
+const BACKUPS_OF_ROOM: u64 = 7;
+
+/// Below this much free space, a drive under 10% free is low even when backups are small.
+const MIN_ROOM: u64 = 1 << 30;
+
+/// Whether a destination with `free` of `total` bytes is almost full for backups that
+/// last wrote `need` bytes: the next backup may not fit, or the drive is under 10% free
+/// and holds room for fewer than a week of daily backups like the last one (at least
+/// 1 GiB). A big shared disk at 92% with 20 GiB free is not almost full for a stack that
+/// writes a few MiB a day; a 16 GB stick with 900 MiB free is.
+pub fn drive_is_low(free: u64, total: u64, need: u64) -> bool {
+    if total == 0 {
+        return false;
+    }
+    let headroom = need.saturating_mul(BACKUPS_OF_ROOM).max(MIN_ROOM);
+    free < need || (free.saturating_mul(10) < total && free < headroom)
 }
 
 /// Of a stack's [`current`] conditions, those to notify now under `levels`: stale and disk

@@ -355,6 +355,24 @@ fn alerts_reach_a_real_notification_service_and_success_stays_quiet() {
 }
 
 #[test]
+fn almost_full_means_the_next_backups_may_not_fit_not_a_percentage_alone() {
+    const MIB: u64 = 1 << 20;
+    const GIB: u64 = 1 << 30;
+    // A big shared disk at 92% used, a stack that writes a few MiB a day: room for years.
+    assert!(!alerts::drive_is_low(20 * GIB, 252 * GIB, 5 * MIB));
+    // The same disk when each backup writes 4 GiB: less than a week of room.
+    assert!(alerts::drive_is_low(20 * GIB, 252 * GIB, 4 * GIB));
+    // A 16 GB stick with 900 MiB free: under 10% and under 1 GiB.
+    assert!(alerts::drive_is_low(900 * MIB, 16 * GIB, MIB));
+    // Half empty, but the last backup needed more than is free.
+    assert!(alerts::drive_is_low(3 * GIB, 6 * GIB, 4 * GIB));
+    // Plenty free in percent and in bytes.
+    assert!(!alerts::drive_is_low(100 * GIB, 200 * GIB, 4 * GIB));
+    // A drive that reports no size says nothing.
+    assert!(!alerts::drive_is_low(0, 0, 0));
+}
+
+#[test]
 fn a_nearly_full_destination_is_an_alert_once_a_day() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("stack");
