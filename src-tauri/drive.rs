@@ -283,10 +283,10 @@ pub async fn restore_from_drive(
         };
         let plan = restore::plan(&opts, &identity)?;
         let _ = events.send(JobEvent::Estimate {
-            bytes: plan.components.iter().map(|c| c.bytes).sum(),
+            bytes: plan.preview().components.iter().map(|c| c.bytes).sum(),
         });
         let progress = ChannelProgress::new(events);
-        let report = restore::apply(&opts, &identity, &progress, &cancel)?;
+        let report = restore::apply(plan, &identity, &progress, &cancel)?;
         let project = lifeboat_core::stack::load(Path::new(&target), &LoadOptions::default())?;
         let stack = lifeboat_core::settings::add_stack(&state.catalog, &project)?;
         Ok(DriveRestoreDone { report, stack })

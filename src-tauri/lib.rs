@@ -46,6 +46,8 @@ pub struct Shared {
     drive: Mutex<drive::Drive>,
     /// Stacks with a backup or restore running, and its job: one job per stack at a time.
     busy: Mutex<HashMap<i64, u64>>,
+    /// The restore each stack's wizard last previewed: what "Restore now" carries out.
+    previews: Mutex<HashMap<i64, lifeboat_core::restore::Plan>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -77,6 +79,20 @@ impl Shared {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(stack_id, dir);
+    }
+    /// Keeps `plan` as the stack's previewed restore, in place of an earlier one.
+    fn keep_preview(&self, stack_id: i64, plan: lifeboat_core::restore::Plan) {
+        self.previews
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(stack_id, plan);
+    }
+    /// Takes the stack's previewed restore: it is carried out once.
+    fn take_preview(&self, stack_id: i64) -> Option<lifeboat_core::restore::Plan> {
+        self.previews
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&stack_id)
     }
     fn drive(&self) -> drive::Drive {
         self.drive
@@ -230,6 +246,7 @@ pub fn run() {
         restore_folders: Mutex::new(HashMap::new()),
         drive: Mutex::new(drive::Drive::default()),
         busy: Mutex::new(HashMap::new()),
+        previews: Mutex::new(HashMap::new()),
     }));
     let hidden = std::env::args().any(|a| a == HIDDEN);
     let result = tauri::Builder::default()

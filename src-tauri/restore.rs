@@ -190,12 +190,44 @@ pub async fn plan_restore(
         let engine = BlockingEngine::connect(None, handle).ok();
         let opts = options(&state, stack_id, &request, engine)?;
         let identity = keys::load(None)?.0;
-        Ok(restore::plan(&opts, &identity)?)
+        let plan = restore::plan(&opts, &identity)?;
+        let preview = plan.preview().clone();
+        state.keep_preview(stack_id, plan);
+        Ok(preview)
     })
     .await
 }
 
-/// Restores what the request names; progress arrives on `on_event`.
+/// The stack's previewed plan, when it is the restore `request` asks for now (the same
+/// snapshot, components, folder and destination).
+fn previewed(
+    state: &AppState,
+    stack_id: i64,
+    request: &RestoreRequest,
+) -> Result<restore::Plan, IpcError> {
+    let asked = options(state, stack_id, request, None)?;
+    let plan = state.take_preview(stack_id).filter(|p| {
+        let o = p.options();
+        (&o.from, &o.snapshot, &o.only, &o.into, &o.stack_dir)
+            == (
+                &asked.from,
+                &asked.snapshot,
+                &asked.only,
+                &asked.into,
+                &asked.stack_dir,
+            )
+    });
+    plan.ok_or_else(|| {
+        IpcError::new(
+            ErrorCode::RestoreFailed,
+            "This restore was not previewed with these choices; nothing was changed. Go back and \
+             preview it again.",
+        )
+    })
+}
+
+/// Carries out the restore the wizard previewed for `request` ([`plan_restore`]);
+/// progress arrives on `on_event`.
 #[tauri::command]
 pub async fn start_restore(
     state: State<'_, AppState>,
@@ -203,20 +235,17 @@ pub async fn start_restore(
     request: RestoreRequest,
     on_event: Channel<JobEvent>,
 ) -> Result<RestoreReport, IpcError> {
-    let handle = tokio::runtime::Handle::current();
     let app_state = state.inner().clone();
     let name = state.catalog.stack(stack_id)?.name;
     run_job(&state, &on_event, move |cancel, events| {
         let _claim = crate::backups::StackClaim::take(&app_state, stack_id, &cancel, &name)?;
-        let engine = BlockingEngine::connect(None, handle).ok();
-        let opts = options(&app_state, stack_id, &request, engine)?;
+        let plan = previewed(&app_state, stack_id, &request)?;
         let identity = keys::load(None)?.0;
-        let plan = restore::plan(&opts, &identity)?;
         let _ = events.send(JobEvent::Estimate {
-            bytes: plan.components.iter().map(|c| c.bytes).sum(),
+            bytes: plan.preview().components.iter().map(|c| c.bytes).sum(),
         });
         let progress = ChannelProgress::new(events);
-        Ok(restore::apply(&opts, &identity, &progress, &cancel)?)
+        Ok(restore::apply(plan, &identity, &progress, &cancel)?)
     })
     .await
 }

@@ -90,25 +90,27 @@ pub fn run(args: RestoreArgs) -> ExitCode {
             let mut plan = restore::plan(&opts, &identity)?;
             // A restore into this folder that a crash interrupted (recorded in the folder,
             // whoever ran it) is put back first, and the plan made again.
-            if restore::interrupted_at(Path::new(&plan.target)) {
-                recover_at(Path::new(&plan.target), opts.engine.as_ref(), &identity);
+            let target = PathBuf::from(&plan.preview().target);
+            if restore::interrupted_at(&target) {
+                recover_at(&target, opts.engine.as_ref(), &identity);
                 plan = restore::plan(&opts, &identity)?;
             }
+            let preview = plan.preview();
             if args.dry_run {
                 if args.json {
-                    return print_json(&plan);
+                    return print_json(preview);
                 }
-                print_plan(&plan);
-                if !plan.problems.is_empty() {
+                print_plan(preview);
+                if !preview.problems.is_empty() {
                     return Err("the restore cannot start (see above)".into());
                 }
                 return Ok(());
             }
-            if !plan.problems.is_empty() {
+            if !preview.problems.is_empty() {
                 if !args.json {
-                    print_plan(&plan);
+                    print_plan(preview);
                 }
-                return Err(restore::RestoreError::Blocked(plan.problems).into());
+                return Err(restore::RestoreError::Blocked(preview.problems.clone()).into());
             }
             if !args.yes {
                 if !std::io::stdin().is_terminal() {
@@ -118,7 +120,7 @@ pub fn run(args: RestoreArgs) -> ExitCode {
                             .into(),
                     );
                 }
-                print_plan(&plan);
+                print_plan(preview);
                 eprint!("Restore now? [y/N] ");
                 let _ = std::io::stderr().flush();
                 let mut line = String::new();
@@ -133,7 +135,7 @@ pub fn run(args: RestoreArgs) -> ExitCode {
                 } else {
                     Box::new(lifeboat_core::job::NoProgress)
                 };
-            let report = restore::apply(&opts, &identity, progress.as_ref(), &CancelToken::new());
+            let report = restore::apply(plan, &identity, progress.as_ref(), &CancelToken::new());
             progress::clear_line();
             let report = report?;
             // Restored, but a service it stopped does not run again: say so, and fail.

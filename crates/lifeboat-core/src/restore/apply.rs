@@ -15,9 +15,9 @@ use super::extract::{self, ExtractError, SlotTarget};
 use super::journal::{self, Journal, Load, Slot, State};
 use super::{
     copy_keeping_metadata, existing_ancestor, failpoint, forget_older_restores, io_err, load_dump,
-    probe_ids, recipes_of, renames_across, restore_id, roll_back_loads, roll_back_slots,
-    swap_rename, volume, wait_running, work_out, write_encrypted, write_owners, Counted,
-    RestoreError, RestoreOptions, RestoreReport, ServiceState, Worked, LAST_RESTORE,
+    planning, probe_ids, recipes_of, renames_across, restore_id, roll_back_loads, roll_back_slots,
+    swap_rename, volume, wait_running, write_encrypted, write_owners, Counted, Plan, RestoreError,
+    RestoreOptions, RestoreReport, ServiceState, Worked, LAST_RESTORE,
 };
 use crate::archive;
 use crate::backup::cold;
@@ -28,27 +28,33 @@ use crate::destination::stack_dest;
 use crate::job::{CancelToken, Progress};
 use crate::time::unix_now;
 
-/// Restores `opts` (see [`super::plan`] for what it will do).
+/// Carries out `plan`, the restore the person previewed.
 ///
 /// # Errors
-/// See [`RestoreError`]; before the first swap nothing in the target changed, after it a
-/// failure puts the old content back.
+/// See [`RestoreError`]: [`RestoreError::Blocked`] when the plan has problems,
+/// [`RestoreError::Outdated`] when the stack changed since the plan was made; before the
+/// first swap nothing in the target changed, after it a failure puts the old content back.
 pub fn apply(
-    opts: &RestoreOptions,
+    plan: Plan,
     identity: &age::x25519::Identity,
     progress: &dyn Progress,
     cancel: &CancelToken,
 ) -> Result<RestoreReport, RestoreError> {
     let clock = Instant::now();
-    let w = work_out(opts, identity, true)?;
+    let Plan {
+        opts,
+        worked: mut w,
+    } = plan;
     if !w.plan.problems.is_empty() {
         return Err(RestoreError::Blocked(w.plan.problems.clone()));
     }
+    planning::still_current(&w, opts.engine.as_ref())?;
+    planning::create_missing_volumes(&mut w, opts.engine.as_ref())?;
     // A new folder for `--into` that this restore creates goes again if it fails: nothing
     // half-made is left behind.
     let fresh = opts.into.is_some() && std::fs::symlink_metadata(&w.target).is_err();
     let target = w.target.clone();
-    let result = apply_worked_out(opts, w, identity, progress, cancel, clock);
+    let result = apply_worked_out(&opts, w, identity, progress, cancel, clock);
     if fresh && result.is_err() {
         let _ = std::fs::remove_dir_all(&target);
     }

@@ -83,6 +83,10 @@ pub enum RestoreError {
     /// The plan found something that stops the restore before it starts.
     #[error("the restore cannot start: {}", .0.join(" "))]
     Blocked(Vec<String>),
+    /// What the plan was made on changed before it was applied (a service started or
+    /// stopped, a volume went away): nothing was changed.
+    #[error("{0} since the restore was previewed; nothing was changed: preview it again")]
+    Outdated(String),
     /// Another restore of this target is running.
     #[error("another restore into {0} is running; wait for it to finish")]
     Busy(PathBuf),
@@ -406,10 +410,19 @@ struct Target {
     route: Option<(String, String)>,
     /// A named volume that does not exist (removed by `docker compose down -v`, or never
     /// created): created when the restore is applied, with compose's labels.
-    new_volume: Option<String>,
+    new_volume: Option<NewVolume>,
     /// A named volume this process cannot write directly: replaced through a helper
     /// container of the engine.
     through: Option<ThroughEngine>,
+}
+
+/// A named volume to create as compose would: its name, its key in the compose file and
+/// the project it is labelled with.
+#[derive(Debug, Clone)]
+struct NewVolume {
+    name: String,
+    key: String,
+    project: String,
 }
 
 /// The archive prefixes of a component: its roots, volumes and folders read through the
@@ -654,16 +667,44 @@ struct Worked {
     project: Option<Project>,
 }
 
+/// A restore worked out: what the preview shows ([`Plan::preview`]) and what [`apply`]
+/// carries out. Only [`plan`] makes one, and applying consumes it, so what is restored is
+/// what was previewed, planned once.
+pub struct Plan {
+    opts: RestoreOptions,
+    worked: Worked,
+}
+
+impl Plan {
+    /// What the restore will do, for the person to look at before it starts.
+    pub fn preview(&self) -> &RestorePlan {
+        &self.worked.plan
+    }
+
+    /// What the plan was made from.
+    pub fn options(&self) -> &RestoreOptions {
+        &self.opts
+    }
+}
+
+impl std::fmt::Debug for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plan")
+            .field("preview", &self.worked.plan)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Plans restoring `opts` (see [`RestorePlan`]). Reads the manifest and the target, never
 /// the archives, and changes nothing.
 ///
 /// # Errors
 /// When the snapshot or a component cannot be found, or the manifest does not decrypt.
-pub fn plan(
-    opts: &RestoreOptions,
-    identity: &age::x25519::Identity,
-) -> Result<RestorePlan, RestoreError> {
-    Ok(work_out(opts, identity, false)?.plan)
+pub fn plan(opts: &RestoreOptions, identity: &age::x25519::Identity) -> Result<Plan, RestoreError> {
+    Ok(Plan {
+        worked: work_out(opts, identity)?,
+        opts: opts.clone(),
+    })
 }
 
 /// Whether this user can create entries in `dir` (probed with a file that is removed at

@@ -12,7 +12,8 @@ use super::journal::ThroughEngine;
 use super::{
     containers_by_service, current_files, declared, existing_ancestor, find_snapshot_noting,
     helper_image, io_err, prefixes, project_at, running_as_root, select, target_of, writable,
-    Action, ComponentPlan, PathChange, RestoreError, RestoreOptions, RestorePlan, Target, Worked,
+    Action, ComponentPlan, NewVolume, PathChange, RestoreError, RestoreOptions, RestorePlan,
+    Target, Worked,
 };
 use crate::backup::cold;
 use crate::backup::dump::DumpRecipe;
@@ -20,17 +21,16 @@ use crate::backup::manifest::{ComponentEntry, ComponentKind, Manifest, Recipe};
 use crate::docker::{BlockingEngine, ContainerInfo};
 use crate::stack::Project;
 
-/// Works out restoring `opts`; with `create_volumes`, named volumes the stack declares and
-/// that are gone are created (only when applying).
+/// Works out restoring `opts`, changing nothing: named volumes the stack declares that are
+/// gone are marked to be created when the plan is applied ([`create_missing_volumes`]).
 pub(super) fn work_out(
     opts: &RestoreOptions,
     identity: &age::x25519::Identity,
-    create_volumes: bool,
 ) -> Result<Worked, RestoreError> {
     let (manifest, notes) =
         find_snapshot_noting(&opts.from, opts.stack.as_deref(), &opts.snapshot, identity)?;
     let chosen = select(&manifest, &opts.only)?;
-    let mut p = Planning::new(opts, &manifest, create_volumes, notes)?;
+    let mut p = Planning::new(opts, &manifest, notes)?;
     p.folder_is_a_stack();
     for c in &chosen {
         p.component(c, &chosen);
@@ -84,7 +84,6 @@ type Loading = (String, String, DumpRecipe, String);
 struct Planning<'a> {
     opts: &'a RestoreOptions,
     manifest: &'a Manifest,
-    create_volumes: bool,
     engine: Option<&'a BlockingEngine>,
     /// The stack folder the snapshot names.
     stack_dir: PathBuf,
@@ -136,7 +135,6 @@ impl<'a> Planning<'a> {
     fn new(
         opts: &'a RestoreOptions,
         manifest: &'a Manifest,
-        create_volumes: bool,
         notes: Vec<String>,
     ) -> Result<Self, RestoreError> {
         let stack_dir = PathBuf::from(&manifest.stack_dir);
@@ -157,7 +155,6 @@ impl<'a> Planning<'a> {
         Ok(Self {
             opts,
             manifest,
-            create_volumes,
             engine,
             stack_dir,
             original,
@@ -302,40 +299,37 @@ impl<'a> Planning<'a> {
         self.loads.push(load);
     }
 
-    /// Where archive prefix `prefix` of `c` goes: its path, the named volume created for it
-    /// (when it is gone), and the engine route for a volume this process cannot write.
+    /// Where archive prefix `prefix` of `c` goes: its path, the named volume to create for
+    /// it (when it is gone), and the engine route for a volume this process cannot write.
     fn place(
         &mut self,
         c: &ComponentEntry,
         prefix: &str,
-    ) -> Result<(PathBuf, Option<String>, Option<ThroughEngine>), String> {
+    ) -> Result<(PathBuf, Option<NewVolume>, Option<ThroughEngine>), String> {
         // A volume the stack declares that is gone: created again when applying.
-        let missing_volume = prefix
+        let new_volume = prefix
             .strip_prefix("_volumes/")
             .filter(|_| self.original && self.engine.is_some())
             .filter(|name| self.volume_dir(name).is_none())
             .and_then(|name| {
                 let p = self.project.as_ref()?;
                 let def = p.volumes.iter().find(|v| v.name == name && !v.external)?;
-                Some((name.to_owned(), def.key.clone(), p.name.clone()))
+                Some(NewVolume {
+                    name: name.to_owned(),
+                    key: def.key.clone(),
+                    project: p.name.clone(),
+                })
             });
-        let mut new_volume = None;
-        let path = match (&missing_volume, self.engine) {
-            (Some((name, key, project_name)), Some(e)) if self.create_volumes => e
-                .create_volume(name, project_name, key)
-                .map(PathBuf::from)
-                .map_err(|err| format!("the volume {name} could not be created: {err}")),
-            (Some((name, _, _)), _) => {
-                new_volume = Some(name.clone());
-                Ok(PathBuf::from(format!("docker volume {name}")))
-            }
-            (None, _) => target_of(prefix, &self.target, self.original, &|n| self.volume_dir(n)),
+        let path = match &new_volume {
+            Some(v) => Ok(PathBuf::from(format!("docker volume {}", v.name))),
+            None => target_of(prefix, &self.target, self.original, &|n| self.volume_dir(n)),
         }
         .and_then(|path| declared(prefix, path, self.original, self.project.as_ref()));
-        if let Some(name) = &new_volume {
+        if let Some(v) = &new_volume {
             self.notes.push(format!(
-                "The Docker volume {name} does not exist; it is created for the restore, labelled as \
-                 compose creates it."
+                "The Docker volume {} does not exist; it is created for the restore, labelled as \
+                 compose creates it.",
+                v.name
             ));
         }
         let path = path?;
@@ -635,5 +629,124 @@ impl<'a> Planning<'a> {
                     .into(),
             );
         }
+    }
+}
+
+/// Creates the named volumes the plan found gone, labelled as compose creates them, and
+/// points their slots at the new folders. As root a new volume is written directly, unless
+/// its folder is not writable here (Docker Desktop's VM): then, as for a volume that
+/// existed, through a helper container of the service's image.
+pub(super) fn create_missing_volumes(
+    w: &mut Worked,
+    engine: Option<&BlockingEngine>,
+) -> Result<(), RestoreError> {
+    let mut problems = Vec::new();
+    for (i, targets) in w.slots.iter_mut().enumerate() {
+        let component = &w.plan.components[i];
+        for t in targets.iter_mut() {
+            let Some(v) = t.new_volume.take() else {
+                continue;
+            };
+            let Some(e) = engine else {
+                problems.push(format!(
+                    "{}: the volume {} can only be created through Docker, which this restore has no connection to",
+                    component.name, v.name
+                ));
+                continue;
+            };
+            let mountpoint = match e.create_volume(&v.name, &v.project, &v.key) {
+                Ok(m) => PathBuf::from(m),
+                Err(err) => {
+                    problems.push(format!(
+                        "{}: the volume {} could not be created: {err}",
+                        component.name, v.name
+                    ));
+                    continue;
+                }
+            };
+            if t.through.is_some() {
+                continue;
+            }
+            if writable(&existing_ancestor(
+                mountpoint.parent().unwrap_or(&mountpoint),
+            )) {
+                t.path = mountpoint;
+                continue;
+            }
+            let svc = component.service.as_deref().unwrap_or_default();
+            match helper_image(e, w.project.as_ref(), &w.manifest.stack, svc) {
+                Some(image) => {
+                    t.through = Some(ThroughEngine {
+                        volume: v.name,
+                        image,
+                    });
+                }
+                None => problems.push(format!(
+                    "{}: the volume {} can only be written through Docker here, with a container of \
+                     {svc}'s image, which is not on this machine: pull it (`docker compose pull {svc}`) \
+                     and restore again",
+                    component.name, v.name
+                )),
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(RestoreError::Blocked(problems))
+    }
+}
+
+/// The containers of a stack that run, by service: what a plan stops, stops again and
+/// loads dumps into.
+fn running_containers(
+    containers: &HashMap<String, Vec<ContainerInfo>>,
+) -> BTreeMap<&str, BTreeSet<&str>> {
+    let mut out: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for (svc, list) in containers {
+        for c in list.iter().filter(|c| c.state == "running") {
+            out.entry(svc.as_str()).or_default().insert(c.id.as_str());
+        }
+    }
+    out
+}
+
+/// Checks that what the plan was made on still holds before it is applied: the same
+/// containers run (a service started since the preview would not be stopped, a container
+/// recreated would not get its dump), and the volumes it writes are still there.
+pub(super) fn still_current(
+    w: &Worked,
+    engine: Option<&BlockingEngine>,
+) -> Result<(), RestoreError> {
+    let mut changed = Vec::new();
+    if let Some(then) = &w.containers {
+        match containers_by_service(engine, &w.manifest.stack) {
+            None => changed.push("Docker cannot be reached any more".to_owned()),
+            Some(now) => {
+                let (before, after) = (running_containers(then), running_containers(&now));
+                let services: BTreeSet<&str> = before.keys().chain(after.keys()).copied().collect();
+                for svc in services {
+                    match (before.get(svc), after.get(svc)) {
+                        (None, Some(_)) => changed.push(format!("{svc} started")),
+                        (Some(_), None) => changed.push(format!("{svc} stopped")),
+                        (Some(b), Some(a)) if a != b => {
+                            changed.push(format!("{svc}'s container was recreated"));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    for t in w.slots.iter().flatten() {
+        let is_volume = t.prefix.starts_with("_volumes/");
+        if is_volume && t.new_volume.is_none() && t.through.is_none() && !t.path.exists() {
+            changed.push(format!("the volume folder {} is gone", t.path.display()));
+        }
+    }
+    if changed.is_empty() {
+        Ok(())
+    } else {
+        Err(RestoreError::Outdated(changed.join(", ")))
     }
 }

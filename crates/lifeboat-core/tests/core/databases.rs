@@ -16,7 +16,7 @@ use lifeboat_core::{CancelToken, Catalog, WarningCode};
 use lifeboat_testkit::{postgres_bin, Daemon};
 
 use crate::backup::{have_age, partials, stock_restore};
-use crate::harness::{load, runtime, skip};
+use crate::harness::{load, restore_now, runtime, skip};
 
 const COMPOSE: &str = "name: pgstack
 services:
@@ -454,7 +454,8 @@ fn postgres_is_restored_from_its_dump_into_the_running_service_and_undone() {
         catalog: Some(catalog.clone()),
         ..restore::RestoreOptions::default()
     };
-    let plan = restore::plan(&opts, &id).unwrap();
+    let planned = restore::plan(&opts, &id).unwrap();
+    let plan = planned.preview();
     assert!(plan.problems.is_empty(), "{:?}", plan.problems);
     let dbp = plan
         .components
@@ -478,7 +479,28 @@ fn postgres_is_restored_from_its_dump_into_the_running_service_and_undone() {
     // to load its dump.
     assert_eq!(plan.services_to_stop, vec!["web", "app"]);
 
-    let report = restore::apply(&opts, &id, &NoProgress, &CancelToken::new()).unwrap();
+    // The stack changed after the preview (web stopped): the previewed plan is refused,
+    // nothing changes, and a new preview goes through.
+    d.must(&["stop", "-t", "1", &web]);
+    let err = restore::apply(planned, &id, &NoProgress, &CancelToken::new()).unwrap_err();
+    assert!(
+        matches!(err, restore::RestoreError::Outdated(_))
+            && err.to_string().contains("web stopped"),
+        "{err}"
+    );
+    assert_eq!(
+        d.psql(&db, "shop", "SELECT count(*) FROM orders"),
+        damaged_rows
+    );
+    assert_eq!(
+        std::fs::read(stack.join("appdata/config.json")).unwrap(),
+        b"{\"a\":2}"
+    );
+    d.must(&["start", &web]);
+    let planned = restore::plan(&opts, &id).unwrap();
+    assert_eq!(planned.preview().services_to_stop, vec!["web", "app"]);
+
+    let report = restore::apply(planned, &id, &NoProgress, &CancelToken::new()).unwrap();
     assert_eq!(
         d.psql(&db, "shop", "SELECT count(*), sum(id) FROM orders"),
         "1000|500500"
@@ -555,7 +577,7 @@ fn postgres_is_restored_from_its_dump_into_the_running_service_and_undone() {
         "postgres",
         "ALTER DATABASE shop ALLOW_CONNECTIONS false",
     );
-    let err = restore::apply(&broken, &id, &NoProgress, &CancelToken::new());
+    let err = restore_now(&broken, &id);
     d.psql(
         &db,
         "postgres",

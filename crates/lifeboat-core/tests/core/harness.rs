@@ -91,3 +91,13 @@ pub fn generate(shape: &str, out: &Path) -> bool {
         }
     }
 }
+
+/// Plans `opts` and applies that plan at once, as `lifeboat restore --yes` does; errors
+/// of either step are returned.
+pub fn restore_now(
+    opts: &lifeboat_core::restore::RestoreOptions,
+    identity: &age::x25519::Identity,
+) -> Result<lifeboat_core::restore::RestoreReport, lifeboat_core::restore::RestoreError> {
+    let plan = lifeboat_core::restore::plan(opts, identity)?;
+    lifeboat_core::restore::apply(plan, identity, &NoProgress, &CancelToken::new())
+}

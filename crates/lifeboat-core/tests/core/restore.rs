@@ -16,7 +16,7 @@ use lifeboat_core::restore::{self, extract::ExtractError, Action, RestoreError, 
 use lifeboat_core::{CancelToken, Catalog};
 
 use crate::backup::assert_same_tree;
-use crate::harness::{generate, load};
+use crate::harness::{generate, load, restore_now};
 
 fn catalog(dir: &Path) -> Arc<Catalog> {
     Arc::new(Catalog::open(&dir.join("catalog.sqlite3")).unwrap())
@@ -178,7 +178,7 @@ fn every_shape_restores_in_place_selectively_and_undoes() {
         let damaged = listing(&stack);
 
         // The plan says what happens and changes nothing.
-        let plan = restore::plan(
+        let planned = restore::plan(
             &RestoreOptions {
                 list_paths: true,
                 ..opts(&dest, &[], &cat)
@@ -186,6 +186,7 @@ fn every_shape_restores_in_place_selectively_and_undoes() {
             &id,
         )
         .unwrap();
+        let plan = planned.preview();
         assert!(plan.problems.is_empty(), "{shape}: {:?}", plan.problems);
         assert_eq!(plan.components.len(), manifest.components.len());
         let first = plan
@@ -222,13 +223,8 @@ fn every_shape_restores_in_place_selectively_and_undoes() {
         assert_eq!(listing(&stack), damaged, "{shape}: planning changed files");
 
         // Everything back: byte for byte, modes, owners, mtimes.
-        let done = restore::apply(
-            &opts(&dest, &[], &cat),
-            &id,
-            &NoProgress,
-            &CancelToken::new(),
-        )
-        .unwrap();
+        // What was previewed is what is applied.
+        let done = restore::apply(planned, &id, &NoProgress, &CancelToken::new()).unwrap();
         assert_eq!(done.components.len(), manifest.components.len());
         for (_, r) in &roots {
             let rel = r.strip_prefix(&stack).unwrap();
@@ -260,13 +256,7 @@ fn every_shape_restores_in_place_selectively_and_undoes() {
 
         // A selective restore changes only its component.
         let (name, root) = data_roots[0];
-        let selective = restore::apply(
-            &opts(&dest, &[name.as_str()], &cat),
-            &id,
-            &NoProgress,
-            &CancelToken::new(),
-        )
-        .unwrap();
+        let selective = restore_now(&opts(&dest, &[name.as_str()], &cat), &id).unwrap();
         assert_eq!(selective.components, vec![name.clone()]);
         // Env files in the data (the suite's data/secrets.env) belong to the secrets, which
         // a restore of the data alone leaves as they are: here, gone with the folder.
@@ -319,14 +309,15 @@ fn restoring_into_another_folder_leaves_the_stack_alone() {
         into: Some(into.clone()),
         ..opts(&dest, &[], &cat)
     };
-    let plan = restore::plan(&o, &id).unwrap();
+    let planned = restore::plan(&o, &id).unwrap();
+    let plan = planned.preview();
     assert!(!plan.original);
     assert!(plan.services_to_stop.is_empty());
     assert!(plan
         .components
         .iter()
         .all(|c| c.action == Action::ReplaceFiles && c.removed == 0));
-    restore::apply(&o, &id, &NoProgress, &CancelToken::new()).unwrap();
+    restore::apply(planned, &id, &NoProgress, &CancelToken::new()).unwrap();
     assert_eq!(listing(&stack), before);
     for rel in [".env", "compose.yaml", "data"] {
         assert_same_tree(&stack, &into, Path::new(rel));
@@ -577,7 +568,7 @@ fn hostile_archives_are_refused_and_nothing_lands_outside() {
         let cat = catalog(t.path());
         let mut o = opts(&dest, &[], &cat);
         o.stack = Some("hostile".into());
-        let err = restore::apply(&o, &id, &NoProgress, &CancelToken::new()).unwrap_err();
+        let err = restore_now(&o, &id).unwrap_err();
         match &err {
             RestoreError::Extract {
                 source: ExtractError::Refused { .. } | ExtractError::Damaged(_),
@@ -626,13 +617,7 @@ fn hostile_archives_are_refused_and_nothing_lands_outside() {
         &id,
     );
     let cat = catalog(t.path());
-    restore::apply(
-        &opts(&dest, &[], &cat),
-        &id,
-        &NoProgress,
-        &CancelToken::new(),
-    )
-    .unwrap();
+    restore_now(&opts(&dest, &[], &cat), &id).unwrap();
     assert_eq!(std::fs::read(stack.join("data/ok.txt")).unwrap(), b"ok");
     assert_eq!(std::fs::read(stack.join("data/link")).unwrap(), b"ok");
     assert_eq!(
@@ -660,13 +645,7 @@ fn a_damaged_archive_changes_nothing() {
     bytes[mid] ^= 0x40;
     std::fs::write(&victim.archive, bytes).unwrap();
     let cat = catalog(t.path());
-    let err = restore::apply(
-        &opts(&dest, &[], &cat),
-        &id,
-        &NoProgress,
-        &CancelToken::new(),
-    )
-    .unwrap_err();
+    let err = restore_now(&opts(&dest, &[], &cat), &id).unwrap_err();
     let msg = err.to_string();
     assert!(
         msg.contains(&victim.name) && (msg.contains("damaged") || msg.contains("decryption")),
@@ -725,8 +704,9 @@ fn a_forged_manifest_cannot_choose_where_files_land() {
         let mut o = opts(&dest, &[], &cat);
         o.stack = Some("hostile".into());
         let plan = restore::plan(&o, &id).unwrap();
-        assert!(!plan.problems.is_empty(), "{what}: {plan:?}");
-        let err = restore::apply(&o, &id, &NoProgress, &CancelToken::new()).unwrap_err();
+        assert!(!plan.preview().problems.is_empty(), "{what}: {plan:?}");
+        // A plan with problems cannot be applied.
+        let err = restore::apply(plan, &id, &NoProgress, &CancelToken::new()).unwrap_err();
         assert!(matches!(err, RestoreError::Blocked(_)), "{what}: {err}");
         assert_eq!(
             std::fs::read_dir(&outside).unwrap().count(),
@@ -752,7 +732,7 @@ fn a_forged_manifest_cannot_choose_where_files_land() {
     let cat = catalog(t.path());
     let mut o = opts(&dest, &[], &cat);
     o.stack = Some("hostile".into());
-    let err = restore::apply(&o, &id, &NoProgress, &CancelToken::new()).unwrap_err();
+    let err = restore_now(&o, &id).unwrap_err();
     assert!(err.to_string().contains("has no compose file"), "{err}");
     assert!(!not_a_stack.join("data").exists());
 
@@ -777,7 +757,7 @@ fn a_forged_manifest_cannot_choose_where_files_land() {
         stack: Some("hostile".into()),
         ..opts(&dest, &[], &cat)
     };
-    restore::apply(&o, &id, &NoProgress, &CancelToken::new()).unwrap();
+    restore_now(&o, &id).unwrap();
     assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
     assert!(into
         .join(format!("_host{}/authorized_keys", outside.display()))

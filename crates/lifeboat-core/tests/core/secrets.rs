@@ -342,9 +342,10 @@ fn no_secret_value_leaves_the_stack_folder_in_the_clear() {
         catalog: Some(std::sync::Arc::new(catalog)),
         ..Default::default()
     };
-    let rplan = lifeboat_core::restore::plan(&ropts, &id).unwrap();
+    let planned = lifeboat_core::restore::plan(&ropts, &id).unwrap();
+    let rplan = planned.preview().clone();
     let restored =
-        lifeboat_core::restore::apply(&ropts, &id, &NoProgress, &CancelToken::new()).unwrap();
+        lifeboat_core::restore::apply(planned, &id, &NoProgress, &CancelToken::new()).unwrap();
     assert!(std::fs::read_to_string(stack.join(".env"))
         .unwrap()
         .contains(values[2]));
