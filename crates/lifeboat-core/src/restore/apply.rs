@@ -11,13 +11,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::dbload::{load_dump, recipes_of, wait_running, write_encrypted};
 use super::extract::{self, ExtractError, SlotTarget};
 use super::journal::{self, Journal, Load, Slot, State};
+use super::undo::{roll_back_loads, roll_back_slots};
 use super::{
-    copy_keeping_metadata, existing_ancestor, failpoint, forget_older_restores, io_err, load_dump,
-    planning, probe_ids, recipes_of, renames_across, restore_id, roll_back_loads, roll_back_slots,
-    swap_rename, volume, wait_running, write_encrypted, write_owners, Counted, Plan, RestoreError,
-    RestoreOptions, RestoreReport, ServiceState, Worked, LAST_RESTORE,
+    copy_keeping_metadata, existing_ancestor, failpoint, forget_older_restores, io_err, planning,
+    probe_ids, renames_across, restore_id, swap_rename, volume, write_owners, Counted, Plan,
+    RestoreError, RestoreOptions, RestoreReport, ServiceState, Worked, LAST_RESTORE,
 };
 use crate::archive;
 use crate::backup::cold;

@@ -10,26 +10,32 @@
 //! starts the services again and waits until they run. A journal written before each step
 //! lets the next start roll back a restore that was killed, and "undo" put the old content
 //! back after a restore finished.
+//!
+//! One module per step: `planning` works a restore out into a [`Plan`] (the
+//! preview), `apply` carries that plan out, `extract` checks and unpacks archives into
+//! staging, `dbload` loads dumps and keeps safety dumps, `undo` rolls back, undoes and
+//! recovers from the journal (`journal`), `volume` writes volumes through the engine.
 
 mod apply;
+mod dbload;
 pub mod extract;
 pub mod journal;
 mod planning;
+mod undo;
 mod volume;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::archive::{self, ArchiveError};
 use crate::backup::dump::DumpRecipe;
-use crate::backup::manifest::{ComponentEntry, ComponentKind, Manifest, ManifestError, Recipe};
-use crate::backup::{capture, cold, verify};
+use crate::backup::manifest::{ComponentEntry, ComponentKind, Manifest, ManifestError};
+use crate::backup::{capture, verify};
 use crate::catalog::Catalog;
 use crate::docker::{BlockingEngine, ContainerInfo};
 use crate::job::Progress;
@@ -37,8 +43,12 @@ use crate::longpath;
 use crate::stack::{LoadOptions, Project};
 pub use apply::apply;
 use extract::ExtractError;
-use journal::{Journal, Load, Slot, State, ThroughEngine};
+use journal::{Journal, State, ThroughEngine};
 use planning::work_out;
+pub use undo::{
+    interrupted, interrupted_at, last_restore, last_restore_at, recover, recover_at, undo,
+    UndoReport,
+};
 
 /// The catalog key that points at the last restore's folder.
 const LAST_RESTORE: &str = "restore.last";
@@ -771,78 +781,6 @@ fn renames_across(from: &Path, to: &Path) -> bool {
     ok
 }
 
-/// How a database's dump is loaded: a POSIX shell script run in its container, reading the
-/// dump on standard input, failing with the tool's errors.
-fn load_script(recipe: Recipe) -> &'static str {
-    match recipe {
-        // Drop the databases the dump recreates (all but `postgres` and the templates) and
-        // empty `postgres`, then load; "already exists" (roles) is expected.
-        Recipe::PgDumpall => {
-            r#"export PGPASSWORD="${POSTGRES_PASSWORD:-$PGPASSWORD}"; U="${POSTGRES_USER:-postgres}"
-for d in $(psql -U "$U" -d postgres -Atc "select datname from pg_database where datallowconn and datname not in ('postgres','template1')"); do
-  psql -U "$U" -d postgres -qc "DROP DATABASE \"$d\" WITH (FORCE)" || exit 1
-done
-psql -U "$U" -d postgres -qc "DO \$\$ DECLARE s text; BEGIN FOR s IN SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\_%' AND nspname <> 'information_schema' LOOP EXECUTE format('DROP SCHEMA %I CASCADE', s); END LOOP; END \$\$; CREATE SCHEMA public;" || exit 1
-out=$(psql -U "$U" -d postgres -q -v ON_ERROR_STOP=0 -f - 2>&1 >/dev/null); rc=$?
-errs=$(printf '%s\n' "$out" | grep -E 'ERROR|FATAL|error:' | grep -v 'already exists')
-if [ "$rc" != 0 ] || [ -n "$errs" ]; then printf '%s\n' "${errs:-$out}" >&2; exit 1; fi"#
-        }
-        Recipe::MysqlDump => {
-            r#"C=$(command -v mariadb || command -v mysql); MYSQL_PWD="${MARIADB_ROOT_PASSWORD:-$MYSQL_ROOT_PASSWORD}" exec "$C" -uroot"#
-        }
-        Recipe::Mongodump => {
-            r#"if [ -n "$MONGO_INITDB_ROOT_USERNAME" ]; then exec mongorestore --quiet --archive --drop --username "$MONGO_INITDB_ROOT_USERNAME" --password "$MONGO_INITDB_ROOT_PASSWORD" --authenticationDatabase admin; else exec mongorestore --quiet --archive --drop; fi"#
-        }
-        _ => "exit 64",
-    }
-}
-
-fn load_dump(
-    engine: &BlockingEngine,
-    container: &str,
-    recipe: Recipe,
-    input: &mut (dyn Read + Send),
-) -> Result<(), String> {
-    let (code, out) = engine
-        .exec_with_input(container, &["sh", "-c", load_script(recipe)], input)
-        .map_err(|e| e.to_string())?;
-    if code == 0 {
-        Ok(())
-    } else {
-        let last = out
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("no output")
-            .trim()
-            .to_owned();
-        Err(format!("the load exited with code {code}: {last}"))
-    }
-}
-
-/// Opens a file written with [`write_encrypted`].
-fn read_encrypted(
-    path: &Path,
-    identity: &age::x25519::Identity,
-) -> Result<impl Read + Send, RestoreError> {
-    let f = std::fs::File::open(path).map_err(io_err(path))?;
-    Ok(archive::decrypt(BufReader::new(f), identity, path)?)
-}
-
-fn write_encrypted(
-    path: &Path,
-    mut from: impl Read,
-    recipient: &age::x25519::Recipient,
-) -> Result<(), String> {
-    let said = |e: std::io::Error| format!("{}: {e}", path.display());
-    let recipients = [recipient.clone()];
-    let mut w =
-        archive::sealed::Sealed::create(path, archive::sealed::Key::Recipients(&recipients))
-            .map_err(said)?;
-    std::io::copy(&mut from, &mut w).map_err(said)?;
-    w.finish().map(drop).map_err(said)
-}
-
 /// Copies file `from` to `to` with its mode, owner (when allowed) and modification time.
 fn copy_keeping_metadata(from: &Path, to: &Path) -> Result<(), RestoreError> {
     std::fs::copy(from, to).map_err(io_err(from))?;
@@ -872,117 +810,6 @@ fn swap_rename(from: &Path, to: &Path) -> Result<(), RestoreError> {
         path: from.to_owned(),
         source: std::io::Error::new(e.kind(), format!("moving it to {}: {e}", to.display())),
     })
-}
-
-/// Puts every slot back as it was before the restore, whatever step it reached (last slot
-/// first). Each slot is in one of three states: not swapped (staged exists, target old),
-/// half swapped (target moved aside, staged not yet in place), swapped.
-fn roll_back_slots(slots: &[Slot], engine: Option<&BlockingEngine>) -> Result<(), RestoreError> {
-    for s in slots.iter().rev() {
-        if let Some(t) = &s.through {
-            let Some(engine) = engine else {
-                if s.aside.is_file() {
-                    return Err(RestoreError::Engine {
-                        reason: format!(
-                            "the volume {} can only be put back through Docker, which cannot be reached",
-                            t.volume
-                        ),
-                    });
-                }
-                continue;
-            };
-            volume::put_back(engine, t, &s.aside)
-                .map_err(|reason| RestoreError::Engine { reason })?;
-            continue;
-        }
-        let aside = std::fs::symlink_metadata(&s.aside).is_ok();
-        let staged = std::fs::symlink_metadata(&s.staged).is_ok();
-        let at_target = std::fs::symlink_metadata(&s.target).is_ok();
-        if s.existed {
-            if aside {
-                if at_target {
-                    // The new content is in place: move it back to staging. (Both there:
-                    // something made the target again meanwhile, such as Docker creating a
-                    // missing bind-mount folder; keep it aside too, never delete it.)
-                    let to = if staged {
-                        PathBuf::from(format!("{}.conflict", s.aside.display()))
-                    } else {
-                        s.staged.clone()
-                    };
-                    swap_rename(&s.target, &to)?;
-                }
-                swap_rename(&s.aside, &s.target)?;
-            }
-        } else if at_target && !staged {
-            swap_rename(&s.target, &s.staged)?;
-        }
-    }
-    Ok(())
-}
-
-/// Loads each started load's safety dump back (last first).
-fn roll_back_loads(
-    loads: &[Load],
-    engine: Option<&BlockingEngine>,
-    identity: &age::x25519::Identity,
-    recipes: &HashMap<String, Recipe>,
-) -> Result<(), RestoreError> {
-    for l in loads.iter().rev().filter(|l| l.started) {
-        let (Some(engine), Some(safety)) = (engine, &l.safety) else {
-            return Err(RestoreError::Load {
-                service: l.service.clone(),
-                reason: "its earlier content cannot be loaded back without Docker".into(),
-            });
-        };
-        let recipe = recipes
-            .get(&l.service)
-            .copied()
-            .unwrap_or(Recipe::PgDumpall);
-        let mut r = read_encrypted(safety, identity)?;
-        load_dump(engine, &l.container, recipe, &mut r).map_err(|reason| RestoreError::Load {
-            service: l.service.clone(),
-            reason: format!("putting back its earlier content failed too: {reason}"),
-        })?;
-    }
-    Ok(())
-}
-
-fn recipes_of(m: &Manifest) -> HashMap<String, Recipe> {
-    m.components
-        .iter()
-        .filter_map(|c| Some((c.service.clone()?, c.recipe)))
-        .collect()
-}
-
-/// Waits (up to `limit`) until the stack's containers of `services` run, and healthy ones
-/// are healthy; returns how they are.
-fn wait_running(
-    engine: &BlockingEngine,
-    stack: &str,
-    services: &[String],
-    limit: Duration,
-) -> Vec<ServiceState> {
-    let deadline = Instant::now() + limit;
-    loop {
-        let states: Vec<ServiceState> = engine
-            .project_containers(stack)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|c| services.contains(&c.service))
-            .map(|c| ServiceState {
-                service: c.service,
-                state: c.state,
-                health: c.health,
-            })
-            .collect();
-        let settled = states
-            .iter()
-            .all(|s| s.state == "running" && s.health.as_deref() != Some("starting"));
-        if settled || Instant::now() > deadline {
-            return states;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
 }
 
 /// The image a helper container for a volume of service `svc` runs: the service's own image
@@ -1137,272 +964,4 @@ fn forget_older_restores(restores: &Path, keep: &str) -> Vec<PathBuf> {
         journal::remove_leftover(&e.path());
     }
     stuck
-}
-
-/// What undo did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-pub struct UndoReport {
-    /// The restore undone.
-    pub restore: String,
-    /// Its target.
-    pub target: String,
-    /// Components put back.
-    pub components: Vec<String>,
-    /// Services stopped and started again, and how they are now.
-    pub services: Vec<ServiceState>,
-}
-
-/// The last restore recorded in the catalog, if any.
-pub fn last_restore(catalog: &Catalog) -> Option<Journal> {
-    let dir = catalog.app_state(LAST_RESTORE).ok()??;
-    Journal::load(Path::new(&dir)).ok()
-}
-
-/// The newest restore recorded in the folder `target` itself (its `.lifeboat/restore/`),
-/// whichever Lifeboat (user, catalog) made it.
-pub fn last_restore_at(target: &Path) -> Option<Journal> {
-    let restores = target.join(".lifeboat").join("restore");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&restores)
-        .ok()?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.join("journal.json").is_file())
-        .collect();
-    dirs.sort();
-    dirs.iter().rev().find_map(|d| Journal::load(d).ok())
-}
-
-/// Whether `target` holds a restore that was interrupted (crash, `kill -9`, power loss).
-pub fn interrupted_at(target: &Path) -> bool {
-    last_restore_at(target).is_some_and(|j| j.is_unfinished())
-}
-
-/// Finishes the interrupted restore recorded in `target`, as [`recover`] does for the
-/// catalog's, and starts the services it had stopped.
-pub fn recover_at(
-    target: &Path,
-    engine: Option<&BlockingEngine>,
-    identity: Option<&age::x25519::Identity>,
-) -> Vec<String> {
-    let Some(journal) = last_restore_at(target).filter(Journal::is_unfinished) else {
-        return Vec::new();
-    };
-    let (services, stack) = (journal.services.clone(), journal.stack.clone());
-    let mut said = recover_journal(journal, engine, identity);
-    if services.is_empty() {
-        return said;
-    }
-    let started = engine
-        .ok_or_else(|| "Docker cannot be reached".to_owned())
-        .and_then(|e| {
-            let containers = e.project_containers(&stack).map_err(|e| e.to_string())?;
-            for c in containers.iter().filter(|c| services.contains(&c.service)) {
-                if !e.is_running(&c.id).unwrap_or(false) {
-                    e.start(&c.id).map_err(|e| e.to_string())?;
-                }
-            }
-            Ok(())
-        });
-    if let Err(why) = started {
-        said.push(format!(
-            "{} stopped for that restore and could not be started ({why}); start them with \
-             `docker compose up -d` in {}.",
-            services.join(", "),
-            target.display()
-        ));
-    }
-    said
-}
-
-/// Undoes the last finished restore: its old content goes back in place, databases it
-/// loaded get their earlier content back, and its services are stopped for it and started
-/// again.
-///
-/// # Errors
-/// [`RestoreError::NothingToUndo`], or what failed while putting things back.
-pub fn undo(
-    catalog: &Arc<Catalog>,
-    at: Option<&Path>,
-    engine: Option<&BlockingEngine>,
-    identity: Option<&age::x25519::Identity>,
-) -> Result<UndoReport, RestoreError> {
-    // The last restore the folder itself records (whoever made it: another user, another
-    // LIFEBOAT_HOME), else the catalog's.
-    let journal = match at {
-        Some(at) => last_restore_at(at),
-        None => last_restore(catalog),
-    };
-    let Some(mut journal) = journal.filter(|j| j.state == State::Done) else {
-        return Err(RestoreError::NothingToUndo);
-    };
-    let identity = match (identity, journal.loads.is_empty()) {
-        (Some(id), _) => Some(id),
-        (None, true) => None,
-        (None, false) => {
-            return Err(RestoreError::Load {
-                service: journal.loads[0].service.clone(),
-                reason: "the backup key is needed to load its earlier database content back".into(),
-            })
-        }
-    };
-    let lock_path = journal
-        .dir
-        .parent()
-        .map(|p| p.join(".lock"))
-        .unwrap_or_default();
-    let lock = std::fs::File::create(&lock_path).map_err(io_err(&lock_path))?;
-    if lock.try_lock().is_err() {
-        return Err(RestoreError::Busy(journal.target.clone()));
-    }
-    let containers = containers_by_service(engine, &journal.stack);
-    let grace = project_at(&journal.target);
-    let mut stopper = engine.map(|e| {
-        let st = cold::Stopper::new(e, catalog, &journal.stack);
-        match &grace {
-            Some(p) => st.with_grace_of(p),
-            None => st,
-        }
-    });
-    if let (Some(st), Some(c)) = (stopper.as_mut(), &containers) {
-        st.stop(&journal.services, c)
-            .map_err(|reason| RestoreError::Blocked(vec![reason]))?;
-    }
-    // The restored content goes back to staging; then the old content returns.
-    let recipes: HashMap<String, Recipe> = journal
-        .loads
-        .iter()
-        .map(|l| (l.service.clone(), recipe_of_safety(l)))
-        .collect();
-    let result = roll_back_slots(&journal.slots, engine).and_then(|()| match identity {
-        Some(id) => roll_back_loads(&journal.loads, engine, id, &recipes),
-        None => Ok(()),
-    });
-    let stopped = stopper
-        .as_ref()
-        .map(cold::Stopper::services)
-        .unwrap_or_default();
-    if let Some(st) = stopper.as_mut() {
-        st.restart();
-    }
-    drop(stopper);
-    result?;
-    journal.state = State::Undone;
-    journal.save().map_err(io_err(&journal.dir))?;
-    for s in &journal.slots {
-        journal::remove_leftover(&s.staged);
-    }
-    let services = match engine {
-        Some(e) if !stopped.is_empty() => {
-            wait_running(e, &journal.stack, &stopped, Duration::from_secs(60))
-        }
-        _ => Vec::new(),
-    };
-    Ok(UndoReport {
-        restore: journal.id.clone(),
-        target: journal.target.display().to_string(),
-        components: journal.components.clone(),
-        services,
-    })
-}
-
-/// Whether the last restore was interrupted and [`recover`] has work to do.
-pub fn interrupted(catalog: &Catalog) -> bool {
-    last_restore(catalog).is_some_and(|j| j.is_unfinished())
-}
-
-/// Finishes a restore that was killed: puts every swapped path back and, for databases
-/// whose load had started, loads their earlier content back (which needs Docker and the
-/// key). Run before restarting stopped services. Returns what it did, as sentences.
-pub fn recover(
-    catalog: &Catalog,
-    engine: Option<&BlockingEngine>,
-    identity: Option<&age::x25519::Identity>,
-) -> Vec<String> {
-    match last_restore(catalog) {
-        Some(journal) => recover_journal(journal, engine, identity),
-        None => Vec::new(),
-    }
-}
-
-/// Puts back what an interrupted restore (in `journal`) changed.
-fn recover_journal(
-    mut journal: Journal,
-    engine: Option<&BlockingEngine>,
-    identity: Option<&age::x25519::Identity>,
-) -> Vec<String> {
-    let mut said = Vec::new();
-    match journal.state {
-        State::Staging => {
-            for s in &journal.slots {
-                journal::remove_leftover(&s.staged);
-                if let Some(base) = &s.base {
-                    journal::remove_leftover(base);
-                }
-            }
-            journal.state = State::RolledBack;
-            said.push(format!(
-                "A restore into {} was interrupted before it changed anything; its staging files were removed.",
-                journal.target.display()
-            ));
-        }
-        State::Swapping | State::Loading => {
-            let files = roll_back_slots(&journal.slots, engine);
-            let needs_db = journal.loads.iter().any(|l| l.started);
-            let dbs = match (needs_db, identity) {
-                (false, _) => Ok(()),
-                (true, Some(id)) => {
-                    let recipes: HashMap<String, Recipe> = journal
-                        .loads
-                        .iter()
-                        .map(|l| (l.service.clone(), recipe_of_safety(l)))
-                        .collect();
-                    roll_back_loads(&journal.loads, engine, id, &recipes)
-                }
-                (true, None) => Err(RestoreError::Load {
-                    service: journal.loads[0].service.clone(),
-                    reason: "the backup key is needed to put its earlier content back".into(),
-                }),
-            };
-            match files.and(dbs) {
-                Ok(()) => {
-                    journal.state = State::RolledBack;
-                    for s in &journal.slots {
-                        journal::remove_leftover(&s.staged);
-                    }
-                    said.push(format!(
-                        "A restore into {} was interrupted; everything was put back as it was before it.",
-                        journal.target.display()
-                    ));
-                }
-                Err(e) => {
-                    said.push(format!(
-                        "A restore into {} was interrupted and could not be put back yet: {e}. \
-                         The old content is kept in {}; run any lifeboat command again to retry.",
-                        journal.target.display(),
-                        journal.dir.display()
-                    ));
-                    return said;
-                }
-            }
-        }
-        _ => return said,
-    }
-    let _ = journal.save();
-    said
-}
-
-fn recipe_of_safety(l: &Load) -> Recipe {
-    let name = l
-        .safety
-        .as_ref()
-        .and_then(|s| s.file_name())
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    if name.contains("all-databases") {
-        Recipe::MysqlDump
-    } else if name.contains("mongodump") {
-        Recipe::Mongodump
-    } else {
-        Recipe::PgDumpall
-    }
 }

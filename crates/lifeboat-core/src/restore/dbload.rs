@@ -1,0 +1,126 @@
+//! Databases in a restore: loading a dump into the running service through `docker exec`
+//! (the same tools the backup dumped with), the encrypted safety dumps of their content
+//! before, and waiting for the stopped services to run (and be healthy) again.
+
+use std::collections::HashMap;
+use std::io::{BufReader, Read};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::{io_err, RestoreError, ServiceState};
+use crate::archive;
+use crate::backup::manifest::{Manifest, Recipe};
+use crate::docker::BlockingEngine;
+
+/// How a database's dump is loaded: a POSIX shell script run in its container, reading the
+/// dump on standard input, failing with the tool's errors.
+fn load_script(recipe: Recipe) -> &'static str {
+    match recipe {
+        // Drop the databases the dump recreates (all but `postgres` and the templates) and
+        // empty `postgres`, then load; "already exists" (roles) is expected.
+        Recipe::PgDumpall => {
+            r#"export PGPASSWORD="${POSTGRES_PASSWORD:-$PGPASSWORD}"; U="${POSTGRES_USER:-postgres}"
+for d in $(psql -U "$U" -d postgres -Atc "select datname from pg_database where datallowconn and datname not in ('postgres','template1')"); do
+  psql -U "$U" -d postgres -qc "DROP DATABASE \"$d\" WITH (FORCE)" || exit 1
+done
+psql -U "$U" -d postgres -qc "DO \$\$ DECLARE s text; BEGIN FOR s IN SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\_%' AND nspname <> 'information_schema' LOOP EXECUTE format('DROP SCHEMA %I CASCADE', s); END LOOP; END \$\$; CREATE SCHEMA public;" || exit 1
+out=$(psql -U "$U" -d postgres -q -v ON_ERROR_STOP=0 -f - 2>&1 >/dev/null); rc=$?
+errs=$(printf '%s\n' "$out" | grep -E 'ERROR|FATAL|error:' | grep -v 'already exists')
+if [ "$rc" != 0 ] || [ -n "$errs" ]; then printf '%s\n' "${errs:-$out}" >&2; exit 1; fi"#
+        }
+        Recipe::MysqlDump => {
+            r#"C=$(command -v mariadb || command -v mysql); MYSQL_PWD="${MARIADB_ROOT_PASSWORD:-$MYSQL_ROOT_PASSWORD}" exec "$C" -uroot"#
+        }
+        Recipe::Mongodump => {
+            r#"if [ -n "$MONGO_INITDB_ROOT_USERNAME" ]; then exec mongorestore --quiet --archive --drop --username "$MONGO_INITDB_ROOT_USERNAME" --password "$MONGO_INITDB_ROOT_PASSWORD" --authenticationDatabase admin; else exec mongorestore --quiet --archive --drop; fi"#
+        }
+        _ => "exit 64",
+    }
+}
+
+/// Loads a dump read from `input` into the database of `container`.
+pub(super) fn load_dump(
+    engine: &BlockingEngine,
+    container: &str,
+    recipe: Recipe,
+    input: &mut (dyn Read + Send),
+) -> Result<(), String> {
+    let (code, out) = engine
+        .exec_with_input(container, &["sh", "-c", load_script(recipe)], input)
+        .map_err(|e| e.to_string())?;
+    if code == 0 {
+        Ok(())
+    } else {
+        let last = out
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no output")
+            .trim()
+            .to_owned();
+        Err(format!("the load exited with code {code}: {last}"))
+    }
+}
+
+/// Opens a file written with [`write_encrypted`].
+pub(super) fn read_encrypted(
+    path: &Path,
+    identity: &age::x25519::Identity,
+) -> Result<impl Read + Send, RestoreError> {
+    let f = std::fs::File::open(path).map_err(io_err(path))?;
+    Ok(archive::decrypt(BufReader::new(f), identity, path)?)
+}
+
+/// Writes `from` as a file only `recipient`'s key reads (a safety dump).
+pub(super) fn write_encrypted(
+    path: &Path,
+    mut from: impl Read,
+    recipient: &age::x25519::Recipient,
+) -> Result<(), String> {
+    let said = |e: std::io::Error| format!("{}: {e}", path.display());
+    let recipients = [recipient.clone()];
+    let mut w =
+        archive::sealed::Sealed::create(path, archive::sealed::Key::Recipients(&recipients))
+            .map_err(said)?;
+    std::io::copy(&mut from, &mut w).map_err(said)?;
+    w.finish().map(drop).map_err(said)
+}
+
+/// Each service's dump recipe in `m`.
+pub(super) fn recipes_of(m: &Manifest) -> HashMap<String, Recipe> {
+    m.components
+        .iter()
+        .filter_map(|c| Some((c.service.clone()?, c.recipe)))
+        .collect()
+}
+
+/// Waits (up to `limit`) until the stack's containers of `services` run, and healthy ones
+/// are healthy; returns how they are.
+pub(super) fn wait_running(
+    engine: &BlockingEngine,
+    stack: &str,
+    services: &[String],
+    limit: Duration,
+) -> Vec<ServiceState> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let states: Vec<ServiceState> = engine
+            .project_containers(stack)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| services.contains(&c.service))
+            .map(|c| ServiceState {
+                service: c.service,
+                state: c.state,
+                health: c.health,
+            })
+            .collect();
+        let settled = states
+            .iter()
+            .all(|s| s.state == "running" && s.health.as_deref() != Some("starting"));
+        if settled || Instant::now() > deadline {
+            return states;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
