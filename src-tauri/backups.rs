@@ -401,26 +401,15 @@ impl Drop for StackClaim {
     }
 }
 
-/// At launch: puts back a restore a crash interrupted, then starts the containers an
-/// interrupted backup or restore left stopped.
+/// At launch: puts right what a crash interrupted ([`lifeboat_core::recovery`]).
 pub fn recover_interrupted(catalog: Arc<lifeboat_core::Catalog>) {
-    let restore = lifeboat_core::restore::interrupted(&catalog);
-    let stopped = catalog.journal().map(|j| !j.is_empty()).unwrap_or(false);
-    if !restore && !stopped {
+    if !lifeboat_core::recovery::pending(&catalog) {
         return;
     }
     let handle = tokio::runtime::Handle::current();
     std::thread::spawn(move || {
         let engine = BlockingEngine::connect(None, handle).ok();
-        if restore {
-            let identity = keys::load(None).ok().map(|(i, _)| i);
-            for line in
-                lifeboat_core::restore::recover(&catalog, engine.as_ref(), identity.as_ref())
-            {
-                tracing::warn!("{line}");
-            }
-        }
-        for line in backup::cold::recover(engine.as_ref(), &catalog) {
+        for line in lifeboat_core::recovery::after_crash(&catalog, engine.as_ref()) {
             tracing::warn!("{line}");
         }
     });

@@ -294,20 +294,17 @@ enum ModeArg {
     Cold,
 }
 
-/// Puts back a restore a crash (`kill -9`) interrupted, and starts containers an
-/// interrupted backup or restore left stopped.
+/// Puts right what a crash (`kill -9`) interrupted ([`lifeboat_core::recovery`]).
 fn recover_interrupted(runtime: &tokio::runtime::Runtime) {
     let Ok(catalog) = Catalog::open_default() else {
         return;
     };
-    let pending_restore = lifeboat_core::restore::interrupted(&catalog);
-    if !pending_restore && catalog.journal().map_or(true, |j| j.is_empty()) {
+    if !lifeboat_core::recovery::pending(&catalog) {
         return;
     }
     let engine =
         lifeboat_core::docker::BlockingEngine::connect(None, runtime.handle().clone()).ok();
-    restore::recover_interrupted(&catalog, engine.as_ref());
-    for line in lifeboat_core::backup::cold::recover(engine.as_ref(), &catalog) {
+    for line in lifeboat_core::recovery::after_crash(&catalog, engine.as_ref()) {
         eprintln!("lifeboat: {line}");
     }
 }

@@ -263,13 +263,3 @@ pub fn recover_at(
     }
 }
 
-/// Finishes a restore a crash interrupted (before stopped services are started again).
-pub fn recover_interrupted(catalog: &Catalog, engine: Option<&BlockingEngine>) {
-    if !restore::interrupted(catalog) {
-        return;
-    }
-    let identity = keys::load(None::<&Path>).ok().map(|(i, _)| i);
-    for line in restore::recover(catalog, engine, identity.as_ref()) {
-        eprintln!("lifeboat: {line}");
-    }
-}

@@ -10,11 +10,11 @@
 //! brings them back; [`keys`] keeps the age identity and its recovery file; [`secrets`]
 //! manages env files. [`settings`] are what a person chooses (per stack and app-wide);
 //! [`schedule`] says when a backup is due, [`scheduler`] runs one tick of them, [`alerts`]
-//! says what needs attention.
+//! says what needs attention, [`recovery`] puts right what a crash interrupted.
 //!
 //! Dependencies go one way, from the runners down to the foundations (a test,
 //! `tests/core/layers.rs`, fails on a cycle):
-//! `alerts` → `scheduler`, `restore`, `secrets` → `backup` → `inspect` → `settings`, `keys`
+//! `alerts`, `recovery` → `scheduler`, `restore`, `secrets` → `backup` → `inspect` → `settings`, `keys`
 //! → `catalog`, `destination` → `schedule`, `stack`, `docker`, `archive` → `time`, `job`,
 //! `longpath`, `warning`.
 #![forbid(unsafe_code)]
@@ -30,6 +30,7 @@ pub mod inspect;
 pub mod job;
 pub mod keys;
 pub mod longpath;
+pub mod recovery;
 pub mod restore;
 pub mod schedule;
 pub mod scheduler;
