@@ -7,7 +7,7 @@
 
 use chrono::{Local, TimeZone};
 use lifeboat_core::alerts;
-use lifeboat_core::catalog::BackupResult;
+use lifeboat_core::status::{self, StackStatus};
 use serde::Serialize;
 use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, IsMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
@@ -54,11 +54,36 @@ pub enum TrayItem {
     Separator,
 }
 
+/// The tray icon's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum TrayState {
+    /// Nothing needs attention.
+    Idle,
+    /// A backup needs attention soon (stale, drive almost full, waiting).
+    Warning,
+    /// A backup failed.
+    Error,
+    /// A backup or restore runs.
+    Running,
+}
+
+impl TrayState {
+    /// The state of stacks whose worst alert is `worst`.
+    fn of(worst: Option<alerts::Severity>) -> Self {
+        match worst {
+            Some(alerts::Severity::Error) => Self::Error,
+            Some(alerts::Severity::Warning) => Self::Warning,
+            Some(alerts::Severity::Info) | None => Self::Idle,
+        }
+    }
+}
+
 /// Everything the tray shows.
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct TrayModel {
-    /// `idle`, `running`, `warning` or `error`.
-    pub state: String,
+    /// The icon.
+    pub state: TrayState,
     /// The tooltip.
     pub tooltip: String,
     /// The menu.
@@ -73,16 +98,6 @@ fn item(id: &str, label: impl Into<String>, enabled: bool) -> TrayItem {
     }
 }
 
-/// "4 h ago", "3 days ago".
-fn ago(secs: i64) -> String {
-    match secs.max(0) {
-        s if s < 90 => "just now".to_owned(),
-        s if s < 5400 => format!("{} min ago", s / 60),
-        s if s < 2 * 86_400 => format!("{} h ago", s / 3600),
-        s => format!("{} days ago", s / 86_400),
-    }
-}
-
 fn clock(t: i64, now: i64) -> String {
     let Some(at) = Local.timestamp_opt(t, 0).single() else {
         return String::new();
@@ -94,91 +109,21 @@ fn clock(t: i64, now: i64) -> String {
     }
 }
 
-/// Builds the tray's model from the catalog, the running jobs, and whether Lifeboat starts
-/// at login.
+/// Builds the tray's model from the stacks' [`status`], the running jobs, and whether
+/// Lifeboat starts at login.
 pub fn model(state: &AppState, autostart: bool) -> TrayModel {
     let catalog = &state.catalog;
     let now = Local::now();
     let now_s = now.timestamp();
     let running = state.busy_stacks();
     let paused = catalog.paused_until().ok().flatten().filter(|u| *u > now_s);
-    let mut worst = 0u8; // 0 idle, 1 warning, 2 error
+    let stacks = status::all(catalog, &now);
     let mut items = vec![item("open", "Open Lifeboat", true), TrayItem::Separator];
-    let mut last_any: Option<i64> = None;
-    let mut next_any: Option<i64> = None;
-    let stacks = catalog.stacks().unwrap_or_default();
-    for s in &stacks {
-        let history = catalog.backups(s.id, 20).unwrap_or_default();
-        let last_ok = history
+    items.extend(
+        stacks
             .iter()
-            .find(|b| b.result == BackupResult::Ok)
-            .map(|b| b.started);
-        if let Some(t) = last_ok {
-            last_any = Some(last_any.map_or(t, |a| a.max(t)));
-        }
-        let settings = catalog.settings(s.id).unwrap_or_default();
-        let next = settings
-            .schedule
-            .as_ref()
-            .and_then(|sc| sc.next_after(&now))
-            .map(|t| t.timestamp());
-        if let Some(n) = next {
-            next_any = Some(next_any.map_or(n, |a| a.min(n)));
-        }
-        let banners = alerts::current(catalog, s.id, &now).unwrap_or_default();
-        let level = banners
-            .iter()
-            .map(|a| match a.severity {
-                alerts::Severity::Error => 2,
-                alerts::Severity::Warning => 1,
-                alerts::Severity::Info => 0,
-            })
-            .max()
-            .unwrap_or(0);
-        worst = worst.max(level);
-        let is_running = running.contains(&s.id);
-        let status = if is_running {
-            format!("{}: backing up…", s.name)
-        } else {
-            match (last_ok, level) {
-                (_, 2) => format!("{}: last backup failed", s.name),
-                (Some(t), _) => format!("{}: backed up {}", s.name, ago(now_s - t)),
-                (None, _) => format!("{}: never backed up", s.name),
-            }
-        };
-        let mut sub = Vec::new();
-        for (component, at) in catalog.component_freshness(s.id).unwrap_or_default() {
-            sub.push(item(
-                &format!("fresh:{}:{component}", s.id),
-                format!(
-                    "{}: {}",
-                    component.strip_prefix("service-").unwrap_or(&component),
-                    ago(now_s - at)
-                ),
-                false,
-            ));
-        }
-        sub.push(item(
-            &format!("next:{}", s.id),
-            match (next, paused) {
-                (Some(_), Some(_)) => "Schedule paused".to_owned(),
-                (Some(n), None) => format!("Next backup at {}", clock(n, now_s)),
-                (None, _) => "No schedule".to_owned(),
-            },
-            false,
-        ));
-        sub.push(TrayItem::Separator);
-        sub.push(item(
-            &format!("backup:{}", s.id),
-            "Back up now",
-            !is_running,
-        ));
-        sub.push(item(&format!("show:{}", s.id), "Open stack page", true));
-        items.push(TrayItem::Submenu {
-            label: status,
-            items: sub,
-        });
-    }
+            .map(|s| stack_menu(s, running.contains(&s.stack.id), paused, now_s)),
+    );
     if stacks.is_empty() {
         items.push(item("none", "No stacks yet", false));
     }
@@ -206,36 +151,84 @@ pub fn model(state: &AppState, autostart: bool) -> TrayModel {
     });
     items.push(TrayItem::Separator);
     items.push(item("quit", "Quit Lifeboat", true));
-    let state_name = if !running.is_empty() {
-        "running"
+    let state = if running.is_empty() {
+        TrayState::of(stacks.iter().filter_map(StackStatus::worst).max())
     } else {
-        ["idle", "warning", "error"][usize::from(worst)]
+        TrayState::Running
     };
-    let mut tooltip = match last_any {
-        Some(t) => format!("Last backup {}", ago(now_s - t)),
-        None => "No backup yet".to_owned(),
-    };
-    if !running.is_empty() {
-        tooltip = format!("Backing up… · {tooltip}");
-    }
-    match (paused, next_any) {
-        (Some(_), _) => tooltip.push_str(" · schedules paused"),
-        (None, Some(n)) => tooltip.push_str(&format!(" · next at {}", clock(n, now_s))),
-        (None, None) => {}
-    }
     TrayModel {
-        state: state_name.to_owned(),
-        tooltip: format!("Lifeboat: {tooltip}"),
+        state,
+        tooltip: tooltip(&stacks, !running.is_empty(), paused, now_s),
         items,
     }
 }
 
-fn icon(state: &str) -> Option<Image<'static>> {
+/// A stack's submenu: its state as the label, each component's freshness, the next run,
+/// Back up now and Open stack page.
+fn stack_menu(s: &StackStatus, is_running: bool, paused: Option<i64>, now_s: i64) -> TrayItem {
+    let (id, name) = (s.stack.id, &s.stack.name);
+    let label = match (is_running, s.worst(), s.last_ok) {
+        (true, _, _) => format!("{name}: backing up…"),
+        (false, Some(alerts::Severity::Error), _) => format!("{name}: last backup failed"),
+        (false, _, Some(t)) => format!("{name}: backed up {}", status::ago(now_s - t)),
+        (false, _, None) => format!("{name}: never backed up"),
+    };
+    let mut sub: Vec<TrayItem> = s
+        .components
+        .iter()
+        .map(|(component, at)| {
+            item(
+                &format!("fresh:{id}:{component}"),
+                format!(
+                    "{}: {}",
+                    component.strip_prefix("service-").unwrap_or(component),
+                    status::ago(now_s - at)
+                ),
+                false,
+            )
+        })
+        .collect();
+    sub.push(item(
+        &format!("next:{id}"),
+        match (s.next, paused) {
+            (Some(_), Some(_)) => "Schedule paused".to_owned(),
+            (Some(n), None) => format!("Next backup at {}", clock(n, now_s)),
+            (None, _) => "No schedule".to_owned(),
+        },
+        false,
+    ));
+    sub.push(TrayItem::Separator);
+    sub.push(item(&format!("backup:{id}"), "Back up now", !is_running));
+    sub.push(item(&format!("show:{id}"), "Open stack page", true));
+    TrayItem::Submenu { label, items: sub }
+}
+
+/// "Lifeboat: Last backup 4 h ago · next at 02:30", with "Backing up…" or "schedules
+/// paused" when so.
+fn tooltip(stacks: &[StackStatus], running: bool, paused: Option<i64>, now_s: i64) -> String {
+    let last = stacks.iter().filter_map(|s| s.last_ok).max();
+    let next = stacks.iter().filter_map(|s| s.next).min();
+    let mut tip = match last {
+        Some(t) => format!("Last backup {}", status::ago(now_s - t)),
+        None => "No backup yet".to_owned(),
+    };
+    if running {
+        tip = format!("Backing up… · {tip}");
+    }
+    match (paused, next) {
+        (Some(_), _) => tip.push_str(" · schedules paused"),
+        (None, Some(n)) => tip.push_str(&format!(" · next at {}", clock(n, now_s))),
+        (None, None) => {}
+    }
+    format!("Lifeboat: {tip}")
+}
+
+fn icon(state: TrayState) -> Option<Image<'static>> {
     let bytes: &'static [u8] = match state {
-        "running" => include_bytes!("../icons/tray/running@2x.png"),
-        "warning" => include_bytes!("../icons/tray/warning@2x.png"),
-        "error" => include_bytes!("../icons/tray/error@2x.png"),
-        _ => include_bytes!("../icons/tray/idle@2x.png"),
+        TrayState::Running => include_bytes!("../icons/tray/running@2x.png"),
+        TrayState::Warning => include_bytes!("../icons/tray/warning@2x.png"),
+        TrayState::Error => include_bytes!("../icons/tray/error@2x.png"),
+        TrayState::Idle => include_bytes!("../icons/tray/idle@2x.png"),
     };
     Image::from_bytes(bytes).ok()
 }
@@ -296,7 +289,7 @@ pub fn create(app: &AppHandle) -> tauri::Result<()> {
         .menu(&menu)
         .tooltip(&m.tooltip)
         .on_menu_event(|app, event| crate::scheduler::on_menu(app, event.id().as_ref()));
-    if let Some(img) = icon(&m.state) {
+    if let Some(img) = icon(m.state) {
         builder = builder.icon(img);
     }
     builder.build(app)?;
@@ -326,7 +319,7 @@ pub fn refresh(app: &AppHandle) {
             Err(e) => tracing::warn!("the tray menu could not be built: {e}"),
         }
         let _ = tray.set_tooltip(Some(&m.tooltip));
-        let _ = tray.set_icon(icon(&m.state));
+        let _ = tray.set_icon(icon(m.state));
     });
 }
 

@@ -262,4 +262,3 @@ pub fn recover_at(
         eprintln!("lifeboat: {line}");
     }
 }
-

@@ -10,11 +10,11 @@
 //! brings them back; [`keys`] keeps the age identity and its recovery file; [`secrets`]
 //! manages env files. [`settings`] are what a person chooses (per stack and app-wide);
 //! [`schedule`] says when a backup is due, [`scheduler`] runs one tick of them, [`alerts`]
-//! says what needs attention, [`recovery`] puts right what a crash interrupted.
+//! says what needs attention, [`status`] where each stack stands, [`recovery`] puts right what a crash interrupted.
 //!
 //! Dependencies go one way, from the runners down to the foundations (a test,
 //! `tests/core/layers.rs`, fails on a cycle):
-//! `alerts`, `recovery` → `scheduler`, `restore`, `secrets` → `backup` → `inspect` → `settings`, `keys`
+//! `status`, `recovery` → `alerts` → `scheduler`, `restore`, `secrets` → `backup` → `inspect` → `settings`, `keys`
 //! → `catalog`, `destination` → `schedule`, `stack`, `docker`, `archive` → `time`, `job`,
 //! `longpath`, `warning`.
 #![forbid(unsafe_code)]
@@ -37,6 +37,7 @@ pub mod scheduler;
 pub mod secrets;
 pub mod settings;
 pub mod stack;
+pub mod status;
 pub mod time;
 pub mod warning;
 

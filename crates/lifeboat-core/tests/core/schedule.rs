@@ -445,3 +445,56 @@ fn a_nearly_full_destination_is_an_alert_once_a_day() {
         std::panic::resume_unwind(e);
     }
 }
+
+#[test]
+fn a_stacks_status_is_its_last_good_backup_its_next_run_and_its_worst_alert() {
+    use lifeboat_core::catalog::BackupRecord;
+    use lifeboat_core::status;
+    let tmp = tempfile::tempdir().unwrap();
+    let catalog = Catalog::open(&tmp.path().join("catalog.sqlite3")).unwrap();
+    let quiet = catalog
+        .add_stack(&tmp.path().join("quiet"), "quiet")
+        .unwrap();
+    let bot = catalog.add_stack(&tmp.path().join("bot"), "bot").unwrap();
+    let now = at(16, 12, 0);
+    let run = |started: i64, result: BackupResult| BackupRecord {
+        started,
+        duration_ms: 1000,
+        downtime_ms: 0,
+        snapshot: (result == BackupResult::Ok).then(|| format!("snap-{started}")),
+        destination: tmp.path().display().to_string(),
+        bytes_in: 10,
+        bytes_new: 10,
+        result,
+        message: (result == BackupResult::Failed).then(|| "the drive is gone".to_owned()),
+        warnings: 0,
+    };
+    let t = now.timestamp();
+    catalog
+        .record_backup(bot.id, &run(t - 7200, BackupResult::Ok))
+        .unwrap();
+    catalog
+        .record_backup(bot.id, &run(t - 60, BackupResult::Failed))
+        .unwrap();
+    let mut settings = catalog.settings(bot.id).unwrap();
+    settings.schedule = Some(Schedule::Daily { at: "02:30".into() });
+    catalog.save_settings(bot.id, &settings).unwrap();
+
+    let all = status::all(&catalog, &now);
+    assert_eq!(
+        all.iter()
+            .map(|s| s.stack.name.as_str())
+            .collect::<Vec<_>>(),
+        ["bot", "quiet"],
+        "in the catalog's order, by name"
+    );
+    let (b, q) = (&all[0], &all[1]);
+    assert_eq!((q.last_ok, q.next, q.worst()), (None, None, None));
+    // The failed run does not hide the good one before it; it is the worst alert.
+    assert_eq!(b.last_ok, Some(t - 7200));
+    assert_eq!(b.worst(), Some(alerts::Severity::Error));
+    assert_eq!(b.next, Some(at(17, 2, 30).timestamp()));
+    assert_eq!(status::ago(t - (t - 7200)), "2 h ago");
+    assert_eq!(status::ago(30), "just now");
+    assert_eq!(status::ago(3 * 86_400), "3 days ago");
+}

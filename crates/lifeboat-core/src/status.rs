@@ -1,0 +1,75 @@
+//! Where each stack stands, in one value: its last successful backup, its next scheduled
+//! one, how fresh each component is and the worst of its current alerts. The desktop's
+//! tray is drawn from it (and a server's status report can be).
+
+use chrono::{DateTime, TimeZone};
+
+use crate::alerts::{self, Alert, Severity};
+use crate::catalog::{BackupResult, Catalog, StackRecord};
+
+/// One stack's standing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackStatus {
+    /// The stack.
+    pub stack: StackRecord,
+    /// When its last successful backup started (Unix seconds).
+    pub last_ok: Option<i64>,
+    /// When its schedule runs next (Unix seconds); `None` without a schedule.
+    pub next: Option<i64>,
+    /// Per component (`secrets`, `service-NAME`), when it was last backed up.
+    pub components: Vec<(String, i64)>,
+    /// Its current alerts ([`alerts::current`]).
+    pub alerts: Vec<Alert>,
+}
+
+impl StackStatus {
+    /// The weight of its worst alert; `None` when nothing needs attention.
+    pub fn worst(&self) -> Option<Severity> {
+        self.alerts.iter().map(|a| a.severity).max()
+    }
+}
+
+/// The standing of `stack` at `now`. What cannot be read counts as absent (no backup, no
+/// schedule, no alert), so one damaged row never hides the other stacks.
+pub fn of<Tz: TimeZone>(catalog: &Catalog, stack: StackRecord, now: &DateTime<Tz>) -> StackStatus {
+    let last_ok = catalog
+        .backups(stack.id, 20)
+        .unwrap_or_default()
+        .iter()
+        .find(|b| b.result == BackupResult::Ok)
+        .map(|b| b.started);
+    let next = catalog
+        .settings(stack.id)
+        .unwrap_or_default()
+        .schedule
+        .as_ref()
+        .and_then(|sc| sc.next_after(now))
+        .map(|t| t.timestamp());
+    StackStatus {
+        last_ok,
+        next,
+        components: catalog.component_freshness(stack.id).unwrap_or_default(),
+        alerts: alerts::current(catalog, stack.id, now).unwrap_or_default(),
+        stack,
+    }
+}
+
+/// [`of`] every stack in the catalog, in its order.
+pub fn all<Tz: TimeZone>(catalog: &Catalog, now: &DateTime<Tz>) -> Vec<StackStatus> {
+    catalog
+        .stacks()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| of(catalog, s, now))
+        .collect()
+}
+
+/// "just now", "12 min ago", "4 h ago", "3 days ago", for `secs` seconds.
+pub fn ago(secs: i64) -> String {
+    match secs.max(0) {
+        s if s < 90 => "just now".to_owned(),
+        s if s < 5400 => format!("{} min ago", s / 60),
+        s if s < 2 * 86_400 => format!("{} h ago", s / 3600),
+        s => format!("{} days ago", s / 86_400),
+    }
+}
