@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use age::secrecy::{ExposeSecret, SecretString};
+use age::secrecy::SecretString;
 use lifeboat_core::backup::{self, BackupReport, Keep, Mode, ServiceChoice, StackSettings};
 use lifeboat_core::catalog::BackupRecord;
 use lifeboat_core::docker::BlockingEngine;
@@ -23,11 +23,23 @@ use crate::commands::{run_job, ChannelProgress};
 use crate::error::{ErrorCode, IpcError};
 use crate::AppState;
 
+/// Where the backup key stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyState {
+    /// It loads.
+    Ready,
+    /// None was created yet.
+    Missing,
+    /// The keyring cannot be used.
+    Unavailable,
+}
+
 /// Whether the backup key is there.
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct KeyStatus {
-    /// `ready`, `missing` (none created yet) or `unavailable` (the keyring cannot be used).
-    pub state: String,
+    /// Where it stands.
+    pub state: KeyState,
     /// The public recipient, when ready (not secret).
     pub recipient: Option<String>,
     /// Why it is unavailable.
@@ -94,19 +106,19 @@ fn key_status(catalog: &lifeboat_core::Catalog) -> KeyStatus {
         .and_then(|v| v.parse().ok());
     match keys::load(None) {
         Ok((id, _)) => KeyStatus {
-            state: "ready".into(),
+            state: KeyState::Ready,
             recipient: Some(id.to_public().to_string()),
             message: None,
             passphrase_tested_at,
         },
         Err(KeyError::Missing) => KeyStatus {
-            state: "missing".into(),
+            state: KeyState::Missing,
             recipient: None,
             message: None,
             passphrase_tested_at,
         },
         Err(e) => KeyStatus {
-            state: "unavailable".into(),
+            state: KeyState::Unavailable,
             recipient: None,
             message: Some(e.to_string()),
             passphrase_tested_at,
@@ -190,15 +202,7 @@ pub fn save_backup_settings(
 /// A new recovery passphrase, refused when shorter than [`keys::MIN_PASSPHRASE`].
 fn new_passphrase(passphrase: String) -> Result<SecretString, IpcError> {
     let passphrase = SecretString::from(passphrase);
-    if passphrase.expose_secret().chars().count() < keys::MIN_PASSPHRASE {
-        return Err(IpcError::new(
-            ErrorCode::WeakPassphrase,
-            format!(
-                "Choose a recovery passphrase of at least {} characters.",
-                keys::MIN_PASSPHRASE
-            ),
-        ));
-    }
+    keys::check_passphrase(&passphrase)?;
     Ok(passphrase)
 }
 
@@ -241,14 +245,7 @@ pub async fn setup_key(
     let state = state.inner().clone();
     blocking(move || {
         let dest = present_destination(&state, stack_id)?;
-        let identity = match keys::load(None) {
-            Ok((id, _)) => id,
-            Err(KeyError::Missing) => {
-                keys::init(None)?;
-                keys::load(None)?.0
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let identity = keys::load_or_init()?;
         let recovery = dest.join(RECOVERY_FILE);
         if !recovery.is_file() {
             keys::write_recovery(&identity, passphrase, &recovery)?;

@@ -44,6 +44,20 @@ pub struct DriveStack {
     pub snapshots: Vec<SnapshotSummary>,
 }
 
+/// How far the key opens a backup drive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum DriveState {
+    /// No folder chosen.
+    None,
+    /// No Lifeboat backups there.
+    Empty,
+    /// The recovery passphrase is needed.
+    Locked,
+    /// The key opens its backups.
+    Open,
+}
+
 /// What the drive holds, as far as the key opens it.
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct DriveInfo {
@@ -51,9 +65,8 @@ pub struct DriveInfo {
     pub path: Option<String>,
     /// It holds a recovery file.
     pub has_recovery: bool,
-    /// `open` (the key opens its backups), `locked` (the recovery passphrase is needed),
-    /// `empty` (no Lifeboat backups there), `none` (no folder chosen).
-    pub state: String,
+    /// How far the key opens it.
+    pub state: DriveState,
     /// The stacks, when open.
     pub stacks: Vec<DriveStack>,
     /// The folder the restored stack's folder goes into.
@@ -78,7 +91,7 @@ fn info(drive: &Drive) -> DriveInfo {
         return DriveInfo {
             path: None,
             has_recovery: false,
-            state: "none".into(),
+            state: DriveState::None,
             stacks: Vec::new(),
             parent,
         };
@@ -87,7 +100,7 @@ fn info(drive: &Drive) -> DriveInfo {
     let names = verify::stacks_in(path);
     let mut stacks = Vec::new();
     let state = if names.is_empty() {
-        "empty"
+        DriveState::Empty
     } else {
         match identity(drive) {
             Some(id) => {
@@ -106,18 +119,18 @@ fn info(drive: &Drive) -> DriveInfo {
                 match listed {
                     Ok(l) => {
                         stacks = l;
-                        "open"
+                        DriveState::Open
                     }
-                    Err(_) => "locked",
+                    Err(_) => DriveState::Locked,
                 }
             }
-            None => "locked",
+            None => DriveState::Locked,
         }
     };
     DriveInfo {
         path: Some(path.display().to_string()),
         has_recovery,
-        state: state.into(),
+        state,
         stacks,
         parent,
     }

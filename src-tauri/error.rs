@@ -122,9 +122,13 @@ impl From<KeyError> for IpcError {
             KeyError::Missing => ErrorCode::NoKey,
             KeyError::Keyring(_) => ErrorCode::Keyring,
             KeyError::WrongPassphrase => ErrorCode::WrongPassphrase,
+            KeyError::WeakPassphrase { .. } => ErrorCode::WeakPassphrase,
             _ => ErrorCode::Internal,
         };
         let message = match &e {
+            KeyError::WeakPassphrase { min } => {
+                format!("Choose a recovery passphrase of at least {min} characters.")
+            }
             KeyError::Missing => {
                 "There is no backup key yet: create one (Lifeboat asks for a recovery passphrase)."
                     .to_owned()

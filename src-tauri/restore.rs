@@ -28,8 +28,8 @@ pub struct LastRestore {
     pub id: String,
     /// The snapshot it restored.
     pub snapshot: String,
-    /// `done`, `rolled-back`, `undone`, …
-    pub state: String,
+    /// Where it is: done (and can be undone), rolled back, undone, …
+    pub state: restore::journal::State,
     /// Where it restored to.
     pub target: String,
     /// The components.
@@ -71,15 +71,11 @@ pub struct RestoreRequest {
 
 fn last_restore(state: &AppState, stack: &str) -> Option<LastRestore> {
     let j = restore::last_restore(&state.catalog).filter(|j| j.stack == stack)?;
-    let s = serde_json::to_value(j.state)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
     Some(LastRestore {
-        can_undo: s == "done",
+        can_undo: j.state == restore::journal::State::Done,
         id: j.id,
         snapshot: j.snapshot,
-        state: s,
+        state: j.state,
         target: j.target.display().to_string(),
         components: j.components,
         started: j.started,

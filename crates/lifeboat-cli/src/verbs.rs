@@ -288,7 +288,7 @@ fn passphrase(prompt: &str, confirm: bool) -> Result<SecretString> {
                 return Err("the two passphrases differ; nothing was written".into());
             }
         }
-        if first.expose_secret().chars().count() < keys::MIN_PASSPHRASE {
+        if keys::check_passphrase(&first).is_err() {
             return Err(format!(
                 "choose a passphrase of at least {} characters",
                 keys::MIN_PASSPHRASE
@@ -300,7 +300,7 @@ fn passphrase(prompt: &str, confirm: bool) -> Result<SecretString> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     let pass = SecretString::from(line.trim_end_matches(['\r', '\n']).to_owned());
-    if pass.expose_secret().chars().count() < keys::MIN_PASSPHRASE {
+    if keys::check_passphrase(&pass).is_err() {
         return Err(format!(
             "the passphrase on standard input must have at least {} characters",
             keys::MIN_PASSPHRASE

@@ -53,6 +53,12 @@ pub enum KeyError {
     /// The text is not an age identity.
     #[error("{0} does not hold an age identity (a line starting with AGE-SECRET-KEY-1)")]
     Malformed(String),
+    /// A new recovery passphrase is too short to stand up to guessing.
+    #[error("a recovery passphrase needs at least {min} characters")]
+    WeakPassphrase {
+        /// The least number of characters, [`MIN_PASSPHRASE`].
+        min: usize,
+    },
     /// The recovery file did not open with that passphrase.
     #[error("the recovery file did not open: wrong passphrase or damaged file")]
     WrongPassphrase,
@@ -184,6 +190,36 @@ pub fn store(identity: &Identity, file: Option<&Path>) -> Result<(), KeyError> {
     Ok(())
 }
 
+/// Whether `passphrase` may protect a recovery file: at least [`MIN_PASSPHRASE`]
+/// characters.
+///
+/// # Errors
+/// [`KeyError::WeakPassphrase`].
+pub fn check_passphrase(passphrase: &SecretString) -> Result<(), KeyError> {
+    if passphrase.expose_secret().chars().count() < MIN_PASSPHRASE {
+        return Err(KeyError::WeakPassphrase {
+            min: MIN_PASSPHRASE,
+        });
+    }
+    Ok(())
+}
+
+/// The identity in the keyring (or `LIFEBOAT_IDENTITY`), created in the keyring first when
+/// there is none: what setting up backups on a new computer needs.
+///
+/// # Errors
+/// When the keyring is not available, or an identity there does not load.
+pub fn load_or_init() -> Result<Identity, KeyError> {
+    match load(None) {
+        Ok((identity, _)) => Ok(identity),
+        Err(KeyError::Missing) => {
+            init(None)?;
+            Ok(load(None)?.0)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Encrypts the identity with `passphrase` (age scrypt) into `path`, atomically.
 ///
 /// # Errors
@@ -193,6 +229,7 @@ pub fn write_recovery(
     passphrase: SecretString,
     path: &Path,
 ) -> Result<(), KeyError> {
+    check_passphrase(&passphrase)?;
     let file_err = |e: std::io::Error| KeyError::File {
         path: path.to_owned(),
         reason: e.to_string(),
@@ -303,6 +340,24 @@ pub fn write_recovery_kit(dest: &Path, identity: &Identity) -> Result<PathBuf, K
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_short_recovery_passphrase_is_refused_and_nothing_is_written() {
+        let t = tempfile::tempdir().unwrap();
+        let rec = t.path().join("lifeboat-recovery.age");
+        let id = Identity::generate();
+        let short = SecretString::from("nine char");
+        assert!(matches!(
+            write_recovery(&id, short, &rec),
+            Err(KeyError::WeakPassphrase {
+                min: MIN_PASSPHRASE
+            })
+        ));
+        assert!(!rec.exists());
+        assert!(check_passphrase(&SecretString::from("ten chars!")).is_ok());
+        // Characters, not bytes: five two-byte letters are five.
+        assert!(check_passphrase(&SecretString::from("ééééé")).is_err());
+    }
 
     #[test]
     fn identity_files_and_recovery_round_trip() {
