@@ -60,11 +60,47 @@ pub struct IpcError {
 }
 
 impl IpcError {
+    /// An error whose message is written as a sentence: the core's reasons ("the restore
+    /// cannot start: …") begin with a capital and end with a full stop here.
     pub(crate) fn new(code: ErrorCode, message: impl std::fmt::Display) -> Self {
         Self {
             code,
-            message: message.to_string(),
+            message: sentence(&message.to_string()),
         }
+    }
+}
+
+/// `text` with a capital first letter and a full stop when it ends without one.
+fn sentence(text: &str) -> String {
+    let text = text.trim();
+    let mut chars = text.chars();
+    let mut out: String = match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => return String::new(),
+    };
+    if !out.ends_with(['.', '!', '?', ')', '`']) {
+        out.push('.');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sentence;
+
+    #[test]
+    fn messages_are_sentences() {
+        assert_eq!(
+            sentence("the restore cannot start: no room"),
+            "The restore cannot start: no room."
+        );
+        assert_eq!(sentence("Already one."), "Already one.");
+        assert_eq!(
+            sentence("run `docker compose up -d`"),
+            "Run `docker compose up -d`"
+        );
+        assert_eq!(sentence("écrit"), "Écrit.");
+        assert_eq!(sentence(""), "");
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use lifeboat_core::secrets::{self, Finding, GenKind, SecretsError, SecretsView};
+use lifeboat_core::secrets::{self, Finding, FindingCode, GenKind, SecretsError, SecretsView};
 use lifeboat_core::{LoadOptions, Project};
 use serde::Serialize;
 use tauri::State;
@@ -28,9 +28,9 @@ pub struct SecretsScreen {
 impl From<SecretsError> for IpcError {
     fn from(e: SecretsError) -> Self {
         let code = match &e {
-            SecretsError::UnknownFile(_) | SecretsError::UnknownVariable { .. } => {
-                ErrorCode::InvalidStack
-            }
+            SecretsError::UnknownFile(_)
+            | SecretsError::UnknownVariable { .. }
+            | SecretsError::NothingToFix => ErrorCode::InvalidStack,
             _ => ErrorCode::Internal,
         };
         Self::new(code, e)
@@ -139,26 +139,11 @@ pub fn restore_secret_copy(
 pub fn fix_finding(
     state: State<'_, AppState>,
     stack_id: i64,
-    code: String,
+    code: FindingCode,
     file: String,
     variable: Option<String>,
 ) -> Result<SecretsScreen, IpcError> {
     let p = project(&state, stack_id)?;
-    let findings: Vec<Finding> = secrets::check(&p, None)
-        .into_iter()
-        .filter(|f| {
-            f.code == code
-                && f.file.as_deref() == Some(file.as_str())
-                && (variable.is_none() || f.variable == variable)
-                && f.fix.is_some()
-        })
-        .collect();
-    if findings.is_empty() {
-        return Err(IpcError::new(
-            ErrorCode::InvalidStack,
-            "That problem is already fixed, or Lifeboat cannot fix it by itself.",
-        ));
-    }
-    secrets::fix(&p, &findings)?;
+    secrets::fix_matching(&p, code, &file, variable.as_deref())?;
     Ok(screen(&p))
 }

@@ -249,8 +249,8 @@ pub fn run(stack_dir: &Path, file: &str, action: SecretsAction, json: bool) -> E
                         .map_or(String::new(), |x| format!(" [fix: {x}]"));
                     println!("{:<6} {}{fixable}", f.severity, f.message);
                     // Show what moving a hard-coded secret would change, value masked.
-                    if let (false, "hardcoded-secret", Some(svc), Some(var)) =
-                        (fix, f.code.as_str(), &f.service, &f.variable)
+                    if let (false, secrets::FindingCode::HardcodedSecret, Some(svc), Some(var)) =
+                        (fix, f.code, &f.service, &f.variable)
                     {
                         if let Ok(plan) = secrets::refactor::plan_move(&project, svc, var) {
                             for line in plan.diff(&project.dir).lines() {

@@ -300,6 +300,9 @@ pub enum SecretsError {
     /// A fix could not be applied.
     #[error("{0}")]
     Fix(String),
+    /// The finding to fix is gone (fixed already) or has no fix.
+    #[error("that problem is already fixed, or Lifeboat cannot fix it by itself")]
+    NothingToFix,
 }
 
 /// The value of `key` in the env file `name`: the one explicit way a value leaves.
@@ -551,11 +554,49 @@ impl std::fmt::Display for Severity {
     }
 }
 
+/// What kind of problem a [`Finding`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingCode {
+    /// An env file others can read.
+    FileMode,
+    /// An env file in a git work tree that git does not ignore.
+    NotGitignored,
+    /// A secret written into the compose file.
+    HardcodedSecret,
+    /// A variable the compose file uses that no env file defines.
+    UndefinedVariable,
+    /// A secret value in a shell history.
+    SecretInShellHistory,
+    /// A copy of an env file others can read.
+    SecretInReadableCopy,
+    /// An env file line that does not parse as compose reads it.
+    EnvSyntax,
+    /// A quoted value that runs on over lines holding definitions.
+    EnvQuoteRunsOn,
+}
+
+impl FindingCode {
+    /// The kebab-case code, as serialized: `file-mode`, `hardcoded-secret`, …
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::FileMode => "file-mode",
+            Self::NotGitignored => "not-gitignored",
+            Self::HardcodedSecret => "hardcoded-secret",
+            Self::UndefinedVariable => "undefined-variable",
+            Self::SecretInShellHistory => "secret-in-shell-history",
+            Self::SecretInReadableCopy => "secret-in-readable-copy",
+            Self::EnvSyntax => "env-syntax",
+            Self::EnvQuoteRunsOn => "env-quote-runs-on",
+        }
+    }
+}
+
 /// One hygiene finding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct Finding {
-    /// Stable kebab-case code.
-    pub code: String,
+    /// What kind of problem it is (a stable kebab-case code).
+    pub code: FindingCode,
     /// How much it matters.
     pub severity: Severity,
     /// The file it concerns (relative to the stack), if one.
@@ -587,7 +628,7 @@ pub fn check(project: &Project, home: Option<&Path>) -> Vec<Finding> {
         let path = project.dir.join(&f.name);
         if let Some(mode) = f.mode.filter(|m| m & 0o077 != 0) {
             out.push(Finding {
-                code: "file-mode".into(),
+                code: FindingCode::FileMode,
                 severity: Severity::High,
                 file: Some(f.name.clone()),
                 line: None,
@@ -603,7 +644,7 @@ pub fn check(project: &Project, home: Option<&Path>) -> Vec<Finding> {
         }
         if crate::stack::git_ignores(&project.dir, &path) == Some(false) {
             out.push(Finding {
-                code: "not-gitignored".into(),
+                code: FindingCode::NotGitignored,
                 severity: Severity::High,
                 file: Some(f.name.clone()),
                 line: None,
@@ -625,7 +666,7 @@ pub fn check(project: &Project, home: Option<&Path>) -> Vec<Finding> {
         for var in &s.hardcoded_secrets {
             let plan = refactor::plan_move(project, &s.name, var).ok();
             out.push(Finding {
-                code: "hardcoded-secret".into(),
+                code: FindingCode::HardcodedSecret,
                 severity: Severity::Medium,
                 file: project.compose_files.first().map(|c| relative(c, &project.dir)),
                 line: None,
@@ -642,7 +683,7 @@ pub fn check(project: &Project, home: Option<&Path>) -> Vec<Finding> {
     }
     for key in &view.undefined {
         out.push(Finding {
-            code: "undefined-variable".into(),
+            code: FindingCode::UndefinedVariable,
             severity: Severity::Medium,
             file: Some(".env".into()),
             line: None,
@@ -682,7 +723,7 @@ pub fn check(project: &Project, home: Option<&Path>) -> Vec<Finding> {
                     for (hist, text) in &histories {
                         if text.contains(&e.value) {
                             out.push(Finding {
-                                code: "secret-in-shell-history".into(),
+                                code: FindingCode::SecretInShellHistory,
                                 severity: Severity::Medium,
                                 file: Some(f.name.clone()),
                                 line: Some(e.line),
@@ -713,17 +754,18 @@ fn syntax_findings(path: &Path, name: &str) -> Vec<Finding> {
     let Ok(doc) = EnvDoc::load(path) else {
         return Vec::new();
     };
-    let finding = |code: &str, line: usize, variable: Option<String>, message: String| Finding {
-        code: code.into(),
-        severity: Severity::High,
-        file: Some(name.to_owned()),
-        line: Some(line),
-        variable,
-        service: None,
-        message,
-        fix: None,
-        preview: None,
-    };
+    let finding =
+        |code: FindingCode, line: usize, variable: Option<String>, message: String| Finding {
+            code,
+            severity: Severity::High,
+            file: Some(name.to_owned()),
+            line: Some(line),
+            variable,
+            service: None,
+            message,
+            fix: None,
+            preview: None,
+        };
     let entries = match doc.entries() {
         Ok(e) => e,
         Err(e) => {
@@ -732,7 +774,7 @@ fn syntax_findings(path: &Path, name: &str) -> Vec<Finding> {
                 other => (0, other.to_string()),
             };
             return vec![finding(
-                "env-syntax",
+                FindingCode::EnvSyntax,
                 line,
                 None,
                 format!(
@@ -759,7 +801,7 @@ fn syntax_findings(path: &Path, name: &str) -> Vec<Finding> {
             .collect();
         if !swallowed.is_empty() {
             out.push(finding(
-                "env-quote-runs-on",
+                FindingCode::EnvQuoteRunsOn,
                 e.line,
                 Some(e.key.clone()),
                 format!(
@@ -855,7 +897,7 @@ fn readable_copies(project: &Project, view: &SecretsView) -> Vec<Finding> {
             continue;
         }
         out.push(Finding {
-            code: "secret-in-readable-copy".into(),
+            code: FindingCode::SecretInReadableCopy,
             severity: Severity::High,
             file: Some(rel.clone()),
             line: None,
@@ -883,6 +925,32 @@ fn mode_of(_meta: &std::fs::Metadata) -> u32 {
     0
 }
 
+/// Fixes the findings of `check` with this code in `file` (and `variable`, when given):
+/// what the desktop's Fix button on one finding does.
+///
+/// # Errors
+/// [`SecretsError::NothingToFix`] when no such finding is left to fix, or what the fix met.
+pub fn fix_matching(
+    project: &Project,
+    code: FindingCode,
+    file: &str,
+    variable: Option<&str>,
+) -> Result<Vec<String>, SecretsError> {
+    let findings: Vec<Finding> = check(project, None)
+        .into_iter()
+        .filter(|f| {
+            f.code == code
+                && f.file.as_deref() == Some(file)
+                && variable.is_none_or(|v| f.variable.as_deref() == Some(v))
+                && f.fix.is_some()
+        })
+        .collect();
+    if findings.is_empty() {
+        return Err(SecretsError::NothingToFix);
+    }
+    fix(project, &findings)
+}
+
 /// Applies the fixes Lifeboat can make for `findings`: mode 0600, and `.gitignore` entries
 /// (appended to the stack folder's `.gitignore`, created 0644 if missing). Returns what it
 /// did, as sentences.
@@ -894,15 +962,15 @@ pub fn fix(project: &Project, findings: &[Finding]) -> Result<Vec<String>, Secre
     let mut ignore_lines = Vec::new();
     for f in findings {
         let Some(name) = &f.file else { continue };
-        match f.code.as_str() {
-            "file-mode" | "secret-in-readable-copy" => {
+        match f.code {
+            FindingCode::FileMode | FindingCode::SecretInReadableCopy => {
                 let path = project.dir.join(name);
                 set_mode(&path, 0o600)
                     .map_err(|e| SecretsError::Fix(format!("cannot chmod {name}: {e}")))?;
                 done.push(format!("{name} is now readable by you only (0600)."));
             }
-            "not-gitignored" => ignore_lines.push(format!("/{name}")),
-            "hardcoded-secret" if f.fix.is_some() => {
+            FindingCode::NotGitignored => ignore_lines.push(format!("/{name}")),
+            FindingCode::HardcodedSecret if f.fix.is_some() => {
                 if let (Some(svc), Some(var)) = (&f.service, &f.variable) {
                     let plan = refactor::plan_move(project, svc, var)?;
                     refactor::apply_move(project, &plan)?;

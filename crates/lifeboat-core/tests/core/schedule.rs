@@ -452,7 +452,7 @@ fn a_stacks_status_is_its_last_good_backup_its_next_run_and_its_worst_alert() {
     use lifeboat_core::status;
     let tmp = tempfile::tempdir().unwrap();
     let catalog = Catalog::open(&tmp.path().join("catalog.sqlite3")).unwrap();
-    let quiet = catalog
+    catalog
         .add_stack(&tmp.path().join("quiet"), "quiet")
         .unwrap();
     let bot = catalog.add_stack(&tmp.path().join("bot"), "bot").unwrap();

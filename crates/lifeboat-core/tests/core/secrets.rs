@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use lifeboat_core::secrets::{self, EnvDoc};
+use lifeboat_core::secrets::{self, EnvDoc, FindingCode};
 
 use crate::harness::{load, shared, skip};
 
@@ -192,9 +192,9 @@ fn edits_keep_the_mode_and_a_dated_copy_and_fixes_work_in_git() {
     );
     let done = secrets::fix(&project, &findings).unwrap();
     assert_eq!(done.len(), 2, "{done:?}");
-    let after: Vec<String> = secrets::check(&project, None)
+    let after: Vec<&str> = secrets::check(&project, None)
         .into_iter()
-        .map(|f| f.code)
+        .map(|f| f.code.as_str())
         .collect();
     assert_eq!(
         after,
@@ -232,7 +232,7 @@ fn edits_keep_the_mode_and_a_dated_copy_and_fixes_work_in_git() {
     .unwrap();
     let f: Vec<_> = secrets::check(&project, Some(&home))
         .into_iter()
-        .filter(|f| f.code == "secret-in-shell-history")
+        .filter(|f| f.code == FindingCode::SecretInShellHistory)
         .collect();
     assert_eq!(f.len(), 1);
     assert!(!f[0].message.contains("new-password-456"));
@@ -434,7 +434,7 @@ fn a_hardcoded_secret_moves_to_dotenv_with_the_same_effective_environment() {
     let project = load(dir);
     let findings: Vec<_> = secrets::check(&project, None)
         .into_iter()
-        .filter(|f| f.code == "hardcoded-secret")
+        .filter(|f| f.code == FindingCode::HardcodedSecret)
         .collect();
     let vars: Vec<&str> = findings
         .iter()
@@ -536,7 +536,7 @@ fn secrets_in_copies_others_can_read_are_found_and_made_private() {
     let project = load(&stack);
     let found: Vec<_> = secrets::check(&project, None)
         .into_iter()
-        .filter(|f| f.code == "secret-in-readable-copy")
+        .filter(|f| f.code == FindingCode::SecretInReadableCopy)
         .collect();
     let files: Vec<&str> = found.iter().filter_map(|f| f.file.as_deref()).collect();
     assert_eq!(files, [".env.bak", "data/dump.sql"], "{found:?}");
@@ -558,5 +558,5 @@ fn secrets_in_copies_others_can_read_are_found_and_made_private() {
     }
     assert!(!secrets::check(&project, None)
         .iter()
-        .any(|f| f.code == "secret-in-readable-copy"));
+        .any(|f| f.code == FindingCode::SecretInReadableCopy));
 }
