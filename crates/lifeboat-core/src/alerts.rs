@@ -443,12 +443,17 @@ pub fn after_tick<Tz: TimeZone>(
     Ok(said)
 }
 
+/// A desktop notification could not be shown.
+#[derive(Debug, thiserror::Error)]
+#[error("the desktop notification could not be shown: {0}")]
+pub struct NotifyError(#[from] notify_rust::error::Error);
+
 /// Shows `alert` as a desktop notification with an "Open" action. Returns the handle to
 /// wait for the click on (where the platform has one).
 ///
 /// # Errors
-/// When no notification service answers (no session bus, no daemon), as a sentence.
-pub fn send(alert: &Alert) -> Result<notify_rust::NotificationHandle, String> {
+/// When no notification service answers (no session bus, no daemon).
+pub fn send(alert: &Alert) -> Result<notify_rust::NotificationHandle, NotifyError> {
     let mut n = notify_rust::Notification::new();
     n.appname("Lifeboat")
         .summary(&alert.summary)
@@ -464,6 +469,5 @@ pub fn send(alert: &Alert) -> Result<notify_rust::NotificationHandle, String> {
             Severity::Info => notify_rust::Urgency::Low,
         });
     }
-    n.show()
-        .map_err(|e| format!("the desktop notification could not be shown: {e}"))
+    Ok(n.show()?)
 }
