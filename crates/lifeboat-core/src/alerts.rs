@@ -12,9 +12,11 @@ use chrono::{DateTime, TimeZone};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::catalog::{BackupResult, Catalog, CatalogError};
+use crate::catalog::{BackupRecord, BackupResult, Catalog, CatalogError, StackRecord};
 use crate::inspect::human_bytes;
+use crate::schedule::ScheduleState;
 use crate::scheduler::{Outcome, TickEvent};
+use crate::settings::StackSettings;
 
 /// Which notifications the user wants beside the ones always sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -165,130 +167,183 @@ pub fn current<Tz: TimeZone>(
     stack_id: i64,
     now: &DateTime<Tz>,
 ) -> Result<Vec<Alert>, CatalogError> {
-    let stack = catalog.stack(stack_id)?;
-    let settings = catalog.settings(stack_id)?;
-    let history = catalog.backups(stack_id, 50)?;
-    let now_s = now.timestamp();
-    let mut out = Vec::new();
-    let alert = |code, severity: Severity, summary: String, body: String| Alert {
-        stack_id,
-        code,
-        severity,
-        summary,
-        body,
-        occurrence: None,
+    let facts = Facts::read(catalog, stack_id, now.timestamp())?;
+    let growth = growth(&facts, catalog)?;
+    Ok([
+        failed(&facts),
+        waiting(&facts),
+        stale(&facts, now),
+        disk_low(&facts),
+        growth,
+    ]
+    .into_iter()
+    .flatten()
+    .collect())
+}
+
+/// What the checks of [`current`] look at, read once.
+struct Facts {
+    stack: StackRecord,
+    settings: StackSettings,
+    /// The newest runs first.
+    history: Vec<BackupRecord>,
+    schedule: Option<ScheduleState>,
+    now_s: i64,
+}
+
+impl Facts {
+    fn read(catalog: &Catalog, stack_id: i64, now_s: i64) -> Result<Self, CatalogError> {
+        Ok(Self {
+            stack: catalog.stack(stack_id)?,
+            settings: catalog.settings(stack_id)?,
+            history: catalog.backups(stack_id, 50)?,
+            schedule: catalog.schedule_state(stack_id)?,
+            now_s,
+        })
+    }
+
+    /// The newest successful run.
+    fn last_ok(&self) -> Option<&BackupRecord> {
+        self.history.iter().find(|b| b.result == BackupResult::Ok)
+    }
+
+    fn alert(&self, code: AlertCode, severity: Severity, summary: String, body: String) -> Alert {
+        Alert {
+            stack_id: self.stack.id,
+            code,
+            severity,
+            summary,
+            body,
+            occurrence: None,
+        }
+    }
+}
+
+/// The last run failed.
+fn failed(f: &Facts) -> Option<Alert> {
+    let last = f
+        .history
+        .first()
+        .filter(|b| b.result == BackupResult::Failed)?;
+    Some(Alert {
+        occurrence: Some(last.started),
+        ..f.alert(
+            AlertCode::BackupFailed,
+            Severity::Error,
+            format!("The last backup of {} failed", f.stack.name),
+            last.message.clone().unwrap_or_default(),
+        )
+    })
+}
+
+/// A due scheduled run waits (for the drive, for Docker).
+fn waiting(f: &Facts) -> Option<Alert> {
+    f.settings.schedule.as_ref()?;
+    let waiting = f.schedule.as_ref()?.waiting.as_deref()?;
+    Some(f.alert(
+        AlertCode::CouldNotStart,
+        Severity::Warning,
+        format!("The scheduled backup of {} is waiting", f.stack.name),
+        upper_first(waiting),
+    ))
+}
+
+/// No successful run for more than twice the schedule's interval.
+fn stale<Tz: TimeZone>(f: &Facts, now: &DateTime<Tz>) -> Option<Alert> {
+    let schedule = f.settings.schedule.as_ref()?;
+    let last_ok = f.last_ok();
+    let since = last_ok
+        .map(|b| b.started)
+        .or_else(|| f.schedule.as_ref().map(|s| s.handled_until))?;
+    let for_ = f.now_s - since;
+    if for_ <= 2 * schedule.interval(now) {
+        return None;
+    }
+    let what = match last_ok {
+        Some(_) => format!("The last successful backup was {} ago", ago(for_)),
+        None => format!(
+            "There has been no successful backup since the schedule was set {} ago",
+            ago(for_)
+        ),
     };
-    if let Some(last) = history.first() {
-        if last.result == BackupResult::Failed {
-            out.push(Alert {
-                occurrence: Some(last.started),
-                ..alert(
-                    AlertCode::BackupFailed,
-                    Severity::Error,
-                    format!("The last backup of {} failed", stack.name),
-                    last.message.clone().unwrap_or_default(),
+    Some(f.alert(
+        AlertCode::Stale,
+        Severity::Warning,
+        format!("{} has not been backed up for {}", f.stack.name, ago(for_)),
+        format!(
+            "{what}; the schedule is \"{}\". Check the backup drive and the history.",
+            schedule.describe().to_lowercase()
+        ),
+    ))
+}
+
+/// The destination is almost full ([`drive_is_low`]).
+fn disk_low(f: &Facts) -> Option<Alert> {
+    let dest = f.settings.destination().filter(|d| d.is_dir())?;
+    let (free, total) = (
+        fs4::available_space(&dest).ok()?,
+        fs4::total_space(&dest).ok()?,
+    );
+    let need = f.last_ok().map_or(0, |b| b.bytes_new.max(0) as u64);
+    if !drive_is_low(free, total, need) {
+        return None;
+    }
+    Some(f.alert(
+        AlertCode::DiskLow,
+        Severity::Warning,
+        format!("The backup drive of {} is almost full", f.stack.name),
+        format!(
+            "{} free of {} at {}{}. Free some space or set a retention rule.",
+            human_bytes(free),
+            human_bytes(total),
+            dest.display(),
+            if need > free {
+                format!("; the last backup needed {}", human_bytes(need))
+            } else {
+                String::new()
+            }
+        ),
+    ))
+}
+
+/// A service's data grew more than 50% (from at least 1 MiB) since the previous backup.
+fn growth(f: &Facts, catalog: &Catalog) -> Result<Option<Alert>, CatalogError> {
+    let sizes = catalog.last_component_sizes(f.stack.id)?;
+    let [(newest_id, newest), (_, previous)] = sizes.as_slice() else {
+        return Ok(None);
+    };
+    let grown: Vec<String> = newest
+        .iter()
+        .filter_map(|(name, now_b)| {
+            let (_, before) = previous.iter().find(|(n, _)| n == name)?;
+            (*before >= 1024 * 1024 && *now_b * 2 > *before * 3).then(|| {
+                format!(
+                    "{name} grew {}% ({} → {})",
+                    (*now_b - before) * 100 / before,
+                    human_bytes(*before),
+                    human_bytes(*now_b)
                 )
-            });
-        }
-    }
-    let state = catalog.schedule_state(stack_id)?;
-    if let (Some(_), Some(waiting)) = (
-        &settings.schedule,
-        state.as_ref().and_then(|s| s.waiting.clone()),
-    ) {
-        out.push(alert(
-            AlertCode::CouldNotStart,
-            Severity::Warning,
-            format!("The scheduled backup of {} is waiting", stack.name),
-            upper_first(&waiting),
-        ));
-    }
-    let last_ok = history.iter().find(|b| b.result == BackupResult::Ok);
-    if let Some(schedule) = &settings.schedule {
-        let interval = schedule.interval(now);
-        let since = last_ok
-            .map(|b| b.started)
-            .or_else(|| state.as_ref().map(|s| s.handled_until));
-        if let Some(since) = since {
-            if now_s - since > 2 * interval {
-                let what = match last_ok {
-                    Some(_) => format!("The last successful backup was {} ago", ago(now_s - since)),
-                    None => format!(
-                        "There has been no successful backup since the schedule was set {} ago",
-                        ago(now_s - since)
-                    ),
-                };
-                out.push(alert(
-                    AlertCode::Stale,
-                    Severity::Warning,
-                    format!(
-                        "{} has not been backed up for {}",
-                        stack.name,
-                        ago(now_s - since)
-                    ),
-                    format!(
-                        "{what}; the schedule is \"{}\". Check the backup drive and the history.",
-                        schedule.describe().to_lowercase()
-                    ),
-                ));
-            }
-        }
-    }
-    if let Some(dest) = settings.destination().filter(|d| d.is_dir()) {
-        if let (Ok(free), Ok(total)) = (fs4::available_space(&dest), fs4::total_space(&dest)) {
-            let need = last_ok.map_or(0, |b| b.bytes_new.max(0) as u64);
-            if drive_is_low(free, total, need) {
-                out.push(alert(
-                    AlertCode::DiskLow,
-                    Severity::Warning,
-                    format!("The backup drive of {} is almost full", stack.name),
-                    format!(
-                        "{} free of {} at {}{}. Free some space or set a retention rule.",
-                        human_bytes(free),
-                        human_bytes(total),
-                        dest.display(),
-                        if need > free {
-                            format!("; the last backup needed {}", human_bytes(need))
-                        } else {
-                            String::new()
-                        }
-                    ),
-                ));
-            }
-        }
-    }
-    let sizes = catalog.last_component_sizes(stack_id)?;
-    if let [(newest_id, newest), (_, previous)] = sizes.as_slice() {
-        let grown: Vec<String> = newest
-            .iter()
-            .filter_map(|(name, now_b)| {
-                let (_, before) = previous.iter().find(|(n, _)| n == name)?;
-                (*before >= 1024 * 1024 && *now_b * 2 > *before * 3).then(|| {
-                    format!(
-                        "{name} grew {}% ({} → {})",
-                        (*now_b - before) * 100 / before,
-                        human_bytes(*before),
-                        human_bytes(*now_b)
-                    )
-                })
             })
-            .collect();
-        if !grown.is_empty() {
-            out.push(Alert {
-                occurrence: Some(*newest_id),
-                ..alert(
-                    AlertCode::Growth,
-                    Severity::Info,
-                    format!("{}'s data grew a lot since the previous backup", stack.name),
-                    format!(
-                        "{}. If that is unexpected, look at the stack's largest files.",
-                        grown.join("; ")
-                    ),
-                )
-            });
-        }
+        })
+        .collect();
+    if grown.is_empty() {
+        return Ok(None);
     }
-    Ok(out)
+    Ok(Some(Alert {
+        occurrence: Some(*newest_id),
+        ..f.alert(
+            AlertCode::Growth,
+            Severity::Info,
+            format!(
+                "{}'s data grew a lot since the previous backup",
+                f.stack.name
+            ),
+            format!(
+                "{}. If that is unexpected, look at the stack's largest files.",
+                grown.join("; ")
+            ),
+        )
+    }))
 }
 
 /// `s` with its first letter upper-cased: a core message (lower-case, as errors are) made
