@@ -617,133 +617,191 @@ pub struct Finding {
     pub preview: Option<String>,
 }
 
-/// Runs the hygiene checks. `home` is where shell history files are looked for.
+impl Finding {
+    /// A finding of `code` that says `message`, about nothing in particular yet.
+    fn new(code: FindingCode, severity: Severity, message: String) -> Self {
+        Self {
+            code,
+            severity,
+            file: None,
+            line: None,
+            variable: None,
+            service: None,
+            message,
+            fix: None,
+            preview: None,
+        }
+    }
+
+    fn in_file(self, file: impl Into<String>) -> Self {
+        Self {
+            file: Some(file.into()),
+            ..self
+        }
+    }
+
+    fn of_variable(self, variable: impl Into<String>) -> Self {
+        Self {
+            variable: Some(variable.into()),
+            ..self
+        }
+    }
+}
+
+/// Runs the hygiene checks, one after the other. `home` is where shell history files are
+/// looked for.
 pub fn check(project: &Project, home: Option<&Path>) -> Vec<Finding> {
-    let mut out = Vec::new();
     let view = list(project);
-    for f in &view.files {
-        if !f.exists {
-            continue;
-        }
-        let path = project.dir.join(&f.name);
-        if let Some(mode) = f.mode.filter(|m| m & 0o077 != 0) {
-            out.push(Finding {
-                code: FindingCode::FileMode,
-                severity: Severity::High,
-                file: Some(f.name.clone()),
-                line: None,
-                variable: None,
-                service: None,
-                message: format!(
-                    "{} can be read by other users on this machine (mode {:o}).",
-                    f.name, mode
-                ),
-                fix: Some(format!("chmod 600 {}", f.name)),
-                preview: None,
-            });
-        }
-        if crate::stack::git_ignores(&project.dir, &path) == Some(false) {
-            out.push(Finding {
-                code: FindingCode::NotGitignored,
-                severity: Severity::High,
-                file: Some(f.name.clone()),
-                line: None,
-                variable: None,
-                service: None,
-                message: format!(
-                    "{} is in a git repository and not ignored: a `git add .` would publish its secrets.",
-                    f.name
-                ),
-                fix: Some(format!("add /{} to .gitignore", f.name)),
-                preview: None,
-            });
-        }
+    let mut out = Vec::new();
+    for f in view.files.iter().filter(|f| f.exists) {
+        out.extend(readable_by_others(f));
+        out.extend(not_ignored(project, f));
     }
     for f in view.files.iter().filter(|f| f.exists) {
         out.extend(syntax_findings(&project.dir.join(&f.name), &f.name));
     }
+    out.extend(hardcoded(project));
+    out.extend(view.undefined.iter().map(|key| undefined(key)));
+    if let Some(home) = home {
+        out.extend(in_shell_history(project, &view, home));
+    }
+    out.extend(readable_copies(project, &view));
+    out
+}
+
+/// An env file other users can read.
+fn readable_by_others(f: &EnvFileView) -> Option<Finding> {
+    let mode = f.mode.filter(|m| m & 0o077 != 0)?;
+    Some(Finding {
+        fix: Some(format!("chmod 600 {}", f.name)),
+        ..Finding::new(
+            FindingCode::FileMode,
+            Severity::High,
+            format!(
+                "{} can be read by other users on this machine (mode {:o}).",
+                f.name, mode
+            ),
+        )
+        .in_file(&f.name)
+    })
+}
+
+/// An env file in a git work tree that git does not ignore.
+fn not_ignored(project: &Project, f: &EnvFileView) -> Option<Finding> {
+    let path = project.dir.join(&f.name);
+    if crate::stack::git_ignores(&project.dir, &path) != Some(false) {
+        return None;
+    }
+    Some(Finding {
+        fix: Some(format!("add /{} to .gitignore", f.name)),
+        ..Finding::new(
+            FindingCode::NotGitignored,
+            Severity::High,
+            format!(
+                "{} is in a git repository and not ignored: a `git add .` would publish its secrets.",
+                f.name
+            ),
+        )
+        .in_file(&f.name)
+    })
+}
+
+/// Secrets written into the compose file, with the move to `.env` that fixes each.
+fn hardcoded(project: &Project) -> Vec<Finding> {
+    let compose = project
+        .compose_files
+        .first()
+        .map(|c| relative(c, &project.dir));
+    let mut out = Vec::new();
     for s in &project.services {
         for var in &s.hardcoded_secrets {
             let plan = refactor::plan_move(project, &s.name, var).ok();
+            let compose_name = |p: &refactor::MovePlan| {
+                p.compose_file
+                    .file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+            };
             out.push(Finding {
-                code: FindingCode::HardcodedSecret,
-                severity: Severity::Medium,
-                file: project.compose_files.first().map(|c| relative(c, &project.dir)),
-                line: None,
-                variable: Some(var.clone()),
+                file: compose.clone(),
                 service: Some(s.name.clone()),
-                message: format!(
-                    "{} has {var} written into the compose file; move it to .env and write ${{{var}}} there instead.",
-                    s.name
-                ),
-                fix: plan.as_ref().map(|p| format!("move {var} into .env and write ${{{var}}} in {}", p.compose_file.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()))),
+                fix: plan.as_ref().map(|p| {
+                    format!("move {var} into .env and write ${{{var}}} in {}", compose_name(p))
+                }),
                 preview: plan.as_ref().map(|p| p.diff(&project.dir)),
+                ..Finding::new(
+                    FindingCode::HardcodedSecret,
+                    Severity::Medium,
+                    format!(
+                        "{} has {var} written into the compose file; move it to .env and write ${{{var}}} there instead.",
+                        s.name
+                    ),
+                )
+                .of_variable(var)
             });
         }
     }
-    for key in &view.undefined {
-        out.push(Finding {
-            code: FindingCode::UndefinedVariable,
-            severity: Severity::Medium,
-            file: Some(".env".into()),
-            line: None,
-            variable: Some(key.clone()),
-            service: None,
-            message: format!(
-                "The compose file uses ${{{key}}} without a default and no env file defines it: compose will use an empty value."
-            ),
-            fix: None,
-            preview: None,
-        });
+    out
+}
+
+/// A variable the compose file uses without a default that no env file defines.
+fn undefined(key: &str) -> Finding {
+    Finding::new(
+        FindingCode::UndefinedVariable,
+        Severity::Medium,
+        format!(
+            "The compose file uses ${{{key}}} without a default and no env file defines it: compose will use an empty value."
+        ),
+    )
+    .in_file(".env")
+    .of_variable(key)
+}
+
+/// Secret values of the env files that also appear in a shell history under `home`.
+fn in_shell_history(project: &Project, view: &SecretsView, home: &Path) -> Vec<Finding> {
+    let histories: Vec<(PathBuf, String)> = [
+        ".bash_history",
+        ".zsh_history",
+        ".local/share/fish/fish_history",
+        ".ash_history",
+    ]
+    .iter()
+    .map(|h| home.join(h))
+    .filter_map(|p| {
+        let bytes = std::fs::read(&p).ok()?;
+        Some((p, String::from_utf8_lossy(&bytes).into_owned()))
+    })
+    .collect();
+    let mut out = Vec::new();
+    if histories.is_empty() {
+        return out;
     }
-    if let Some(home) = home {
-        let histories: Vec<(PathBuf, String)> = [
-            ".bash_history",
-            ".zsh_history",
-            ".local/share/fish/fish_history",
-            ".ash_history",
-        ]
-        .iter()
-        .map(|h| home.join(h))
-        .filter_map(|p| {
-            let bytes = std::fs::read(&p).ok()?;
-            Some((p, String::from_utf8_lossy(&bytes).into_owned()))
-        })
-        .collect();
-        if !histories.is_empty() {
-            for f in &view.files {
-                let Ok(doc) = EnvDoc::load(&project.dir.join(&f.name)) else {
-                    continue;
-                };
-                let Ok(entries) = doc.entries() else { continue };
-                for e in entries
-                    .iter()
-                    .filter(|e| looks_secret(&e.key) && e.value.len() >= 8)
-                {
-                    for (hist, text) in &histories {
-                        if text.contains(&e.value) {
-                            out.push(Finding {
-                                code: FindingCode::SecretInShellHistory,
-                                severity: Severity::Medium,
-                                file: Some(f.name.clone()),
-                                line: Some(e.line),
-                                variable: Some(e.key.clone()),
-                                service: None,
-                                message: format!(
-                                    "The value of {} also appears in {}: remove those lines, or rotate it.",
-                                    e.key,
-                                    hist.display()
-                                ),
-                                fix: None,
-                                preview: None,
-                            });
-                        }
-                    }
-                }
+    for f in &view.files {
+        let Ok(doc) = EnvDoc::load(&project.dir.join(&f.name)) else {
+            continue;
+        };
+        let Ok(entries) = doc.entries() else { continue };
+        for e in entries
+            .iter()
+            .filter(|e| looks_secret(&e.key) && e.value.len() >= 8)
+        {
+            for (hist, _) in histories.iter().filter(|(_, text)| text.contains(&e.value)) {
+                out.push(Finding {
+                    line: Some(e.line),
+                    ..Finding::new(
+                        FindingCode::SecretInShellHistory,
+                        Severity::Medium,
+                        format!(
+                            "The value of {} also appears in {}: remove those lines, or rotate it.",
+                            e.key,
+                            hist.display()
+                        ),
+                    )
+                    .in_file(&f.name)
+                    .of_variable(&e.key)
+                });
             }
         }
     }
-    out.extend(readable_copies(project, &view));
     out
 }
 
