@@ -641,7 +641,7 @@ impl<'a> Applying<'a> {
         for s in services {
             if s.state != "running" || s.health.as_deref() == Some("unhealthy") {
                 next.push(format!(
-                    "{} is {}{}: look at `docker compose logs {}`, or undo the restore with `lifeboat restore --undo`.",
+                    "{} is {}{}: look at `docker compose logs {}`, or undo the restore.",
                     s.service,
                     s.state,
                     s.health.as_deref().map(|h| format!(" ({h})")).unwrap_or_default(),

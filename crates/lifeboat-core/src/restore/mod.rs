@@ -491,7 +491,7 @@ fn target_of(
         return volume_dir(name).ok_or_else(|| {
             format!(
                 "the volume {name} cannot be found through Docker: start Docker and create it \
-                 (`docker compose up --no-start`), or restore with --into a folder"
+                 (`docker compose up --no-start`), or restore into another folder"
             )
         });
     }
@@ -528,7 +528,7 @@ fn declared(
     let Some(project) = project else {
         return Err(format!(
             "{} is outside the stack folder and no compose file there says the stack uses it; \
-             restore the secrets (the compose file) first, or restore --into another folder",
+             restore the secrets (the compose file) first, or restore into another folder",
             path.display()
         ));
     };
@@ -546,7 +546,7 @@ fn declared(
     } else {
         Err(format!(
             "the snapshot would write to {}, which the stack's compose file does not mount; \
-             restore --into another folder to look at it",
+             restore into another folder to look at it",
             path.display()
         ))
     }

@@ -238,7 +238,7 @@ impl<'a> Planning<'a> {
                         || self.target.join(".lifeboat").starts_with(&path.0) =>
                 {
                     self.problems.push(format!(
-                        "{} holds the whole stack folder ({prefix}); restore it with --into another folder.",
+                        "{} holds the whole stack folder ({prefix}); restore it into another folder.",
                         c.name
                     ));
                 }
@@ -256,7 +256,7 @@ impl<'a> Planning<'a> {
         {
             self.notes.push(format!(
                 "{} stays as it is now: it belongs to the secrets, which this restore leaves alone \
-                 (restore `--only secrets` to bring back the snapshot's).",
+                 (restore the secrets too to bring back the snapshot's).",
                 c.left_to_secrets.join(", ")
             ));
         }
@@ -458,7 +458,7 @@ impl<'a> Planning<'a> {
             let parent = existing_ancestor(t.path.parent().unwrap_or(&t.path));
             if !writable(&parent) {
                 self.problems.push(format!(
-                    "{} cannot be replaced: its folder {} is not writable by you. Run Lifeboat as root, or restore --into another folder.",
+                    "{} cannot be replaced: its folder {} is not writable by you. Run Lifeboat as root, or restore into another folder.",
                     t.path.display(),
                     parent.display()
                 ));
