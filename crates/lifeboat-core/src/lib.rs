@@ -16,7 +16,7 @@
 //! `tests/core/layers.rs`, fails on a cycle):
 //! `status`, `recovery` → `alerts` → `scheduler`, `restore`, `secrets` → `backup` → `inspect` → `settings`, `keys`
 //! → `catalog`, `destination` → `schedule`, `stack`, `docker`, `archive` → `time`, `job`,
-//! `longpath`, `warning`.
+//! `longpath`, `sensitive`, `warning`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -35,6 +35,7 @@ pub mod restore;
 pub mod schedule;
 pub mod scheduler;
 pub mod secrets;
+pub mod sensitive;
 pub mod settings;
 pub mod stack;
 pub mod status;

@@ -644,7 +644,10 @@ impl<'a> Applying<'a> {
                     "{} is {}{}: look at `docker compose logs {}`, or undo the restore.",
                     s.service,
                     s.state,
-                    s.health.as_deref().map(|h| format!(" ({h})")).unwrap_or_default(),
+                    s.health
+                        .as_deref()
+                        .map(|h| format!(" ({h})"))
+                        .unwrap_or_default(),
                     s.service
                 ));
             }

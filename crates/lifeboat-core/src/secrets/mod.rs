@@ -18,7 +18,8 @@ use ts_rs::TS;
 use envdoc::{file_mode, set_private as set_mode};
 pub use envdoc::{EnvDoc, EnvDocError};
 
-use crate::stack::{looks_secret, Project};
+use crate::sensitive::{findable, looks_secret};
+use crate::stack::Project;
 
 /// Where dated copies of edited files go, inside the stack folder (never outside it).
 pub const HISTORY_DIR: &str = ".lifeboat/secrets-history";
@@ -782,7 +783,7 @@ fn in_shell_history(project: &Project, view: &SecretsView, home: &Path) -> Vec<F
         let Ok(entries) = doc.entries() else { continue };
         for e in entries
             .iter()
-            .filter(|e| looks_secret(&e.key) && e.value.len() >= 8)
+            .filter(|e| looks_secret(&e.key) && findable(&e.value))
         {
             for (hist, _) in histories.iter().filter(|(_, text)| text.contains(&e.value)) {
                 out.push(Finding {
@@ -910,7 +911,7 @@ fn readable_copies(project: &Project, view: &SecretsView) -> Vec<Finding> {
         values.extend(
             entries
                 .into_iter()
-                .filter(|e| looks_secret(&e.key) && e.value.len() >= 8)
+                .filter(|e| looks_secret(&e.key) && findable(&e.value))
                 .map(|e| (e.key, e.value)),
         );
     }

@@ -853,59 +853,6 @@ fn string_list(v: Option<&Value>) -> Vec<String> {
     }
 }
 
-/// Whether a variable name says it holds a secret.
-pub fn looks_secret(key: &str) -> bool {
-    let k = key.to_ascii_uppercase();
-    if k.ends_with("_FILE") || k.ends_with("_PATH") || k.ends_with("_URL_FILE") {
-        return false;
-    }
-    [
-        "PASSWORD",
-        "PASSWD",
-        "PASS",
-        "SECRET",
-        "TOKEN",
-        "API_KEY",
-        "APIKEY",
-        "PRIVATE_KEY",
-        "_KEY",
-        "CREDENTIAL",
-    ]
-    .iter()
-    .any(|w| k.contains(w) || k == w.trim_start_matches('_'))
-}
-
-/// Whether a literal value is worth calling a secret (not empty, not a reference, not a
-/// boolean or a path).
-fn literal_secret_value(key: &str, value: &str) -> bool {
-    let v = value.trim();
-    if v.is_empty() || v.contains('$') {
-        return false;
-    }
-    if url_has_password(v) {
-        return true;
-    }
-    looks_secret(key)
-        && !matches!(
-            v.to_ascii_lowercase().as_str(),
-            "true" | "false" | "yes" | "no" | "none" | "null"
-        )
-        && !v.starts_with('/')
-}
-
-fn url_has_password(v: &str) -> bool {
-    let Some((_, rest)) = v.split_once("://") else {
-        return false;
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let Some((userinfo, _)) = authority.rsplit_once('@') else {
-        return false;
-    };
-    userinfo
-        .split_once(':')
-        .is_some_and(|(_, pw)| !pw.is_empty() && !pw.contains('$'))
-}
-
 /// Before interpolation, records under a private key of each service the names of
 /// `environment:` variables whose value is written literally and looks like a secret.
 fn mark_hardcoded_secrets(doc: &mut Mapping) {
@@ -919,7 +866,7 @@ fn mark_hardcoded_secrets(doc: &mut Mapping) {
             Some(Value::Mapping(env)) => {
                 for (k, v) in env {
                     if let (Some(k), Some(v)) = (scalar_string(k), scalar_string(v)) {
-                        if literal_secret_value(&k, &v) {
+                        if crate::sensitive::literal_secret_value(&k, &v) {
                             found.push(Value::from(k));
                         }
                     }
@@ -928,7 +875,7 @@ fn mark_hardcoded_secrets(doc: &mut Mapping) {
             Some(Value::Sequence(items)) => {
                 for item in items.iter().filter_map(Value::as_str) {
                     if let Some((k, v)) = item.split_once('=') {
-                        if literal_secret_value(k, v) {
+                        if crate::sensitive::literal_secret_value(k, v) {
                             found.push(Value::from(k.to_owned()));
                         }
                     }
