@@ -233,17 +233,67 @@ pub fn extract(
 ) -> Result<Extracted, ExtractError> {
     let mut hashing = Hashing::new(reader);
     let mut archive = tar::Archive::new(&mut hashing);
-    let mut out = Extracted::default();
-    // Folders created in staging: the only parents entries may be written under.
-    let mut made: HashSet<PathBuf> = HashSet::new();
-    let mut dirs: Vec<DirMeta> = Vec::new();
-    let mut regular: HashSet<PathBuf> = HashSet::new();
-    let damaged = |e: io::Error| ExtractError::Damaged(e.to_string());
+    let mut x = Extraction {
+        slots,
+        ours,
+        progress,
+        cancel,
+        out: Extracted::default(),
+        made: HashSet::new(),
+        dirs: Vec::new(),
+        regular: HashSet::new(),
+    };
     for entry in archive.entries().map_err(damaged)? {
         if cancel.is_cancelled() {
             return Err(ExtractError::Cancelled);
         }
-        let mut entry = entry.map_err(damaged)?;
+        x.entry(&mut entry.map_err(damaged)?, max_bytes)?;
+    }
+    let _ = archive;
+    // Read to the end, so the hash covers the whole stream (and age checks its last chunk).
+    io::copy(&mut hashing, &mut io::sink()).map_err(damaged)?;
+    x.finish_dirs()?;
+    let mut out = x.out;
+    out.sha256 = hashing.into_parts().0;
+    Ok(out)
+}
+
+fn damaged(e: io::Error) -> ExtractError {
+    ExtractError::Damaged(e.to_string())
+}
+
+/// An extraction under way: what it wrote so far, and what later entries are checked
+/// against.
+struct Extraction<'a> {
+    slots: &'a [SlotTarget],
+    ours: Option<(u64, u64)>,
+    progress: &'a dyn Progress,
+    cancel: &'a CancelToken,
+    out: Extracted,
+    /// Folders created in staging: the only parents entries may be written under.
+    made: HashSet<PathBuf>,
+    /// Their metadata, set once their content is written.
+    dirs: Vec<DirMeta>,
+    /// Regular files written: the only targets a hard link may have.
+    regular: HashSet<PathBuf>,
+}
+
+/// What an entry's header and PAX records say about it.
+struct Meta {
+    mode: u32,
+    /// Given back as root; `None` otherwise.
+    owner: Option<(u64, u64)>,
+    mtime: (i64, u32),
+    extra: Extra,
+}
+
+impl<'a> Extraction<'a> {
+    /// One entry: checked against the slots, its parents made, then written by kind.
+    fn entry(
+        &mut self,
+        entry: &mut tar::Entry<'_, impl Read>,
+        max_bytes: u64,
+    ) -> Result<(), ExtractError> {
         let name_bytes = entry.path_bytes().into_owned();
         let name = String::from_utf8_lossy(&name_bytes).into_owned();
         let refuse = |why: String| ExtractError::Refused {
@@ -251,164 +301,251 @@ pub fn extract(
             why,
         };
         let parts = components(&name_bytes).map_err(&refuse)?;
-        let Some((slot, rest)) = slot_of(slots, &parts).map_err(&refuse)? else {
-            continue;
+        let Some((slot, rest)) = slot_of(self.slots, &parts).map_err(&refuse)? else {
+            return Ok(());
         };
-        let kind = entry.header().entry_type();
         let size = entry.header().size().map_err(damaged)?;
         if size > max_bytes {
             return Err(refuse(format!(
                 "its header claims {size} bytes, more than the whole component holds"
             )));
         }
+        let dest = self.make_parents(slot, rest).map_err(|e| match e {
+            Parents::Refused(why) => refuse(why),
+            Parents::Io(e) => e,
+        })?;
+        let meta = self.meta(entry, slot)?;
+        match entry.header().entry_type() {
+            tar::EntryType::Directory => self.dir(dest, meta).map_err(|e| e.named(&refuse)),
+            tar::EntryType::Regular | tar::EntryType::Continuous => self
+                .file(entry, dest, meta, size, &name)
+                .map_err(|e| e.named(&refuse)),
+            tar::EntryType::Symlink => self
+                .symlink(entry, &dest, &meta)
+                .map_err(|e| e.named(&refuse)),
+            tar::EntryType::Link => self
+                .hard_link(entry, slot, &dest)
+                .map_err(|e| e.named(&refuse)),
+            tar::EntryType::XGlobalHeader | tar::EntryType::XHeader => Ok(()),
+            tar::EntryType::Fifo | tar::EntryType::Char | tar::EntryType::Block => {
+                Err(refuse("a device node or pipe".into()))
+            }
+            other => Err(refuse(format!("an entry of unknown type {other:?}"))),
+        }
+    }
+
+    /// Where the entry `rest` of `slot` goes, once every parent between the slot's staging
+    /// path and it is a real folder this extraction made (the missing ones are created).
+    fn make_parents(
+        &mut self,
+        slot: &SlotTarget,
+        rest: &[&std::ffi::OsStr],
+    ) -> Result<PathBuf, Parents> {
         let dest = rest.iter().fold(slot.staged.clone(), |p, c| p.join(c));
-        // Every parent between the slot's staging path and `dest` must be a real folder
-        // this extraction made; create the missing ones.
         let mut parent = slot.staged.clone();
         for c in rest.iter().take(rest.len().saturating_sub(1)) {
-            ensure_dir(&parent, &mut made).map_err(&refuse)?;
+            ensure_dir(&parent, &mut self.made).map_err(Parents::Refused)?;
             parent.push(c);
         }
         if !rest.is_empty() {
-            ensure_dir(&parent, &mut made).map_err(&refuse)?;
+            ensure_dir(&parent, &mut self.made).map_err(Parents::Refused)?;
         } else if let Some(p) = slot.staged.parent() {
-            fs::create_dir_all(p).map_err(io_at(p))?;
+            fs::create_dir_all(p).map_err(|e| Parents::Io(io_at(p)(e)))?;
         }
+        Ok(dest)
+    }
+
+    /// The entry's mode, owner and times; as another user than root, owners that are not
+    /// this process's are noted per slot.
+    fn meta(
+        &mut self,
+        entry: &mut tar::Entry<'_, impl Read>,
+        slot: &SlotTarget,
+    ) -> Result<Meta, ExtractError> {
         let header = entry.header();
-        let as_root = ours.is_none();
+        let as_root = self.ours.is_none();
         let mode = header.mode().map_err(damaged)? & if as_root { 0o7777 } else { 0o777 };
         let ids = (header.uid().unwrap_or(0), header.gid().unwrap_or(0));
-        let owner = as_root.then_some(ids);
-        if let Some(me) = ours {
-            if ids != me && !out.foreign.iter().any(|(p, _, _)| *p == slot.prefix) {
-                out.foreign.push((slot.prefix.clone(), ids.0, ids.1));
+        if let Some(me) = self.ours {
+            if ids != me && !self.out.foreign.iter().any(|(p, _, _)| *p == slot.prefix) {
+                self.out.foreign.push((slot.prefix.clone(), ids.0, ids.1));
             }
         }
         let mtime = header.mtime().map_err(damaged)? as i64;
-        let extra = Extra::of(&mut entry).map_err(damaged)?;
-        let mtime = extra.mtime.unwrap_or((mtime, 0));
-        match kind {
-            tar::EntryType::Directory => {
-                match longpath::symlink_metadata(&dest) {
-                    Ok(m) if m.is_dir() && made.contains(&dest) => {}
-                    Ok(_) => return Err(refuse("a folder where something else exists".into())),
-                    Err(_) => {
-                        with(&dest, |p| fs::create_dir(p)).map_err(io_at(&dest))?;
-                        made.insert(dest.clone());
-                    }
-                }
-                extra.apply_xattrs(&dest);
-                dirs.push(DirMeta {
-                    path: dest,
-                    mode,
-                    owner,
-                    mtime,
-                });
-            }
-            tar::EntryType::Regular | tar::EntryType::Continuous => {
-                let mut opts = fs::OpenOptions::new();
-                opts.write(true).create_new(true);
-                #[cfg(unix)]
-                {
-                    use std::os::unix::fs::OpenOptionsExt;
-                    opts.mode(0o600);
-                }
-                let mut f = with(&dest, |p| opts.open(p)).map_err(|e| match e.kind() {
-                    io::ErrorKind::AlreadyExists => {
-                        refuse("a second entry for the same path".into())
-                    }
-                    _ => ExtractError::Io {
-                        path: dest.clone(),
-                        source: e,
-                    },
-                })?;
-                let n = copy_counted(&mut entry, &mut f, progress, cancel, &dest)?;
-                if n != size {
-                    return Err(ExtractError::Damaged(format!("{name} is truncated")));
-                }
-                extra.apply_xattrs(&dest);
-                set_file_meta(&f, &dest, mode, owner, mtime)?;
-                regular.insert(dest.clone());
-                out.files += 1;
-                out.bytes += n;
-                progress.advance(1, 0);
-            }
-            tar::EntryType::Symlink => {
-                let target = entry
-                    .link_name()
-                    .map_err(damaged)?
-                    .ok_or_else(|| refuse("a symlink without a target".into()))?;
-                if longpath::symlink_metadata(&dest).is_ok() {
-                    return Err(refuse("a second entry for the same path".into()));
-                }
-                with(&dest, |p| symlink(&target, p)).map_err(io_at(&dest))?;
-                #[cfg(unix)]
-                if let Some((uid, gid)) = owner {
-                    with(&dest, |p| {
-                        std::os::unix::fs::lchown(p, Some(uid as u32), Some(gid as u32))
-                    })
-                    .map_err(io_at(&dest))?;
-                }
-                extra.apply_xattrs(&dest);
-                let t = filetime::FileTime::from_unix_time(mtime.0, mtime.1);
-                with(&dest, |p| filetime::set_symlink_file_times(p, t, t)).map_err(io_at(&dest))?;
-            }
-            tar::EntryType::Link => {
-                let target = entry
-                    .link_name_bytes()
-                    .ok_or_else(|| refuse("a hard link without a target".into()))?
-                    .into_owned();
-                let tname = String::from_utf8_lossy(&target).into_owned();
-                let tparts = components(&target).map_err(&refuse)?;
-                let tdest = match slot_of(slots, &tparts).map_err(&refuse)? {
-                    Some((ts, trest)) if std::ptr::eq(ts, slot) => {
-                        trest.iter().fold(ts.staged.clone(), |p, c| p.join(c))
-                    }
-                    _ => {
-                        return Err(refuse(format!(
-                            "a hard link to {tname}, outside its own folder"
-                        )))
-                    }
-                };
-                if !regular.contains(&tdest) {
-                    return Err(refuse(format!(
-                        "a hard link to {tname}, which is not a file extracted before it"
-                    )));
-                }
-                with(&tdest, |from| with(&dest, |to| fs::hard_link(from, to)))
-                    .map_err(io_at(&dest))?;
-            }
-            tar::EntryType::XGlobalHeader | tar::EntryType::XHeader => {}
-            tar::EntryType::Fifo | tar::EntryType::Char | tar::EntryType::Block => {
-                return Err(refuse("a device node or pipe".into()));
-            }
-            other => return Err(refuse(format!("an entry of unknown type {other:?}"))),
-        }
+        let extra = Extra::of(entry).map_err(damaged)?;
+        Ok(Meta {
+            mode,
+            owner: as_root.then_some(ids),
+            mtime: extra.mtime.unwrap_or((mtime, 0)),
+            extra,
+        })
     }
-    let _ = archive;
-    // Read to the end, so the hash covers the whole stream (and age checks its last chunk).
-    io::copy(&mut hashing, &mut io::sink()).map_err(damaged)?;
-    // Folders last, deepest first, so writing their content did not change their times.
-    for d in dirs.iter().rev() {
+
+    fn dir(&mut self, dest: PathBuf, meta: Meta) -> Result<(), Refusal> {
+        match longpath::symlink_metadata(&dest) {
+            Ok(m) if m.is_dir() && self.made.contains(&dest) => {}
+            Ok(_) => return Err(Refusal::Why("a folder where something else exists".into())),
+            Err(_) => {
+                with(&dest, |p| fs::create_dir(p)).map_err(io_at(&dest))?;
+                self.made.insert(dest.clone());
+            }
+        }
+        meta.extra.apply_xattrs(&dest);
+        self.dirs.push(DirMeta {
+            path: dest,
+            mode: meta.mode,
+            owner: meta.owner,
+            mtime: meta.mtime,
+        });
+        Ok(())
+    }
+
+    fn file(
+        &mut self,
+        entry: &mut tar::Entry<'_, impl Read>,
+        dest: PathBuf,
+        meta: Meta,
+        size: u64,
+        name: &str,
+    ) -> Result<(), Refusal> {
+        let mut opts = fs::OpenOptions::new();
+        opts.write(true).create_new(true);
         #[cfg(unix)]
         {
-            use std::os::unix::fs::PermissionsExt;
-            if let Some((uid, gid)) = d.owner {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut f = with(&dest, |p| opts.open(p)).map_err(|e| match e.kind() {
+            io::ErrorKind::AlreadyExists => Refusal::Why("a second entry for the same path".into()),
+            _ => Refusal::Error(ExtractError::Io {
+                path: dest.clone(),
+                source: e,
+            }),
+        })?;
+        let n = copy_counted(entry, &mut f, self.progress, self.cancel, &dest)?;
+        if n != size {
+            return Err(ExtractError::Damaged(format!("{name} is truncated")).into());
+        }
+        meta.extra.apply_xattrs(&dest);
+        set_file_meta(&f, &dest, meta.mode, meta.owner, meta.mtime)?;
+        self.regular.insert(dest);
+        self.out.files += 1;
+        self.out.bytes += n;
+        self.progress.advance(1, 0);
+        Ok(())
+    }
+
+    fn symlink(
+        &mut self,
+        entry: &mut tar::Entry<'_, impl Read>,
+        dest: &Path,
+        meta: &Meta,
+    ) -> Result<(), Refusal> {
+        let target = entry
+            .link_name()
+            .map_err(damaged)?
+            .ok_or_else(|| Refusal::Why("a symlink without a target".into()))?;
+        if longpath::symlink_metadata(dest).is_ok() {
+            return Err(Refusal::Why("a second entry for the same path".into()));
+        }
+        with(dest, |p| symlink(&target, p)).map_err(io_at(dest))?;
+        #[cfg(unix)]
+        if let Some((uid, gid)) = meta.owner {
+            with(dest, |p| {
+                std::os::unix::fs::lchown(p, Some(uid as u32), Some(gid as u32))
+            })
+            .map_err(io_at(dest))?;
+        }
+        meta.extra.apply_xattrs(dest);
+        let t = filetime::FileTime::from_unix_time(meta.mtime.0, meta.mtime.1);
+        with(dest, |p| filetime::set_symlink_file_times(p, t, t)).map_err(io_at(dest))?;
+        Ok(())
+    }
+
+    /// A hard link: only to a regular file this extraction wrote before, in the same slot.
+    fn hard_link(
+        &mut self,
+        entry: &mut tar::Entry<'_, impl Read>,
+        slot: &SlotTarget,
+        dest: &Path,
+    ) -> Result<(), Refusal> {
+        let target = entry
+            .link_name_bytes()
+            .ok_or_else(|| Refusal::Why("a hard link without a target".into()))?
+            .into_owned();
+        let tname = String::from_utf8_lossy(&target).into_owned();
+        let tparts = components(&target).map_err(Refusal::Why)?;
+        let tdest = match slot_of(self.slots, &tparts).map_err(Refusal::Why)? {
+            Some((ts, trest)) if std::ptr::eq(ts, slot) => {
+                trest.iter().fold(ts.staged.clone(), |p, c| p.join(c))
+            }
+            _ => {
+                return Err(Refusal::Why(format!(
+                    "a hard link to {tname}, outside its own folder"
+                )))
+            }
+        };
+        if !self.regular.contains(&tdest) {
+            return Err(Refusal::Why(format!(
+                "a hard link to {tname}, which is not a file extracted before it"
+            )));
+        }
+        with(&tdest, |from| with(dest, |to| fs::hard_link(from, to))).map_err(io_at(dest))?;
+        Ok(())
+    }
+
+    /// Folders last, deepest first, so writing their content did not change their times.
+    fn finish_dirs(&self) -> Result<(), ExtractError> {
+        for d in self.dirs.iter().rev() {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                if let Some((uid, gid)) = d.owner {
+                    with(&d.path, |p| {
+                        std::os::unix::fs::lchown(p, Some(uid as u32), Some(gid as u32))
+                    })
+                    .map_err(io_at(&d.path))?;
+                }
                 with(&d.path, |p| {
-                    std::os::unix::fs::lchown(p, Some(uid as u32), Some(gid as u32))
+                    fs::set_permissions(p, fs::Permissions::from_mode(d.mode))
                 })
                 .map_err(io_at(&d.path))?;
             }
-            with(&d.path, |p| {
-                fs::set_permissions(p, fs::Permissions::from_mode(d.mode))
-            })
-            .map_err(io_at(&d.path))?;
+            let t = filetime::FileTime::from_unix_time(d.mtime.0, d.mtime.1);
+            with(&d.path, |p| filetime::set_file_times(p, t, t)).map_err(io_at(&d.path))?;
         }
-        let t = filetime::FileTime::from_unix_time(d.mtime.0, d.mtime.1);
-        with(&d.path, |p| filetime::set_file_times(p, t, t)).map_err(io_at(&d.path))?;
+        Ok(())
     }
-    out.sha256 = hashing.into_parts().0;
-    Ok(out)
+}
+
+/// Why making an entry's parents failed.
+enum Parents {
+    /// A parent is not a folder this extraction made.
+    Refused(String),
+    /// The system refused.
+    Io(ExtractError),
+}
+
+/// Why an entry was not written: refused (in words, named by the caller) or an error.
+enum Refusal {
+    Why(String),
+    Error(ExtractError),
+}
+
+impl From<ExtractError> for Refusal {
+    fn from(e: ExtractError) -> Self {
+        Self::Error(e)
+    }
+}
+
+impl Refusal {
+    /// The error, with a refusal named by `refuse`.
+    fn named(self, refuse: &impl Fn(String) -> ExtractError) -> ExtractError {
+        match self {
+            Self::Why(why) => refuse(why),
+            Self::Error(e) => e,
+        }
+    }
 }
 
 /// Makes sure `dir` is a folder this extraction created (creating it when missing).
