@@ -14,6 +14,7 @@ use std::io::{self, Read, Write};
 use std::path::{Component, Path, PathBuf};
 
 use crate::archive::Hashing;
+use crate::backup::capture;
 use crate::job::{CancelToken, Progress};
 use crate::longpath::{self, with};
 
@@ -170,18 +171,14 @@ struct Extra {
 }
 
 impl Extra {
+    /// The records Lifeboat keeps ([`capture::kept_pax`]), read.
     fn of<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<Self> {
         let mut out = Self::default();
-        let Some(records) = entry.pax_extensions()? else {
-            return Ok(out);
-        };
-        for r in records {
-            let r = r?;
-            let Ok(key) = r.key() else { continue };
+        for (key, value) in capture::kept_pax(entry)? {
             if key == "mtime" {
-                out.mtime = r.value().ok().and_then(parse_pax_time);
+                out.mtime = std::str::from_utf8(&value).ok().and_then(parse_pax_time);
             } else if let Some(name) = key.strip_prefix("SCHILY.xattr.") {
-                out.xattrs.push((name.to_owned(), r.value_bytes().to_vec()));
+                out.xattrs.push((name.to_owned(), value));
             }
         }
         Ok(out)
