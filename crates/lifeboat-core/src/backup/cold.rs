@@ -11,9 +11,10 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::catalog::{Catalog, StoppedContainer};
+use crate::catalog::{Catalog, CatalogError, StoppedContainer};
 use crate::docker::{BlockingEngine, ContainerInfo};
 use crate::stack::Project;
 
@@ -258,6 +259,23 @@ impl Stopper<'_> {
 impl Drop for Stopper<'_> {
     fn drop(&mut self) {
         self.restart();
+    }
+}
+
+/// The catalog whose journal records the containers a run stops, so that a crash never
+/// leaves them stopped: the one `given`, else, when the run `stops` something, the default
+/// one.
+///
+/// # Errors
+/// When the default catalog cannot be opened: then nothing may be stopped.
+pub fn journal(
+    given: Option<&Arc<Catalog>>,
+    stops: bool,
+) -> Result<Option<Arc<Catalog>>, CatalogError> {
+    match (given, stops) {
+        (Some(c), _) => Ok(Some(c.clone())),
+        (None, true) => Catalog::open_default().map(|c| Some(Arc::new(c))),
+        (None, false) => Ok(None),
     }
 }
 

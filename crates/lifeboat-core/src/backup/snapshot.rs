@@ -260,20 +260,14 @@ fn ask_engine(
     Ok(ctx)
 }
 
-/// The catalog whose journal records stopped containers: needed when something is stopped.
+/// The catalog whose journal records stopped containers ([`cold::journal`]).
 fn journal(opts: &BackupOptions, planned: &[Planned]) -> Result<Option<Arc<Catalog>>, BackupError> {
-    match (&opts.catalog, planned.iter().any(|c| c.cold)) {
-        (Some(c), _) => Ok(Some(c.clone())),
-        (None, true) => Catalog::open_default()
-            .map(|c| Some(Arc::new(c)))
-            .map_err(|e| BackupError::Capture {
-                component: "the stack".into(),
-                reason: format!(
-                    "services cannot be stopped safely without the catalog's journal: {e}"
-                ),
-            }),
-        (None, false) => Ok(None),
-    }
+    cold::journal(opts.catalog.as_ref(), planned.iter().any(|c| c.cold)).map_err(|e| {
+        BackupError::Capture {
+            component: "the stack".into(),
+            reason: format!("services cannot be stopped safely without the catalog's journal: {e}"),
+        }
+    })
 }
 
 /// Starts again what was stopped, whatever happened. Returns how long services were down

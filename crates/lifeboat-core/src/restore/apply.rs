@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::dbload::{load_dump, recipes_of, wait_running, write_encrypted};
@@ -77,6 +76,13 @@ fn apply_worked_out(
     if lock.try_lock().is_err() {
         return Err(RestoreError::Busy(w.target.clone()));
     }
+    // Services are stopped only with a journal that lets a crash start them again.
+    let catalog = cold::journal(opts.catalog.as_ref(), !w.plan.services_to_stop.is_empty())
+        .map_err(|e| {
+            RestoreError::Blocked(vec![format!(
+                "services cannot be stopped safely without the catalog's journal: {e}"
+            )])
+        })?;
     let id = restore_id();
     let dir = undo_folder(&restores, &id)?;
     let mut a = Applying::start(opts, &w, identity, progress, cancel, id, dir)?;
@@ -85,11 +91,6 @@ fn apply_worked_out(
         return Err(e);
     }
     a.complete_staging()?;
-    let catalog = opts.catalog.clone().or_else(|| {
-        (!w.plan.services_to_stop.is_empty())
-            .then(|| Catalog::open_default().ok().map(Arc::new))
-            .flatten()
-    });
     let mut stopper = stopper(opts, &w, catalog.as_deref());
     if let Err(e) = a.put_in_place(&mut stopper) {
         return Err(a.roll_back(e, stopper));
