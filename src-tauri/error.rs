@@ -84,25 +84,6 @@ fn sentence(text: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::sentence;
-
-    #[test]
-    fn messages_are_sentences() {
-        assert_eq!(
-            sentence("the restore cannot start: no room"),
-            "The restore cannot start: no room."
-        );
-        assert_eq!(sentence("Already one."), "Already one.");
-        assert_eq!(
-            sentence("run `docker compose up -d`"),
-            "Run `docker compose up -d`"
-        );
-        assert_eq!(sentence("écrit"), "Écrit.");
-        assert_eq!(sentence(""), "");
-    }
-}
 
 impl From<StackError> for IpcError {
     fn from(e: StackError) -> Self {
@@ -200,5 +181,25 @@ impl From<lifeboat_core::backup::RunError> for IpcError {
             RunError::Backup(e) => e.into(),
             other => IpcError::new(ErrorCode::Internal, other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sentence;
+
+    #[test]
+    fn messages_are_sentences() {
+        assert_eq!(
+            sentence("the restore cannot start: no room"),
+            "The restore cannot start: no room."
+        );
+        assert_eq!(sentence("Already one."), "Already one.");
+        assert_eq!(
+            sentence("run `docker compose up -d`"),
+            "Run `docker compose up -d`"
+        );
+        assert_eq!(sentence("écrit"), "Écrit.");
+        assert_eq!(sentence(""), "");
     }
 }
