@@ -84,7 +84,6 @@ fn sentence(text: &str) -> String {
     out
 }
 
-
 impl From<StackError> for IpcError {
     fn from(e: StackError) -> Self {
         let code = match &e {

@@ -47,6 +47,14 @@ pub enum ArchiveError {
     },
 }
 
+impl ArchiveError {
+    /// What turns an I/O error on `path` into an [`ArchiveError::Io`], for `map_err`.
+    pub fn at(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.to_owned();
+        move |source| Self::Io { path, source }
+    }
+}
+
 /// Counts and hashes what passes through.
 pub struct Hashing<W> {
     inner: W,

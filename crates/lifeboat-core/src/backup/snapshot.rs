@@ -147,18 +147,14 @@ impl StackFolder {
         if !dest.is_dir() {
             return Err(BackupError::DestinationMissing(dest.to_owned()));
         }
-        let io = |path: &Path| {
-            let path = path.to_owned();
-            move |source| ArchiveError::Io { path, source }
-        };
         let root = stack_dest(dest, stack);
         let archives = root.join("archives");
         let snapshots = root.join("snapshots");
         for d in [&archives, &snapshots] {
-            std::fs::create_dir_all(d).map_err(io(d))?;
+            std::fs::create_dir_all(d).map_err(ArchiveError::at(d))?;
         }
         let lock_path = root.join(".lock");
-        let lock = std::fs::File::create(&lock_path).map_err(io(&lock_path))?;
+        let lock = std::fs::File::create(&lock_path).map_err(ArchiveError::at(&lock_path))?;
         if lock.try_lock().is_err() {
             return Err(BackupError::Busy(stack.to_owned()));
         }
@@ -634,14 +630,11 @@ impl Run<'_> {
         let healed = known_damaged
             || (existing.is_some_and(|n| n != written.bytes_stored) && !keep_existing);
         self.note_damage(c, damaged, healed);
-        let io = |path: &Path| {
-            let path = path.to_owned();
-            move |source| ArchiveError::Io { path, source }
-        };
         if keep_existing {
-            std::fs::remove_file(&written.partial).map_err(io(&written.partial))?;
+            std::fs::remove_file(&written.partial).map_err(ArchiveError::at(&written.partial))?;
         } else {
-            archive::commit(&written.partial, &final_path).map_err(io(&final_path))?;
+            archive::commit(&written.partial, &final_path)
+                .map_err(ArchiveError::at(&final_path))?;
             self.checked.record(&name, self.started);
         }
         // Only what this run added goes again if it fails: an archive that was there

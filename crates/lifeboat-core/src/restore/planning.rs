@@ -306,11 +306,14 @@ impl<'a> Planning<'a> {
         c: &ComponentEntry,
         prefix: &str,
     ) -> Result<(PathBuf, Option<NewVolume>, Option<ThroughEngine>), String> {
-        // A volume the stack declares that is gone: created again when applying.
-        let new_volume = prefix
-            .strip_prefix("_volumes/")
-            .filter(|_| self.original && self.engine.is_some())
-            .filter(|name| self.volume_dir(name).is_none())
+        // The volume's folder, asked of the engine once; a volume the stack declares that
+        // is gone is created again when applying.
+        let volume = prefix.strip_prefix("_volumes/");
+        let found = volume
+            .filter(|_| self.original)
+            .and_then(|name| self.volume_dir(name));
+        let new_volume = volume
+            .filter(|_| self.original && self.engine.is_some() && found.is_none())
             .and_then(|name| {
                 let p = self.project.as_ref()?;
                 let def = p.volumes.iter().find(|v| v.name == name && !v.external)?;
@@ -322,7 +325,7 @@ impl<'a> Planning<'a> {
             });
         let path = match &new_volume {
             Some(v) => Ok(PathBuf::from(format!("docker volume {}", v.name))),
-            None => target_of(prefix, &self.target, self.original, &|n| self.volume_dir(n)),
+            None => target_of(prefix, &self.target, self.original, &|_| found.clone()),
         }
         .and_then(|path| declared(prefix, path, self.original, self.project.as_ref()));
         if let Some(v) = &new_volume {
