@@ -13,7 +13,7 @@ mod tray;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use lifeboat_core::{CancelToken, Catalog};
@@ -48,6 +48,8 @@ pub struct Shared {
     busy: Mutex<HashMap<i64, u64>>,
     /// The restore each stack's wizard last previewed: what "Restore now" carries out.
     previews: Mutex<HashMap<i64, lifeboat_core::restore::Plan>>,
+    /// Whether the tray icon exists (closing the window then hides it instead of quitting).
+    tray: AtomicBool,
 }
 
 impl std::ops::Deref for AppState {
@@ -174,9 +176,6 @@ impl Shared {
 /// The argument Lifeboat gets when it starts at login: start in the tray, window hidden.
 const HIDDEN: &str = "--hidden";
 
-/// Whether the tray icon exists (closing the window then hides it instead of quitting).
-static TRAY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
 /// The stack folder given at launch: the first argument, else `LIFEBOAT_OPEN`.
 fn startup_dir() -> Option<PathBuf> {
     std::env::args_os()
@@ -247,6 +246,7 @@ pub fn run() {
         drive: Mutex::new(drive::Drive::default()),
         busy: Mutex::new(HashMap::new()),
         previews: Mutex::new(HashMap::new()),
+        tray: AtomicBool::new(false),
     }));
     let hidden = std::env::args().any(|a| a == HIDDEN);
     let result = tauri::Builder::default()
@@ -277,7 +277,10 @@ pub fn run() {
                 settings::apply_theme(&handle, s.theme);
             }
             match tray::create(&handle) {
-                Ok(()) => TRAY.store(true, Ordering::Relaxed),
+                Ok(()) => handle
+                    .state::<AppState>()
+                    .tray
+                    .store(true, Ordering::Relaxed),
                 Err(e) => tracing::warn!("no system tray: {e}; closing the window quits Lifeboat"),
             }
             scheduler::spawn(handle);
@@ -286,7 +289,12 @@ pub fn run() {
         .on_window_event(|window, event| {
             // With a tray, closing the window keeps Lifeboat (and its schedules) running.
             if let tauri::WindowEvent::CloseRequested { api, .. } = event {
-                if TRAY.load(Ordering::Relaxed) {
+                if window
+                    .app_handle()
+                    .state::<AppState>()
+                    .tray
+                    .load(Ordering::Relaxed)
+                {
                     api.prevent_close();
                     let _ = window.hide();
                     scheduler::told_about_tray(window.app_handle());

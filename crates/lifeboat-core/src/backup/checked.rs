@@ -9,8 +9,71 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use super::dump::DumpError;
 use super::manifest::ComponentEntry;
-use crate::archive;
+use crate::archive::{self, ArchiveError};
+
+/// What is wrong with a component's archive in the destination (by [`check_for_reuse`] and
+/// `verify`).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ArchiveProblem {
+    /// No file where the manifest says.
+    #[error("the archive {} is missing", path.display())]
+    Missing {
+        /// Where it should be.
+        path: PathBuf,
+    },
+    /// Its size could not be read.
+    #[error("{} cannot be read: {source}", path.display())]
+    Unreadable {
+        /// The archive.
+        path: PathBuf,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Its size is not what was written.
+    #[error("{}: the archive has {len} bytes where {written} were written (truncated or replaced)", path.display())]
+    WrongSize {
+        /// The archive.
+        path: PathBuf,
+        /// Its size now.
+        len: u64,
+        /// Its size when written.
+        written: u64,
+    },
+    /// It does not decrypt or decompress.
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+    /// Its content's checksum or length is not the manifest's.
+    #[error("{}: the content does not match the manifest (damaged or replaced)", path.display())]
+    Mismatch {
+        /// The archive.
+        path: PathBuf,
+    },
+    /// A SQLite database in it fails `PRAGMA integrity_check`.
+    #[error("{}: the SQLite database {name} fails its check: {why}", path.display())]
+    Sqlite {
+        /// The archive.
+        path: PathBuf,
+        /// The database's name in it.
+        name: String,
+        /// What SQLite said.
+        why: String,
+    },
+    /// A dump in it is empty or incomplete.
+    #[error("{}: the dump {name} fails its check: {source}", path.display())]
+    Dump {
+        /// The archive.
+        path: PathBuf,
+        /// The dump's name in it.
+        name: String,
+        /// What is wrong.
+        #[source]
+        source: DumpError,
+    },
+}
 
 /// How long a full read vouches for an archive.
 pub const FULL_CHECK_EVERY: i64 = 7 * 24 * 3600;
@@ -80,38 +143,40 @@ impl Checked {
 /// new snapshot reuses it.
 ///
 /// # Errors
-/// A sentence saying what is wrong: missing, the wrong size, not decrypting, or (on a full
-/// read) not matching the manifest.
+/// What is wrong: missing, the wrong size, not decrypting, or (on a full read) not matching
+/// the manifest.
 pub fn check_for_reuse(
     path: &Path,
     c: &ComponentEntry,
     identity: &age::x25519::Identity,
     checked: &mut Checked,
     now: i64,
-) -> Result<(), String> {
+) -> Result<(), ArchiveProblem> {
     let len = std::fs::metadata(path)
-        .map_err(|e| format!("{} cannot be read: {e}", path.display()))?
+        .map_err(|source| ArchiveProblem::Unreadable {
+            path: path.to_owned(),
+            source,
+        })?
         .len();
     if len != c.bytes_stored {
-        return Err(format!(
-            "{} has {len} bytes where {} were written",
-            path.display(),
-            c.bytes_stored
-        ));
+        return Err(ArchiveProblem::WrongSize {
+            path: path.to_owned(),
+            len,
+            written: c.bytes_stored,
+        });
     }
     if checked.vouched(&c.archive, now) {
-        let mut r = archive::open(path, identity).map_err(|e| e.to_string())?;
+        let mut r = archive::open(path, identity)?;
         let mut first = vec![0u8; 512.min(c.bytes_in as usize)];
         return r
             .read_exact(&mut first)
-            .map_err(|e| archive::damaged(path, &e).to_string());
+            .map_err(|e| archive::damaged(path, &e).into());
     }
-    let (sha, n) = archive::hash_archive(path, identity).map_err(|e| e.to_string())?;
+    let (sha, n) = archive::hash_archive(path, identity)?;
     if sha != c.sha256 || n != c.bytes_in {
-        return Err(format!(
-            "{}: its content does not match what was written",
-            path.display()
-        ));
+        return Err(ArchiveProblem::Mismatch {
+            path: path.to_owned(),
+        });
     }
     checked.record(&c.archive, now);
     Ok(())

@@ -15,8 +15,41 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::catalog::{Catalog, CatalogError, StoppedContainer};
-use crate::docker::{BlockingEngine, ContainerInfo};
+use crate::docker::{BlockingEngine, ContainerInfo, DockerError};
 use crate::stack::Project;
+
+/// Why services could not be stopped for a backup or restore (what was stopped is started
+/// again when the [`Stopper`] drops).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StopError {
+    /// The lock file that marks this job as the one that stopped them could not be made.
+    #[error("cannot {doing} {}: {source}", path.display())]
+    Lock {
+        /// "create" or "lock".
+        doing: &'static str,
+        /// The file or folder.
+        path: PathBuf,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The catalog's journal of stopped containers could not be written, so nothing was
+    /// stopped that a crash would leave stopped.
+    #[error(transparent)]
+    Journal(#[from] CatalogError),
+    /// A container did not stop.
+    #[error("{container} did not stop within its grace period of {:.0} s: {source}", grace.as_secs_f64())]
+    DidNotStop {
+        /// The container's name.
+        container: String,
+        /// How long it was given.
+        grace: Duration,
+        /// What the engine said.
+        #[source]
+        source: DockerError,
+    },
+}
 
 /// How long a container gets to exit after SIGTERM before the engine kills it, when its
 /// service sets no `stop_grace_period` (compose's own default).
@@ -74,13 +107,20 @@ struct JobLock {
 }
 
 impl JobLock {
-    fn create(catalog: &Catalog) -> Result<Self, String> {
+    fn create(catalog: &Catalog) -> Result<Self, StopError> {
         let dir = catalog
             .path()
             .parent()
             .map_or_else(|| PathBuf::from("."), |p| p.join("jobs"));
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let failed = |doing, path: &PathBuf| {
+            let path = path.clone();
+            move |source| StopError::Lock {
+                doing,
+                path,
+                source,
+            }
+        };
+        std::fs::create_dir_all(&dir).map_err(failed("create", &dir))?;
         let path = dir.join(format!(
             "backup-{}-{}.lock",
             std::process::id(),
@@ -88,10 +128,8 @@ impl JobLock {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos())
         ));
-        let file =
-            File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-        file.lock()
-            .map_err(|e| format!("cannot lock {}: {e}", path.display()))?;
+        let file = File::create(&path).map_err(failed("create", &path))?;
+        file.lock().map_err(failed("lock", &path))?;
         Ok(Self { path, _file: file })
     }
 }
@@ -158,13 +196,13 @@ impl<'a> Stopper<'a> {
     /// Stops the running containers of `services`, in that order (dependents first).
     ///
     /// # Errors
-    /// A sentence when the journal cannot be written or a container does not stop; what
-    /// was stopped so far is started again when the stopper drops.
+    /// When the journal cannot be written or a container does not stop; what was stopped
+    /// so far is started again when the stopper drops.
     pub fn stop(
         &mut self,
         services: &[String],
         containers: &HashMap<String, Vec<ContainerInfo>>,
-    ) -> Result<(), String> {
+    ) -> Result<(), StopError> {
         for svc in services {
             for c in containers.get(svc).into_iter().flatten() {
                 if c.state != "running" {
@@ -178,27 +216,25 @@ impl<'a> Stopper<'a> {
                     .as_ref()
                     .map(|l| l.path.display().to_string())
                     .unwrap_or_default();
-                self.catalog
-                    .journal_stopped(&StoppedContainer {
-                        container_id: c.id.clone(),
-                        container_name: c.name.clone(),
-                        stack: self.stack.clone(),
-                        service: svc.clone(),
-                        stopped_at: crate::time::unix_now(),
-                        lock_path,
-                    })
-                    .map_err(|e| e.to_string())?;
+                self.catalog.journal_stopped(&StoppedContainer {
+                    container_id: c.id.clone(),
+                    container_name: c.name.clone(),
+                    stack: self.stack.clone(),
+                    service: svc.clone(),
+                    stopped_at: crate::time::unix_now(),
+                    lock_path,
+                })?;
                 self.stopped.push(c.clone());
                 self.since.get_or_insert_with(Instant::now);
                 let grace = self.grace.get(svc).copied().unwrap_or(DEFAULT_STOP_GRACE);
                 tracing::info!(container = %c.name, grace_s = grace.as_secs_f64(), "stopping");
-                self.engine.stop(&c.id, grace).map_err(|e| {
-                    format!(
-                        "{} did not stop within its grace period of {:.0} s: {e}",
-                        c.name,
-                        grace.as_secs_f64()
-                    )
-                })?;
+                self.engine
+                    .stop(&c.id, grace)
+                    .map_err(|source| StopError::DidNotStop {
+                        container: c.name.clone(),
+                        grace,
+                        source,
+                    })?;
             }
         }
         Ok(())

@@ -76,26 +76,71 @@ impl DumpRecipe {
     /// Checks a finished dump's beginning and end.
     ///
     /// # Errors
-    /// A sentence saying what is wrong.
-    pub fn check(&self, head: &[u8], tail: &[u8], len: u64) -> Result<(), String> {
+    /// What is wrong with it: empty, not of this kind, or incomplete.
+    pub fn check(&self, head: &[u8], tail: &[u8], len: u64) -> Result<(), DumpError> {
         if len == 0 {
-            return Err("the dump is empty".into());
+            return Err(DumpError::Empty);
         }
         if let Some(m) = self.magic {
             if !head.starts_with(m) {
-                return Err("the dump does not start like a dump of this kind".into());
+                return Err(DumpError::NotOfThisKind);
             }
         }
         if let Some(t) = self.trailer {
             if !tail.windows(t.len()).any(|w| w == t) {
-                return Err(format!(
-                    "the dump is incomplete: it does not end with \"{}\"",
-                    String::from_utf8_lossy(t)
-                ));
+                return Err(DumpError::Incomplete {
+                    trailer: String::from_utf8_lossy(t).into_owned(),
+                });
             }
         }
         Ok(())
     }
+}
+
+/// Why a dump failed or fails its check.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DumpError {
+    /// The dump has no bytes.
+    #[error("the dump is empty")]
+    Empty,
+    /// The dump does not begin the way this tool's dumps begin.
+    #[error("the dump does not start like a dump of this kind")]
+    NotOfThisKind,
+    /// The dump lacks the line the tool writes last.
+    #[error("the dump is incomplete: it does not end with \"{trailer}\"")]
+    Incomplete {
+        /// The last line expected.
+        trailer: String,
+    },
+    /// The encrypted spool file could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Spool {
+        /// The spool file.
+        path: PathBuf,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The engine refused to run the dump tool, or to say how it ended.
+    #[error(transparent)]
+    Engine(#[from] crate::docker::DockerError),
+    /// The dump tool's output stopped before it ended.
+    #[error("the dump's output broke off: {0}")]
+    BrokeOff(#[source] std::io::Error),
+    /// The dump tool exited non-zero.
+    #[error("{tool} exited with code {code}: {last}")]
+    Exit {
+        /// The tool.
+        tool: &'static str,
+        /// Its exit code.
+        code: i64,
+        /// Its last line of error output.
+        last: String,
+    },
+    /// The user cancelled.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 /// A finished, checked dump waiting in its encrypted spool file.
@@ -169,8 +214,8 @@ impl<W: Write> Write for Watch<W> {
 /// mode 0600, encrypted with a key held only in memory).
 ///
 /// # Errors
-/// A sentence: the engine refused, the tool exited non-zero (with its last error line), the
-/// dump is empty or incomplete, the spool could not be written, or `cancel` fired.
+/// The engine refused, the tool exited non-zero (with its last error line), the dump is
+/// empty or incomplete, the spool could not be written, or `cancel` fired.
 pub fn run(
     engine: &BlockingEngine,
     container: &str,
@@ -178,11 +223,14 @@ pub fn run(
     spool: &Path,
     progress: &dyn Progress,
     cancel: &CancelToken,
-) -> Result<Spooled, String> {
+) -> Result<Spooled, DumpError> {
     let key = age::x25519::Identity::generate();
     let recipients = [key.to_public()];
-    let writer = Sealed::create(spool, Key::Recipients(&recipients))
-        .map_err(|e| format!("cannot write {}: {e}", spool.display()))?;
+    let spool_err = |source| DumpError::Spool {
+        path: spool.to_owned(),
+        source,
+    };
+    let writer = Sealed::create(spool, Key::Recipients(&recipients)).map_err(spool_err)?;
     // From here on the spool file is removed when `spooled` drops, on every path.
     let mut spooled = Spooled {
         path: spool.to_owned(),
@@ -195,46 +243,38 @@ pub fn run(
         tail: Vec::new(),
         len: 0,
     };
-    let mut out = engine
-        .exec(container, &["sh", "-c", recipe.script])
-        .map_err(|e| e.to_string())?;
+    let mut out = engine.exec(container, &["sh", "-c", recipe.script])?;
     let mut buf = vec![0u8; 1 << 20];
     loop {
         if cancel.is_cancelled() {
-            return Err("cancelled".into());
+            return Err(DumpError::Cancelled);
         }
-        let n = out
-            .read(&mut buf)
-            .map_err(|e| format!("the dump's output broke off: {e}"))?;
+        let n = out.read(&mut buf).map_err(DumpError::BrokeOff)?;
         if n == 0 {
             break;
         }
-        watch
-            .write_all(&buf[..n])
-            .map_err(|e| format!("cannot write {}: {e}", spool.display()))?;
+        watch.write_all(&buf[..n]).map_err(spool_err)?;
         progress.advance(0, n as u64);
     }
-    let (code, stderr) = out.finish().map_err(|e| e.to_string())?;
+    let (code, stderr) = out.finish()?;
     let Watch {
         inner,
         head,
         tail,
         len,
     } = watch;
-    inner
-        .finish()
-        .map_err(|e| format!("cannot write {}: {e}", spool.display()))?;
+    inner.finish().map_err(spool_err)?;
     if code != 0 {
         let last = stderr
             .lines()
             .rev()
             .find(|l| !l.trim().is_empty())
             .unwrap_or("no message");
-        return Err(format!(
-            "{} exited with code {code}: {}",
-            recipe.recipe.tool(),
-            last.trim()
-        ));
+        return Err(DumpError::Exit {
+            tool: recipe.recipe.tool(),
+            code,
+            last: last.trim().to_owned(),
+        });
     }
     recipe.check(&head, &tail, len)?;
     spooled.len = len;
@@ -247,9 +287,9 @@ mod tests {
 
     #[test]
     fn checks_catch_empty_and_incomplete_dumps() {
-        assert!(PG.check(b"", b"", 0).unwrap_err().contains("empty"));
+        assert!(matches!(PG.check(b"", b"", 0), Err(DumpError::Empty)));
         let err = PG.check(b"--\n", b"CREATE TABLE t;\n", 20).unwrap_err();
-        assert!(err.contains("incomplete"), "{err}");
+        assert!(err.to_string().contains("incomplete"), "{err}");
         PG.check(
             b"--\n",
             b"--\n-- PostgreSQL database cluster dump complete\n--\n",

@@ -77,6 +77,27 @@ pub enum BackupError {
         /// What went wrong.
         reason: String,
     },
+    /// A database's dump failed or failed its check.
+    #[error("backing up {component} failed: {source}")]
+    Dump {
+        /// The component.
+        component: String,
+        /// What went wrong.
+        #[source]
+        source: dump::DumpError,
+    },
+    /// Redis did not write its dump file.
+    #[error("backing up {component} failed: {source}")]
+    Redis {
+        /// The component.
+        component: String,
+        /// What went wrong.
+        #[source]
+        source: RedisSaveError,
+    },
+    /// The services that must be stopped for a consistent copy could not be stopped.
+    #[error("backing up the stack failed: {0}")]
+    Stop(#[from] cold::StopError),
     /// `--only` named something that is not a component.
     #[error("{0} is not a service of this stack (or `secrets`)")]
     UnknownComponent(String),
@@ -153,7 +174,9 @@ impl BackupError {
             Self::DestinationMissing(_) => "destination_missing",
             Self::Archive(_) => "write_failed",
             Self::Manifest(_) => "previous_snapshot_unreadable",
-            Self::Capture { .. } => "capture_failed",
+            Self::Capture { .. } | Self::Dump { .. } | Self::Redis { .. } | Self::Stop(_) => {
+                "capture_failed"
+            }
             Self::UnknownComponent(_) => "unknown_component",
             Self::Cancelled => "cancelled",
             Self::Busy(_) => "busy",
@@ -749,22 +772,21 @@ pub fn backup(
 /// Asks Redis to write its dump file (`BGSAVE`) and waits until that save has finished and
 /// succeeded (up to 5 minutes). Progress is read from `INFO persistence`, not `LASTSAVE`,
 /// whose one-second resolution cannot tell a save in the same second from none.
-fn redis_bgsave(engine: &BlockingEngine, container: &str) -> Result<(), String> {
-    let run = |cmd: &str| -> Result<String, String> {
+fn redis_bgsave(engine: &BlockingEngine, container: &str) -> Result<(), RedisSaveError> {
+    let run = |cmd: &'static str| -> Result<String, RedisSaveError> {
         let script = format!(
             r#"exec redis-cli ${{REDIS_PASSWORD:+--no-auth-warning -a "$REDIS_PASSWORD"}} {cmd}"#
         );
-        let mut out = engine
-            .exec(container, &["sh", "-c", &script])
-            .map_err(|e| e.to_string())?;
+        let mut out = engine.exec(container, &["sh", "-c", &script])?;
         let mut text = String::new();
-        std::io::Read::read_to_string(&mut out, &mut text).map_err(|e| e.to_string())?;
-        let (code, stderr) = out.finish().map_err(|e| e.to_string())?;
+        std::io::Read::read_to_string(&mut out, &mut text).map_err(RedisSaveError::Output)?;
+        let (code, stderr) = out.finish()?;
         if code != 0 {
-            return Err(format!(
-                "redis-cli {cmd} exited with code {code}: {}",
-                stderr.trim()
-            ));
+            return Err(RedisSaveError::Exit {
+                command: cmd,
+                code,
+                stderr: stderr.trim().to_owned(),
+            });
         }
         Ok(text.trim().to_owned())
     };
@@ -776,14 +798,14 @@ fn redis_bgsave(engine: &BlockingEngine, container: &str) -> Result<(), String> 
         })
     };
     let deadline = Instant::now() + std::time::Duration::from_secs(300);
-    let wait_idle = || -> Result<String, String> {
+    let wait_idle = || -> Result<String, RedisSaveError> {
         loop {
             let info = run("INFO persistence")?;
             if field(&info, "rdb_bgsave_in_progress").as_deref() == Some("0") {
                 return Ok(info);
             }
             if Instant::now() > deadline {
-                return Err("Redis did not finish its background save within 5 minutes".into());
+                return Err(RedisSaveError::TooSlow);
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
@@ -792,16 +814,46 @@ fn redis_bgsave(engine: &BlockingEngine, container: &str) -> Result<(), String> 
     wait_idle()?;
     let answer = run("BGSAVE")?;
     if answer.contains("ERR") {
-        return Err(format!("Redis refused BGSAVE: {answer}"));
+        return Err(RedisSaveError::Refused(answer));
     }
     let info = wait_idle()?;
     match field(&info, "rdb_last_bgsave_status").as_deref() {
         Some("ok") => Ok(()),
-        other => Err(format!(
-            "Redis's background save failed (status {}); see the Redis log",
-            other.unwrap_or("unknown")
+        other => Err(RedisSaveError::Failed(
+            other.unwrap_or("unknown").to_owned(),
         )),
     }
+}
+
+/// Why Redis did not write its dump file for a backup.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RedisSaveError {
+    /// The engine refused to run `redis-cli`.
+    #[error(transparent)]
+    Engine(#[from] crate::docker::DockerError),
+    /// `redis-cli`'s output could not be read.
+    #[error("reading redis-cli's answer failed: {0}")]
+    Output(#[source] std::io::Error),
+    /// `redis-cli` exited non-zero.
+    #[error("redis-cli {command} exited with code {code}: {stderr}")]
+    Exit {
+        /// The Redis command.
+        command: &'static str,
+        /// The exit code.
+        code: i64,
+        /// What it said.
+        stderr: String,
+    },
+    /// The save did not end in time.
+    #[error("Redis did not finish its background save within 5 minutes")]
+    TooSlow,
+    /// Redis answered `BGSAVE` with an error.
+    #[error("Redis refused BGSAVE: {0}")]
+    Refused(String),
+    /// The save ended with another status than `ok`.
+    #[error("Redis's background save failed (status {0}); see the Redis log")]
+    Failed(String),
 }
 
 fn write_readme(dest: &Path) {

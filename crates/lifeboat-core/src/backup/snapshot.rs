@@ -374,12 +374,7 @@ impl Run<'_> {
         self.progress
             .phase(&format!("stopping {}", order.join(", ")));
         let containers = self.ctx.containers.clone().unwrap_or_default();
-        stopper
-            .stop(&order, &containers)
-            .map_err(|reason| BackupError::Capture {
-                component: "the stack".into(),
-                reason,
-            })?;
+        stopper.stop(&order, &containers)?;
         self.stopped = stopper.services();
         self.progress.services_stopped(&self.stopped);
         Ok(())
@@ -389,9 +384,9 @@ impl Run<'_> {
     /// changed and it reads whole, else a new one written.
     fn component(&mut self, i: usize, c: &Planned) -> Result<ComponentEntry, BackupError> {
         if let (Some(id), Some(engine)) = (&c.bgsave, &self.opts.engine) {
-            redis_bgsave(engine, id).map_err(|reason| BackupError::Capture {
+            redis_bgsave(engine, id).map_err(|source| BackupError::Redis {
                 component: c.name.clone(),
-                reason,
+                source,
             })?;
         }
         let missing_before = self.warnings.iter().filter(|w| is_missing(w)).count();
@@ -456,7 +451,7 @@ impl Run<'_> {
             Ok(()) => (Some(pc), None),
             Err(why) => {
                 self.checked.forget(&pc.archive);
-                (None, Some((pc.archive.clone(), why)))
+                (None, Some((pc.archive.clone(), why.to_string())))
             }
         }
     }
@@ -488,13 +483,13 @@ impl Run<'_> {
             self.progress,
             self.cancel,
         )
-        .map_err(|reason| {
+        .map_err(|source| {
             if self.cancel.is_cancelled() {
                 BackupError::Cancelled
             } else {
-                BackupError::Capture {
+                BackupError::Dump {
                     component: c.name.clone(),
-                    reason,
+                    source,
                 }
             }
         })?;

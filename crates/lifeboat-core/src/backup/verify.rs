@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use super::checked::ArchiveProblem;
 use super::manifest::{ComponentEntry, Manifest};
 use super::{manifest_paths, stack_dest};
 use crate::archive;
@@ -302,7 +303,9 @@ pub fn verify(
                 .entry(apath.clone())
                 .or_insert_with(|| {
                     report.archives += 1;
-                    let r = check_archive(&apath, c, deep, identity, &mut report.bytes_read).err();
+                    let r = check_archive(&apath, c, deep, identity, &mut report.bytes_read)
+                        .err()
+                        .map(|e| e.to_string());
                     match (&r, deep) {
                         (None, true) => record.record(&c.archive, now),
                         (Some(_), _) => record.forget(&c.archive),
@@ -366,32 +369,33 @@ fn check_archive(
     deep: bool,
     identity: &age::x25519::Identity,
     bytes_read: &mut u64,
-) -> Result<(), String> {
+) -> Result<(), ArchiveProblem> {
     if !path.is_file() {
-        return Err(format!("the archive {} is missing", path.display()));
+        return Err(ArchiveProblem::Missing {
+            path: path.to_owned(),
+        });
     }
     if deep {
         let (sha, n) = deep_check(path, c, identity)?;
         *bytes_read += n;
         if sha != c.sha256 || n != c.bytes_in {
-            return Err(format!(
-                "{}: the content does not match the manifest (damaged or replaced)",
-                path.display()
-            ));
+            return Err(ArchiveProblem::Mismatch {
+                path: path.to_owned(),
+            });
         }
     } else {
         let len = std::fs::metadata(path).map_or(0, |m| m.len());
         if len != c.bytes_stored {
-            return Err(format!(
-                "{}: the archive has {len} bytes where {} were written (truncated or replaced)",
-                path.display(),
-                c.bytes_stored
-            ));
+            return Err(ArchiveProblem::WrongSize {
+                path: path.to_owned(),
+                len,
+                written: c.bytes_stored,
+            });
         }
-        let mut r = archive::open(path, identity).map_err(|e| e.to_string())?;
+        let mut r = archive::open(path, identity)?;
         let mut first = [0u8; 512];
         r.read_exact(&mut first)
-            .map_err(|e| archive::damaged(path, &e).to_string())?;
+            .map_err(|e| archive::damaged(path, &e))?;
     }
     Ok(())
 }
@@ -406,9 +410,9 @@ fn deep_check(
     path: &Path,
     c: &ComponentEntry,
     identity: &age::x25519::Identity,
-) -> Result<(String, u64), String> {
-    let damaged = |e: std::io::Error| archive::damaged(path, &e).to_string();
-    let reader = archive::open(path, identity).map_err(|e| e.to_string())?;
+) -> Result<(String, u64), ArchiveProblem> {
+    let damaged = |e: std::io::Error| ArchiveProblem::from(archive::damaged(path, &e));
+    let reader = archive::open(path, identity)?;
     let mut tar = tar::Archive::new(archive::Hashing::new(reader));
     for entry in tar.entries().map_err(damaged)? {
         let mut entry = entry.map_err(damaged)?;
@@ -421,35 +425,22 @@ fn deep_check(
         if c.sqlite.contains(&name) && size <= SQLITE_CHECK_MAX {
             check_sqlite(&mut entry, size).map_err(|e| match e {
                 SqliteCheck::Io(e) => damaged(e),
-                SqliteCheck::Bad(why) => {
-                    format!(
-                        "{}: the SQLite database {name} fails its check: {why}",
-                        path.display()
-                    )
-                }
+                SqliteCheck::Bad(why) => ArchiveProblem::Sqlite {
+                    path: path.to_owned(),
+                    name: name.clone(),
+                    why,
+                },
             })?;
         } else if c.dumps.contains(&name) {
-            let mut head = vec![0u8; 4096.min(size as usize)];
-            entry.read_exact(&mut head).map_err(damaged)?;
-            let mut tail: Vec<u8> = Vec::new();
-            let mut buf = vec![0u8; 1 << 16];
-            loop {
-                let n = entry.read(&mut buf).map_err(damaged)?;
-                if n == 0 {
-                    break;
-                }
-                tail.extend_from_slice(&buf[..n]);
-                if tail.len() > 8192 {
-                    tail.drain(..tail.len() - 4096);
-                }
-            }
-            if tail.is_empty() {
-                tail = head.clone();
-            }
+            let (head, tail) = head_and_tail(&mut entry, size).map_err(damaged)?;
             if let Some(recipe) = super::dump::DumpRecipe::for_recipe(c.recipe) {
-                recipe.check(&head, &tail, size).map_err(|why| {
-                    format!("{}: the dump {name} fails its check: {why}", path.display())
-                })?;
+                recipe
+                    .check(&head, &tail, size)
+                    .map_err(|source| ArchiveProblem::Dump {
+                        path: path.to_owned(),
+                        name: name.clone(),
+                        source,
+                    })?;
             }
         } else {
             std::io::copy(&mut entry, &mut std::io::sink()).map_err(damaged)?;
@@ -459,6 +450,29 @@ fn deep_check(
     std::io::copy(&mut hashing, &mut std::io::sink()).map_err(damaged)?;
     let (sha, n, _) = hashing.into_parts();
     Ok((sha, n))
+}
+
+/// A dump's first 4 KiB and last 4–8 KiB (the whole of a short one for both), reading it
+/// to its end.
+fn head_and_tail(entry: &mut impl Read, size: u64) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
+    let mut head = vec![0u8; 4096.min(size as usize)];
+    entry.read_exact(&mut head)?;
+    let mut tail: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = entry.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        tail.extend_from_slice(&buf[..n]);
+        if tail.len() > 8192 {
+            tail.drain(..tail.len() - 4096);
+        }
+    }
+    if tail.is_empty() {
+        tail.clone_from(&head);
+    }
+    Ok((head, tail))
 }
 
 enum SqliteCheck {

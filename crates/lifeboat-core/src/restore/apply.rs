@@ -10,10 +10,11 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::dbload::{load_dump, recipes_of, wait_running, write_encrypted};
+use super::dbload::{load_dump, recipes_of, wait_running, write_encrypted, LoadError};
 use super::extract::{self, ExtractError, SlotTarget};
 use super::journal::{self, Journal, Load, Slot, State};
 use super::undo::{roll_back_loads, roll_back_slots};
+use super::volume::EngineWriteError;
 use super::{
     copy_keeping_metadata, existing_ancestor, failpoint, forget_older_restores, io_err, planning,
     probe_ids, renames_across, restore_id, swap_rename, volume, write_owners, Counted, Plan,
@@ -356,7 +357,7 @@ impl<'a> Applying<'a> {
                 &plan.services_to_stop,
                 self.w.containers.as_ref().unwrap_or(&HashMap::new()),
             )
-            .map_err(|reason| RestoreError::RolledBack { reason })?;
+            .map_err(|e| RestoreError::RolledBack(Box::new(e.into())))?;
             self.progress.services_stopped(&st.services());
         }
         self.save_databases()?;
@@ -377,12 +378,12 @@ impl<'a> Applying<'a> {
         for l in &mut self.journal.loads {
             self.progress
                 .phase(&format!("saving {}'s current database", l.service));
-            let failed = |reason: String| RestoreError::Load {
+            let failed = |source: LoadError| RestoreError::Load {
                 service: l.service.clone(),
-                reason,
+                source,
             };
             let recipe = DumpRecipe::for_recipe(self.recipes[&l.service])
-                .ok_or_else(|| failed("no dump recipe".into()))?;
+                .ok_or_else(|| failed(LoadError::NoRecipe))?;
             let spool = self.dir.join(format!("{}.spool", l.service));
             let spooled = crate::backup::dump::run(
                 engine,
@@ -392,11 +393,7 @@ impl<'a> Applying<'a> {
                 self.progress,
                 self.cancel,
             )
-            .map_err(|reason| {
-                failed(format!(
-                    "its current content could not be saved first, so nothing was loaded: {reason}"
-                ))
-            })?;
+            .map_err(|e| failed(LoadError::NotSavedFirst(e)))?;
             let safety = self
                 .dir
                 .join(format!("{}-before.{}.age", l.service, recipe.file));
@@ -416,14 +413,13 @@ impl<'a> Applying<'a> {
         let engine = self.opts.engine.as_ref();
         for (n, s) in self.journal.slots.iter().enumerate() {
             if let Some(t) = &s.through {
-                let engine = engine.ok_or_else(|| RestoreError::Engine {
-                    reason: format!("the volume {} can only be written through Docker", t.volume),
+                let engine = engine.ok_or_else(|| EngineWriteError::NoEngine {
+                    volume: t.volume.clone(),
                 })?;
                 self.progress
                     .phase(&format!("writing the volume {} through Docker", t.volume));
                 let archive_path = self.archives.join(&self.chosen[self.slots[n].0].archive);
-                volume::replace(engine, t, &s.aside, &archive_path, self.identity, &s.prefix)
-                    .map_err(|reason| RestoreError::Engine { reason })?;
+                volume::replace(engine, t, &s.aside, &archive_path, self.identity, &s.prefix)?;
             } else {
                 if s.existed {
                     swap_rename(&s.target, &s.aside)?;
@@ -457,8 +453,7 @@ impl<'a> Applying<'a> {
                     self.progress
                         .phase(&format!("giving {} back to its owners", slot.target.display()));
                     let archive_path = self.archives.join(&self.chosen[*ci].archive);
-                    write_owners(engine, container, mount, &archive_path, self.identity, prefix)
-                        .map_err(|reason| RestoreError::Engine { reason })?;
+                    write_owners(engine, container, mount, &archive_path, self.identity, prefix)?;
                 }
                 _ => self.owner_notes.push(format!(
                     "Files in {} belong to you now; in the backup some belonged to uid {uid} (group {gid}). \
@@ -492,9 +487,9 @@ impl<'a> Applying<'a> {
                 progress: self.progress,
             };
             load_dump(engine, &l.container, self.recipes[&l.service], &mut counted).map_err(
-                |reason| RestoreError::Load {
+                |source| RestoreError::Load {
                     service: l.service.clone(),
-                    reason,
+                    source,
                 },
             )?;
             let _ = std::fs::remove_file(&l.dump);
@@ -526,8 +521,9 @@ impl<'a> Applying<'a> {
         let e = if not_restarted.is_empty() {
             e
         } else {
-            RestoreError::Engine {
-                reason: format!("{e}; and {}", not_restarted.join(" ")),
+            RestoreError::NotRestarted {
+                first: Box::new(e),
+                not_restarted,
             }
         };
         match back {
@@ -537,9 +533,7 @@ impl<'a> Applying<'a> {
                 self.discard_staging();
                 match e {
                     RestoreError::Cancelled => RestoreError::Cancelled,
-                    other => RestoreError::RolledBack {
-                        reason: other.to_string(),
-                    },
+                    other => RestoreError::RolledBack(Box::new(other)),
                 }
             }
             Err(back) => RestoreError::Blocked(vec![

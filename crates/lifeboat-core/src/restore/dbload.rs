@@ -9,8 +9,50 @@ use std::time::{Duration, Instant};
 
 use super::{io_err, RestoreError, ServiceState};
 use crate::archive;
+use crate::backup::dump::DumpError;
 use crate::backup::manifest::{Manifest, Recipe};
-use crate::docker::BlockingEngine;
+use crate::docker::{BlockingEngine, DockerError};
+
+/// Why a database could not be loaded, or its earlier content saved or put back.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// Loading its earlier content back needs the backup key, which was not given.
+    #[error("the backup key is needed to load its earlier content back")]
+    NeedsKey,
+    /// Loading its earlier content back needs Docker, which cannot be reached.
+    #[error("its earlier content cannot be loaded back without Docker")]
+    NeedsDocker,
+    /// Lifeboat cannot dump this kind of database, so cannot save it before a load.
+    #[error("Lifeboat cannot dump this kind of database to keep its current content")]
+    NoRecipe,
+    /// Its current content could not be dumped first, so nothing was loaded.
+    #[error("its current content could not be saved first, so nothing was loaded: {0}")]
+    NotSavedFirst(#[source] DumpError),
+    /// The safety dump of its current content could not be written.
+    #[error("{}: {source}", path.display())]
+    Write {
+        /// The safety dump.
+        path: std::path::PathBuf,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The engine refused to run the load.
+    #[error(transparent)]
+    Engine(#[from] DockerError),
+    /// The database tool exited non-zero.
+    #[error("the load exited with code {code}: {last}")]
+    Exit {
+        /// Its exit code.
+        code: i64,
+        /// Its last line of output.
+        last: String,
+    },
+    /// Putting the earlier content back after a failure failed as well.
+    #[error("putting back its earlier content failed too: {0}")]
+    PutBackToo(#[source] Box<LoadError>),
+}
 
 /// How a database's dump is loaded: a POSIX shell script run in its container, reading the
 /// dump on standard input, failing with the tool's errors.
@@ -44,10 +86,9 @@ pub(super) fn load_dump(
     container: &str,
     recipe: Recipe,
     input: &mut (dyn Read + Send),
-) -> Result<(), String> {
-    let (code, out) = engine
-        .exec_with_input(container, &["sh", "-c", load_script(recipe)], input)
-        .map_err(|e| e.to_string())?;
+) -> Result<(), LoadError> {
+    let (code, out) =
+        engine.exec_with_input(container, &["sh", "-c", load_script(recipe)], input)?;
     if code == 0 {
         Ok(())
     } else {
@@ -58,7 +99,7 @@ pub(super) fn load_dump(
             .unwrap_or("no output")
             .trim()
             .to_owned();
-        Err(format!("the load exited with code {code}: {last}"))
+        Err(LoadError::Exit { code, last })
     }
 }
 
@@ -76,8 +117,11 @@ pub(super) fn write_encrypted(
     path: &Path,
     mut from: impl Read,
     recipient: &age::x25519::Recipient,
-) -> Result<(), String> {
-    let said = |e: std::io::Error| format!("{}: {e}", path.display());
+) -> Result<(), LoadError> {
+    let said = |source| LoadError::Write {
+        path: path.to_owned(),
+        source,
+    };
     let recipients = [recipient.clone()];
     let mut w =
         archive::sealed::Sealed::create(path, archive::sealed::Key::Recipients(&recipients))

@@ -49,11 +49,71 @@ pub enum ExtractError {
         /// The entry's name.
         name: String,
         /// Why.
-        why: String,
+        why: Refused,
     },
     /// The user cancelled.
     #[error("cancelled; nothing was changed")]
     Cancelled,
+}
+
+/// Why an archive's entry is not written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refused {
+    /// Its name is absurdly long.
+    #[error("the name is longer than any real path")]
+    TooLong,
+    /// Its name has a NUL byte.
+    #[error("the name contains a NUL byte")]
+    Nul,
+    /// Its name is not UTF-8 on a system whose names must be.
+    #[error("the name is not UTF-8")]
+    NotUtf8,
+    /// Its name climbs out with `..`.
+    #[error("the name goes up with `..`")]
+    GoesUp,
+    /// Its name is absolute.
+    #[error("the name is an absolute path")]
+    Absolute,
+    /// It is in none of the components being restored.
+    #[error("it belongs to none of the components being restored")]
+    NoComponent,
+    /// Its header claims more bytes than the component holds.
+    #[error("its header claims {0} bytes, more than the whole component holds")]
+    TooBig(u64),
+    /// A parent folder of it is a symlink.
+    #[error("its parent {} is a symlink", .0.display())]
+    ParentSymlink(PathBuf),
+    /// A parent folder of it is something else than a folder.
+    #[error("its parent {} is not a folder", .0.display())]
+    ParentNotFolder(PathBuf),
+    /// A parent folder of it was not made by this extraction.
+    #[error("its parent {} was not made by this restore", .0.display())]
+    ParentNotOurs(PathBuf),
+    /// A folder entry where something else was already extracted.
+    #[error("a folder where something else exists")]
+    FolderOverOther,
+    /// A second entry for the same path.
+    #[error("a second entry for the same path")]
+    Duplicate,
+    /// A symlink without a target.
+    #[error("a symlink without a target")]
+    SymlinkNoTarget,
+    /// A hard link without a target.
+    #[error("a hard link without a target")]
+    HardLinkNoTarget,
+    /// A hard link to a file of another component.
+    #[error("a hard link to {0}, outside its own folder")]
+    LinkOutside(String),
+    /// A hard link to something that is not a file extracted before it.
+    #[error("a hard link to {0}, which is not a file extracted before it")]
+    LinkToNothing(String),
+    /// A device node or a pipe.
+    #[error("a device node or pipe")]
+    Device,
+    /// An entry type Lifeboat does not write.
+    #[error("an entry of unknown type {0}")]
+    UnknownType(String),
 }
 
 /// What one extraction did.
@@ -83,24 +143,22 @@ fn io_at(path: &Path) -> impl FnOnce(io::Error) -> ExtractError + '_ {
 
 /// Splits an entry name (bytes, as Linux file names are) into normal components, refusing
 /// absolute names and `..`.
-fn components(name: &[u8]) -> Result<Vec<&std::ffi::OsStr>, String> {
+fn components(name: &[u8]) -> Result<Vec<&std::ffi::OsStr>, Refused> {
     if name.len() > MAX_NAME {
-        return Err("the name is longer than any real path".into());
+        return Err(Refused::TooLong);
     }
     if name.contains(&0) {
-        return Err("the name contains a NUL byte".into());
+        return Err(Refused::Nul);
     }
     // On Unix any bytes make a name; elsewhere a name that is not UTF-8 is refused.
-    let path = os_path(name).ok_or("the name is not UTF-8")?;
+    let path = os_path(name).ok_or(Refused::NotUtf8)?;
     let mut out = Vec::new();
     for c in path.components() {
         match c {
             Component::Normal(s) => out.push(s),
             Component::CurDir => {}
-            Component::ParentDir => return Err("the name goes up with `..`".into()),
-            Component::RootDir | Component::Prefix(_) => {
-                return Err("the name is an absolute path".into())
-            }
+            Component::ParentDir => return Err(Refused::GoesUp),
+            Component::RootDir | Component::Prefix(_) => return Err(Refused::Absolute),
         }
     }
     Ok(out)
@@ -122,7 +180,7 @@ fn os_path(name: &[u8]) -> Option<&Path> {
 fn slot_of<'a, 'p>(
     slots: &'a [SlotTarget],
     parts: &'p [&'p std::ffi::OsStr],
-) -> Result<Option<(&'a SlotTarget, &'p [&'p std::ffi::OsStr])>, String> {
+) -> Result<Option<(&'a SlotTarget, &'p [&'p std::ffi::OsStr])>, Refused> {
     let split = |prefix: &'a str| -> Vec<&'a std::ffi::OsStr> {
         prefix
             .split('/')
@@ -150,7 +208,7 @@ fn slot_of<'a, 'p>(
     if is_parent {
         Ok(None)
     } else {
-        Err("it belongs to none of the components being restored".into())
+        Err(Refused::NoComponent)
     }
 }
 
@@ -293,7 +351,7 @@ impl<'a> Extraction<'a> {
     ) -> Result<(), ExtractError> {
         let name_bytes = entry.path_bytes().into_owned();
         let name = String::from_utf8_lossy(&name_bytes).into_owned();
-        let refuse = |why: String| ExtractError::Refused {
+        let refuse = |why: Refused| ExtractError::Refused {
             name: name.clone(),
             why,
         };
@@ -303,9 +361,7 @@ impl<'a> Extraction<'a> {
         };
         let size = entry.header().size().map_err(damaged)?;
         if size > max_bytes {
-            return Err(refuse(format!(
-                "its header claims {size} bytes, more than the whole component holds"
-            )));
+            return Err(refuse(Refused::TooBig(size)));
         }
         let dest = self.make_parents(slot, rest).map_err(|e| match e {
             Parents::Refused(why) => refuse(why),
@@ -325,9 +381,9 @@ impl<'a> Extraction<'a> {
                 .map_err(|e| e.named(&refuse)),
             tar::EntryType::XGlobalHeader | tar::EntryType::XHeader => Ok(()),
             tar::EntryType::Fifo | tar::EntryType::Char | tar::EntryType::Block => {
-                Err(refuse("a device node or pipe".into()))
+                Err(refuse(Refused::Device))
             }
-            other => Err(refuse(format!("an entry of unknown type {other:?}"))),
+            other => Err(refuse(Refused::UnknownType(format!("{other:?}")))),
         }
     }
 
@@ -341,11 +397,11 @@ impl<'a> Extraction<'a> {
         let dest = rest.iter().fold(slot.staged.clone(), |p, c| p.join(c));
         let mut parent = slot.staged.clone();
         for c in rest.iter().take(rest.len().saturating_sub(1)) {
-            ensure_dir(&parent, &mut self.made).map_err(Parents::Refused)?;
+            ensure_dir(&parent, &mut self.made)?;
             parent.push(c);
         }
         if !rest.is_empty() {
-            ensure_dir(&parent, &mut self.made).map_err(Parents::Refused)?;
+            ensure_dir(&parent, &mut self.made)?;
         } else if let Some(p) = slot.staged.parent() {
             fs::create_dir_all(p).map_err(|e| Parents::Io(io_at(p)(e)))?;
         }
@@ -381,7 +437,7 @@ impl<'a> Extraction<'a> {
     fn dir(&mut self, dest: PathBuf, meta: Meta) -> Result<(), Refusal> {
         match longpath::symlink_metadata(&dest) {
             Ok(m) if m.is_dir() && self.made.contains(&dest) => {}
-            Ok(_) => return Err(Refusal::Why("a folder where something else exists".into())),
+            Ok(_) => return Err(Refusal::Why(Refused::FolderOverOther)),
             Err(_) => {
                 with(&dest, |p| fs::create_dir(p)).map_err(io_at(&dest))?;
                 self.made.insert(dest.clone());
@@ -413,7 +469,7 @@ impl<'a> Extraction<'a> {
             opts.mode(0o600);
         }
         let mut f = with(&dest, |p| opts.open(p)).map_err(|e| match e.kind() {
-            io::ErrorKind::AlreadyExists => Refusal::Why("a second entry for the same path".into()),
+            io::ErrorKind::AlreadyExists => Refusal::Why(Refused::Duplicate),
             _ => Refusal::Error(ExtractError::Io {
                 path: dest.clone(),
                 source: e,
@@ -441,9 +497,9 @@ impl<'a> Extraction<'a> {
         let target = entry
             .link_name()
             .map_err(damaged)?
-            .ok_or_else(|| Refusal::Why("a symlink without a target".into()))?;
+            .ok_or(Refusal::Why(Refused::SymlinkNoTarget))?;
         if longpath::symlink_metadata(dest).is_ok() {
-            return Err(Refusal::Why("a second entry for the same path".into()));
+            return Err(Refusal::Why(Refused::Duplicate));
         }
         with(dest, |p| symlink(&target, p)).map_err(io_at(dest))?;
         #[cfg(unix)]
@@ -468,7 +524,7 @@ impl<'a> Extraction<'a> {
     ) -> Result<(), Refusal> {
         let target = entry
             .link_name_bytes()
-            .ok_or_else(|| Refusal::Why("a hard link without a target".into()))?
+            .ok_or(Refusal::Why(Refused::HardLinkNoTarget))?
             .into_owned();
         let tname = String::from_utf8_lossy(&target).into_owned();
         let tparts = components(&target).map_err(Refusal::Why)?;
@@ -477,15 +533,11 @@ impl<'a> Extraction<'a> {
                 trest.iter().fold(ts.staged.clone(), |p, c| p.join(c))
             }
             _ => {
-                return Err(Refusal::Why(format!(
-                    "a hard link to {tname}, outside its own folder"
-                )))
+                return Err(Refusal::Why(Refused::LinkOutside(tname)));
             }
         };
         if !self.regular.contains(&tdest) {
-            return Err(Refusal::Why(format!(
-                "a hard link to {tname}, which is not a file extracted before it"
-            )));
+            return Err(Refusal::Why(Refused::LinkToNothing(tname)));
         }
         with(&tdest, |from| with(dest, |to| fs::hard_link(from, to))).map_err(io_at(dest))?;
         Ok(())
@@ -518,14 +570,14 @@ impl<'a> Extraction<'a> {
 /// Why making an entry's parents failed.
 enum Parents {
     /// A parent is not a folder this extraction made.
-    Refused(String),
+    Refused(Refused),
     /// The system refused.
     Io(ExtractError),
 }
 
 /// Why an entry was not written: refused (in words, named by the caller) or an error.
 enum Refusal {
-    Why(String),
+    Why(Refused),
     Error(ExtractError),
 }
 
@@ -537,7 +589,7 @@ impl From<ExtractError> for Refusal {
 
 impl Refusal {
     /// The error, with a refusal named by `refuse`.
-    fn named(self, refuse: &impl Fn(String) -> ExtractError) -> ExtractError {
+    fn named(self, refuse: &impl Fn(Refused) -> ExtractError) -> ExtractError {
         match self {
             Self::Why(why) => refuse(why),
             Self::Error(e) => e,
@@ -546,21 +598,18 @@ impl Refusal {
 }
 
 /// Makes sure `dir` is a folder this extraction created (creating it when missing).
-fn ensure_dir(dir: &Path, made: &mut HashSet<PathBuf>) -> Result<(), String> {
+fn ensure_dir(dir: &Path, made: &mut HashSet<PathBuf>) -> Result<(), Parents> {
     if made.contains(dir) {
         return Ok(());
     }
     match longpath::symlink_metadata(dir) {
         Ok(m) if m.file_type().is_symlink() => {
-            Err(format!("its parent {} is a symlink", dir.display()))
+            Err(Parents::Refused(Refused::ParentSymlink(dir.to_owned())))
         }
-        Ok(m) if !m.is_dir() => Err(format!("its parent {} is not a folder", dir.display())),
-        Ok(_) => Err(format!(
-            "its parent {} was not made by this restore",
-            dir.display()
-        )),
+        Ok(m) if !m.is_dir() => Err(Parents::Refused(Refused::ParentNotFolder(dir.to_owned()))),
+        Ok(_) => Err(Parents::Refused(Refused::ParentNotOurs(dir.to_owned()))),
         Err(_) => {
-            with(dir, |p| fs::create_dir_all(p)).map_err(|e| format!("{}: {e}", dir.display()))?;
+            with(dir, |p| fs::create_dir_all(p)).map_err(|e| Parents::Io(io_at(dir)(e)))?;
             made.insert(dir.to_owned());
             Ok(())
         }

@@ -24,6 +24,9 @@ mod planning;
 mod undo;
 mod volume;
 
+pub use dbload::LoadError;
+pub use volume::EngineWriteError;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -110,24 +113,31 @@ pub enum RestoreError {
         source: std::io::Error,
     },
     /// A database dump could not be loaded (the database was put back as it was).
-    #[error("loading {service}'s dump failed: {reason}")]
+    #[error("loading {service}'s dump failed: {source}")]
     Load {
         /// The service.
         service: String,
-        /// What the database tool said.
-        reason: String,
+        /// What went wrong.
+        #[source]
+        source: LoadError,
     },
-    /// Something failed after files were swapped, and everything was put back.
-    #[error("{reason}; everything was put back as it was before the restore")]
-    RolledBack {
-        /// The failure.
-        reason: String,
-    },
+    /// The services the restore must stop could not be stopped.
+    #[error(transparent)]
+    Stop(#[from] crate::backup::cold::StopError),
+    /// Something failed after the restore began changing things, and everything was put
+    /// back.
+    #[error("{0}; everything was put back as it was before the restore")]
+    RolledBack(#[source] Box<RestoreError>),
     /// Reading or writing through the Docker engine failed (a volume, or owners).
-    #[error("{reason}")]
-    Engine {
-        /// What failed, as a sentence.
-        reason: String,
+    #[error(transparent)]
+    Engine(#[from] EngineWriteError),
+    /// The restore failed and some of the services it had stopped did not start again.
+    #[error("{first}; and {}", not_restarted.join(" "))]
+    NotRestarted {
+        /// Why the restore failed.
+        first: Box<RestoreError>,
+        /// What could not be started, one sentence each.
+        not_restarted: Vec<String>,
     },
     /// There is no finished restore to undo.
     #[error("there is no finished restore to undo")]
@@ -476,7 +486,7 @@ fn target_of(
     target: &Path,
     original: bool,
     volume_dir: &dyn Fn(&str) -> Option<PathBuf>,
-) -> Result<PathBuf, String> {
+) -> Result<PathBuf, Unplaceable> {
     if let Some(abs) = prefix.strip_prefix("_host") {
         return Ok(if original {
             PathBuf::from(abs)
@@ -488,12 +498,7 @@ fn target_of(
         if !original {
             return Ok(target.join(prefix));
         }
-        return volume_dir(name).ok_or_else(|| {
-            format!(
-                "the volume {name} cannot be found through Docker: start Docker and create it \
-                 (`docker compose up --no-start`), or restore into another folder"
-            )
-        });
+        return volume_dir(name).ok_or_else(|| Unplaceable::NoVolume(name.to_owned()));
     }
     Ok(target.join(prefix))
 }
@@ -508,7 +513,7 @@ fn declared(
     path: PathBuf,
     original: bool,
     project: Option<&Project>,
-) -> Result<PathBuf, String> {
+) -> Result<PathBuf, Unplaceable> {
     let plain = |p: &Path| {
         p.components()
             .all(|c| matches!(c, std::path::Component::Normal(_)))
@@ -518,19 +523,13 @@ fn declared(
         .unwrap_or(prefix)
         .trim_start_matches('/');
     if rel.is_empty() || !plain(Path::new(rel)) {
-        return Err(format!(
-            "the snapshot names a place that is not a plain path ({prefix})"
-        ));
+        return Err(Unplaceable::NotPlain(prefix.to_owned()));
     }
     if !original || !(prefix.starts_with("_host/") || prefix.starts_with("_volumes/")) {
         return Ok(path);
     }
     let Some(project) = project else {
-        return Err(format!(
-            "{} is outside the stack folder and no compose file there says the stack uses it; \
-             restore the secrets (the compose file) first, or restore into another folder",
-            path.display()
-        ));
+        return Err(Unplaceable::NoComposeFile(path));
     };
     let mounts = project.services.iter().flat_map(|s| &s.mounts);
     let ok = match prefix.strip_prefix("_volumes/") {
@@ -544,12 +543,50 @@ fn declared(
     if ok {
         Ok(path)
     } else {
-        Err(format!(
-            "the snapshot would write to {}, which the stack's compose file does not mount; \
-             restore into another folder to look at it",
-            path.display()
-        ))
+        Err(Unplaceable::NotMounted(path))
     }
+}
+
+/// Why a place the snapshot names cannot be restored to (the component is left out of the
+/// plan, and the preview says why).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Unplaceable {
+    /// The name is not a plain relative path.
+    #[error("the snapshot names a place that is not a plain path ({0})")]
+    NotPlain(String),
+    /// The engine knows no volume of that name.
+    #[error(
+        "the volume {0} cannot be found through Docker: start Docker and create it (`docker \
+         compose up --no-start`), or restore into another folder"
+    )]
+    NoVolume(String),
+    /// A place outside the stack folder, and no compose file to say the stack uses it.
+    #[error(
+        "{} is outside the stack folder and no compose file there says the stack uses it; \
+         restore the secrets (the compose file) first, or restore into another folder",
+        .0.display()
+    )]
+    NoComposeFile(PathBuf),
+    /// A place the stack's compose file does not mount.
+    #[error(
+        "the snapshot would write to {}, which the stack's compose file does not mount; \
+         restore into another folder to look at it",
+        .0.display()
+    )]
+    NotMounted(PathBuf),
+    /// The volume must be written through a container of an image this machine lacks.
+    #[error(
+        "the volume {volume} can only be written through Docker here, with a container of \
+         {service}'s image, which is not on this machine: pull it (`docker compose pull \
+         {service}`) and restore again"
+    )]
+    NoImage {
+        /// The volume.
+        volume: String,
+        /// The service whose image it needs.
+        service: String,
+    },
 }
 
 /// The components `only` selects.
@@ -852,7 +889,7 @@ fn write_owners(
     archive_path: &Path,
     identity: &age::x25519::Identity,
     prefix: &str,
-) -> Result<(), String> {
+) -> Result<(), EngineWriteError> {
     let mount = Path::new(mount);
     let parent = mount
         .parent()
@@ -861,13 +898,10 @@ fn write_owners(
     let base = mount
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .ok_or_else(|| {
-            format!(
-                "{} is not a folder Lifeboat can write through",
-                mount.display()
-            )
+        .ok_or_else(|| EngineWriteError::NotAFolder {
+            mount: mount.to_owned(),
         })?;
-    let reader = archive::open(archive_path, identity).map_err(|e| e.to_string())?;
+    let reader = archive::open(archive_path, identity)?;
     let prefix = prefix.to_owned();
     engine
         .upload(container, &parent, move |out| {
@@ -911,11 +945,9 @@ fn write_owners(
             }
             tar.into_inner()?.flush()
         })
-        .map_err(|e| {
-            format!(
-                "giving {} back to its owners through Docker failed: {e}",
-                mount.display()
-            )
+        .map_err(|source| EngineWriteError::Owners {
+            mount: mount.to_owned(),
+            source,
         })
 }
 

@@ -13,7 +13,7 @@ use super::{
     containers_by_service, current_files, declared, existing_ancestor, find_snapshot_noting,
     helper_image, io_err, prefixes, project_at, running_as_root, select, target_of, writable,
     Action, ComponentPlan, NewVolume, PathChange, RestoreError, RestoreOptions, RestorePlan,
-    Target, Worked,
+    Target, Unplaceable, Worked,
 };
 use crate::backup::cold;
 use crate::backup::dump::DumpRecipe;
@@ -305,7 +305,7 @@ impl<'a> Planning<'a> {
         &mut self,
         c: &ComponentEntry,
         prefix: &str,
-    ) -> Result<(PathBuf, Option<NewVolume>, Option<ThroughEngine>), String> {
+    ) -> Result<(PathBuf, Option<NewVolume>, Option<ThroughEngine>), Unplaceable> {
         // The volume's folder, asked of the engine once; a volume the stack declares that
         // is gone is created again when applying.
         let volume = prefix.strip_prefix("_volumes/");
@@ -352,7 +352,7 @@ impl<'a> Planning<'a> {
         prefix: &str,
         path: &Path,
         new_volume: bool,
-    ) -> Result<Option<ThroughEngine>, String> {
+    ) -> Result<Option<ThroughEngine>, Unplaceable> {
         let (Some(name), Some(e), true) =
             (prefix.strip_prefix("_volumes/"), self.engine, self.original)
         else {
@@ -365,13 +365,13 @@ impl<'a> Planning<'a> {
             return Ok(None);
         }
         let svc = c.service.as_deref().unwrap_or_default();
-        let image = helper_image(e, self.project.as_ref(), &self.manifest.stack, svc).ok_or_else(|| {
-            format!(
-                "the volume {name} can only be written through Docker here, with a container of \
-                 {svc}'s image, which is not on this machine: pull it (`docker compose pull {svc}`) \
-                 and restore again"
-            )
-        })?;
+        let image =
+            helper_image(e, self.project.as_ref(), &self.manifest.stack, svc).ok_or_else(|| {
+                Unplaceable::NoImage {
+                    volume: name.to_owned(),
+                    service: svc.to_owned(),
+                }
+            })?;
         Ok(Some(ThroughEngine {
             volume: name.to_owned(),
             image,

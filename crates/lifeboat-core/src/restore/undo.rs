@@ -11,8 +11,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use super::dbload::{load_dump, read_encrypted, wait_running};
+use super::dbload::{load_dump, read_encrypted, wait_running, LoadError};
 use super::journal::{self, Journal, Load, Slot, State};
+use super::volume::EngineWriteError;
 use super::{
     containers_by_service, io_err, project_at, swap_rename, volume, RestoreError, ServiceState,
     LAST_RESTORE,
@@ -124,7 +125,7 @@ pub fn undo(
         (None, false) => {
             return Err(RestoreError::Load {
                 service: journal.loads[0].service.clone(),
-                reason: "the backup key is needed to load its earlier database content back".into(),
+                source: LoadError::NeedsKey,
             })
         }
     };
@@ -147,8 +148,7 @@ pub fn undo(
         }
     });
     if let (Some(st), Some(c)) = (stopper.as_mut(), &containers) {
-        st.stop(&journal.services, c)
-            .map_err(|reason| RestoreError::Blocked(vec![reason]))?;
+        st.stop(&journal.services, c)?;
     }
     // The restored content goes back to staging; then the old content returns.
     let result = put_back(&journal, engine, identity);
@@ -261,7 +261,7 @@ fn put_back(
     let Some(identity) = identity else {
         return Err(RestoreError::Load {
             service: first.service.clone(),
-            reason: "the backup key is needed to put its earlier content back".into(),
+            source: LoadError::NeedsKey,
         });
     };
     let recipes: HashMap<String, Recipe> = journal
@@ -300,17 +300,14 @@ pub(super) fn roll_back_slots(
         if let Some(t) = &s.through {
             let Some(engine) = engine else {
                 if s.aside.is_file() {
-                    return Err(RestoreError::Engine {
-                        reason: format!(
-                            "the volume {} can only be put back through Docker, which cannot be reached",
-                            t.volume
-                        ),
-                    });
+                    return Err(EngineWriteError::NoEngine {
+                        volume: t.volume.clone(),
+                    }
+                    .into());
                 }
                 continue;
             };
-            volume::put_back(engine, t, &s.aside)
-                .map_err(|reason| RestoreError::Engine { reason })?;
+            volume::put_back(engine, t, &s.aside)?;
             continue;
         }
         let aside = std::fs::symlink_metadata(&s.aside).is_ok();
@@ -349,7 +346,7 @@ pub(super) fn roll_back_loads(
         let (Some(engine), Some(safety)) = (engine, &l.safety) else {
             return Err(RestoreError::Load {
                 service: l.service.clone(),
-                reason: "its earlier content cannot be loaded back without Docker".into(),
+                source: LoadError::NeedsDocker,
             });
         };
         let recipe = recipes
@@ -357,9 +354,9 @@ pub(super) fn roll_back_loads(
             .copied()
             .unwrap_or(Recipe::PgDumpall);
         let mut r = read_encrypted(safety, identity)?;
-        load_dump(engine, &l.container, recipe, &mut r).map_err(|reason| RestoreError::Load {
+        load_dump(engine, &l.container, recipe, &mut r).map_err(|e| RestoreError::Load {
             service: l.service.clone(),
-            reason: format!("putting back its earlier content failed too: {reason}"),
+            source: LoadError::PutBackToo(Box::new(e)),
         })?;
     }
     Ok(())

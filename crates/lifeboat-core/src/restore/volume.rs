@@ -8,11 +8,113 @@
 //! writes the saved tar. Both are safe to repeat, so a restore killed between any two steps
 //! is rolled back by doing it again.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::journal::ThroughEngine;
-use crate::docker::{BlockingEngine, HELPER_MOUNT};
+use crate::archive::ArchiveError;
+use crate::docker::{BlockingEngine, DockerError, HELPER_MOUNT};
+
+/// Why writing a volume or a folder's owners through the Docker engine failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineWriteError {
+    /// The volume can only be written through Docker, and no engine answers.
+    #[error("the volume {volume} can only be written through Docker, which cannot be reached")]
+    NoEngine {
+        /// The volume.
+        volume: String,
+    },
+    /// The helper container that mounts the volume could not be made.
+    #[error("reaching the volume {volume} through Docker failed: {source}")]
+    Helper {
+        /// The volume.
+        volume: String,
+        /// What the engine said.
+        #[source]
+        source: DockerError,
+    },
+    /// The helper could not run its command: nothing in the volume changed.
+    #[error(
+        "the volume {volume} cannot be emptied through a container of {image}: {source} (the \
+         image needs a shell, `sh`); nothing in it was changed"
+    )]
+    NoShell {
+        /// The volume.
+        volume: String,
+        /// The service's image the helper runs.
+        image: String,
+        /// What the engine said.
+        #[source]
+        source: DockerError,
+    },
+    /// Emptying the volume ended with an exit code other than 0.
+    #[error(
+        "emptying the volume {volume} through a container of {image} failed (exit code {code})"
+    )]
+    EmptyExit {
+        /// The volume.
+        volume: String,
+        /// The service's image the helper runs.
+        image: String,
+        /// The helper's exit code.
+        code: i64,
+    },
+    /// Waiting for the volume to be emptied failed.
+    #[error("emptying the volume {volume} failed: {source}")]
+    Empty {
+        /// The volume.
+        volume: String,
+        /// What the engine said.
+        #[source]
+        source: DockerError,
+    },
+    /// What the volume held could not be saved as the undo point.
+    #[error("saving what the volume {volume} holds failed: {source}")]
+    Save {
+        /// The volume.
+        volume: String,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The saved undo point could not be read.
+    #[error("{}: {source}", path.display())]
+    Read {
+        /// The saved tar.
+        path: PathBuf,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Writing the saved content back failed.
+    #[error("putting the volume {volume} back failed: {source}")]
+    PutBack {
+        /// The volume.
+        volume: String,
+        /// What the engine said.
+        #[source]
+        source: DockerError,
+    },
+    /// The folder has no name to write through its parent.
+    #[error("{} is not a folder Lifeboat can write through", mount.display())]
+    NotAFolder {
+        /// The folder in the container.
+        mount: PathBuf,
+    },
+    /// The snapshot's archive could not be opened.
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+    /// Writing the entries with their owners through the engine failed.
+    #[error("giving {} back to its owners through Docker failed: {source}", mount.display())]
+    Owners {
+        /// The folder in the container.
+        mount: PathBuf,
+        /// What the engine said.
+        #[source]
+        source: DockerError,
+    },
+}
 
 /// Empties the mounted volume (dot files included); `rm -f` ignores patterns that match
 /// nothing, so the exit code is that of real failures only.
@@ -28,44 +130,37 @@ struct Helper<'a> {
 }
 
 impl<'a> Helper<'a> {
-    fn create(engine: &'a BlockingEngine, t: &ThroughEngine) -> Result<Self, String> {
+    fn create(engine: &'a BlockingEngine, t: &ThroughEngine) -> Result<Self, EngineWriteError> {
         let id = engine
             .create_helper(&t.image, &t.volume, EMPTY)
-            .map_err(|e| {
-                format!(
-                    "reaching the volume {} through Docker failed: {e}",
-                    t.volume
-                )
+            .map_err(|source| EngineWriteError::Helper {
+                volume: t.volume.clone(),
+                source,
             })?;
         Ok(Self { engine, id })
     }
 
-    /// Empties the volume. `Err((touched, why))`: `touched` is false when the command never
-    /// ran (an image without `sh`), so nothing in the volume changed.
-    fn empty(&self, t: &ThroughEngine) -> Result<(), (bool, String)> {
-        if let Err(e) = self.engine.start(&self.id) {
-            return Err((
-                false,
-                format!(
-                    "the volume {} cannot be emptied through a container of {}: {e} (the image needs a \
-                     shell, `sh`); nothing in it was changed",
-                    t.volume, t.image
-                ),
-            ));
+    /// Empties the volume. [`EngineWriteError::NoShell`] means the command never ran (an
+    /// image without `sh`), so nothing in the volume changed.
+    fn empty(&self, t: &ThroughEngine) -> Result<(), EngineWriteError> {
+        if let Err(source) = self.engine.start(&self.id) {
+            return Err(EngineWriteError::NoShell {
+                volume: t.volume.clone(),
+                image: t.image.clone(),
+                source,
+            });
         }
         match self.engine.wait_exit(&self.id, EMPTY_LIMIT) {
             Ok(0) => Ok(()),
-            Ok(code) => Err((
-                true,
-                format!(
-                    "emptying the volume {} through a container of {} failed (exit code {code})",
-                    t.volume, t.image
-                ),
-            )),
-            Err(e) => Err((
-                true,
-                format!("emptying the volume {} failed: {e}", t.volume),
-            )),
+            Ok(code) => Err(EngineWriteError::EmptyExit {
+                volume: t.volume.clone(),
+                image: t.image.clone(),
+                code,
+            }),
+            Err(source) => Err(EngineWriteError::Empty {
+                volume: t.volume.clone(),
+                source,
+            }),
         }
     }
 }
@@ -87,18 +182,20 @@ pub(super) fn replace(
     archive_path: &Path,
     identity: &age::x25519::Identity,
     prefix: &str,
-) -> Result<(), String> {
+) -> Result<(), EngineWriteError> {
     let helper = Helper::create(engine, t)?;
     if !aside.is_file() {
-        save(engine, &helper.id, aside)
-            .map_err(|e| format!("saving what the volume {} holds failed: {e}", t.volume))?;
+        save(engine, &helper.id, aside).map_err(|source| EngineWriteError::Save {
+            volume: t.volume.clone(),
+            source,
+        })?;
     }
-    if let Err((touched, why)) = helper.empty(t) {
+    if let Err(e) = helper.empty(t) {
         // Nothing was changed: there is nothing to put back, so no undo point either.
-        if !touched {
+        if matches!(e, EngineWriteError::NoShell { .. }) {
             let _ = std::fs::remove_file(aside);
         }
-        return Err(why);
+        return Err(e);
     }
     super::write_owners(
         engine,
@@ -115,19 +212,25 @@ pub(super) fn put_back(
     engine: &BlockingEngine,
     t: &ThroughEngine,
     aside: &Path,
-) -> Result<(), String> {
+) -> Result<(), EngineWriteError> {
     if !aside.is_file() {
         return Ok(());
     }
     let helper = Helper::create(engine, t)?;
-    helper.empty(t).map_err(|(_, why)| why)?;
-    let file = std::fs::File::open(aside).map_err(|e| format!("{}: {e}", aside.display()))?;
+    helper.empty(t)?;
+    let file = std::fs::File::open(aside).map_err(|source| EngineWriteError::Read {
+        path: aside.to_owned(),
+        source,
+    })?;
     engine
         .upload(&helper.id, "/", move |out| {
             let mut file = file;
             std::io::copy(&mut file, out).map(|_| ())
         })
-        .map_err(|e| format!("putting the volume {} back failed: {e}", t.volume))
+        .map_err(|source| EngineWriteError::PutBack {
+            volume: t.volume.clone(),
+            source,
+        })
 }
 
 /// Writes the volume's content, as the engine's tar of [`HELPER_MOUNT`], to `aside`
