@@ -166,6 +166,20 @@ impl From<RestoreError> for IpcError {
     }
 }
 
+impl From<lifeboat_core::restore::drive::DriveError> for IpcError {
+    fn from(e: lifeboat_core::restore::drive::DriveError) -> Self {
+        use lifeboat_core::restore::drive::DriveError;
+        match e {
+            DriveError::NoDrive => Self::new(ErrorCode::DestinationMissing, e),
+            DriveError::Key(e) => e.into(),
+            DriveError::Restore(e) => e.into(),
+            DriveError::Stack(e) => e.into(),
+            DriveError::Catalog(e) => e.into(),
+            other => Self::new(ErrorCode::RestoreFailed, other),
+        }
+    }
+}
+
 impl From<lifeboat_core::backup::RunError> for IpcError {
     fn from(e: lifeboat_core::backup::RunError) -> Self {
         use lifeboat_core::backup::RunError;

@@ -43,7 +43,7 @@ pub struct Shared {
     /// The other folder chosen in the restore wizard, per stack (from the folder dialog).
     restore_folders: Mutex<HashMap<i64, std::path::PathBuf>>,
     /// The backup drive of "Restore from a backup drive".
-    drive: Mutex<drive::Drive>,
+    drive: Mutex<lifeboat_core::restore::drive::Drive>,
     /// Stacks with a backup or restore running, and its job: one job per stack at a time.
     busy: Mutex<HashMap<i64, u64>>,
     /// The restore each stack's wizard last previewed: what "Restore now" carries out.
@@ -96,13 +96,13 @@ impl Shared {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(&stack_id)
     }
-    fn drive(&self) -> drive::Drive {
+    fn drive(&self) -> lifeboat_core::restore::drive::Drive {
         self.drive
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
     }
-    fn set_drive(&self, d: drive::Drive) {
+    fn set_drive(&self, d: lifeboat_core::restore::drive::Drive) {
         *self
             .drive
             .lock()
@@ -243,7 +243,7 @@ pub fn run() {
         next_job: AtomicU64::new(0),
         startup_stack,
         restore_folders: Mutex::new(HashMap::new()),
-        drive: Mutex::new(drive::Drive::default()),
+        drive: Mutex::new(lifeboat_core::restore::drive::Drive::default()),
         busy: Mutex::new(HashMap::new()),
         previews: Mutex::new(HashMap::new()),
         tray: AtomicBool::new(false),

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use lifeboat_core::secrets::{self, Finding, FindingCode, GenKind, SecretsError, SecretsView};
+use lifeboat_core::secrets::{self, Finding, FindingCode, SecretsError, SecretsView};
 use lifeboat_core::{LoadOptions, Project};
 use serde::Serialize;
 use tauri::State;
@@ -98,9 +98,7 @@ pub fn generate_secret(
     key: String,
 ) -> Result<SecretsScreen, IpcError> {
     let p = project(&state, stack_id)?;
-    let (kind, len) = GenKind::suggest(&key);
-    let value = secrets::generate(kind, len)?;
-    secrets::set(&p, &file, &key, &value)?;
+    secrets::set_generated(&p, &file, &key, None, None)?;
     Ok(screen(&p))
 }
 
@@ -112,14 +110,7 @@ pub fn rotation_note(
     file: String,
     key: String,
 ) -> Result<String, IpcError> {
-    let p = project(&state, stack_id)?;
-    let used_by = secrets::readers(&p, &file, &key).ok_or_else(|| {
-        IpcError::new(
-            ErrorCode::InvalidStack,
-            format!("{key} is not defined in {file}"),
-        )
-    })?;
-    Ok(secrets::rotation_note(&p, &key, &used_by))
+    Ok(secrets::rotation(&project(&state, stack_id)?, &file, &key)?)
 }
 
 /// Puts a dated copy back (the current file is kept as a copy in turn).

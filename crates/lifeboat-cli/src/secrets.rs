@@ -162,21 +162,16 @@ pub fn run(stack_dir: &Path, file: &str, action: SecretsAction, json: bool) -> E
                 say_saved(file, &key, copy.as_deref(), json)
             }
             SecretsAction::Generate { key, kind, length } => {
-                let (sk, sl) = GenKind::suggest(&key);
-                let kind = match kind {
-                    Some(KindArg::Hex) => GenKind::Hex,
-                    Some(KindArg::Base64) => GenKind::Base64,
-                    Some(KindArg::Password) => GenKind::Password,
-                    None => sk,
-                };
-                let value = secrets::generate(kind, length.unwrap_or(sl))?;
-                let copy = secrets::set(&project, file, &key, &value)?;
+                let kind = kind.map(|k| match k {
+                    KindArg::Hex => GenKind::Hex,
+                    KindArg::Base64 => GenKind::Base64,
+                    KindArg::Password => GenKind::Password,
+                });
+                let copy = secrets::set_generated(&project, file, &key, kind, length)?;
                 say_saved(file, &key, copy.as_deref(), json)
             }
             SecretsAction::Rotate { key, yes } => {
-                let used_by = secrets::readers(&project, file, &key)
-                    .ok_or_else(|| format!("{key} is not defined in {file}"))?;
-                let note = secrets::rotation_note(&project, &key, &used_by);
+                let note = secrets::rotation(&project, file, &key)?;
                 if !json {
                     println!("{note}");
                 }
@@ -193,9 +188,7 @@ pub fn run(stack_dir: &Path, file: &str, action: SecretsAction, json: bool) -> E
                         return Ok(());
                     }
                 }
-                let (kind, len) = GenKind::suggest(&key);
-                let value = secrets::generate(kind, len)?;
-                let copy = secrets::set(&project, file, &key, &value)?;
+                let copy = secrets::set_generated(&project, file, &key, None, None)?;
                 if json {
                     return print_json(&serde_json::json!({
                         "file": file, "key": key, "note": note,

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use age::secrecy::{ExposeSecret, SecretString};
 use lifeboat_core::backup::{self, verify, BackupOptions};
 use lifeboat_core::inspect::human_bytes;
-use lifeboat_core::keys::{self, RECOVERY_FILE};
+use lifeboat_core::keys::{self, KeyError, RECOVERY_FILE};
 use lifeboat_core::{CancelToken, LoadOptions};
 
 use crate::progress;
@@ -369,12 +369,17 @@ pub fn key_import(dest: &Path, file: Option<&Path>) -> ExitCode {
         }
         let pass = passphrase("Recovery passphrase: ", false)?;
         let identity = keys::read_recovery(&path, pass)?;
-        keys::store(&identity, file)?;
+        let recipient = identity.to_public();
         let place = file.map_or("the system keyring".to_owned(), |f| f.display().to_string());
-        println!(
-            "Recovered the backup key into {place}. Public recipient: {}",
-            identity.to_public()
-        );
+        match keys::adopt(identity, file)? {
+            keys::Adopted::Stored => {
+                println!("Recovered the backup key into {place}. Public recipient: {recipient}");
+            }
+            keys::Adopted::AlreadyHere => {
+                println!("{place} already holds this backup key. Public recipient: {recipient}");
+            }
+            keys::Adopted::Other(_) => return Err(KeyError::Exists { where_: place }.into()),
+        }
         Ok(())
     })())
 }

@@ -190,6 +190,51 @@ pub fn store(identity: &Identity, file: Option<&Path>) -> Result<(), KeyError> {
     Ok(())
 }
 
+/// What [`adopt`] did with a key recovered from a drive.
+pub enum Adopted {
+    /// There was no key here: the recovered one is stored and used from now on.
+    Stored,
+    /// The key here is the recovered one.
+    AlreadyHere,
+    /// Another key is stored here; it stays, and the recovered one (returned) may only be
+    /// used for this session.
+    Other(Identity),
+}
+
+impl std::fmt::Debug for Adopted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Stored => "Stored",
+            Self::AlreadyHere => "AlreadyHere",
+            Self::Other(_) => "Other(..)",
+        })
+    }
+}
+
+/// Makes a key recovered from a drive this computer's key when it has none (in `file`, or
+/// the keyring without one); never replaces another key.
+///
+/// # Errors
+/// When the key here cannot be read (keyring unavailable, a damaged file), or the
+/// recovered key cannot be stored.
+pub fn adopt(recovered: Identity, file: Option<&Path>) -> Result<Adopted, KeyError> {
+    let here = match file {
+        Some(p) if !p.exists() => Err(KeyError::Missing),
+        _ => load(file).map(|(id, _)| id),
+    };
+    match here {
+        Err(KeyError::Missing) => {
+            store(&recovered, file)?;
+            Ok(Adopted::Stored)
+        }
+        Ok(id) if id.to_public().to_string() == recovered.to_public().to_string() => {
+            Ok(Adopted::AlreadyHere)
+        }
+        Ok(_) => Ok(Adopted::Other(recovered)),
+        Err(e) => Err(e),
+    }
+}
+
 /// Whether `passphrase` may protect a recovery file: at least [`MIN_PASSPHRASE`]
 /// characters.
 ///
@@ -357,6 +402,39 @@ mod tests {
         assert!(check_passphrase(&SecretString::from("ten chars!")).is_ok());
         // Characters, not bytes: five two-byte letters are five.
         assert!(check_passphrase(&SecretString::from("ééééé")).is_err());
+    }
+
+    #[test]
+    fn a_recovered_key_is_adopted_only_where_no_other_key_lives() {
+        let t = tempfile::tempdir().unwrap();
+        let key = t.path().join("key.txt");
+        let recovered = Identity::generate();
+        assert!(matches!(
+            adopt(recovered.clone(), Some(&key)),
+            Ok(Adopted::Stored)
+        ));
+        assert_eq!(
+            load(Some(&key)).unwrap().0.to_public().to_string(),
+            recovered.to_public().to_string()
+        );
+        assert!(matches!(
+            adopt(recovered.clone(), Some(&key)),
+            Ok(Adopted::AlreadyHere)
+        ));
+        // Another drive's key: the one here stays, the other is handed back for the session.
+        let other = Identity::generate();
+        let before = std::fs::read(&key).unwrap();
+        match adopt(other.clone(), Some(&key)) {
+            Ok(Adopted::Other(id)) => {
+                assert_eq!(id.to_public().to_string(), other.to_public().to_string());
+            }
+            r => panic!("{r:?}"),
+        }
+        assert_eq!(std::fs::read(&key).unwrap(), before);
+        // A key file that does not read is an error, never overwritten.
+        std::fs::write(&key, "not a key").unwrap();
+        assert!(adopt(other, Some(&key)).is_err());
+        assert_eq!(std::fs::read(&key).unwrap(), b"not a key");
     }
 
     #[test]

@@ -18,6 +18,7 @@
 
 mod apply;
 mod dbload;
+pub mod drive;
 pub mod extract;
 pub mod journal;
 mod planning;

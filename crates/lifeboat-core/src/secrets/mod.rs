@@ -341,6 +341,38 @@ pub fn set(
     Ok(doc.save(&project.dir.join(HISTORY_DIR))?)
 }
 
+/// Sets `key` in env file `name` to a new random value: of `kind` and `length` when given,
+/// else what suits the variable's name ([`GenKind::suggest`]). Generating a value for a
+/// variable that has one is rotating it ([`rotation`] says what that means first). Returns
+/// the dated copy's path, as [`set`] does.
+///
+/// # Errors
+/// As [`generate`] and [`set`].
+pub fn set_generated(
+    project: &Project,
+    name: &str,
+    key: &str,
+    kind: Option<GenKind>,
+    length: Option<usize>,
+) -> Result<Option<PathBuf>, SecretsError> {
+    let (suggested, suggested_len) = GenKind::suggest(key);
+    let value = generate(kind.unwrap_or(suggested), length.unwrap_or(suggested_len))?;
+    set(project, name, key, &value)
+}
+
+/// What rotating `key` of env file `name` means, to show before the user confirms: who
+/// must restart and what users will notice ([`rotation_note`]).
+///
+/// # Errors
+/// [`SecretsError::UnknownVariable`] when the file does not define it.
+pub fn rotation(project: &Project, name: &str, key: &str) -> Result<String, SecretsError> {
+    let used_by = readers(project, name, key).ok_or_else(|| SecretsError::UnknownVariable {
+        key: key.to_owned(),
+        file: name.to_owned(),
+    })?;
+    Ok(rotation_note(project, key, &used_by))
+}
+
 /// A dated copy of an env file, kept when it was edited.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct SavedCopy {

@@ -239,6 +239,48 @@ fn edits_keep_the_mode_and_a_dated_copy_and_fixes_work_in_git() {
 }
 
 /// Every file under `dir` (recursively) whose bytes contain `needle`.
+#[test]
+fn rotating_says_who_restarts_then_sets_a_value_suited_to_the_name() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path();
+    std::fs::write(
+        dir.join("compose.yaml"),
+        "services:\n  app:\n    image: n8nio/n8n\n    environment:\n      DB_PASSWORD: ${DB_PASSWORD}\n  db:\n    image: postgres:16\n    environment:\n      POSTGRES_PASSWORD: ${DB_PASSWORD}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join(".env"), "DB_PASSWORD=old-password-123\n").unwrap();
+    let project = load(dir);
+    let note = secrets::rotation(&project, ".env", "DB_PASSWORD").unwrap();
+    assert!(note.contains("app") && note.contains("db"), "{note}");
+    assert!(matches!(
+        secrets::rotation(&project, ".env", "NOPE"),
+        Err(secrets::SecretsError::UnknownVariable { .. })
+    ));
+    let copy = secrets::set_generated(&project, ".env", "DB_PASSWORD", None, None).unwrap();
+    assert!(copy.is_some(), "the old value is kept as a dated copy");
+    let text = std::fs::read_to_string(dir.join(".env")).unwrap();
+    let value = text.trim().strip_prefix("DB_PASSWORD=").unwrap();
+    let (kind, len) = secrets::GenKind::suggest("DB_PASSWORD");
+    assert_ne!(value, "old-password-123");
+    assert!(
+        value.trim_matches('\'').len() >= len,
+        "{kind:?} {len}: {value}"
+    );
+    // A kind and length given are used.
+    secrets::set_generated(
+        &project,
+        ".env",
+        "DB_PASSWORD",
+        Some(secrets::GenKind::Hex),
+        Some(40),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(dir.join(".env")).unwrap();
+    let value = text.trim().strip_prefix("DB_PASSWORD=").unwrap();
+    assert_eq!(value.len(), 40, "{value}");
+    assert!(value.chars().all(|c| c.is_ascii_hexdigit()), "{value}");
+}
+
 fn files_containing(dir: &Path, needle: &str, out: &mut Vec<PathBuf>) {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;
