@@ -376,16 +376,20 @@ impl StackClaim {
         cancel: &lifeboat_core::CancelToken,
         name: &str,
     ) -> Result<Self, IpcError> {
-        let job = state.job_of(cancel).unwrap_or(0);
-        if !state.claim_stack(stack_id, job) {
-            return Err(IpcError::new(
+        Self::hold(state, stack_id, state.job_of(cancel).unwrap_or(0)).ok_or_else(|| {
+            IpcError::new(
                 ErrorCode::Busy,
                 format!(
                     "A backup or restore of {name} is running; wait for it to finish or cancel it."
                 ),
-            ));
-        }
-        Ok(Self {
+            )
+        })
+    }
+
+    /// Holds `stack_id` for `job`; `None` when another job of this app holds it. (Jobs of
+    /// other processes are kept out by the core's [`lifeboat_core::job::Claim`].)
+    pub(crate) fn hold(state: &AppState, stack_id: i64, job: u64) -> Option<Self> {
+        state.claim_stack(stack_id, job).then(|| Self {
             state: state.clone(),
             stack_id,
         })

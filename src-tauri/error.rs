@@ -125,7 +125,7 @@ impl From<BackupError> for IpcError {
         let code = match &e {
             BackupError::Cancelled => ErrorCode::Cancelled,
             BackupError::DestinationMissing(_) => ErrorCode::DestinationMissing,
-            BackupError::Busy(_) => ErrorCode::Busy,
+            BackupError::Busy(_) | BackupError::StackBusy(_) => ErrorCode::Busy,
             _ => ErrorCode::BackupFailed,
         };
         Self::new(code, e)

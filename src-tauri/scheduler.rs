@@ -81,10 +81,10 @@ fn check(app: &AppHandle) {
 /// Backs a stack up for its schedule, as a job the tray can cancel.
 fn run_scheduled(app: &AppHandle, state: &AppState, stack_id: i64) -> Outcome {
     let (job_id, cancel) = state.start_job();
-    if !state.claim_stack(stack_id, job_id) {
+    let Some(claim) = crate::backups::StackClaim::hold(state, stack_id, job_id) else {
         state.end_job(job_id);
         return Outcome::Busy;
-    }
+    };
     let _ = app.emit(CHANGED, stack_id);
     crate::tray::refresh(app);
     let engine = BlockingEngine::connect(None, tokio_handle()).ok();
@@ -95,7 +95,7 @@ fn run_scheduled(app: &AppHandle, state: &AppState, stack_id: i64) -> Outcome {
         &lifeboat_core::job::NoProgress,
         &cancel,
     );
-    state.release_stack(stack_id);
+    drop(claim);
     state.end_job(job_id);
     Outcome::of(&result)
 }

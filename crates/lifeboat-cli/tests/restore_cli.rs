@@ -1,6 +1,7 @@
 //! `lifeboat restore` from the command line: killed (abort, like `kill -9`) between each two
 //! steps with services stopped, then the next start puts every component back wholly old
-//! and starts the services; the full restore and its undo; and the new-machine path, from
+//! and starts the services; a restore still running is left alone; the full restore and
+//! its undo; and the new-machine path, from
 //! an empty `LIFEBOAT_HOME` and a fresh keyring with only the backup drive and the recovery
 //! passphrase.
 
@@ -178,6 +179,76 @@ fn killed_at_every_step_the_next_start_puts_everything_back_and_restarts_service
         assert_eq!(listing(&stack), damaged, "{point}: not wholly old");
         assert!(running(&d, &app) && running(&d, &web), "{point}: {stderr}");
     }
+
+    // A restore still running (paused between two swaps) is no interrupted one: another
+    // command leaves it and its stopped services alone, and a backup of the stack is
+    // refused until it ends. Once it dies, the next command puts everything back.
+    let mut paused = cmd()
+        .env("LIFEBOAT_FAILPOINT", "pause:restore:swapped-1")
+        .args(["restore", "latest", "--from"])
+        .arg(&dest)
+        .arg("--yes")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut said = std::io::BufReader::new(paused.stderr.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = std::io::BufRead::read_line(&mut said, &mut line).unwrap();
+        assert!(n > 0, "the restore ended before its pause");
+        if line.contains("paused at restore:swapped-1") {
+            break;
+        }
+    }
+    let half = listing(&stack);
+    assert_ne!(half, damaged, "one component is swapped at this point");
+    let out = cmd()
+        .args(["snapshots", "--to"])
+        .arg(&dest)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("is running in another Lifeboat"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("was interrupted"), "{stderr}");
+    assert_eq!(listing(&stack), half, "a running restore was rolled back");
+    assert!(
+        !running(&d, &app) && !running(&d, &web),
+        "services a running restore stopped were started under it"
+    );
+    let out = cmd()
+        .arg("backup")
+        .arg(&stack)
+        .arg("--to")
+        .arg(&dest)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !out.status.success(),
+        "a backup ran during a restore: {stderr}"
+    );
+    assert!(
+        stderr.contains("is running; wait for it to finish"),
+        "{stderr}"
+    );
+    assert_eq!(listing(&stack), half);
+    paused.kill().unwrap();
+    paused.wait().unwrap();
+    let out = cmd()
+        .args(["snapshots", "--to"])
+        .arg(&dest)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(stderr.contains("was interrupted"), "{stderr}");
+    assert_eq!(listing(&stack), damaged, "not wholly old after the kill");
+    assert!(running(&d, &app) && running(&d, &web), "{stderr}");
 
     // Uninterrupted, it restores everything and starts the services.
     let out = ok(cmd()

@@ -95,3 +95,43 @@ pub enum JobEvent {
         message: String,
     },
 }
+
+/// One backup, restore or undo of a stack folder at a time, across processes and users
+/// (the desktop's scheduler, `lifeboat schedule run`, a `lifeboat restore` in a terminal):
+/// an exclusive lock (`flock`) on the folder itself, which writes nothing in it. Released
+/// when dropped, and by the system when the process dies.
+#[derive(Debug)]
+pub struct Claim {
+    _folder: std::fs::File,
+}
+
+impl Claim {
+    /// Claims the stack folder `dir`; `Ok(None)` when another job holds it.
+    ///
+    /// # Errors
+    /// When the folder cannot be opened.
+    pub fn stack(dir: &std::path::Path) -> std::io::Result<Option<Self>> {
+        let folder = std::fs::File::open(dir)?;
+        match folder.try_lock() {
+            Ok(()) => Ok(Some(Self { _folder: folder })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Claim;
+
+    #[test]
+    fn a_stack_folder_is_claimed_by_one_job_at_a_time_and_nothing_is_written_in_it() {
+        let t = tempfile::tempdir().unwrap();
+        let first = Claim::stack(t.path()).unwrap().expect("free");
+        assert!(Claim::stack(t.path()).unwrap().is_none(), "claimed twice");
+        drop(first);
+        assert!(Claim::stack(t.path()).unwrap().is_some(), "not released");
+        assert_eq!(std::fs::read_dir(t.path()).unwrap().count(), 0);
+        assert!(Claim::stack(&t.path().join("gone")).is_err());
+    }
+}

@@ -25,7 +25,7 @@ impl Outcome {
     pub fn of(result: &Result<StackBackup, RunError>) -> Self {
         match result {
             Ok(_) => Self::Ok,
-            Err(RunError::Backup(BackupError::Busy(_))) => Self::Busy,
+            Err(RunError::Backup(BackupError::Busy(_) | BackupError::StackBusy(_))) => Self::Busy,
             Err(e) => Self::Failed(e.to_string()),
         }
     }

@@ -104,6 +104,9 @@ pub enum BackupError {
     /// The user cancelled; nothing was kept.
     #[error("the backup was cancelled; no snapshot was written")]
     Cancelled,
+    /// A backup or restore of the stack folder is running (in this or another Lifeboat).
+    #[error("a backup or restore of {} is running; wait for it to finish", .0.display())]
+    StackBusy(PathBuf),
     /// Another backup of the same stack to the same destination is running.
     #[error("another backup of {0} to this destination is running; wait for it to finish")]
     Busy(String),
@@ -179,7 +182,7 @@ impl BackupError {
             }
             Self::UnknownComponent(_) => "unknown_component",
             Self::Cancelled => "cancelled",
-            Self::Busy(_) => "busy",
+            Self::Busy(_) | Self::StackBusy(_) => "busy",
             Self::Incomplete(_) => "incomplete",
             Self::LiveSqlite { .. } => "live_database",
             Self::NotRestarted { .. } => "not_restarted",

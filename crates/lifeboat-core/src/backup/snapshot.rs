@@ -40,6 +40,9 @@ pub(super) fn take(
     let started_at = std::time::SystemTime::now();
     let started = unix_now();
     let snapshot = snapshot_id(started_at);
+    let _claim = crate::job::Claim::stack(&project.dir)
+        .map_err(ArchiveError::at(&project.dir))?
+        .ok_or_else(|| BackupError::StackBusy(project.dir.clone()))?;
     let folder = StackFolder::open(&opts.dest, &project.name)?;
     let previous = newest_readable(&opts.dest, &project.name, identity)?;
     claim_stack_dest(&folder.root, project, previous.as_ref(), opts.adopt)?;

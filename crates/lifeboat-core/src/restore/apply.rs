@@ -77,6 +77,9 @@ fn apply_worked_out(
     if lock.try_lock().is_err() {
         return Err(RestoreError::Busy(w.target.clone()));
     }
+    let _claim = crate::job::Claim::stack(&w.target)
+        .map_err(io_err(&w.target))?
+        .ok_or_else(|| RestoreError::Busy(w.target.clone()))?;
     // Services are stopped only with a journal that lets a crash start them again.
     let catalog = cold::journal(opts.catalog.as_ref(), !w.plan.services_to_stop.is_empty())
         .map_err(|e| {

@@ -102,7 +102,7 @@ pub enum RestoreError {
     #[error("{0} since the restore was previewed; nothing was changed: preview it again")]
     Outdated(String),
     /// Another restore of this target is running.
-    #[error("another restore into {0} is running; wait for it to finish")]
+    #[error("a backup or restore of {} is running; wait for it to finish", .0.display())]
     Busy(PathBuf),
     /// A file operation on the target failed.
     #[error("{path}: {source}")]
@@ -795,10 +795,20 @@ fn running_as_root(dir: &Path) -> bool {
 
 /// Aborts the process at a named point when `LIFEBOAT_FAILPOINT` names it, as a `kill -9`
 /// would: the crash tests use it to stop a restore between two exact steps.
+/// Tests stop a restore between two steps: `LIFEBOAT_FAILPOINT=NAME` aborts there (as
+/// `kill -9` would), `pause:NAME` waits there (up to two minutes) for the test to act.
 fn failpoint(name: &str) {
-    if std::env::var("LIFEBOAT_FAILPOINT").is_ok_and(|v| v == name) {
+    let Ok(v) = std::env::var("LIFEBOAT_FAILPOINT") else {
+        return;
+    };
+    if v == name {
         tracing::warn!(point = name, "failpoint: aborting");
         std::process::abort();
+    }
+    if v.strip_prefix("pause:") == Some(name) {
+        tracing::warn!(point = name, "failpoint: pausing");
+        eprintln!("paused at {name}");
+        std::thread::sleep(std::time::Duration::from_secs(120));
     }
 }
 

@@ -71,6 +71,9 @@ pub fn recover_at(
     let Some(journal) = last_restore_at(target).filter(Journal::is_unfinished) else {
         return Vec::new();
     };
+    let Some(_claim) = claim_interrupted(&journal) else {
+        return vec![still_running(&journal)];
+    };
     let (services, stack) = (journal.services.clone(), journal.stack.clone());
     let mut said = recover_journal(journal, engine, identity);
     if services.is_empty() {
@@ -138,6 +141,9 @@ pub fn undo(
     if lock.try_lock().is_err() {
         return Err(RestoreError::Busy(journal.target.clone()));
     }
+    let _claim = crate::job::Claim::stack(&journal.target)
+        .map_err(io_err(&journal.target))?
+        .ok_or_else(|| RestoreError::Busy(journal.target.clone()))?;
     let containers = containers_by_service(engine, &journal.stack);
     let grace = project_at(&journal.target);
     let mut stopper = engine.map(|e| {
@@ -193,10 +199,31 @@ pub fn recover(
     engine: Option<&BlockingEngine>,
     identity: Option<&age::x25519::Identity>,
 ) -> Vec<String> {
-    match last_restore(catalog) {
-        Some(journal) => recover_journal(journal, engine, identity),
-        None => Vec::new(),
+    let Some(journal) = last_restore(catalog) else {
+        return Vec::new();
+    };
+    let Some(_claim) = claim_interrupted(&journal) else {
+        return vec![still_running(&journal)];
+    };
+    recover_journal(journal, engine, identity)
+}
+
+/// Claims the target of a restore that looks interrupted, to put it back; `None` when that
+/// restore is still running (in another Lifeboat: it holds the target's claim), so nothing
+/// of it may be touched. `Some(None)` when the target cannot be opened to claim (gone).
+fn claim_interrupted(journal: &Journal) -> Option<Option<crate::job::Claim>> {
+    match crate::job::Claim::stack(&journal.target) {
+        Ok(None) => None,
+        Ok(Some(claim)) => Some(Some(claim)),
+        Err(_) => Some(None),
     }
+}
+
+fn still_running(journal: &Journal) -> String {
+    format!(
+        "A restore into {} is running in another Lifeboat; it was left alone.",
+        journal.target.display()
+    )
 }
 
 /// Puts back what an interrupted restore (in `journal`) changed.
