@@ -106,7 +106,9 @@ pub struct Claim {
 }
 
 impl Claim {
-    /// Claims the stack folder `dir`; `Ok(None)` when another job holds it.
+    /// Claims the stack folder `dir`; `Ok(None)` when another job holds it. On a
+    /// filesystem without locks (some network and FUSE mounts) the claim holds within
+    /// nothing but this call, and a warning says so: a backup is never refused for it.
     ///
     /// # Errors
     /// When the folder cannot be opened.
@@ -115,7 +117,10 @@ impl Claim {
         match folder.try_lock() {
             Ok(()) => Ok(Some(Self { _folder: folder })),
             Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-            Err(std::fs::TryLockError::Error(e)) => Err(e),
+            Err(std::fs::TryLockError::Error(e)) => {
+                tracing::warn!(folder = %dir.display(), error = %e, "the folder cannot be locked; jobs of other processes are not kept out");
+                Ok(Some(Self { _folder: folder }))
+            }
         }
     }
 }
