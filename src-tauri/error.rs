@@ -149,6 +149,10 @@ impl From<KeyError> for IpcError {
                 "There is no backup key yet: create one (Lifeboat asks for a recovery passphrase)."
                     .to_owned()
             }
+            // The core's sentence offers the command line's `--identity FILE` instead.
+            KeyError::Keyring(why) => {
+                format!("The system keyring is not available ({why}); unlock it and try again.")
+            }
             _ => e.to_string(),
         };
         Self::new(code, message)

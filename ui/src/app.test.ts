@@ -32,7 +32,7 @@ const result: InspectResult = {
     previous_inspected_at: 900,
     largest_files: [{ path: "/srv/chatbot/pg/base/1", bytes: 2000, service: "db" }],
     free_bytes: 10 * 1024 ** 3,
-    warnings: [{ code: "secrets-file-readable", message: ".env holds secrets but <b>others</b> can read it", service: null, path: "/srv/chatbot/.env" }],
+    warnings: [{ code: "secrets-file-readable", message: ".env holds secrets but <b>others</b> can read it", service: null, path: "/srv/chatbot/.env", remedy: null }],
   },
 };
 

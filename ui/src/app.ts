@@ -5,6 +5,7 @@ import type { BackupOverview, InspectResult, JobEvent, MountReport, SecretsScree
 import { describeError } from "./lib/errors";
 import { ago, bytes, count, duration, growth } from "./lib/format";
 import { h, sparkline } from "./lib/dom";
+import { remedyText } from "./lib/remedy";
 import { applyJobEvent, newProgress, progressView, type JobProgress } from "./lib/job";
 import { backupsPanel, openKeyDialog, openPassphraseDialog } from "./backups";
 import { secretsPanel } from "./secrets";
@@ -224,7 +225,7 @@ async function runBackup(stackId: number): Promise<void> {
         `${bytes(captured)} in ${r.components.length} part${r.components.length === 1 ? "" : "s"}, ${bytes(stored)} newly stored` +
         (r.downtime_ms > 0 ? `; services were stopped for ${duration(r.downtime_ms)}` : "; no downtime") +
         (done.pruned.length ? `; ${done.pruned.length} old snapshot${done.pruned.length === 1 ? "" : "s"} removed` : "") +
-        (r.warnings.length ? `. ${r.warnings.map((w) => w.message).join(" ")}` : "."),
+        (r.warnings.length ? `. ${r.warnings.map((w) => (w.remedy ? `${w.message} ${remedyText(w.remedy)}` : w.message)).join(" ")}` : "."),
     };
   } catch (e) {
     state.error = describeError(e);
@@ -767,7 +768,13 @@ function warningsView(ws: Warning[]): HTMLElement {
       "ul",
       { class: "warnings" },
       ws.map((w) =>
-        h("li", { class: `warning w-${w.code}`, "data-code": w.code }, w.service ? h("span", { class: "tag" }, w.service) : null, w.message),
+        h(
+          "li",
+          { class: `warning w-${w.code}`, "data-code": w.code },
+          w.service ? h("span", { class: "tag" }, w.service) : null,
+          w.message,
+          w.remedy ? h("span", { class: "remedy" }, ` ${remedyText(w.remedy)}`) : null,
+        ),
       ),
     ),
   );

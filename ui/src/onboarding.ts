@@ -7,6 +7,7 @@ import type { BackupDone, BackupOverview, DockerStatus, InspectResult, JobEvent,
 import { describeError } from "./lib/errors";
 import { bytes, count, duration } from "./lib/format";
 import { h } from "./lib/dom";
+import { remedyText } from "./lib/remedy";
 import { applyJobEvent, newProgress, progressView, type JobProgress } from "./lib/job";
 import { MIN_PASSPHRASE } from "./backups";
 
@@ -264,7 +265,7 @@ function foundStep(): HTMLElement {
           "details",
           { class: "settings-box" },
           h("summary", {}, `${i.warnings.length} thing${i.warnings.length === 1 ? "" : "s"} to look at later`),
-          h("ul", { class: "warnings" }, i.warnings.map((x) => h("li", {}, x.service ? h("span", { class: "tag" }, x.service) : null, x.message))),
+          h("ul", { class: "warnings" }, i.warnings.map((x) => h("li", {}, x.service ? h("span", { class: "tag" }, x.service) : null, x.message, x.remedy ? ` ${remedyText(x.remedy)}` : null))),
         )
       : null,
     nav("folder", h("button", { class: "primary", onclick: () => go("destination"), "data-testid": "next" }, "Next: where backups go")),
@@ -522,7 +523,7 @@ function doneStep(): HTMLElement {
       `${bytes(captured)} in ${r.components.length} part${r.components.length === 1 ? "" : "s"} became ${bytes(stored)} on the drive, in ${duration(r.duration_ms)}` +
         (r.downtime_ms > 0 ? `; services were stopped for ${duration(r.downtime_ms)}.` : "; no service was stopped."),
     ),
-    r.warnings.length ? h("ul", { class: "warnings" }, r.warnings.map((x) => h("li", {}, x.message))) : null,
+    r.warnings.length ? h("ul", { class: "warnings" }, r.warnings.map((x) => h("li", {}, x.message, x.remedy ? ` ${remedyText(x.remedy)}` : null))) : null,
     h("p", {}, d.scheduled ? `Next: every day at ${d.scheduled}, while Lifeboat runs in the tray.` : "No schedule: back up again from the stack's page or the tray."),
     h("p", { class: "muted" }, "Keep your recovery passphrase somewhere safe. Lifeboat will remind you to test it every two months."),
     h("div", { class: "wizard-nav" }, h("span", { class: "spacer" }), h("button", { class: "primary", onclick: () => actions.leave(stack.id), "data-testid": "open-stack-page" }, "Open the stack's page")),

@@ -4,6 +4,7 @@
 // they are shown or typed; nothing here keeps them.
 import type { Finding, SecretsScreen, Variable } from "./lib/ipc";
 import { h } from "./lib/dom";
+import { remedyText } from "./lib/remedy";
 
 export interface SecretActions {
   reveal(file: string, key: string): Promise<string | null>;
@@ -95,6 +96,7 @@ function findingsView(fs: Finding[], busy: boolean, a: SecretActions): HTMLEleme
           "li",
           { class: `warning ${f.severity === "high" ? "w-high" : ""}`, "data-code": f.code },
           f.message,
+          f.remedy ? h("span", { class: "remedy" }, ` ${remedyText(f.remedy)}`) : null,
           f.fix && f.file
             ? h(
                 "button",

@@ -666,6 +666,12 @@ fn print_inspection(i: &Inspection) {
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default();
             println!("  [{code}] {}", w.message);
+            if let Some(r) = &w.remedy {
+                println!(
+                    "      run: {}",
+                    r.command(std::path::Path::new(&i.stack.dir))
+                );
+            }
         }
     }
 }

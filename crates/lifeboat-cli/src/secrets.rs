@@ -241,6 +241,9 @@ pub fn run(stack_dir: &Path, file: &str, action: SecretsAction, json: bool) -> E
                         .as_ref()
                         .map_or(String::new(), |x| format!(" [fix: {x}]"));
                     println!("{:<6} {}{fixable}", f.severity, f.message);
+                    if let Some(r) = &f.remedy {
+                        println!("         run: {}", r.command(&project.dir));
+                    }
                     // Show what moving a hard-coded secret would change, value masked.
                     if let (false, secrets::FindingCode::HardcodedSecret, Some(svc), Some(var)) =
                         (fix, f.code, &f.service, &f.variable)

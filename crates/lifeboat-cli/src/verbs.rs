@@ -168,6 +168,9 @@ pub fn backup(
             }
             for w in &report.warnings {
                 println!("  warning: {}", w.message);
+                if let Some(r) = &w.remedy {
+                    println!("           run: {}", r.command(stack_dir));
+                }
             }
             if report.partial {
                 println!(

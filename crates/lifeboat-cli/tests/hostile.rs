@@ -204,6 +204,17 @@ fn a_mount_of_the_whole_system_is_left_out_with_a_warning_unless_included() {
         .map(|w| w["path"].as_str().unwrap())
         .collect();
     assert_eq!(skipped, ["/", "/var/run/docker.sock"], "{report}");
+    // Each says what to do in a form each shell words its own way, not in the message.
+    for w in report["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["code"] == "system-path-skipped")
+    {
+        assert_eq!(w["remedy"]["kind"], "include", "{w}");
+        assert_eq!(w["remedy"]["path"], w["path"], "{w}");
+        assert!(!w["message"].as_str().unwrap().contains("--include"), "{w}");
+    }
     let names = p.stock_list(
         component(&report, "service-cadvisor")["archive"]
             .as_str()
@@ -754,6 +765,18 @@ fn a_secret_ending_in_a_backslash_reads_back_exactly_and_check_finds_a_broken_qu
     let findings = String::from_utf8_lossy(&check.stdout);
     assert!(findings.contains("env-quote-runs-on"), "{findings}");
     assert!(findings.contains("NEXT"), "{findings}");
+    let parsed: serde_json::Value = serde_json::from_str(&findings).unwrap();
+    let runs_on = parsed["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "env-quote-runs-on")
+        .unwrap();
+    assert_eq!(
+        runs_on["remedy"],
+        serde_json::json!({"kind": "set-secret", "file": ".env", "key": "ADMIN_PASSWORD"}),
+        "{runs_on}"
+    );
     write(
         &p.stack.join(".env"),
         "ADMIN_PASSWORD='pa55word\\'\nNEXT=kept\n",

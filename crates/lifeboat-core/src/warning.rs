@@ -79,6 +79,50 @@ pub struct Warning {
     pub service: Option<String>,
     /// The file or folder it concerns, if one.
     pub path: Option<String>,
+    /// What to do about it, when Lifeboat can do it: each shell words it its own way (a
+    /// command line, a button), so the message never names one.
+    #[serde(default)]
+    pub remedy: Option<Remedy>,
+}
+
+/// Something a person can have Lifeboat do about a warning or finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Remedy {
+    /// Save a passphrase-protected copy of the backup key in the destination.
+    ExportRecovery {
+        /// The destination.
+        destination: String,
+    },
+    /// Back up a folder the backup left out, by naming it.
+    Include {
+        /// The folder.
+        path: String,
+    },
+    /// Set a variable's value again through Lifeboat, which quotes it as compose reads it.
+    SetSecret {
+        /// The env file (relative to the stack).
+        file: String,
+        /// The variable, when one.
+        key: Option<String>,
+    },
+}
+
+impl Remedy {
+    /// The `lifeboat` command line that does it, for the stack in `stack_dir`.
+    pub fn command(&self, stack_dir: &std::path::Path) -> String {
+        let stack = stack_dir.display();
+        match self {
+            Self::ExportRecovery { destination } => {
+                format!("lifeboat key export-recovery --to {destination}")
+            }
+            Self::Include { path } => format!("lifeboat backup {stack} --include {path}"),
+            Self::SetSecret { file, key } => format!(
+                "lifeboat secrets {stack} --file {file} set {}",
+                key.as_deref().unwrap_or("KEY")
+            ),
+        }
+    }
 }
 
 impl Warning {
@@ -89,11 +133,17 @@ impl Warning {
             message: message.into(),
             service: None,
             path: None,
+            remedy: None,
         }
     }
     /// The same warning about `service`.
     pub fn service(mut self, service: impl Into<String>) -> Self {
         self.service = Some(service.into());
+        self
+    }
+    /// The same warning with what to do about it.
+    pub fn remedy(mut self, remedy: Remedy) -> Self {
+        self.remedy = Some(remedy);
         self
     }
     /// The same warning about `path`.

@@ -536,13 +536,15 @@ fn system_path_skipped(service: &str, target: &str, p: &Path) -> Warning {
         WarningCode::SystemPathSkipped,
         format!(
             "{service}'s mount of {} (at {target}) holds the host's system, not the stack's data, \
-             and was not backed up; back it up with `--include {}` if you mean it.",
+             and was not backed up; name it to be included if you mean to back it up.",
             p.display(),
-            p.display()
         ),
     )
     .service(service)
     .path(p)
+    .remedy(crate::warning::Remedy::Include {
+        path: p.display().to_string(),
+    })
 }
 
 /// What a backup to `dest` never reads: `dest` itself and Lifeboat's own folder, as the

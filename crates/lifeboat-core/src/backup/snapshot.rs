@@ -858,15 +858,19 @@ impl Run<'_> {
         if dest.join(RECOVERY_FILE).is_file() {
             return;
         }
-        self.warnings.push(Warning::new(
-            WarningCode::RecoveryFileMissing,
-            format!(
-                "{} has no recovery file: if this computer is lost, these backups cannot be opened. \
-                 Run `lifeboat key export-recovery --to {}` and choose a passphrase.",
-                dest.display(),
-                dest.display()
-            ),
-        ));
+        self.warnings.push(
+            Warning::new(
+                WarningCode::RecoveryFileMissing,
+                format!(
+                    "{} has no recovery file: if this computer is lost, these backups cannot be \
+                     opened. Save one there, protected by a passphrase you choose.",
+                    dest.display()
+                ),
+            )
+            .remedy(crate::warning::Remedy::ExportRecovery {
+                destination: dest.display().to_string(),
+            }),
+        );
     }
 }
 

@@ -20,6 +20,7 @@ pub use envdoc::{EnvDoc, EnvDocError};
 
 use crate::sensitive::{findable, looks_secret};
 use crate::stack::Project;
+use crate::warning::Remedy;
 
 /// Where dated copies of edited files go, inside the stack folder (never outside it).
 pub const HISTORY_DIR: &str = ".lifeboat/secrets-history";
@@ -648,6 +649,9 @@ pub struct Finding {
     /// The change the fix makes, as a diff with values masked, when it edits files.
     #[serde(default)]
     pub preview: Option<String>,
+    /// What the person can have Lifeboat do about it, beside the fix.
+    #[serde(default)]
+    pub remedy: Option<Remedy>,
 }
 
 impl Finding {
@@ -663,6 +667,7 @@ impl Finding {
             message,
             fix: None,
             preview: None,
+            remedy: None,
         }
     }
 
@@ -851,6 +856,10 @@ fn syntax_findings(path: &Path, name: &str) -> Vec<Finding> {
             severity: Severity::High,
             file: Some(name.to_owned()),
             line: Some(line),
+            remedy: Some(Remedy::SetSecret {
+                file: name.to_owned(),
+                key: variable.clone(),
+            }),
             variable,
             service: None,
             message,
@@ -870,8 +879,8 @@ fn syntax_findings(path: &Path, name: &str) -> Vec<Finding> {
                 None,
                 format!(
                     "{name} line {line} does not parse as compose reads it: {reason}. Compose refuses \
-                     the file; fix the line (values with quotes or backslashes are safest set with \
-                     `lifeboat secrets set`)."
+                     the file; fix the line (values with quotes or backslashes are safest set \
+                     through Lifeboat, which quotes them as compose reads them)."
                 ),
             )];
         }
@@ -898,12 +907,11 @@ fn syntax_findings(path: &Path, name: &str) -> Vec<Finding> {
                 format!(
                     "The quoted value of {} on line {} of {name} runs on to line {}, so compose never \
                      sees {}: its closing quote is missing or escaped by a backslash. Set the value \
-                     again with `lifeboat secrets set {}`.",
+                     again through Lifeboat.",
                     e.key,
                     e.line,
                     e.last_line,
                     swallowed.join(", "),
-                    e.key
                 ),
             ));
         }
@@ -1000,6 +1008,7 @@ fn readable_copies(project: &Project, view: &SecretsView) -> Vec<Finding> {
             ),
             fix: Some(format!("chmod 600 {rel}")),
             preview: None,
+            remedy: None,
         });
     }
     out
