@@ -44,6 +44,9 @@ pub enum ErrorCode {
     BackupFailed,
     /// The restore could not be planned or failed (and was rolled back).
     RestoreFailed,
+    /// What a restore was previewed on changed (or it was not previewed with these
+    /// choices): nothing was changed, and it must be previewed again.
+    Outdated,
     /// A schedule the user typed is not valid.
     BadSchedule,
     /// Anything else.
@@ -164,6 +167,7 @@ impl From<RestoreError> for IpcError {
         let code = match &e {
             RestoreError::Cancelled => ErrorCode::Cancelled,
             RestoreError::Busy(_) => ErrorCode::Busy,
+            RestoreError::Outdated(_) => ErrorCode::Outdated,
             _ => ErrorCode::RestoreFailed,
         };
         Self::new(code, e)

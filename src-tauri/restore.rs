@@ -215,7 +215,7 @@ fn previewed(
     });
     plan.ok_or_else(|| {
         IpcError::new(
-            ErrorCode::RestoreFailed,
+            ErrorCode::Outdated,
             "This restore was not previewed with these choices; nothing was changed. Go back and \
              preview it again.",
         )

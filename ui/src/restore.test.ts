@@ -150,4 +150,46 @@ describe("restore wizard", () => {
     // Back on the preview, where the user can try again or go back.
     expect(dialog.querySelector("[data-testid=restore-confirm]")).not.toBeNull();
   });
+
+  it("previews again by itself when things changed since the preview, and says why", async () => {
+    const planned: RestoreRequest[] = [];
+    let starts = 0;
+    let servicesNow = ["n8n"];
+    openRestoreWizard("chatbot", {
+      points: async () => points,
+      chooseFolder: async () => null,
+      plan: async (r) => {
+        planned.push(r);
+        return { ...plan(r), services_to_stop: servicesNow };
+      },
+      start: async () => {
+        starts++;
+        servicesNow = ["n8n", "web"];
+        return Promise.reject({ code: "outdated", message: "web started since the restore was previewed; nothing was changed: preview it again" });
+      },
+      cancel: async () => true,
+      openFolder: async () => {},
+      undo: async () => Promise.reject(new Error("no")),
+      closed: () => {},
+    });
+    await settle();
+    click("Next");
+    await settle();
+    click("Next");
+    click("Preview");
+    await settle();
+    expect(planned.length).toBe(2);
+    click("Restore");
+    await settle();
+    const dialog = document.getElementById("restore-dialog")!;
+    expect(starts).toBe(1);
+    // A third plan, asked for by the wizard itself, with the same choices as the preview.
+    expect(planned.length).toBe(3);
+    expect(planned[2]).toEqual(planned[1]);
+    const error = dialog.querySelector("[data-testid=restore-error]")!.textContent!;
+    expect(error).toContain("web started since the restore was previewed");
+    expect(error).toContain("The preview below is new");
+    expect(dialog.querySelector("[data-testid=plan-services]")!.textContent).toContain("web");
+    expect(dialog.querySelector("[data-testid=restore-confirm]")).not.toBeNull();
+  });
 });

@@ -3,6 +3,7 @@
 // The wizard talks to Rust only through the calls it is handed (app.ts passes lib/ipc).
 import type { ComponentPlan, JobEvent, RestorePlan, RestorePoints, RestoreReport, RestoreRequest, SnapshotSummary, UndoReport } from "./lib/ipc";
 import { describeError } from "./lib/errors";
+import { isIpcError } from "./lib/ipc";
 import { bytes, count, duration, when } from "./lib/format";
 import { h } from "./lib/dom";
 import { applyJobEvent, newProgress, progressView, type JobProgress } from "./lib/job";
@@ -460,6 +461,24 @@ export function openRestoreWizard(stackName: string, calls: RestoreCalls): HTMLD
     } catch (e) {
       w.busy = false;
       w.step = "preview";
+      if (isIpcError(e) && e.code === "outdated") {
+        // Nothing was changed; what the preview showed is no longer what would happen, so
+        // show the plan as things are now, with the reason, for the person to check again.
+        const why = describeError(e).detail;
+        w.busy = true;
+        render();
+        calls
+          .plan(request(true))
+          .then((plan) => {
+            w.plan = plan;
+            w.busy = false;
+            go("preview");
+            w.error = `${why} The preview below is new: check it, then restore again.`;
+            render();
+          })
+          .catch(fail);
+        return;
+      }
       fail(e);
     }
   }

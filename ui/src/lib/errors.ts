@@ -36,6 +36,8 @@ export function describeError(e: unknown): { title: string; detail: string } {
       return { title: "The backup failed", detail: e.message };
     case "restore_failed":
       return { title: "The restore did not happen", detail: e.message };
+    case "outdated":
+      return { title: "Things changed since the preview", detail: e.message };
     case "bad_schedule":
       return { title: "That schedule cannot be used", detail: e.message };
     case "internal":
