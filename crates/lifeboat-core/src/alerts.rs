@@ -167,13 +167,22 @@ pub fn current<Tz: TimeZone>(
     stack_id: i64,
     now: &DateTime<Tz>,
 ) -> Result<Vec<Alert>, CatalogError> {
-    let facts = Facts::read(catalog, stack_id, now.timestamp())?;
-    let growth = growth(&facts, catalog)?;
+    let facts = Facts::read(catalog, catalog.stack(stack_id)?, now.timestamp())?;
+    current_of(catalog, &facts, now)
+}
+
+/// [`current`] from facts already read.
+pub(crate) fn current_of<Tz: TimeZone>(
+    catalog: &Catalog,
+    facts: &Facts,
+    now: &DateTime<Tz>,
+) -> Result<Vec<Alert>, CatalogError> {
+    let growth = growth(facts, catalog)?;
     Ok([
-        failed(&facts),
-        waiting(&facts),
-        stale(&facts, now),
-        disk_low(&facts),
+        failed(facts),
+        waiting(facts),
+        stale(facts, now),
+        disk_low(facts),
         growth,
     ]
     .into_iter()
@@ -181,10 +190,10 @@ pub fn current<Tz: TimeZone>(
     .collect())
 }
 
-/// What the checks of [`current`] look at, read once.
-struct Facts {
-    stack: StackRecord,
-    settings: StackSettings,
+/// What the checks of [`current`] look at (and [`crate::status`] too), read once.
+pub(crate) struct Facts {
+    pub(crate) stack: StackRecord,
+    pub(crate) settings: StackSettings,
     /// The newest runs first.
     history: Vec<BackupRecord>,
     schedule: Option<ScheduleState>,
@@ -192,18 +201,22 @@ struct Facts {
 }
 
 impl Facts {
-    fn read(catalog: &Catalog, stack_id: i64, now_s: i64) -> Result<Self, CatalogError> {
+    pub(crate) fn read(
+        catalog: &Catalog,
+        stack: StackRecord,
+        now_s: i64,
+    ) -> Result<Self, CatalogError> {
         Ok(Self {
-            stack: catalog.stack(stack_id)?,
-            settings: catalog.settings(stack_id)?,
-            history: catalog.backups(stack_id, 50)?,
-            schedule: catalog.schedule_state(stack_id)?,
+            settings: catalog.settings(stack.id)?,
+            history: catalog.backups(stack.id, 50)?,
+            schedule: catalog.schedule_state(stack.id)?,
+            stack,
             now_s,
         })
     }
 
     /// The newest successful run.
-    fn last_ok(&self) -> Option<&BackupRecord> {
+    pub(crate) fn last_ok(&self) -> Option<&BackupRecord> {
         self.history.iter().find(|b| b.result == BackupResult::Ok)
     }
 

@@ -5,7 +5,7 @@
 use chrono::{DateTime, TimeZone};
 
 use crate::alerts::{self, Alert, Severity};
-use crate::catalog::{BackupResult, Catalog, StackRecord};
+use crate::catalog::{Catalog, StackRecord};
 
 /// One stack's standing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,25 +32,28 @@ impl StackStatus {
 /// The standing of `stack` at `now`. What cannot be read counts as absent (no backup, no
 /// schedule, no alert), so one damaged row never hides the other stacks.
 pub fn of<Tz: TimeZone>(catalog: &Catalog, stack: StackRecord, now: &DateTime<Tz>) -> StackStatus {
-    let last_ok = catalog
-        .backups(stack.id, 20)
-        .unwrap_or_default()
-        .iter()
-        .find(|b| b.result == BackupResult::Ok)
-        .map(|b| b.started);
-    let next = catalog
-        .settings(stack.id)
-        .unwrap_or_default()
-        .schedule
-        .as_ref()
-        .and_then(|sc| sc.next_after(now))
-        .map(|t| t.timestamp());
+    let components = catalog.component_freshness(stack.id).unwrap_or_default();
+    // The history, settings and schedule state, read once for all of it.
+    let Ok(facts) = alerts::Facts::read(catalog, stack.clone(), now.timestamp()) else {
+        return StackStatus {
+            stack,
+            last_ok: None,
+            next: None,
+            components,
+            alerts: Vec::new(),
+        };
+    };
     StackStatus {
-        last_ok,
-        next,
-        components: catalog.component_freshness(stack.id).unwrap_or_default(),
-        alerts: alerts::current(catalog, stack.id, now).unwrap_or_default(),
-        stack,
+        last_ok: facts.last_ok().map(|b| b.started),
+        next: facts
+            .settings
+            .schedule
+            .as_ref()
+            .and_then(|sc| sc.next_after(now))
+            .map(|t| t.timestamp()),
+        components,
+        alerts: alerts::current_of(catalog, &facts, now).unwrap_or_default(),
+        stack: facts.stack,
     }
 }
 

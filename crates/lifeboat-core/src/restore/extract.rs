@@ -502,12 +502,8 @@ impl<'a> Extraction<'a> {
             return Err(Refusal::Why(Refused::Duplicate));
         }
         with(dest, |p| symlink(&target, p)).map_err(io_at(dest))?;
-        #[cfg(unix)]
-        if let Some((uid, gid)) = meta.owner {
-            with(dest, |p| {
-                std::os::unix::fs::lchown(p, Some(uid as u32), Some(gid as u32))
-            })
-            .map_err(io_at(dest))?;
+        if let Some(owner) = meta.owner {
+            chown_nofollow(dest, owner)?;
         }
         meta.extra.apply_xattrs(dest);
         let t = filetime::FileTime::from_unix_time(meta.mtime.0, meta.mtime.1);
@@ -549,11 +545,8 @@ impl<'a> Extraction<'a> {
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt;
-                if let Some((uid, gid)) = d.owner {
-                    with(&d.path, |p| {
-                        std::os::unix::fs::lchown(p, Some(uid as u32), Some(gid as u32))
-                    })
-                    .map_err(io_at(&d.path))?;
+                if let Some(owner) = d.owner {
+                    chown_nofollow(&d.path, owner)?;
                 }
                 with(&d.path, |p| {
                     fs::set_permissions(p, fs::Permissions::from_mode(d.mode))
@@ -565,6 +558,18 @@ impl<'a> Extraction<'a> {
         }
         Ok(())
     }
+}
+
+/// Gives `path` itself (never what a symlink points to) the numeric owner `(uid, gid)`.
+fn chown_nofollow(path: &Path, (uid, gid): (u64, u64)) -> Result<(), ExtractError> {
+    #[cfg(unix)]
+    with(path, |p| {
+        std::os::unix::fs::lchown(p, Some(uid as u32), Some(gid as u32))
+    })
+    .map_err(io_at(path))?;
+    #[cfg(not(unix))]
+    let _ = (path, uid, gid);
+    Ok(())
 }
 
 /// Why making an entry's parents failed.
