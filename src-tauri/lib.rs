@@ -214,17 +214,9 @@ fn init_logging() {
     tracing::info!("Lifeboat {} started", lifeboat_core::VERSION);
 }
 
-/// Starts the desktop app.
-pub fn run() {
-    init_logging();
-    let catalog = match Catalog::open_default() {
-        Ok(c) => Arc::new(c),
-        Err(e) => {
-            eprintln!("Lifeboat cannot start: {e}");
-            std::process::exit(1);
-        }
-    };
-    // A stack folder named at launch is added to the catalog and opened first.
+/// What every command shares. A stack folder named at launch is added to the catalog and
+/// opened first.
+fn shared_state(catalog: Arc<Catalog>) -> AppState {
     let startup_stack = startup_dir().and_then(|dir| {
         let loaded = lifeboat_core::stack::load(&dir, &lifeboat_core::LoadOptions::default());
         match loaded {
@@ -237,7 +229,7 @@ pub fn run() {
             }
         }
     });
-    let state = AppState(Arc::new(Shared {
+    AppState(Arc::new(Shared {
         catalog: catalog.clone(),
         jobs: Mutex::new(HashMap::new()),
         next_job: AtomicU64::new(0),
@@ -247,7 +239,44 @@ pub fn run() {
         busy: Mutex::new(HashMap::new()),
         previews: Mutex::new(HashMap::new()),
         tray: AtomicBool::new(false),
-    }));
+    }))
+}
+
+/// At launch: put right what a crash interrupted, title the window (hidden when started
+/// at login), apply the theme, make the tray and start the scheduler.
+fn set_up(app: &tauri::App, catalog: Arc<Catalog>, hidden: bool) {
+    tauri::async_runtime::spawn(async move { backups::recover_interrupted(catalog) });
+    if let Some(w) = app.get_webview_window("main") {
+        let _ = w.set_title(&format!("Lifeboat {}", lifeboat_core::VERSION));
+        if hidden {
+            let _ = w.hide();
+        }
+    }
+    let handle = app.handle().clone();
+    if let Ok(s) = lifeboat_core::settings::AppSettings::load(&handle.state::<AppState>().catalog) {
+        settings::apply_theme(&handle, s.theme);
+    }
+    match tray::create(&handle) {
+        Ok(()) => handle
+            .state::<AppState>()
+            .tray
+            .store(true, Ordering::Relaxed),
+        Err(e) => tracing::warn!("no system tray: {e}; closing the window quits Lifeboat"),
+    }
+    scheduler::spawn(handle);
+}
+
+/// Starts the desktop app.
+pub fn run() {
+    init_logging();
+    let catalog = match Catalog::open_default() {
+        Ok(c) => Arc::new(c),
+        Err(e) => {
+            eprintln!("Lifeboat cannot start: {e}");
+            std::process::exit(1);
+        }
+    };
+    let state = shared_state(catalog.clone());
     let hidden = std::env::args().any(|a| a == HIDDEN);
     let result = tauri::Builder::default()
         // Launching Lifeboat again (from the menu, or with a stack folder) shows the running
@@ -263,27 +292,7 @@ pub fn run() {
                 .build(),
         )
         .setup(move |app| {
-            tauri::async_runtime::spawn(async move { backups::recover_interrupted(catalog) });
-            if let Some(w) = app.get_webview_window("main") {
-                let _ = w.set_title(&format!("Lifeboat {}", lifeboat_core::VERSION));
-                if hidden {
-                    let _ = w.hide();
-                }
-            }
-            let handle = app.handle().clone();
-            if let Ok(s) =
-                lifeboat_core::settings::AppSettings::load(&handle.state::<AppState>().catalog)
-            {
-                settings::apply_theme(&handle, s.theme);
-            }
-            match tray::create(&handle) {
-                Ok(()) => handle
-                    .state::<AppState>()
-                    .tray
-                    .store(true, Ordering::Relaxed),
-                Err(e) => tracing::warn!("no system tray: {e}; closing the window quits Lifeboat"),
-            }
-            scheduler::spawn(handle);
+            set_up(app, catalog, hidden);
             Ok(())
         })
         .on_window_event(|window, event| {

@@ -576,6 +576,42 @@ fn print_inspection(i: &Inspection) {
         );
     }
     println!();
+    print_service_table(i);
+    print_mount_table(i);
+    print!(
+        "Total {} in {} files",
+        human_bytes(i.total_bytes),
+        i.total_files
+    );
+    if let Some(free) = i.free_bytes {
+        print!(", {} free on its disk", human_bytes(free));
+    }
+    println!();
+    if !i.largest_files.is_empty() {
+        println!("\nLargest files:");
+        for f in &i.largest_files {
+            println!("  {:>10}  {}", human_bytes(f.bytes), f.path);
+        }
+    }
+    if !i.warnings.is_empty() {
+        println!("\nWarnings ({}):", i.warnings.len());
+        for w in &i.warnings {
+            let code = serde_json::to_value(w.code)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            println!("  [{code}] {}", w.message);
+            if let Some(r) = &w.remedy {
+                println!(
+                    "      run: {}",
+                    r.command(std::path::Path::new(&i.stack.dir))
+                );
+            }
+        }
+    }
+}
+
+fn print_service_table(i: &Inspection) {
     let rows: Vec<[String; 6]> = i
         .services
         .iter()
@@ -614,6 +650,9 @@ fn print_inspection(i: &Inspection) {
         &rows,
     );
     println!();
+}
+
+fn print_mount_table(i: &Inspection) {
     let mut mounts: Vec<[String; 5]> = Vec::new();
     for s in &i.services {
         for m in &s.mounts {
@@ -642,37 +681,6 @@ fn print_inspection(i: &Inspection) {
     if !mounts.is_empty() {
         print_table(&["SERVICE", "TYPE", "TARGET", "SOURCE", "SIZE"], &mounts);
         println!();
-    }
-    print!(
-        "Total {} in {} files",
-        human_bytes(i.total_bytes),
-        i.total_files
-    );
-    if let Some(free) = i.free_bytes {
-        print!(", {} free on its disk", human_bytes(free));
-    }
-    println!();
-    if !i.largest_files.is_empty() {
-        println!("\nLargest files:");
-        for f in &i.largest_files {
-            println!("  {:>10}  {}", human_bytes(f.bytes), f.path);
-        }
-    }
-    if !i.warnings.is_empty() {
-        println!("\nWarnings ({}):", i.warnings.len());
-        for w in &i.warnings {
-            let code = serde_json::to_value(w.code)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
-            println!("  [{code}] {}", w.message);
-            if let Some(r) = &w.remedy {
-                println!(
-                    "      run: {}",
-                    r.command(std::path::Path::new(&i.stack.dir))
-                );
-            }
-        }
     }
 }
 

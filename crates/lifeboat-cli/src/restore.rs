@@ -9,7 +9,7 @@ use std::sync::Arc;
 use lifeboat_core::docker::BlockingEngine;
 use lifeboat_core::inspect::human_bytes;
 use lifeboat_core::keys;
-use lifeboat_core::restore::{self, Action, RestoreOptions, RestorePlan};
+use lifeboat_core::restore::{self, Action, RestoreOptions, RestorePlan, RestoreReport};
 use lifeboat_core::{CancelToken, Catalog};
 
 use crate::progress;
@@ -38,34 +38,9 @@ pub fn run(args: RestoreArgs) -> ExitCode {
         (|| {
             let catalog = Arc::new(Catalog::open_default()?);
             if args.undo {
-                // The folder's own record of its last restore (`--into DIR`, or the current
-                // folder when it has one), else the catalog's. The key is needed only to load
-                // a database's earlier content back.
-                let cwd = std::env::current_dir().unwrap_or_default();
-                let at = args
-                    .into
-                    .clone()
-                    .or_else(|| restore::last_restore_at(&cwd).map(|_| cwd));
-                let identity = keys::load(args.identity.as_deref()).ok().map(|(id, _)| id);
-                let report = restore::undo(
-                    &catalog,
-                    at.as_deref(),
-                    args.engine.as_ref(),
-                    identity.as_ref(),
-                )?;
-                if args.json {
-                    return print_json(&report);
-                }
-                println!(
-                    "Undid restore {} in {}: {} back as before.",
-                    report.restore,
-                    report.target,
-                    report.components.join(", ")
-                );
-                print_services(&report.services);
-                return Ok(());
+                return undo(&args, &catalog);
             }
-            let (Some(snapshot), Some(from)) = (args.snapshot, args.from) else {
+            let (Some(snapshot), Some(from)) = (args.snapshot.clone(), args.from.clone()) else {
                 return Err(
                     "say which snapshot and where it is: `lifeboat restore SNAPSHOT --from DEST` \
                         (`latest` for the newest), or `lifeboat restore --undo`"
@@ -79,12 +54,12 @@ pub fn run(args: RestoreArgs) -> ExitCode {
             let opts = RestoreOptions {
                 from,
                 snapshot,
-                stack: args.stack,
-                only: args.only,
-                into: args.into,
+                stack: args.stack.clone(),
+                only: args.only.clone(),
+                into: args.into.clone(),
                 stack_dir: None,
                 list_paths: args.paths,
-                engine: args.engine,
+                engine: args.engine.clone(),
                 catalog: Some(catalog),
             };
             let mut plan = restore::plan(&opts, &identity)?;
@@ -95,39 +70,8 @@ pub fn run(args: RestoreArgs) -> ExitCode {
                 recover_at(&target, opts.engine.as_ref(), &identity);
                 plan = restore::plan(&opts, &identity)?;
             }
-            let preview = plan.preview();
-            if args.dry_run {
-                if args.json {
-                    return print_json(preview);
-                }
-                print_plan(preview);
-                if !preview.problems.is_empty() {
-                    return Err("the restore cannot start (see above)".into());
-                }
+            if !go_ahead(plan.preview(), &args)? {
                 return Ok(());
-            }
-            if !preview.problems.is_empty() {
-                if !args.json {
-                    print_plan(preview);
-                }
-                return Err(restore::RestoreError::Blocked(preview.problems.clone()).into());
-            }
-            if !args.yes {
-                if !std::io::stdin().is_terminal() {
-                    return Err(
-                        "a restore replaces files: add --yes to run it without a terminal \
-                            (look at --dry-run first)"
-                            .into(),
-                    );
-                }
-                print_plan(preview);
-                eprint!("Restore now? [y/N] ");
-                let _ = std::io::stderr().flush();
-                let mut line = String::new();
-                std::io::stdin().lock().read_line(&mut line)?;
-                if !matches!(line.trim(), "y" | "Y" | "yes") {
-                    return Err("nothing was restored".into());
-                }
             }
             let progress: Box<dyn lifeboat_core::Progress> =
                 if !args.json && std::io::stderr().is_terminal() {
@@ -137,50 +81,122 @@ pub fn run(args: RestoreArgs) -> ExitCode {
                 };
             let report = restore::apply(plan, &identity, progress.as_ref(), &CancelToken::new());
             progress::clear_line();
-            let report = report?;
-            // Restored, but a service it stopped does not run again: say so, and fail.
-            let down: Vec<String> = report
-                .services
-                .iter()
-                .filter(|s| s.state != "running" || s.health.as_deref() == Some("unhealthy"))
-                .map(|s| format!("{} is {}", s.service, s.state))
-                .collect();
-            let finished = || -> crate::verbs::Result<()> {
-                if down.is_empty() {
-                    Ok(())
-                } else {
-                    Err(Reported(format!(
-                        "the files are restored, but {}: see `docker compose logs`, or undo with \
-                         `lifeboat restore --undo`",
-                        down.join(", ")
-                    ))
-                    .into())
-                }
-            };
-            if args.json {
-                print_json(&report)?;
-                return finished();
-            }
-            println!(
-                "Restored {} from snapshot {} into {} ({} files, {}) in {:.1} s",
-                report.components.join(", "),
-                report.snapshot,
-                report.target,
-                report.files,
-                human_bytes(report.bytes),
-                report.duration_ms as f64 / 1000.0
-            );
-            print_services(&report.services);
-            for s in &report.next_steps {
-                println!("  next: {s}");
-            }
-            println!(
-                "  The replaced files are kept in {}; `lifeboat restore --undo` puts them back.",
-                report.undo_folder
-            );
-            finished()
+            say_restored(&report?, args.json)
         })(),
     )
+}
+
+/// `--undo`: the folder's own record of its last restore (`--into DIR`, or the current
+/// folder when it has one), else the catalog's. The key is needed only to load a database's
+/// earlier content back.
+fn undo(args: &RestoreArgs, catalog: &Arc<Catalog>) -> crate::verbs::Result<()> {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let at = args
+        .into
+        .clone()
+        .or_else(|| restore::last_restore_at(&cwd).map(|_| cwd));
+    let identity = keys::load(args.identity.as_deref()).ok().map(|(id, _)| id);
+    let report = restore::undo(
+        catalog,
+        at.as_deref(),
+        args.engine.as_ref(),
+        identity.as_ref(),
+    )?;
+    if args.json {
+        return print_json(&report);
+    }
+    println!(
+        "Undid restore {} in {}: {} back as before.",
+        report.restore,
+        report.target,
+        report.components.join(", ")
+    );
+    print_services(&report.services);
+    Ok(())
+}
+
+/// Whether to apply the plan: not for `--dry-run` (which prints it), never with problems,
+/// and with `--yes` or the person's answer in a terminal.
+fn go_ahead(preview: &RestorePlan, args: &RestoreArgs) -> crate::verbs::Result<bool> {
+    if args.dry_run {
+        // The JSON says the problems itself (and exits 0, for scripts to read it).
+        if args.json {
+            print_json(preview)?;
+            return Ok(false);
+        }
+        print_plan(preview);
+        if !preview.problems.is_empty() {
+            return Err("the restore cannot start (see above)".into());
+        }
+        return Ok(false);
+    }
+    if !preview.problems.is_empty() {
+        if !args.json {
+            print_plan(preview);
+        }
+        return Err(restore::RestoreError::Blocked(preview.problems.clone()).into());
+    }
+    if args.yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(
+            "a restore replaces files: add --yes to run it without a terminal (look at \
+             --dry-run first)"
+                .into(),
+        );
+    }
+    print_plan(preview);
+    eprint!("Restore now? [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    if matches!(line.trim(), "y" | "Y" | "yes") {
+        Ok(true)
+    } else {
+        Err("nothing was restored".into())
+    }
+}
+
+/// Prints what the restore did; fails when a service it stopped does not run again.
+fn say_restored(report: &RestoreReport, json: bool) -> crate::verbs::Result<()> {
+    let down: Vec<String> = report
+        .services
+        .iter()
+        .filter(|s| !s.is_up())
+        .map(|s| format!("{} is {}", s.service, s.state))
+        .collect();
+    if json {
+        print_json(report)?;
+    } else {
+        println!(
+            "Restored {} from snapshot {} into {} ({} files, {}) in {:.1} s",
+            report.components.join(", "),
+            report.snapshot,
+            report.target,
+            report.files,
+            human_bytes(report.bytes),
+            report.duration_ms as f64 / 1000.0
+        );
+        print_services(&report.services);
+        for s in &report.next_steps {
+            println!("  next: {s}");
+        }
+        println!(
+            "  The replaced files are kept in {}; `lifeboat restore --undo` puts them back.",
+            report.undo_folder
+        );
+    }
+    if down.is_empty() {
+        Ok(())
+    } else {
+        Err(Reported(format!(
+            "the files are restored, but {}: see `docker compose logs`, or undo with `lifeboat \
+             restore --undo`",
+            down.join(", ")
+        ))
+        .into())
+    }
 }
 
 fn print_services(services: &[restore::ServiceState]) {

@@ -276,6 +276,13 @@ pub struct ServiceState {
     pub health: Option<String>,
 }
 
+impl ServiceState {
+    /// Whether it runs, and is not unhealthy.
+    pub fn is_up(&self) -> bool {
+        self.state == "running" && self.health.as_deref() != Some("unhealthy")
+    }
+}
+
 /// What a restore did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct RestoreReport {
