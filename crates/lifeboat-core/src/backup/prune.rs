@@ -109,78 +109,91 @@ pub fn prune(
         dry_run,
         ..PruneReport::default()
     };
-    let stacks = stacks_to_read(dest, stack)?;
-    for s in stacks {
+    for s in stacks_to_read(dest, stack)? {
         // The lock a backup of this stack holds: pruning meanwhile could delete an archive
         // the backup is about to refer to.
-        let _lock = if dry_run {
-            None
-        } else {
-            let lock_path = stack_dest(dest, &s).join(".lock");
-            let lock = std::fs::File::create(&lock_path).map_err(|e| PruneError::Delete {
-                path: lock_path.display().to_string(),
-                reason: e.to_string(),
-            })?;
-            if lock.try_lock().is_err() {
-                return Err(PruneError::Busy(s));
-            }
-            Some(lock)
-        };
-        let mut snaps: Vec<(Manifest, std::path::PathBuf)> = Vec::new();
-        let mut damaged = Vec::new();
-        let mut first_error = None;
-        for (_, path) in all_manifests(dest, Some(&s)) {
-            match Manifest::read(&path, identity) {
-                Ok(m) => snaps.push((m, path)),
-                Err(e) => {
-                    damaged.push(id_of_manifest(&path));
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
-        // Nothing readable: the wrong key, not damage.
-        if let (Some(e), true) = (first_error, snaps.is_empty()) {
-            return Err(e.into());
-        }
-        snaps.sort_by(|a, b| b.0.snapshot.cmp(&a.0.snapshot));
-        let order: Vec<(String, i64)> = snaps
-            .iter()
-            .map(|(m, _)| (m.snapshot.clone(), m.started))
-            .collect();
-        let kept = select(&order, keep);
-        let mut referenced = HashSet::new();
-        for (m, path) in &snaps {
-            if kept.contains(&m.snapshot) {
-                report.kept.push(m.snapshot.clone());
-                referenced.extend(m.components.iter().map(|c| c.archive.clone()));
-            } else {
-                report.removed.push(m.snapshot.clone());
-                if !dry_run {
-                    delete(path)?;
-                }
-            }
-        }
-        // A damaged manifest stays, and so does every archive of its stack: what it refers
-        // to cannot be known, and its archives may be all that is left of it.
-        if !damaged.is_empty() {
-            report.damaged.extend(damaged);
-            continue;
-        }
-        // Archives no kept manifest names: those of removed snapshots, and leftovers.
-        let archives = stack_dest(dest, &s).join("archives");
-        for e in std::fs::read_dir(&archives).into_iter().flatten().flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if !name.ends_with(".tar.gz.age") || referenced.contains(&name) {
-                continue;
-            }
-            report.archives_removed += 1;
-            report.bytes_freed += e.metadata().map_or(0, |m| m.len());
-            if !dry_run {
-                delete(&e.path())?;
+        let _lock = if dry_run { None } else { Some(lock(dest, &s)?) };
+        prune_stack(dest, &s, keep, dry_run, identity, &mut report)?;
+    }
+    Ok(report)
+}
+
+/// Takes the lock a backup of stack `s` in `dest` holds.
+fn lock(dest: &Path, s: &str) -> Result<std::fs::File, PruneError> {
+    let lock_path = stack_dest(dest, s).join(".lock");
+    let lock = std::fs::File::create(&lock_path).map_err(|e| PruneError::Delete {
+        path: lock_path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    if lock.try_lock().is_err() {
+        return Err(PruneError::Busy(s.to_owned()));
+    }
+    Ok(lock)
+}
+
+/// Prunes stack `s`: its snapshots by the rules, then the archives no kept one names.
+fn prune_stack(
+    dest: &Path,
+    s: &str,
+    keep: &Keep,
+    dry_run: bool,
+    identity: &age::x25519::Identity,
+    report: &mut PruneReport,
+) -> Result<(), PruneError> {
+    let mut snaps: Vec<(Manifest, std::path::PathBuf)> = Vec::new();
+    let mut damaged = Vec::new();
+    let mut first_error = None;
+    for (_, path) in all_manifests(dest, Some(s)) {
+        match Manifest::read(&path, identity) {
+            Ok(m) => snaps.push((m, path)),
+            Err(e) => {
+                damaged.push(id_of_manifest(&path));
+                first_error.get_or_insert(e);
             }
         }
     }
-    Ok(report)
+    // Nothing readable: the wrong key, not damage.
+    if let (Some(e), true) = (first_error, snaps.is_empty()) {
+        return Err(e.into());
+    }
+    snaps.sort_by(|a, b| b.0.snapshot.cmp(&a.0.snapshot));
+    let order: Vec<(String, i64)> = snaps
+        .iter()
+        .map(|(m, _)| (m.snapshot.clone(), m.started))
+        .collect();
+    let kept = select(&order, keep);
+    let mut referenced = HashSet::new();
+    for (m, path) in &snaps {
+        if kept.contains(&m.snapshot) {
+            report.kept.push(m.snapshot.clone());
+            referenced.extend(m.components.iter().map(|c| c.archive.clone()));
+        } else {
+            report.removed.push(m.snapshot.clone());
+            if !dry_run {
+                delete(path)?;
+            }
+        }
+    }
+    // A damaged manifest stays, and so does every archive of its stack: what it refers
+    // to cannot be known, and its archives may be all that is left of it.
+    if !damaged.is_empty() {
+        report.damaged.extend(damaged);
+        return Ok(());
+    }
+    // Archives no kept manifest names: those of removed snapshots, and leftovers.
+    let archives = stack_dest(dest, s).join("archives");
+    for e in std::fs::read_dir(&archives).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.ends_with(".tar.gz.age") || referenced.contains(&name) {
+            continue;
+        }
+        report.archives_removed += 1;
+        report.bytes_freed += e.metadata().map_or(0, |m| m.len());
+        if !dry_run {
+            delete(&e.path())?;
+        }
+    }
+    Ok(())
 }
 
 fn delete(path: &Path) -> Result<(), PruneError> {

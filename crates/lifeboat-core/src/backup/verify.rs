@@ -3,6 +3,7 @@
 //! verification reads every archive to its end and compares the SHA-256 of its plaintext.
 
 pub use crate::destination::stacks_in;
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -247,112 +248,35 @@ pub fn verify(
     progress: &dyn Progress,
 ) -> Result<VerifyReport, DestinationError> {
     stacks_to_read(dest, None)?;
-    let mut report = VerifyReport {
-        snapshots: 0,
-        archives: 0,
-        bytes_read: 0,
+    let mut v = Verifying {
+        dest,
         deep,
-        problems: Vec::new(),
+        identity,
+        progress,
+        now: crate::time::unix_now(),
+        report: VerifyReport {
+            snapshots: 0,
+            archives: 0,
+            bytes_read: 0,
+            deep,
+            problems: Vec::new(),
+        },
+        checked: HashMap::new(),
+        vouched: HashMap::new(),
+        users: HashMap::new(),
+        snapshots_seen: Vec::new(),
+        about: Vec::new(),
     };
-    let mut checked: std::collections::HashMap<PathBuf, Option<String>> =
-        std::collections::HashMap::new();
-    // Full reads vouch for archives, so the next backup need not read them again.
-    let mut vouched: std::collections::HashMap<String, super::checked::Checked> =
-        std::collections::HashMap::new();
-    // Which snapshots use each archive, and which archive each problem is about.
-    let mut users: std::collections::HashMap<PathBuf, Vec<String>> =
-        std::collections::HashMap::new();
-    let mut snapshots_seen: Vec<String> = Vec::new();
-    let mut about: Vec<Option<PathBuf>> = Vec::new();
-    let now = crate::time::unix_now();
     for (stack, path) in all_manifests(dest, None) {
         let file_id = path
             .file_name()
             .map(|n| n.to_string_lossy().replace(".manifest.age", ""))
             .unwrap_or_default();
-        if snapshot.is_some_and(|s| s != file_id) {
-            continue;
-        }
-        report.snapshots += 1;
-        let m = match Manifest::read(&path, identity) {
-            Ok(m) => m,
-            Err(e) => {
-                report.problems.push(Problem {
-                    snapshot: file_id,
-                    component: None,
-                    message: format!(
-                        "{e}; this snapshot cannot be restored, the others are not affected"
-                    ),
-                });
-                about.push(None);
-                continue;
-            }
-        };
-        snapshots_seen.push(m.snapshot.clone());
-        let record = vouched
-            .entry(stack.clone())
-            .or_insert_with(|| super::checked::Checked::load(&stack_dest(dest, &stack)));
-        for c in &m.components {
-            let apath = stack_dest(dest, &stack).join("archives").join(&c.archive);
-            users
-                .entry(apath.clone())
-                .or_default()
-                .push(m.snapshot.clone());
-            progress.phase(&format!("{} {}", m.snapshot, c.name));
-            let outcome = checked
-                .entry(apath.clone())
-                .or_insert_with(|| {
-                    report.archives += 1;
-                    let r = check_archive(&apath, c, deep, identity, &mut report.bytes_read)
-                        .err()
-                        .map(|e| e.to_string());
-                    match (&r, deep) {
-                        (None, true) => record.record(&c.archive, now),
-                        (Some(_), _) => record.forget(&c.archive),
-                        (None, false) => {}
-                    }
-                    r
-                })
-                .clone();
-            if let Some(message) = outcome {
-                report.problems.push(Problem {
-                    snapshot: m.snapshot.clone(),
-                    component: Some(c.name.clone()),
-                    message,
-                });
-                about.push(Some(apath.clone()));
-            }
-            progress.advance(1, if deep { c.bytes_in } else { 0 });
+        if snapshot.is_none_or(|s| s == file_id) {
+            v.snapshot(&stack, &path, file_id);
         }
     }
-    for r in vouched.values() {
-        r.save();
-    }
-    // Archives are shared between snapshots: say which ones a damaged archive affects,
-    // so "restore another snapshot" is advice that can be followed.
-    for (p, archive) in report.problems.iter_mut().zip(&about) {
-        let Some(archive) = archive else { continue };
-        let using = users.get(archive).cloned().unwrap_or_default();
-        let spared: Vec<&String> = snapshots_seen
-            .iter()
-            .filter(|s| !using.contains(s))
-            .collect();
-        p.message =
-            format!(
-            "{}. Snapshots that use this archive: {}. {} The next backup writes it again while \
-             the data it holds is unchanged.",
-            p.message.trim_end_matches('.'),
-            using.join(", "),
-            if spared.is_empty() {
-                "Every snapshot checked uses it.".to_owned()
-            } else {
-                format!(
-                    "Snapshots without it: {}.",
-                    spared.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-                )
-            }
-        );
-    }
+    let mut report = v.finish();
     if snapshot.is_some() && report.snapshots == 0 {
         report.problems.push(Problem {
             snapshot: snapshot.unwrap_or_default().to_owned(),
@@ -361,6 +285,136 @@ pub fn verify(
         });
     }
     Ok(report)
+}
+
+/// A verification under way: what it found, and what it knows about the archives so far.
+struct Verifying<'a> {
+    dest: &'a Path,
+    deep: bool,
+    identity: &'a age::x25519::Identity,
+    progress: &'a dyn Progress,
+    now: i64,
+    report: VerifyReport,
+    /// Each archive's outcome, checked once however many snapshots share it.
+    checked: HashMap<PathBuf, Option<String>>,
+    /// Full reads vouch for archives, so the next backup need not read them again.
+    vouched: HashMap<String, super::checked::Checked>,
+    /// Which snapshots use each archive.
+    users: HashMap<PathBuf, Vec<String>>,
+    snapshots_seen: Vec<String>,
+    /// Which archive each problem is about (none for an unreadable manifest).
+    about: Vec<Option<PathBuf>>,
+}
+
+impl Verifying<'_> {
+    /// One snapshot: its manifest, then each component's archive.
+    fn snapshot(&mut self, stack: &str, path: &Path, file_id: String) {
+        self.report.snapshots += 1;
+        let m = match Manifest::read(path, self.identity) {
+            Ok(m) => m,
+            Err(e) => {
+                self.report.problems.push(Problem {
+                    snapshot: file_id,
+                    component: None,
+                    message: format!(
+                        "{e}; this snapshot cannot be restored, the others are not affected"
+                    ),
+                });
+                self.about.push(None);
+                return;
+            }
+        };
+        self.snapshots_seen.push(m.snapshot.clone());
+        for c in &m.components {
+            self.component(stack, &m.snapshot, c);
+        }
+    }
+
+    /// One component's archive, checked the first time a snapshot names it.
+    fn component(&mut self, stack: &str, snapshot: &str, c: &ComponentEntry) {
+        let apath = stack_dest(self.dest, stack)
+            .join("archives")
+            .join(&c.archive);
+        self.users
+            .entry(apath.clone())
+            .or_default()
+            .push(snapshot.to_owned());
+        self.progress.phase(&format!("{snapshot} {}", c.name));
+        let outcome = match self.checked.get(&apath) {
+            Some(o) => o.clone(),
+            None => {
+                let o = self.check(stack, &apath, c);
+                self.checked.insert(apath.clone(), o.clone());
+                o
+            }
+        };
+        if let Some(message) = outcome {
+            self.report.problems.push(Problem {
+                snapshot: snapshot.to_owned(),
+                component: Some(c.name.clone()),
+                message,
+            });
+            self.about.push(Some(apath));
+        }
+        self.progress
+            .advance(1, if self.deep { c.bytes_in } else { 0 });
+    }
+
+    /// Checks an archive and records what a full read vouches for.
+    fn check(&mut self, stack: &str, apath: &Path, c: &ComponentEntry) -> Option<String> {
+        self.report.archives += 1;
+        let r = check_archive(
+            apath,
+            c,
+            self.deep,
+            self.identity,
+            &mut self.report.bytes_read,
+        )
+        .err()
+        .map(|e| e.to_string());
+        let dest = self.dest;
+        let record = self
+            .vouched
+            .entry(stack.to_owned())
+            .or_insert_with(|| super::checked::Checked::load(&stack_dest(dest, stack)));
+        match (&r, self.deep) {
+            (None, true) => record.record(&c.archive, self.now),
+            (Some(_), _) => record.forget(&c.archive),
+            (None, false) => {}
+        }
+        r
+    }
+
+    /// Saves what was vouched for, and says of each damaged archive which snapshots it
+    /// affects: archives are shared, so "restore another snapshot" must be advice that can
+    /// be followed.
+    fn finish(mut self) -> VerifyReport {
+        for r in self.vouched.values() {
+            r.save();
+        }
+        for (p, archive) in self.report.problems.iter_mut().zip(&self.about) {
+            let Some(archive) = archive else { continue };
+            let using = self.users.get(archive).cloned().unwrap_or_default();
+            let spared: Vec<&str> = self
+                .snapshots_seen
+                .iter()
+                .filter(|s| !using.contains(s))
+                .map(String::as_str)
+                .collect();
+            p.message = format!(
+                "{}. Snapshots that use this archive: {}. {} The next backup writes it again \
+                 while the data it holds is unchanged.",
+                p.message.trim_end_matches('.'),
+                using.join(", "),
+                if spared.is_empty() {
+                    "Every snapshot checked uses it.".to_owned()
+                } else {
+                    format!("Snapshots without it: {}.", spared.join(", "))
+                }
+            );
+        }
+        self.report
+    }
 }
 
 fn check_archive(
