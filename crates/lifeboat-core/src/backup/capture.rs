@@ -368,119 +368,55 @@ pub fn write_entries<W: Write>(
     cancel: &CancelToken,
     warnings: &mut Vec<Warning>,
 ) -> Result<(), CaptureError> {
-    let mut links: HashMap<(u64, u64), PathBuf> = HashMap::new();
-    // SQLite databases captured by copy: their -wal/-shm/-journal files are not needed.
-    let sqlite_names: Vec<String> = entries
-        .iter()
-        .filter(|e| may_be_sqlite(&e.meta) && is_sqlite(&e.path))
-        .map(|e| e.name.clone())
-        .collect();
+    let mut w = Writing {
+        tar,
+        captured,
+        progress,
+        warnings,
+        links: HashMap::new(),
+        // SQLite databases captured by copy: their -wal/-shm/-journal files are not needed.
+        sqlite_names: entries
+            .iter()
+            .filter(|e| may_be_sqlite(&e.meta) && is_sqlite(&e.path))
+            .map(|e| e.name.clone())
+            .collect(),
+    };
     for e in entries {
         if cancel.is_cancelled() {
             return Err(CaptureError::Cancelled);
         }
-        if ["-wal", "-shm", "-journal"].iter().any(|s| {
+        w.entry(e)?;
+    }
+    Ok(())
+}
+
+/// [`write_entries`] under way.
+struct Writing<'a, W: Write> {
+    tar: &'a mut tar::Builder<W>,
+    captured: &'a mut Captured,
+    progress: &'a dyn Progress,
+    warnings: &'a mut Vec<Warning>,
+    /// The first name of each (device, inode) with more than one link.
+    links: HashMap<(u64, u64), PathBuf>,
+    sqlite_names: Vec<String>,
+}
+
+impl<W: Write> Writing<'_, W> {
+    /// One entry: a folder, a symlink, a file (a hard link to one written before, a SQLite
+    /// database through its online backup, or its bytes); anything else is named and left
+    /// out, as is a SQLite database's `-wal`, `-shm` or `-journal` file.
+    fn entry(&mut self, e: &Entry) -> Result<(), CaptureError> {
+        let beside_db = ["-wal", "-shm", "-journal"].iter().any(|s| {
             e.name
                 .strip_suffix(s)
-                .is_some_and(|db| sqlite_names.iter().any(|n| n == db))
-        }) {
-            continue;
+                .is_some_and(|db| self.sqlite_names.iter().any(|n| n == db))
+        });
+        if beside_db {
+            return Ok(());
         }
         let ft = e.meta.file_type();
-        if ft.is_dir() || ft.is_file() || ft.is_symlink() {
-            append_pax(tar, &pax_records(e))?;
-        }
-        let mut header = tar::Header::new_gnu();
-        header.set_metadata_in_mode(&e.meta, tar::HeaderMode::Complete);
-        if ft.is_dir() {
-            header.set_size(0);
-            let mut dir = e.raw.clone().into_os_string();
-            dir.push("/");
-            tar.append_data(&mut header, dir, io::empty())?;
-        } else if ft.is_symlink() {
-            let target = longpath::with(&e.path, |p| fs::read_link(p))?;
-            header.set_size(0);
-            tar.append_link(&mut header, &e.raw, target)?;
-        } else if ft.is_file() {
-            if let Some(first) = hard_link_of(&e.meta, &e.raw, &mut links) {
-                header.set_entry_type(tar::EntryType::Link);
-                header.set_size(0);
-                tar.append_link(&mut header, &e.raw, first)?;
-                continue;
-            }
-            if sqlite_names.contains(&e.name) {
-                // A database that cannot be copied (locked too long, damaged) is left out and
-                // named; the rest of the component is still worth keeping.
-                let copy = match sqlite_copy(&e.path) {
-                    Ok(copy) => copy,
-                    Err(err) => {
-                        warnings.push(
-                            Warning::new(
-                                WarningCode::DatabaseNotBackedUp,
-                                format!("{err}; it is not in this snapshot."),
-                            )
-                            .path(&e.path),
-                        );
-                        continue;
-                    }
-                };
-                let result = (|| -> Result<u64, CaptureError> {
-                    let len = fs::metadata(copy.path())?.len();
-                    header.set_size(len);
-                    let f = fs::File::open(copy.path())?;
-                    tar.append_data(&mut header, &e.raw, Exact::new(f, len))?;
-                    Ok(len)
-                })();
-                drop(copy);
-                let len = result?;
-                captured.files.push(CapturedFile {
-                    name: e.name.clone(),
-                    bytes: len,
-                    mtime: mtime_secs(&e.meta),
-                    raw: not_utf8(&e.raw),
-                });
-                captured.sqlite.push(e.name.clone());
-                progress.advance(1, len);
-                continue;
-            }
-            let f = match longpath::with(&e.path, |p| fs::File::open(p)) {
-                Ok(f) => f,
-                Err(err) => {
-                    warnings.push(
-                        Warning::new(
-                            WarningCode::UnreadablePath,
-                            format!("{} was not backed up: {err}", e.path.display()),
-                        )
-                        .path(&e.path),
-                    );
-                    continue;
-                }
-            };
-            let len = e.meta.len();
-            let mut reader = Exact::new(f, len);
-            tar.append_data(&mut header, &e.raw, &mut reader)?;
-            if reader.mismatch {
-                warnings.push(
-                    Warning::new(
-                        WarningCode::FileChangedDuringBackup,
-                        format!(
-                            "{} changed while it was read; its copy may be inconsistent. Stop the service \
-                             during backups (cold mode) if this keeps happening.",
-                            e.path.display()
-                        ),
-                    )
-                    .path(&e.path),
-                );
-            }
-            captured.files.push(CapturedFile {
-                name: e.name.clone(),
-                bytes: len,
-                mtime: mtime_secs(&e.meta),
-                raw: not_utf8(&e.raw),
-            });
-            progress.advance(1, len);
-        } else {
-            warnings.push(
+        if !(ft.is_dir() || ft.is_file() || ft.is_symlink()) {
+            self.warnings.push(
                 Warning::new(
                     WarningCode::SpecialFileSkipped,
                     format!(
@@ -490,9 +426,106 @@ pub fn write_entries<W: Write>(
                 )
                 .path(&e.path),
             );
+            return Ok(());
         }
+        append_pax(self.tar, &pax_records(e))?;
+        let mut header = tar::Header::new_gnu();
+        header.set_metadata_in_mode(&e.meta, tar::HeaderMode::Complete);
+        if ft.is_dir() {
+            header.set_size(0);
+            let mut dir = e.raw.clone().into_os_string();
+            dir.push("/");
+            self.tar.append_data(&mut header, dir, io::empty())?;
+        } else if ft.is_symlink() {
+            let target = longpath::with(&e.path, |p| fs::read_link(p))?;
+            header.set_size(0);
+            self.tar.append_link(&mut header, &e.raw, target)?;
+        } else if let Some(first) = hard_link_of(&e.meta, &e.raw, &mut self.links) {
+            header.set_entry_type(tar::EntryType::Link);
+            header.set_size(0);
+            self.tar.append_link(&mut header, &e.raw, first)?;
+        } else if self.sqlite_names.contains(&e.name) {
+            self.sqlite(e, header)?;
+        } else {
+            self.file(e, header)?;
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// A SQLite database, through its online backup. One that cannot be copied (locked too
+    /// long, damaged) is left out and named; the rest of the component is still worth
+    /// keeping.
+    fn sqlite(&mut self, e: &Entry, mut header: tar::Header) -> Result<(), CaptureError> {
+        let copy = match sqlite_copy(&e.path) {
+            Ok(copy) => copy,
+            Err(err) => {
+                self.warnings.push(
+                    Warning::new(
+                        WarningCode::DatabaseNotBackedUp,
+                        format!("{err}; it is not in this snapshot."),
+                    )
+                    .path(&e.path),
+                );
+                return Ok(());
+            }
+        };
+        let len = fs::metadata(copy.path())?.len();
+        header.set_size(len);
+        let f = fs::File::open(copy.path())?;
+        self.tar
+            .append_data(&mut header, &e.raw, Exact::new(f, len))?;
+        drop(copy);
+        self.captured.sqlite.push(e.name.clone());
+        self.done(e, len);
+        Ok(())
+    }
+
+    /// A file's bytes; one that changed while read is named (its copy may be torn), one
+    /// that cannot be opened is named and left out.
+    fn file(&mut self, e: &Entry, mut header: tar::Header) -> Result<(), CaptureError> {
+        let f = match longpath::with(&e.path, |p| fs::File::open(p)) {
+            Ok(f) => f,
+            Err(err) => {
+                self.warnings.push(
+                    Warning::new(
+                        WarningCode::UnreadablePath,
+                        format!("{} was not backed up: {err}", e.path.display()),
+                    )
+                    .path(&e.path),
+                );
+                return Ok(());
+            }
+        };
+        let len = e.meta.len();
+        let mut reader = Exact::new(f, len);
+        self.tar.append_data(&mut header, &e.raw, &mut reader)?;
+        if reader.mismatch {
+            self.warnings.push(
+                Warning::new(
+                    WarningCode::FileChangedDuringBackup,
+                    format!(
+                        "{} changed while it was read; its copy may be inconsistent. Stop the \
+                         service during backups (cold mode) if this keeps happening.",
+                        e.path.display()
+                    ),
+                )
+                .path(&e.path),
+            );
+        }
+        self.done(e, len);
+        Ok(())
+    }
+
+    /// Records a file written whole.
+    fn done(&mut self, e: &Entry, len: u64) {
+        self.captured.files.push(CapturedFile {
+            name: e.name.clone(),
+            bytes: len,
+            mtime: mtime_secs(&e.meta),
+            raw: not_utf8(&e.raw),
+        });
+        self.progress.advance(1, len);
+    }
 }
 
 /// What a tar header cannot hold, as PAX records (which GNU tar and bsdtar read): the
