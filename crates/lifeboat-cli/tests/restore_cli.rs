@@ -73,6 +73,15 @@ fn first_backup(home: &Path, d: &Daemon, key: &Path, stack: &Path, dest: &Path) 
         .unwrap());
 }
 
+/// Runs `lifeboat snapshots` (any command puts right what a crash interrupted, first) with
+/// `cmd`, which must succeed; returns what it said on standard error.
+fn next_command(mut cmd: Command, dest: &Path) -> String {
+    let out = cmd.args(["snapshots", "--to"]).arg(dest).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    stderr
+}
+
 fn running(d: &Daemon, id: &str) -> bool {
     d.must(&["inspect", "-f", "{{.State.Running}}", id]) == "true"
 }
@@ -168,13 +177,7 @@ fn killed_at_every_step_the_next_start_puts_everything_back_and_restarts_service
             );
         }
         // Any next command finishes the job: everything old, everything running.
-        let out = cmd()
-            .args(["snapshots", "--to"])
-            .arg(&dest)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(out.status.success(), "{point}: {stderr}");
+        let stderr = next_command(cmd(), &dest);
         assert!(stderr.contains("was interrupted"), "{point}: {stderr}");
         assert_eq!(listing(&stack), damaged, "{point}: not wholly old");
         assert!(running(&d, &app) && running(&d, &web), "{point}: {stderr}");
@@ -204,13 +207,7 @@ fn killed_at_every_step_the_next_start_puts_everything_back_and_restarts_service
     }
     let half = listing(&stack);
     assert_ne!(half, damaged, "one component is swapped at this point");
-    let out = cmd()
-        .args(["snapshots", "--to"])
-        .arg(&dest)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "{stderr}");
+    let stderr = next_command(cmd(), &dest);
     assert!(
         stderr.contains("is running in another Lifeboat"),
         "{stderr}"
@@ -240,12 +237,7 @@ fn killed_at_every_step_the_next_start_puts_everything_back_and_restarts_service
     assert_eq!(listing(&stack), half);
     paused.kill().unwrap();
     paused.wait().unwrap();
-    let out = cmd()
-        .args(["snapshots", "--to"])
-        .arg(&dest)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let stderr = next_command(cmd(), &dest);
     assert!(stderr.contains("was interrupted"), "{stderr}");
     assert_eq!(listing(&stack), damaged, "not wholly old after the kill");
     assert!(running(&d, &app) && running(&d, &web), "{stderr}");
@@ -460,13 +452,7 @@ fn killed_during_a_database_load_the_next_start_loads_the_earlier_content_back()
         "app was stopped for the load when it died"
     );
     // The next start puts the database back as it was before the restore, and starts app.
-    let out = cmd()
-        .args(["snapshots", "--to"])
-        .arg(&dest)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "{stderr}");
+    let stderr = next_command(cmd(), &dest);
     assert!(
         stderr.contains("was interrupted; everything was put back"),
         "{stderr}"
