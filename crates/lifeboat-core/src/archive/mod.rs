@@ -7,6 +7,7 @@
 //! names the archive. Files are written as `*.partial`, synced, then renamed.
 
 pub mod pargz;
+pub mod pieces;
 pub mod sealed;
 
 use std::fs::File;

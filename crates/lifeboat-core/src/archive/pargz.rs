@@ -138,7 +138,7 @@ impl<W: Write> Write for ParGzWriter<W> {
 /// One gzip member of `data`: deflated, or stored when deflating does not save 3%.
 /// A cheap look at the block's start decides first (the byte histogram's entropy), so
 /// incompressible data (model weights, media, archives) is not deflated for nothing.
-fn compress(data: &[u8], level: u32) -> io::Result<Vec<u8>> {
+pub(crate) fn compress(data: &[u8], level: u32) -> io::Result<Vec<u8>> {
     const SAMPLE: usize = 64 << 10;
     if level > 0 && data.len() >= 4 * SAMPLE && entropy_bits(&data[..SAMPLE]) > 7.98 {
         return stored(data);
