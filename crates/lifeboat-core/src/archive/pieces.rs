@@ -166,7 +166,10 @@ impl Store {
         let partial = dir.join(format!(".{name}.{}-{seq}.partial", std::process::id()));
         let _ = std::fs::remove_file(&partial);
         let written = (|| -> io::Result<u64> {
-            let mut sealed = Sealed::create(&partial, Key::Recipients(&[self.recipient.clone()]))?;
+            let mut sealed = Sealed::create(
+                &partial,
+                Key::Recipients(std::slice::from_ref(&self.recipient)),
+            )?;
             sealed.write_all(&gz)?;
             let stored = sealed.finish()?;
             commit(&partial, &path)?;
@@ -485,9 +488,13 @@ impl PieceReader {
                 }
                 {
                     let (lock, cv) = &*ticket;
-                    let mut done = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let mut done = lock
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
                     while i >= *done + window && !stop.load(Ordering::Relaxed) {
-                        done = cv.wait(done).unwrap_or_else(std::sync::PoisonError::into_inner);
+                        done = cv
+                            .wait(done)
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
                     }
                 }
                 let (name, plain) = &pieces[i];
@@ -527,7 +534,9 @@ impl PieceReader {
         self.next += 1;
         {
             let (lock, cv) = &*self.ticket;
-            *lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = self.next;
+            *lock
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = self.next;
             cv.notify_all();
         }
         self.buf = got.map_err(PieceFault::into_io)?;
@@ -578,9 +587,11 @@ pub fn write_list(
     pieces: &[(String, u64)],
 ) -> io::Result<()> {
     let text = list_text(pieces);
-    super::sealed::write_atomic(path, Key::Recipients(&[recipient.clone()]), |w| {
-        w.write_all(text.as_bytes())
-    })
+    super::sealed::write_atomic(
+        path,
+        Key::Recipients(std::slice::from_ref(recipient)),
+        |w| w.write_all(text.as_bytes()),
+    )
 }
 
 /// Reads a piece list back: piece names in order.
@@ -649,12 +660,18 @@ mod tests {
         assert!(first.pieces.len() >= 3, "{}", first.pieces.len());
         assert!(first.pieces.iter().all(|p| p.new));
         assert!(first.pieces.iter().all(|p| p.plain <= u64::from(MAX)));
-        assert_eq!(first.pieces.iter().map(|p| p.plain).sum::<u64>(), data.len() as u64);
+        assert_eq!(
+            first.pieces.iter().map(|p| p.plain).sum::<u64>(),
+            data.len() as u64
+        );
         let again = write(&data);
         assert!(again.pieces.iter().all(|p| !p.new));
         assert_eq!(again.sha256, first.sha256);
-        let list: Vec<(String, u64)> =
-            first.pieces.iter().map(|p| (p.name.clone(), p.plain)).collect();
+        let list: Vec<(String, u64)> = first
+            .pieces
+            .iter()
+            .map(|p| (p.name.clone(), p.plain))
+            .collect();
         let mut back = Vec::new();
         PieceReader::new(dir.path(), &id, list, 3)
             .read_to_end(&mut back)
