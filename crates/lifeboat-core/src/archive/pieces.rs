@@ -355,12 +355,6 @@ impl Write for PieceWriter {
     }
 }
 
-impl Drop for PieceWriter {
-    fn drop(&mut self) {
-        self.jobs = None;
-    }
-}
-
 /// Why a piece did not read back.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PieceFault {
@@ -451,7 +445,7 @@ pub struct PieceReader {
     total: usize,
     buf: Vec<u8>,
     pos: usize,
-    _stop: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
     ticket: Arc<(Mutex<usize>, std::sync::Condvar)>,
 }
 
@@ -511,7 +505,7 @@ impl PieceReader {
             total,
             buf: Vec::new(),
             pos: 0,
-            _stop: stop,
+            stop,
             ticket,
         }
     }
@@ -547,7 +541,7 @@ impl PieceReader {
 
 impl Drop for PieceReader {
     fn drop(&mut self) {
-        self._stop.store(true, Ordering::Relaxed);
+        self.stop.store(true, Ordering::Relaxed);
         self.ticket.1.notify_all();
     }
 }
@@ -644,18 +638,26 @@ mod tests {
             .collect()
     }
 
+    /// Stores `data` through a piece writer, in writes of `chunk` bytes.
+    fn write_in(
+        dir: &Path,
+        id: &age::x25519::Identity,
+        data: &[u8],
+        chunk: usize,
+    ) -> WrittenPieces {
+        let mut w = PieceWriter::new(store(dir, id), 2);
+        for part in data.chunks(chunk) {
+            w.write_all(part).unwrap();
+        }
+        w.finish().unwrap()
+    }
+
     #[test]
     fn a_stream_round_trips_and_equal_content_is_stored_once() {
         let dir = tempfile::tempdir().unwrap();
         let id = age::x25519::Identity::generate();
         let data = noise(9 << 20, 7);
-        let write = |data: &[u8]| {
-            let mut w = PieceWriter::new(store(dir.path(), &id), 2);
-            for chunk in data.chunks(100_000) {
-                w.write_all(chunk).unwrap();
-            }
-            w.finish().unwrap()
-        };
+        let write = |data: &[u8]| write_in(dir.path(), &id, data, 100_000);
         let first = write(&data);
         assert!(first.pieces.len() >= 3, "{}", first.pieces.len());
         assert!(first.pieces.iter().all(|p| p.new));
@@ -685,11 +687,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let id = age::x25519::Identity::generate();
         let data = noise(24 << 20, 3);
-        let write = |data: &[u8]| {
-            let mut w = PieceWriter::new(store(dir.path(), &id), 2);
-            w.write_all(data).unwrap();
-            w.finish().unwrap()
-        };
+        let write = |data: &[u8]| write_in(dir.path(), &id, data, data.len());
         let first = write(&data);
         let mut changed = data.clone();
         changed.splice(12 << 20..12 << 20, noise(1000, 9));
