@@ -34,8 +34,9 @@ pub const MIN: u32 = 256 << 10;
 pub const AVG: u32 = 1 << 20;
 /// The largest piece.
 pub const MAX: u32 = 4 << 20;
-/// The destination's folder of pieces.
-pub const DIR: &str = "pieces";
+/// The destination's folder of pieces. A compose project name cannot start with `_`, so no
+/// stack's folder can be called this.
+pub const DIR: &str = "_pieces";
 
 /// The key that names pieces: derived from the identity, so names reveal nothing about
 /// content to someone without it, and equal content under one identity has one name.
@@ -83,10 +84,10 @@ pub struct Piece {
 
 /// Where the tar writer tells the piece writer about entries: cut before the next byte,
 /// and how far the stream has come. Cloned into the capture code; no-op when unused.
-#[derive(Clone, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Tap(Arc<TapState>);
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct TapState {
     cut: AtomicBool,
     pos: AtomicU64,

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::archive::hex;
+use crate::archive::pieces::Tap;
 use crate::inspect::scan::is_sqlite;
 use crate::job::{CancelToken, Progress};
 use crate::longpath;
@@ -276,6 +277,8 @@ pub struct CapturedFile {
     pub mtime: Option<i64>,
     /// The name's bytes, when they are not UTF-8.
     pub raw: Option<Vec<u8>>,
+    /// Where its entry starts in the stream, when written through a piece writer.
+    pub at: Option<u64>,
 }
 
 /// What writing a component's tar stream produced.
@@ -285,6 +288,58 @@ pub struct Captured {
     pub files: Vec<CapturedFile>,
     /// SQLite databases captured through the online backup API.
     pub sqlite: Vec<String>,
+    /// The piece writer's tap, when the stream goes into pieces.
+    tap: Option<Tap>,
+}
+
+impl Captured {
+    /// For a stream written through a piece writer: large files get piece boundaries after
+    /// their header and after their content, so their pieces depend on their content alone,
+    /// and every file's entry offset is recorded.
+    pub fn cutting(tap: Tap) -> Self {
+        Self {
+            tap: Some(tap),
+            ..Self::default()
+        }
+    }
+
+    fn position(&self) -> Option<u64> {
+        self.tap.as_ref().map(Tap::position)
+    }
+
+    /// Cuts before the next byte when a file of `len` bytes is large.
+    fn cut_if_large(&self, len: u64) {
+        if let Some(t) = self.tap.as_ref().filter(|_| len >= LARGE) {
+            t.cut();
+        }
+    }
+
+    /// `content` of a file of `len` bytes, cutting before its first byte when it is large.
+    fn content<R: Read>(&self, content: R, len: u64) -> CutFirst<R> {
+        CutFirst {
+            inner: content,
+            tap: self.tap.clone().filter(|_| len >= LARGE),
+        }
+    }
+}
+
+/// Files at least this large get their own pieces.
+const LARGE: u64 = crate::archive::pieces::AVG as u64;
+
+/// A reader that cuts the piece stream before its first byte (the tar header is written
+/// by then).
+struct CutFirst<R> {
+    inner: R,
+    tap: Option<Tap>,
+}
+
+impl<R: Read> Read for CutFirst<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(t) = self.tap.take() {
+            t.cut();
+        }
+        self.inner.read(buf)
+    }
 }
 
 /// Why capture stopped.
@@ -380,6 +435,7 @@ pub fn write_entries<W: Write>(
             .filter(|e| may_be_sqlite(&e.meta) && is_sqlite(&e.path))
             .map(|e| e.name.clone())
             .collect(),
+        start: None,
     };
     for e in entries {
         if cancel.is_cancelled() {
@@ -399,6 +455,8 @@ struct Writing<'a, W: Write> {
     /// The first name of each (device, inode) with more than one link.
     links: HashMap<(u64, u64), PathBuf>,
     sqlite_names: Vec<String>,
+    /// Where the entry being written starts in the stream.
+    start: Option<u64>,
 }
 
 impl<W: Write> Writing<'_, W> {
@@ -428,6 +486,7 @@ impl<W: Write> Writing<'_, W> {
             );
             return Ok(());
         }
+        self.start = self.captured.position();
         append_pax(self.tar, &pax_records(e))?;
         let mut header = tar::Header::new_gnu();
         header.set_metadata_in_mode(&e.meta, tar::HeaderMode::Complete);
@@ -472,8 +531,12 @@ impl<W: Write> Writing<'_, W> {
         let len = fs::metadata(copy.path())?.len();
         header.set_size(len);
         let f = fs::File::open(copy.path())?;
-        self.tar
-            .append_data(&mut header, &e.raw, Exact::new(f, len))?;
+        self.tar.append_data(
+            &mut header,
+            &e.raw,
+            Exact::new(self.captured.content(f, len), len),
+        )?;
+        self.captured.cut_if_large(len);
         drop(copy);
         self.captured.sqlite.push(e.name.clone());
         self.done(e, len);
@@ -497,8 +560,9 @@ impl<W: Write> Writing<'_, W> {
             }
         };
         let len = e.meta.len();
-        let mut reader = Exact::new(f, len);
+        let mut reader = Exact::new(self.captured.content(f, len), len);
         self.tar.append_data(&mut header, &e.raw, &mut reader)?;
+        self.captured.cut_if_large(len);
         if reader.mismatch {
             self.warnings.push(
                 Warning::new(
@@ -523,6 +587,7 @@ impl<W: Write> Writing<'_, W> {
             bytes: len,
             mtime: mtime_secs(&e.meta),
             raw: not_utf8(&e.raw),
+            at: self.start,
         });
         self.progress.advance(1, len);
     }
@@ -633,8 +698,10 @@ pub fn append_generated<W: Write>(
             header.set_gid(u64::from(m.gid()));
         }
     }
-    let mut reader = Exact::new(content, len);
+    let at = captured.position();
+    let mut reader = Exact::new(captured.content(content, len), len);
     tar.append_data(&mut header, name, &mut reader)?;
+    captured.cut_if_large(len);
     if reader.mismatch {
         return Err(CaptureError::Io(io::Error::other(format!(
             "{name} changed size while it was archived"
@@ -645,6 +712,7 @@ pub fn append_generated<W: Write>(
         bytes: len,
         mtime: None,
         raw: None,
+        at,
     });
     progress.advance(1, len);
     Ok(())
@@ -695,6 +763,7 @@ pub fn append_engine_tar<W: Write>(
         let name = raw.to_string_lossy().into_owned();
         let mut header = entry.header().clone();
         let kind = header.entry_type();
+        let at = captured.position();
         if matches!(
             kind,
             tar::EntryType::Directory
@@ -734,16 +803,15 @@ pub fn append_engine_tar<W: Write>(
                         path: PathBuf::from(&name),
                     });
                 }
-                tar.append_data(
-                    &mut header,
-                    &raw,
-                    &mut io::Cursor::new(head).chain(&mut entry),
-                )?;
+                let content = captured.content(io::Cursor::new(head).chain(&mut entry), len);
+                tar.append_data(&mut header, &raw, content)?;
+                captured.cut_if_large(len);
                 captured.files.push(CapturedFile {
                     raw: not_utf8(&raw),
                     name,
                     bytes: len,
                     mtime,
+                    at,
                 });
                 progress.advance(1, len);
             }

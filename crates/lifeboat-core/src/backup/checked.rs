@@ -6,11 +6,11 @@
 //! (hashes of their plaintext, already file names) and times, nothing else.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::dump::DumpError;
 use super::manifest::ComponentEntry;
+use super::source::Source;
 use crate::archive::{self, ArchiveError};
 
 /// What is wrong with a component's archive in the destination (by [`check_for_reuse`] and
@@ -139,45 +139,39 @@ impl Checked {
     }
 }
 
-/// Checks the archive at `path` that component `c` of an earlier snapshot names, before a
-/// new snapshot reuses it.
+/// What the record calls component `c`'s stored stream: its archive's file name, or for
+/// pieces the SHA-256 of its plaintext (equal plaintext is cut into equal pieces).
+pub fn record_key(c: &ComponentEntry) -> &str {
+    if c.list.is_some() {
+        &c.sha256
+    } else {
+        &c.archive
+    }
+}
+
+/// Checks the stored stream of component `c` of an earlier snapshot before a new snapshot
+/// reuses it: the quick check always, a full read when none vouches for it.
 ///
 /// # Errors
 /// What is wrong: missing, the wrong size, not decrypting, or (on a full read) not matching
 /// the manifest.
 pub fn check_for_reuse(
-    path: &Path,
+    source: &Source,
     c: &ComponentEntry,
     identity: &age::x25519::Identity,
     checked: &mut Checked,
     now: i64,
 ) -> Result<(), ArchiveProblem> {
-    let len = std::fs::metadata(path)
-        .map_err(|source| ArchiveProblem::Unreadable {
-            path: path.to_owned(),
-            source,
-        })?
-        .len();
-    if len != c.bytes_stored {
-        return Err(ArchiveProblem::WrongSize {
-            path: path.to_owned(),
-            len,
-            written: c.bytes_stored,
-        });
+    source.quick_check(c, identity)?;
+    if checked.vouched(record_key(c), now) {
+        return Ok(());
     }
-    if checked.vouched(&c.archive, now) {
-        let mut r = archive::open(path, identity)?;
-        let mut first = vec![0u8; 512.min(c.bytes_in as usize)];
-        return r
-            .read_exact(&mut first)
-            .map_err(|e| archive::damaged(path, &e).into());
-    }
-    let (sha, n) = archive::hash_archive(path, identity)?;
+    let (sha, n) = source.hash(identity)?;
     if sha != c.sha256 || n != c.bytes_in {
         return Err(ArchiveProblem::Mismatch {
-            path: path.to_owned(),
+            path: source.path().to_owned(),
         });
     }
-    checked.record(&c.archive, now);
+    checked.record(record_key(c), now);
     Ok(())
 }

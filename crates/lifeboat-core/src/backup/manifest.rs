@@ -10,8 +10,9 @@ use ts_rs::TS;
 use crate::archive::{self, ArchiveError};
 use crate::warning::Warning;
 
-/// The manifest format this Lifeboat writes.
-pub const FORMAT: u32 = 1;
+/// The manifest format this Lifeboat writes (`docs/FORMAT.md`): 1 stored each component as
+/// one archive file, 2 as pieces with a piece list.
+pub const FORMAT: u32 = 2;
 
 /// What a component holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
@@ -78,6 +79,10 @@ pub struct FileEntry {
     /// U+FFFD): Linux file names are bytes, and the archive keeps them exactly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw: Option<String>,
+    /// Where its tar entry (its PAX header, when it has one) starts in the component's
+    /// stream, as (piece index, offset in that piece): restoring one file reads from there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<(u32, u64)>,
 }
 
 /// One component of a snapshot.
@@ -91,13 +96,25 @@ pub struct ComponentEntry {
     pub service: Option<String>,
     /// How it was captured.
     pub recipe: Recipe,
-    /// The archive's file name in the destination's `archives/` folder.
+    /// Format 1: the archive's file name in the stack's `archives/` folder. Empty when the
+    /// component is stored as pieces.
+    #[serde(default)]
     pub archive: String,
+    /// Format 2: the pieces of the tar stream in order, as (name, plaintext bytes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pieces: Vec<(String, u64)>,
+    /// Format 2: the encrypted piece list, relative to the destination's root
+    /// (`STACK/snapshots/ID.COMPONENT.list.age`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list: Option<String>,
+    /// Bytes of pieces this snapshot added to the destination (format 2).
+    #[serde(default)]
+    pub bytes_new: u64,
     /// SHA-256 of the archive's plaintext (the tar stream).
     pub sha256: String,
     /// Plaintext bytes.
     pub bytes_in: u64,
-    /// Bytes of the encrypted archive file.
+    /// Bytes of the encrypted archive file, or of all its pieces' files.
     pub bytes_stored: u64,
     /// The archive was already in the destination (unchanged since an earlier snapshot).
     pub reused: bool,

@@ -22,10 +22,12 @@ pub mod checked;
 pub mod cold;
 pub mod dump;
 pub mod manifest;
+pub mod markers;
 mod plan;
 pub mod prune;
 mod run;
 mod snapshot;
+pub mod source;
 pub mod verify;
 
 use std::collections::HashMap;
@@ -262,14 +264,23 @@ pub struct ComponentReport {
     pub kind: ComponentKind,
     /// How it was captured.
     pub recipe: Recipe,
-    /// The archive's absolute path.
+    /// The absolute path of the file it restores from: its piece list, or (a component
+    /// reused from a format-1 snapshot) its archive.
     pub archive: String,
+    /// Its encrypted piece list's absolute path (the stock one-liner's LIST).
+    pub list: Option<String>,
+    /// How many pieces its stream is cut into.
+    #[ts(type = "number")]
+    pub pieces: u64,
     /// Plaintext bytes.
     #[ts(type = "number")]
     pub bytes_in: u64,
-    /// Bytes of the archive file.
+    /// Bytes of its stored files (all its pieces, shared ones included).
     #[ts(type = "number")]
     pub bytes_stored: u64,
+    /// Bytes this backup added to the destination for it.
+    #[ts(type = "number")]
+    pub bytes_new: u64,
     /// SHA-256 of the plaintext.
     pub sha256: String,
     /// Unchanged since an earlier snapshot: nothing new was stored.
@@ -517,17 +528,6 @@ fn is_backups(p: &Path, exclude: &[PathBuf]) -> bool {
                 .and_then(|rest| rest.components().next())
                 .is_some_and(|first| x.join(first).join("snapshots").is_dir())
     })
-}
-
-/// Whether a file starts with a whole age header (its intro line and a first stanza), so
-/// failing to decrypt it means another key rather than damage.
-fn has_age_header(path: &Path) -> bool {
-    use std::io::Read;
-    let mut head = [0u8; 128];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .is_ok()
-        && head.starts_with(b"age-encryption.org/v1\n-> ")
 }
 
 /// The warning for a mount of the host's system that a backup leaves out.
@@ -863,24 +863,37 @@ pub enum RedisSaveError {
 
 fn write_readme(dest: &Path) {
     let path = dest.join(README_NAME);
-    if path.exists() {
+    let text = readme_text();
+    if std::fs::read_to_string(&path).is_ok_and(|t| t == text) {
         return;
     }
-    let text = format!(
-        "These are Lifeboat backups of Docker Compose stacks (Lifeboat {}).\n\n\
-         Each STACK/archives/*.tar.gz.age file is one part of a stack (its secrets, or one service's\n\
-         data): a tar archive, gzip-compressed, encrypted with age. You can restore one without Lifeboat:\n\n\
-         \x20   age -d -i key.txt STACK/archives/FILE.tar.gz.age | tar -xzpf - --numeric-owner -C /path/to/stack\n\n\
-         Add `--xattrs --xattrs-include='*'` (GNU tar) to bring back extended attributes and ACLs too.\n\n\
-         key.txt is your backup key. Lifeboat keeps it in your system keyring; if that is gone, recover it\n\
-         from {RECOVERY_FILE} with the passphrase you chose:\n\n\
-         \x20   age -d -o key.txt {RECOVERY_FILE}\n\n\
-         STACK/snapshots/*.manifest.age lists what each snapshot holds (JSON, decrypt it the same way).\n\
-         With Lifeboat: `lifeboat snapshots --to THIS_FOLDER`, then `lifeboat restore`.\n",
-        crate::VERSION
-    );
     let partial = dest.join(format!("{README_NAME}.partial"));
     if std::fs::write(&partial, text).is_ok() {
         let _ = archive::commit(&partial, &path);
     }
+}
+
+/// What `README-RESTORE.txt` says: how to restore with stock `age` and `tar` alone.
+pub fn readme_text() -> String {
+    format!(
+        "These are Lifeboat backups of Docker Compose stacks (Lifeboat {version}).\n\n\
+         Each snapshot of a stack is made of components (its secrets, one service's data, one database's\n\
+         dump). A component is a tar stream cut into pieces; each piece is gzip-compressed and encrypted\n\
+         with age on its own, and stored once in {pieces}/ however many snapshots share it. Each component\n\
+         has a piece list, STACK/snapshots/SNAPSHOT.COMPONENT.list.age, which names its pieces in order.\n\
+         You can restore one without Lifeboat, with age, tar and a shell (run it in this folder):\n\n\
+         \x20   age -d -i key.txt STACK/snapshots/SNAPSHOT.COMPONENT.list.age | xargs -n1 age -d -i key.txt \\\n\
+         \x20     | tar -xzpf - --numeric-owner -C /path/to/stack\n\n\
+         Add `--xattrs --xattrs-include='*'` (GNU tar) to bring back extended attributes and ACLs too.\n\
+         Snapshots in the earlier format (1) keep each component in one STACK/archives/*.tar.gz.age file:\n\n\
+         \x20   age -d -i key.txt STACK/archives/FILE.tar.gz.age | tar -xzpf - --numeric-owner -C /path/to/stack\n\n\
+         key.txt is your backup key. Lifeboat keeps it in your system keyring; if that is gone, recover it\n\
+         from {RECOVERY_FILE} with the passphrase you chose:\n\n\
+         \x20   age -d -o key.txt {RECOVERY_FILE}\n\n\
+         STACK/snapshots/SNAPSHOT.manifest.age lists what each snapshot holds (JSON, decrypt it the same way).\n\
+         With Lifeboat: `lifeboat snapshots --to THIS_FOLDER`, then `lifeboat restore`.\n\
+         The format is described in docs/FORMAT.md of Lifeboat's source.\n",
+        version = crate::VERSION,
+        pieces = crate::archive::pieces::DIR,
+    )
 }

@@ -1,6 +1,8 @@
 //! Retention: which snapshots to keep (the last N, and the newest of each of the last N
 //! hours, days, weeks, months and years, as restic and borg count them), then deleting the
-//! other manifests and the archives no remaining manifest refers to. Periods are in UTC.
+//! other manifests with their piece lists, the archives no remaining manifest refers to,
+//! and the pieces no remaining snapshot refers to (see [`super::markers`] for how a backup
+//! running meanwhile is kept safe). Periods are in UTC.
 
 use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
@@ -9,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use super::manifest::{Manifest, ManifestError};
+use super::markers::{self, Marker};
+use crate::archive::pieces;
 use super::stack_dest;
 use super::verify::{all_manifests, id_of_manifest, stacks_to_read, DestinationError};
 pub use crate::settings::Keep;
@@ -20,9 +24,16 @@ pub struct PruneReport {
     pub kept: Vec<String>,
     /// Snapshots removed.
     pub removed: Vec<String>,
-    /// Archive files removed.
+    /// Archive files removed (format 1).
     #[ts(type = "number")]
     pub archives_removed: u64,
+    /// Pieces removed: no remaining snapshot refers to them.
+    #[ts(type = "number")]
+    pub pieces_removed: u64,
+    /// Why pieces no snapshot needs were left in place, if they were (a backup was writing
+    /// to the destination, or a manifest could not be read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pieces_left: Option<String>,
     /// Bytes freed.
     #[ts(type = "number")]
     pub bytes_freed: u64,
@@ -115,7 +126,118 @@ pub fn prune(
         let _lock = if dry_run { None } else { Some(lock(dest, &s)?) };
         prune_stack(dest, &s, keep, dry_run, identity, &mut report)?;
     }
+    collect_pieces(dest, dry_run, identity, &mut report)?;
     Ok(report)
+}
+
+/// Deletes the pieces that no snapshot in `dest` refers to, of any stack (pieces are
+/// shared), and leftovers of piece writes that died. Nothing is deleted while a backup
+/// holds a marker, or when a manifest or piece list of this key cannot be read (what it
+/// needs cannot be known). A piece that does not open with `identity` belongs to another
+/// key's backups and is never touched.
+fn collect_pieces(
+    dest: &Path,
+    dry_run: bool,
+    identity: &age::x25519::Identity,
+    report: &mut PruneReport,
+) -> Result<(), PruneError> {
+    let root = dest.join(pieces::DIR);
+    if !root.is_dir() {
+        return Ok(());
+    }
+    let marker = if dry_run {
+        None
+    } else {
+        markers::clean_leftovers(dest);
+        Some(Marker::take(dest, markers::Kind::Prune).map_err(|e| PruneError::Delete {
+            path: dest.join(markers::DIR).display().to_string(),
+            reason: e.to_string(),
+        })?)
+    };
+    if !markers::live(dest, markers::Kind::Backup, marker.as_ref()).is_empty() {
+        report.pieces_left = Some(
+            "a backup is writing to this destination, so pieces no snapshot needs any more \
+             stay until the next prune"
+                .into(),
+        );
+        return Ok(());
+    }
+    let referenced = match referenced_pieces(dest, identity, &report.removed) {
+        Ok(r) => r,
+        Err(why) => {
+            report.pieces_left = Some(why);
+            return Ok(());
+        }
+    };
+    for fan in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+        for e in std::fs::read_dir(fan.path()).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let path = e.path();
+            let leftover = name.starts_with('.') && name.ends_with(".partial");
+            let unused = pieces::is_piece_name(&name)
+                && !referenced.contains(&name)
+                && pieces::header_opens(&path, identity).unwrap_or(false);
+            if !(leftover || unused) {
+                continue;
+            }
+            if unused {
+                report.pieces_removed += 1;
+            }
+            report.bytes_freed += e.metadata().map_or(0, |m| m.len());
+            if !dry_run {
+                delete(&path)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every piece a remaining snapshot of any stack refers to, by its manifest or by its
+/// piece list (a list is what stock tools restore from). `removed` are snapshots this
+/// prune deletes (still there in a dry run). A manifest or list that opens with this key
+/// but does not read whole makes the answer unknown: the sentence says so.
+fn referenced_pieces(
+    dest: &Path,
+    identity: &age::x25519::Identity,
+    removed: &[String],
+) -> Result<HashSet<String>, String> {
+    let mut referenced = HashSet::new();
+    for stack in super::verify::stacks_in(dest) {
+        let snapshots = stack_dest(dest, &stack).join("snapshots");
+        for e in std::fs::read_dir(&snapshots).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let path = e.path();
+            if removed.iter().any(|id| name.starts_with(&format!("{id}."))) {
+                continue;
+            }
+            let ours = || pieces::header_opens(&path, identity).unwrap_or(true);
+            if name.ends_with(".manifest.age") {
+                match Manifest::read(&path, identity) {
+                    Ok(m) => referenced.extend(
+                        m.components
+                            .into_iter()
+                            .flat_map(|c| c.pieces.into_iter().map(|(n, _)| n)),
+                    ),
+                    Err(_) if !ours() => {}
+                    Err(e) => return Err(unknown(&e.to_string())),
+                }
+            } else if name.ends_with(".list.age") {
+                match pieces::read_list(&path, identity) {
+                    Ok(names) => referenced.extend(names),
+                    Err(_) if !ours() => {}
+                    Err(e) => return Err(unknown(&format!("{}: {e}", path.display()))),
+                }
+            }
+        }
+    }
+    Ok(referenced)
+}
+
+fn unknown(why: &str) -> String {
+    format!(
+        "{why}; what it refers to cannot be known, so no piece was deleted (`lifeboat verify` \
+         says more)"
+    )
 }
 
 /// Takes the lock a backup of stack `s` in `dest` holds.
@@ -171,6 +293,24 @@ fn prune_stack(
             report.removed.push(m.snapshot.clone());
             if !dry_run {
                 delete(path)?;
+            }
+        }
+    }
+    // Piece lists of removed snapshots, and of backups that died before their manifest
+    // (the stack's lock is held: no backup of it is writing one now).
+    let ids: Vec<String> = snaps
+        .iter()
+        .filter(|(m, _)| kept.contains(&m.snapshot))
+        .map(|(m, _)| format!("{}.", m.snapshot))
+        .chain(damaged.iter().map(|id| format!("{id}.")))
+        .collect();
+    let snapshots = stack_dest(dest, s).join("snapshots");
+    for e in std::fs::read_dir(&snapshots).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".list.age") && !ids.iter().any(|id| name.starts_with(id)) {
+            report.bytes_freed += e.metadata().map_or(0, |m| m.len());
+            if !dry_run {
+                delete(&e.path())?;
             }
         }
     }

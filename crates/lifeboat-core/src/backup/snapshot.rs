@@ -13,11 +13,13 @@ use super::manifest::{
     self, ComponentEntry, ComponentKind, FileEntry, Manifest, ManifestError, Recipe,
 };
 use super::{
-    capture, checked, claim_stack_dest, cold, dump, has_age_header, is_missing, never_read, plan,
+    capture, checked, claim_stack_dest, cold, dump, is_missing, markers, never_read, plan,
     redis_bgsave, snapshot_id, write_readme, BackupError, BackupOptions, BackupReport,
     ComponentReport, Mode, PlanContext, Planned,
 };
-use crate::archive::{self, ArchiveError, ArchiveWriter, Written};
+use super::source::Source;
+use crate::archive::pieces::{self, PieceKey, PieceWriter, WrittenPieces};
+use crate::archive::{self, ArchiveError};
 use crate::catalog::Catalog;
 use crate::destination::{manifest_paths, stack_dest};
 use crate::docker::ContainerInfo;
@@ -44,6 +46,7 @@ pub(super) fn take(
         .map_err(ArchiveError::at(&project.dir))?
         .ok_or_else(|| BackupError::StackBusy(project.dir.clone()))?;
     let folder = StackFolder::open(&opts.dest, &project.name)?;
+    let _marker = wait_for_prune(&opts.dest, progress, cancel)?;
     let previous = newest_readable(&opts.dest, &project.name, identity)?;
     claim_stack_dest(&folder.root, project, previous.as_ref(), opts.adopt)?;
 
@@ -65,6 +68,7 @@ pub(super) fn take(
         opts,
         ctx: &ctx,
         folder: &folder,
+        snapshot: snapshot.clone(),
         previous: previous.as_ref(),
         started,
         progress,
@@ -137,7 +141,6 @@ fn missing_of(warnings: &[Warning]) -> Vec<String> {
 /// A stack's folder in the destination, locked for this run.
 struct StackFolder {
     root: PathBuf,
-    archives: PathBuf,
     snapshots: PathBuf,
     _lock: std::fs::File,
 }
@@ -151,11 +154,10 @@ impl StackFolder {
             return Err(BackupError::DestinationMissing(dest.to_owned()));
         }
         let root = stack_dest(dest, stack);
+        // Format 1 wrote archives there; leftovers of a run that died go too.
         let archives = root.join("archives");
         let snapshots = root.join("snapshots");
-        for d in [&archives, &snapshots] {
-            std::fs::create_dir_all(d).map_err(ArchiveError::at(d))?;
-        }
+        std::fs::create_dir_all(&snapshots).map_err(ArchiveError::at(&snapshots))?;
         let lock_path = root.join(".lock");
         let lock = std::fs::File::create(&lock_path).map_err(ArchiveError::at(&lock_path))?;
         if lock.try_lock().is_err() {
@@ -171,11 +173,33 @@ impl StackFolder {
         }
         Ok(Self {
             root,
-            archives,
             snapshots,
             _lock: lock,
         })
     }
+}
+
+/// Takes this backup's marker in `dest`, then waits while a prune there may be deleting
+/// pieces (see [`markers`]).
+fn wait_for_prune(
+    dest: &Path,
+    progress: &dyn Progress,
+    cancel: &CancelToken,
+) -> Result<markers::Marker, BackupError> {
+    let marker = markers::Marker::take(dest, markers::Kind::Backup)
+        .map_err(ArchiveError::at(&dest.join(markers::DIR)))?;
+    let mut said = false;
+    while !markers::live(dest, markers::Kind::Prune, None).is_empty() {
+        if cancel.is_cancelled() {
+            return Err(BackupError::Cancelled);
+        }
+        if !said {
+            progress.phase("waiting for a prune of this destination to finish");
+            said = true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    Ok(marker)
 }
 
 /// The newest snapshot of `stack` that can be read: one with a damaged manifest is not
@@ -297,16 +321,6 @@ fn with_restart_errors(e: BackupError, restart_errors: &[String]) -> BackupError
     }
 }
 
-/// How a new archive took its place in the destination.
-struct Stored {
-    /// Its file name (content-addressed).
-    name: String,
-    /// Bytes of the file that is there now.
-    bytes_stored: u64,
-    /// An archive of that name was there and kept.
-    reused: bool,
-}
-
 /// One run's state while its components are written.
 struct Run<'a> {
     project: &'a Project,
@@ -315,6 +329,8 @@ struct Run<'a> {
     opts: &'a BackupOptions,
     ctx: &'a PlanContext,
     folder: &'a StackFolder,
+    /// The new snapshot's id.
+    snapshot: String,
     previous: Option<&'a Manifest>,
     started: i64,
     progress: &'a dyn Progress,
@@ -323,8 +339,9 @@ struct Run<'a> {
     checked: checked::Checked,
     /// Files being written, removed at the end whatever happened.
     partials: Vec<PathBuf>,
-    /// Archives this run added to the destination: removed again when it fails, so a failed
-    /// backup leaves nothing behind that no snapshot refers to.
+    /// Piece lists this run wrote: removed again when it fails. Pieces stay (another
+    /// stack's backup in the same destination may share them); the next backup reuses them
+    /// and prune removes those no snapshot refers to.
     created: Vec<PathBuf>,
     /// Services stopped for the cold part.
     stopped: Vec<String>,
@@ -407,26 +424,53 @@ impl Run<'_> {
             } else {
                 pc.recipe
             };
+            let list = self.write_list(c, &pc.pieces)?;
             return Ok(ComponentEntry {
                 reused: true,
                 recipe,
+                bytes_new: 0,
+                list,
                 ..pc
             });
         }
-        let partial = self.partial(&format!(".{}-{i}.tar.gz.age.partial", std::process::id()));
         let spooled = self.dump(i, c)?;
-        let (written, captured, dumps) = self.archive(c, &partial, &entries, spooled)?;
-        let stored = self.store(c, &written, damaged.as_ref())?;
+        let (written, captured, dumps) = self.write_pieces(c, &entries, spooled)?;
+        self.note_damage(c, damaged.as_ref(), &written);
+        let pieces: Vec<(String, u64)> = written
+            .pieces
+            .iter()
+            .map(|p| (p.name.clone(), p.plain))
+            .collect();
+        let list = self.write_list(c, &pieces)?;
+        self.checked.record(&written.sha256, self.started);
         let incomplete = self.warnings.iter().filter(|w| is_missing(w)).count() > missing_before;
         Ok(self.record(
             c,
             &written,
-            stored,
+            list,
             captured,
             dumps,
             fingerprint,
             incomplete,
         ))
+    }
+
+    /// Writes component `c`'s piece list for this snapshot; returns its path relative to
+    /// the destination's root.
+    fn write_list(
+        &mut self,
+        c: &Planned,
+        pieces: &[(String, u64)],
+    ) -> Result<Option<String>, BackupError> {
+        if pieces.is_empty() {
+            // An earlier snapshot's one-archive component, reused as it is.
+            return Ok(None);
+        }
+        let file = format!("{}.{}.list.age", self.snapshot, c.name);
+        let path = self.folder.snapshots.join(&file);
+        pieces::write_list(&path, &self.recipient, pieces).map_err(ArchiveError::at(&path))?;
+        self.created.push(path);
+        Ok(Some(format!("{}/snapshots/{file}", self.project.name)))
     }
 
     /// The previous snapshot's entry for `c`, when its files did not change and its archive
@@ -448,20 +492,37 @@ impl Run<'_> {
         let Some(pc) = prev else {
             return (None, None);
         };
-        // What is reused must be whole: a damaged archive is written again.
-        let path = self.folder.archives.join(&pc.archive);
-        match checked::check_for_reuse(&path, &pc, self.identity, &mut self.checked, self.started) {
+        // What is reused must be whole: a damaged one is written again.
+        let source = Source::of(&pc, &self.opts.dest, &self.project.name);
+        match checked::check_for_reuse(&source, &pc, self.identity, &mut self.checked, self.started)
+        {
             Ok(()) => (Some(pc), None),
             Err(why) => {
-                self.checked.forget(&pc.archive);
-                (None, Some((pc.archive.clone(), why.to_string())))
+                self.checked.forget(checked::record_key(&pc));
+                self.clear_faulty(&pc);
+                (None, Some((source.path().display().to_string(), why.to_string())))
             }
         }
     }
 
-    /// A file of this run in the archives folder, removed at the end.
+    /// Removes the pieces of `pc` that are there but do not read back as their names say
+    /// (damaged, truncated, swapped in): the component is written again now, and its
+    /// pieces under the same names with them, which heals every snapshot that shares them.
+    fn clear_faulty(&self, pc: &ComponentEntry) {
+        let key = PieceKey::of(self.identity);
+        for (name, plain) in &pc.pieces {
+            match pieces::read_piece(&self.opts.dest, &key, self.identity, name, Some(*plain)) {
+                Ok(_) | Err(pieces::PieceFault::Missing(_) | pieces::PieceFault::Unreadable(..)) => {}
+                Err(_) => {
+                    let _ = std::fs::remove_file(self.opts.dest.join(pieces::rel_path(name)));
+                }
+            }
+        }
+    }
+
+    /// A file of this run in the stack's snapshots folder, removed at the end.
     fn partial(&mut self, name: &str) -> PathBuf {
-        let path = self.folder.archives.join(name);
+        let path = self.folder.snapshots.join(name);
         let _ = std::fs::remove_file(&path);
         self.partials.push(path.clone());
         path
@@ -499,23 +560,26 @@ impl Run<'_> {
         Ok(Some((s, *recipe)))
     }
 
-    /// Writes the component's archive into `partial`: its files, its dump, the volumes read
-    /// through the engine. Returns the finished file and what went in.
-    fn archive(
+    /// Writes the component's tar stream as pieces: its files, its dump, the volumes read
+    /// through the engine. Returns its pieces and what went in.
+    fn write_pieces(
         &mut self,
         c: &Planned,
-        partial: &Path,
         entries: &[capture::Entry],
         spooled: Option<(dump::Spooled, dump::DumpRecipe)>,
-    ) -> Result<(Written, capture::Captured, Vec<String>), BackupError> {
-        let capture_err = |e: capture::CaptureError| capture_error(c, partial, e);
-        let writer = ArchiveWriter::create(
-            partial,
-            std::slice::from_ref(&self.recipient),
+    ) -> Result<(WrittenPieces, capture::Captured, Vec<String>), BackupError> {
+        let pieces_dir = self.opts.dest.join(pieces::DIR);
+        let capture_err = |e: capture::CaptureError| capture_error(c, &pieces_dir, e);
+        let writer = PieceWriter::new(
+            pieces::Store {
+                dest: self.opts.dest.clone(),
+                key: PieceKey::of(self.identity),
+                recipient: self.recipient.clone(),
+            },
             self.opts.threads,
-        )?;
+        );
+        let mut captured = capture::Captured::cutting(writer.tap());
         let mut tar = capture::builder(writer);
-        let mut captured = capture::Captured::default();
         capture::write_entries(
             entries,
             &mut tar,
@@ -579,92 +643,44 @@ impl Run<'_> {
         let writer = tar
             .into_inner()
             .map_err(|e| capture_err(capture::CaptureError::Io(e)))?;
-        Ok((writer.finish()?, captured, dumps))
+        let written = writer
+            .finish()
+            .map_err(|e| capture_err(capture::CaptureError::Io(e)))?;
+        Ok((written, captured, dumps))
     }
 
-    /// Gives the new archive its content-addressed name in the destination. The fresh file
-    /// takes the name even when one is there: equal names mean equal plaintext, and the one
-    /// there may be damaged in a way no quick look shows. One of another size is kept only
-    /// when it reads whole with the same plaintext (written by another version, whose size
-    /// earlier manifests record). One encrypted to another key is never replaced.
-    fn store(
+    /// Says what a damaged stored copy of `c` (found before reuse) means now: healed when
+    /// the new stream stored every piece again under the same names.
+    fn note_damage(
         &mut self,
         c: &Planned,
-        written: &Written,
         damaged: Option<&(String, String)>,
-    ) -> Result<Stored, BackupError> {
-        let name = format!("{}.tar.gz.age", written.sha256);
-        let final_path = self.folder.archives.join(&name);
-        let existing = std::fs::metadata(&final_path).ok().map(|m| m.len());
-        let known_damaged = damaged.is_some_and(|(a, _)| *a == name);
-        let other_key = existing.is_some()
-            && !known_damaged
-            && has_age_header(&final_path)
-            && matches!(
-                archive::open(&final_path, self.identity).map(|_| ()),
-                Err(ArchiveError::Decrypt { .. })
-            );
-        let keep_existing = match existing {
-            Some(n) if (n != written.bytes_stored || other_key) && !known_damaged => {
-                match archive::hash_archive(&final_path, self.identity) {
-                    Ok((sha, n)) => sha == written.sha256 && n == written.bytes_in,
-                    // Encrypted to another key: other snapshots may need it as it is.
-                    Err(ArchiveError::Decrypt { .. }) => {
-                        return Err(BackupError::Capture {
-                            component: c.name.clone(),
-                            reason: format!(
-                                "{} already holds this archive encrypted to another key; \
-                                 back up with the key its backups were made with, or to \
-                                 another folder",
-                                self.opts.dest.display()
-                            ),
-                        });
-                    }
-                    Err(_) => false,
-                }
-            }
-            _ => false,
-        };
-        let healed = known_damaged
-            || (existing.is_some_and(|n| n != written.bytes_stored) && !keep_existing);
-        self.note_damage(c, damaged, healed);
-        if keep_existing {
-            std::fs::remove_file(&written.partial).map_err(ArchiveError::at(&written.partial))?;
+        written: &WrittenPieces,
+    ) {
+        let Some((what, why)) = damaged else { return };
+        let prev = self
+            .previous
+            .and_then(|m| m.components.iter().find(|pc| pc.name == c.name));
+        let healed = prev.is_some_and(|pc| {
+            !pc.pieces.is_empty()
+                && pc
+                    .pieces
+                    .iter()
+                    .all(|(n, _)| written.pieces.iter().any(|p| p.name == *n))
+        });
+        let message = if healed {
+            format!(
+                "The stored copy of {} was damaged ({why}); it was written again, so every \
+                 snapshot that shares it is whole again.",
+                c.name
+            )
         } else {
-            archive::commit(&written.partial, &final_path)
-                .map_err(ArchiveError::at(&final_path))?;
-            self.checked.record(&name, self.started);
-        }
-        // Only what this run added goes again if it fails: an archive that was there
-        // belongs to earlier snapshots too.
-        if existing.is_none() {
-            self.created.push(final_path);
-        }
-        Ok(Stored {
-            name,
-            bytes_stored: existing
-                .filter(|_| keep_existing)
-                .unwrap_or(written.bytes_stored),
-            reused: existing.is_some() && !healed,
-        })
-    }
-
-    /// Says what a damaged archive of `c` means now: `healed` when the new one replaced it.
-    fn note_damage(&mut self, c: &Planned, damaged: Option<&(String, String)>, healed: bool) {
-        let message = match (damaged, healed) {
-            (_, true) => format!(
-                "The archive of {} in the destination was damaged ({}); it was written again, \
-                 so every snapshot that shares it is whole again.",
-                c.name,
-                damaged.map_or("it did not read whole", |(_, why)| why.as_str())
-            ),
-            (Some((archive, why)), false) => format!(
-                "The archive of {} in the destination was damaged ({why}); this snapshot has a \
-                 new one, but earlier snapshots that use {archive} stay damaged for {}: \
-                 `lifeboat verify` names them.",
+            format!(
+                "The stored copy of {} was damaged ({why}); this snapshot has a new one, but \
+                 earlier snapshots that use {what} stay damaged for {}: `lifeboat verify` \
+                 names them.",
                 c.name, c.name
-            ),
-            (None, false) => return,
+            )
         };
         self.warnings
             .push(Warning::new(WarningCode::ArchiveDamaged, message));
@@ -675,8 +691,8 @@ impl Run<'_> {
     fn record(
         &self,
         c: &Planned,
-        written: &Written,
-        stored: Stored,
+        written: &WrittenPieces,
+        list: Option<String>,
         captured: capture::Captured,
         dumps: Vec<String>,
         fingerprint: String,
@@ -694,11 +710,18 @@ impl Run<'_> {
             kind: c.kind,
             service: c.service.clone(),
             recipe,
-            archive: stored.name,
+            archive: String::new(),
+            pieces: written
+                .pieces
+                .iter()
+                .map(|p| (p.name.clone(), p.plain))
+                .collect(),
+            list,
+            bytes_new: written.bytes_new(),
             sha256: written.sha256.clone(),
             bytes_in: written.bytes_in,
-            bytes_stored: stored.bytes_stored,
-            reused: stored.reused,
+            bytes_stored: written.bytes_stored(),
+            reused: written.pieces.iter().all(|p| !p.new),
             fingerprint,
             roots: c
                 .roots
@@ -728,6 +751,7 @@ impl Run<'_> {
                     bytes: f.bytes,
                     mtime: f.mtime,
                     raw: f.raw.map(|r| archive::hex(&r)),
+                    at: f.at.map(|at| piece_at(&written.pieces, at)),
                 })
                 .collect(),
             incomplete,
@@ -740,12 +764,16 @@ impl Run<'_> {
             name: entry.name.clone(),
             kind: entry.kind,
             recipe: entry.recipe,
-            archive: self
-                .folder
-                .archives
-                .join(&entry.archive)
+            archive: Source::of(entry, &self.opts.dest, &self.project.name)
+                .path()
                 .display()
                 .to_string(),
+            list: entry
+                .list
+                .as_ref()
+                .map(|l| self.opts.dest.join(l).display().to_string()),
+            pieces: entry.pieces.len() as u64,
+            bytes_new: entry.bytes_new,
             bytes_in: entry.bytes_in,
             bytes_stored: entry.bytes_stored,
             sha256: entry.sha256.clone(),
@@ -817,7 +845,7 @@ impl Run<'_> {
         })
     }
 
-    /// Removes the archives this run added (it failed).
+    /// Removes the piece lists this run wrote (it failed).
     fn remove_created(&self) {
         for p in &self.created {
             let _ = std::fs::remove_file(p);
@@ -872,6 +900,18 @@ impl Run<'_> {
             }),
         );
     }
+}
+
+/// Where stream offset `at` falls: (piece index, offset in that piece).
+fn piece_at(pieces: &[pieces::Piece], at: u64) -> (u32, u64) {
+    let mut start = 0;
+    for (i, p) in pieces.iter().enumerate() {
+        if at < start + p.plain {
+            return (i as u32, at - start);
+        }
+        start += p.plain;
+    }
+    (pieces.len() as u32, 0)
 }
 
 /// What a capture error of component `c` (writing `partial`) means for the backup.

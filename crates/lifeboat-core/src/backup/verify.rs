@@ -12,6 +12,7 @@ use ts_rs::TS;
 
 use super::checked::ArchiveProblem;
 use super::manifest::{ComponentEntry, Manifest};
+use super::source::Source;
 use super::{manifest_paths, stack_dest};
 use crate::archive;
 use crate::job::Progress;
@@ -295,15 +296,16 @@ struct Verifying<'a> {
     progress: &'a dyn Progress,
     now: i64,
     report: VerifyReport,
-    /// Each archive's outcome, checked once however many snapshots share it.
-    checked: HashMap<PathBuf, Option<String>>,
+    /// Each stored stream's outcome, checked once however many snapshots share it.
+    checked: HashMap<String, Option<String>>,
     /// Full reads vouch for archives, so the next backup need not read them again.
     vouched: HashMap<String, super::checked::Checked>,
-    /// Which snapshots use each archive.
-    users: HashMap<PathBuf, Vec<String>>,
+    /// Which snapshots use each stored stream.
+    users: HashMap<String, Vec<String>>,
     snapshots_seen: Vec<String>,
-    /// Which archive each problem is about (none for an unreadable manifest).
-    about: Vec<Option<PathBuf>>,
+    /// Which stored stream each problem is about (none for an unreadable manifest or a
+    /// snapshot's own piece list).
+    about: Vec<Option<String>>,
 }
 
 impl Verifying<'_> {
@@ -330,21 +332,32 @@ impl Verifying<'_> {
         }
     }
 
-    /// One component's archive, checked the first time a snapshot names it.
+    /// One component's stored stream, checked the first time a snapshot names it; a piece
+    /// list, which is the snapshot's own, every time.
     fn component(&mut self, stack: &str, snapshot: &str, c: &ComponentEntry) {
-        let apath = stack_dest(self.dest, stack)
-            .join("archives")
-            .join(&c.archive);
+        let source = Source::of(c, self.dest, stack);
+        let key = match &source {
+            Source::Archive(p) => p.display().to_string(),
+            Source::Pieces { .. } => format!("pieces of {}", c.sha256),
+        };
         self.users
-            .entry(apath.clone())
+            .entry(key.clone())
             .or_default()
             .push(snapshot.to_owned());
         self.progress.phase(&format!("{snapshot} {}", c.name));
-        let outcome = match self.checked.get(&apath) {
+        if let Err(e) = source.check_list(self.identity) {
+            self.report.problems.push(Problem {
+                snapshot: snapshot.to_owned(),
+                component: Some(c.name.clone()),
+                message: format!("{e}; a restore with stock tools would not read what the manifest holds"),
+            });
+            self.about.push(None);
+        }
+        let outcome = match self.checked.get(&key) {
             Some(o) => o.clone(),
             None => {
-                let o = self.check(stack, &apath, c);
-                self.checked.insert(apath.clone(), o.clone());
+                let o = self.check(stack, &source, c);
+                self.checked.insert(key.clone(), o.clone());
                 o
             }
         };
@@ -354,17 +367,17 @@ impl Verifying<'_> {
                 component: Some(c.name.clone()),
                 message,
             });
-            self.about.push(Some(apath));
+            self.about.push(Some(key));
         }
         self.progress
             .advance(1, if self.deep { c.bytes_in } else { 0 });
     }
 
-    /// Checks an archive and records what a full read vouches for.
-    fn check(&mut self, stack: &str, apath: &Path, c: &ComponentEntry) -> Option<String> {
+    /// Checks a stored stream and records what a full read vouches for.
+    fn check(&mut self, stack: &str, source: &Source, c: &ComponentEntry) -> Option<String> {
         self.report.archives += 1;
         let r = check_archive(
-            apath,
+            source,
             c,
             self.deep,
             self.identity,
@@ -378,8 +391,8 @@ impl Verifying<'_> {
             .entry(stack.to_owned())
             .or_insert_with(|| super::checked::Checked::load(&stack_dest(dest, stack)));
         match (&r, self.deep) {
-            (None, true) => record.record(&c.archive, self.now),
-            (Some(_), _) => record.forget(&c.archive),
+            (None, true) => record.record(super::checked::record_key(c), self.now),
+            (Some(_), _) => record.forget(super::checked::record_key(c)),
             (None, false) => {}
         }
         r
@@ -402,7 +415,7 @@ impl Verifying<'_> {
                 .map(String::as_str)
                 .collect();
             p.message = format!(
-                "{}. Snapshots that use this archive: {}. {} The next backup writes it again \
+                "{}. Snapshots that use it: {}. {} The next backup writes it again \
                  while the data it holds is unchanged.",
                 p.message.trim_end_matches('.'),
                 using.join(", "),
@@ -418,40 +431,24 @@ impl Verifying<'_> {
 }
 
 fn check_archive(
-    path: &Path,
+    source: &Source,
     c: &ComponentEntry,
     deep: bool,
     identity: &age::x25519::Identity,
     bytes_read: &mut u64,
 ) -> Result<(), ArchiveProblem> {
-    if !path.is_file() {
-        return Err(ArchiveProblem::Missing {
-            path: path.to_owned(),
-        });
-    }
     if deep {
-        let (sha, n) = deep_check(path, c, identity)?;
+        let (sha, n) = deep_check(source, c, identity)?;
         *bytes_read += n;
         if sha != c.sha256 || n != c.bytes_in {
             return Err(ArchiveProblem::Mismatch {
-                path: path.to_owned(),
+                path: source.path().to_owned(),
             });
         }
+        Ok(())
     } else {
-        let len = std::fs::metadata(path).map_or(0, |m| m.len());
-        if len != c.bytes_stored {
-            return Err(ArchiveProblem::WrongSize {
-                path: path.to_owned(),
-                len,
-                written: c.bytes_stored,
-            });
-        }
-        let mut r = archive::open(path, identity)?;
-        let mut first = [0u8; 512];
-        r.read_exact(&mut first)
-            .map_err(|e| archive::damaged(path, &e))?;
+        source.quick_check(c, identity)
     }
-    Ok(())
 }
 
 /// SQLite copies larger than this are checked by their header only (the check holds the
@@ -461,12 +458,18 @@ const SQLITE_CHECK_MAX: u64 = 1 << 30;
 /// Reads a whole archive: its SHA-256 and size, `PRAGMA integrity_check` of every SQLite
 /// database it captured, and the completeness check of every dump.
 fn deep_check(
-    path: &Path,
+    source: &Source,
     c: &ComponentEntry,
     identity: &age::x25519::Identity,
 ) -> Result<(String, u64), ArchiveProblem> {
+    let path = source.path();
+    if let Source::Archive(p) = source {
+        if !p.is_file() {
+            return Err(ArchiveProblem::Missing { path: p.clone() });
+        }
+    }
     let damaged = |e: std::io::Error| ArchiveProblem::from(archive::damaged(path, &e));
-    let reader = archive::open(path, identity)?;
+    let reader = source.open(identity)?;
     let mut tar = tar::Archive::new(archive::Hashing::new(reader));
     for entry in tar.entries().map_err(damaged)? {
         let mut entry = entry.map_err(damaged)?;

@@ -355,8 +355,10 @@ pub fn recovery_kit(dest: &Path, recipient: &str, stacks: &[String], made: &str)
          3. Pick the stack and the snapshot, and a folder to restore into.\n\n\
          Without Lifeboat\n  \
          age -d -o key.txt {RECOVERY_FILE}           (asks for the passphrase)\n  \
-         age -d -i key.txt STACK/archives/FILE.tar.gz.age | tar -xzpf - --numeric-owner -C /path/to/stack\n  \
-         README-RESTORE.txt on the drive says the same.\n",
+         cd {dest}\n  \
+         age -d -i key.txt STACK/snapshots/SNAPSHOT.COMPONENT.list.age | xargs -n1 age -d -i key.txt \\\n      \
+         | tar -xzpf - --numeric-owner -C /path/to/stack\n  \
+         README-RESTORE.txt on the drive says more.\n",
         dest = dest.display()
     )
 }

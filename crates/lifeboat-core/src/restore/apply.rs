@@ -20,10 +20,10 @@ use super::{
     probe_ids, renames_across, restore_id, swap_rename, volume, write_owners, Counted, Plan,
     RestoreError, RestoreOptions, RestoreReport, ServiceState, Worked, LAST_RESTORE,
 };
-use crate::archive;
 use crate::backup::cold;
 use crate::backup::dump::DumpRecipe;
 use crate::backup::manifest::{ComponentEntry, Recipe};
+use crate::backup::source::Source;
 use crate::catalog::Catalog;
 use crate::destination::stack_dest;
 use crate::job::{CancelToken, Progress};
@@ -161,7 +161,6 @@ struct Applying<'a> {
     routes: Routes,
     /// The manifest's entries of the components restored, in plan order.
     chosen: Vec<&'a ComponentEntry>,
-    archives: PathBuf,
     /// `None` as root (owners are restored); else this process's uid and gid.
     ours: Option<(u64, u64)>,
     recipes: HashMap<String, Recipe>,
@@ -222,7 +221,6 @@ impl<'a> Applying<'a> {
             slots,
             routes,
             chosen,
-            archives: stack_dest(&opts.from, &w.manifest.stack).join("archives"),
             ours,
             recipes: recipes_of(&w.manifest),
             files: 0,
@@ -230,6 +228,11 @@ impl<'a> Applying<'a> {
             foreign: Vec::new(),
             owner_notes: Vec::new(),
         })
+    }
+
+    /// Where component `c` is stored.
+    fn source(&self, c: &ComponentEntry) -> Source {
+        Source::of(c, &self.opts.from, &self.w.manifest.stack)
     }
 
     /// Step 1: extracts every archive into staging, checking it against the manifest.
@@ -249,8 +252,8 @@ impl<'a> Applying<'a> {
             if let Some(t) = self.dump_target(ci) {
                 targets.push(t);
             }
-            let path = self.archives.join(&c.archive);
-            let reader = archive::open(&path, self.identity)?;
+            let source = self.source(c);
+            let reader = source.open(self.identity)?;
             let got = extract::extract(
                 reader,
                 &targets,
@@ -271,7 +274,7 @@ impl<'a> Applying<'a> {
                     component: c.name.clone(),
                     source: ExtractError::Damaged(format!(
                         "its content does not match the snapshot's checksum ({})",
-                        path.display()
+                        source.path().display()
                     )),
                 });
             }
@@ -421,8 +424,8 @@ impl<'a> Applying<'a> {
                 })?;
                 self.progress
                     .phase(&format!("writing the volume {} through Docker", t.volume));
-                let archive_path = self.archives.join(&self.chosen[self.slots[n].0].archive);
-                volume::replace(engine, t, &s.aside, &archive_path, self.identity, &s.prefix)?;
+                let source = self.source(self.chosen[self.slots[n].0]);
+                volume::replace(engine, t, &s.aside, &source, self.identity, &s.prefix)?;
             } else {
                 if s.existed {
                     swap_rename(&s.target, &s.aside)?;
@@ -455,8 +458,8 @@ impl<'a> Applying<'a> {
                 (Some((container, mount)), Some(engine)) => {
                     self.progress
                         .phase(&format!("giving {} back to its owners", slot.target.display()));
-                    let archive_path = self.archives.join(&self.chosen[*ci].archive);
-                    write_owners(engine, container, mount, &archive_path, self.identity, prefix)?;
+                    let source = self.source(self.chosen[*ci]);
+                    write_owners(engine, container, mount, &source, self.identity, prefix)?;
                 }
                 _ => self.owner_notes.push(format!(
                     "Files in {} belong to you now; in the backup some belonged to uid {uid} (group {gid}). \

@@ -39,6 +39,7 @@ use ts_rs::TS;
 use crate::archive::{self, ArchiveError};
 use crate::backup::dump::DumpRecipe;
 use crate::backup::manifest::{ComponentEntry, ComponentKind, Manifest, ManifestError};
+use crate::backup::source::Source;
 use crate::backup::{capture, verify};
 use crate::catalog::Catalog;
 use crate::docker::{BlockingEngine, ContainerInfo};
@@ -904,7 +905,7 @@ fn write_owners(
     engine: &BlockingEngine,
     container: &str,
     mount: &str,
-    archive_path: &Path,
+    source: &Source,
     identity: &age::x25519::Identity,
     prefix: &str,
 ) -> Result<(), EngineWriteError> {
@@ -919,7 +920,7 @@ fn write_owners(
         .ok_or_else(|| EngineWriteError::NotAFolder {
             mount: mount.to_owned(),
         })?;
-    let reader = archive::open(archive_path, identity)?;
+    let reader = source.open(identity)?;
     let prefix = prefix.to_owned();
     engine
         .upload(container, &parent, move |out| {

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::journal::ThroughEngine;
+use crate::backup::source::Source;
 use crate::archive::ArchiveError;
 use crate::docker::{BlockingEngine, DockerError, HELPER_MOUNT};
 
@@ -173,13 +174,13 @@ impl Drop for Helper<'_> {
     }
 }
 
-/// Replaces volume `t` with archive `archive_path`'s entries under `prefix`, keeping what it
+/// Replaces volume `t` with `source`'s entries under `prefix`, keeping what it
 /// held as the tar `aside` first.
 pub(super) fn replace(
     engine: &BlockingEngine,
     t: &ThroughEngine,
     aside: &Path,
-    archive_path: &Path,
+    source: &Source,
     identity: &age::x25519::Identity,
     prefix: &str,
 ) -> Result<(), EngineWriteError> {
@@ -201,7 +202,7 @@ pub(super) fn replace(
         engine,
         &helper.id,
         HELPER_MOUNT,
-        archive_path,
+        source,
         identity,
         prefix,
     )

@@ -1,0 +1,174 @@
+//! Where a component's tar stream lives in a destination, whichever format wrote it: one
+//! archive file (format 1) or pieces with a piece list (format 2). Everything that reads a
+//! component back (restore, verify, the reuse check) opens it here.
+
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use super::checked::ArchiveProblem;
+use super::manifest::ComponentEntry;
+use crate::archive::{self, pieces, ArchiveError, Hashing};
+use crate::destination::stack_dest;
+
+/// A component's stored stream.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// One `*.tar.gz.age` file.
+    Archive(PathBuf),
+    /// Pieces in the destination's `pieces/` folder, in the order of an encrypted list.
+    Pieces {
+        /// The destination's root.
+        dest: PathBuf,
+        /// The component's piece list.
+        list: PathBuf,
+        /// (name, plaintext bytes), from the manifest.
+        pieces: Vec<(String, u64)>,
+    },
+}
+
+impl Source {
+    /// Where component `c` of a snapshot of `stack` in `dest` is stored.
+    pub fn of(c: &ComponentEntry, dest: &Path, stack: &str) -> Self {
+        match &c.list {
+            Some(list) => Self::Pieces {
+                dest: dest.to_owned(),
+                list: dest.join(list),
+                pieces: c.pieces.clone(),
+            },
+            None => Self::Archive(stack_dest(dest, stack).join("archives").join(&c.archive)),
+        }
+    }
+
+    /// The file people are shown: the archive, or the piece list.
+    pub fn path(&self) -> &Path {
+        match self {
+            Self::Archive(p) => p,
+            Self::Pieces { list, .. } => list,
+        }
+    }
+
+    /// The plaintext tar stream. A piece that is missing, damaged or foreign shows as a
+    /// read error naming it, before any of its bytes are given out.
+    ///
+    /// # Errors
+    /// When an archive cannot be opened or decrypted.
+    pub fn open(&self, identity: &age::x25519::Identity) -> Result<Box<dyn Read + Send>, ArchiveError> {
+        match self {
+            Self::Archive(p) => Ok(Box::new(archive::open(p, identity)?)),
+            Self::Pieces { dest, pieces, .. } => Ok(Box::new(pieces::PieceReader::new(
+                dest,
+                identity,
+                pieces.clone(),
+                reader_threads(),
+            ))),
+        }
+    }
+
+    /// Reads the whole stream: its SHA-256 and length.
+    ///
+    /// # Errors
+    /// When it cannot be read whole.
+    pub fn hash(&self, identity: &age::x25519::Identity) -> Result<(String, u64), ArchiveError> {
+        let mut h = Hashing::new(self.open(identity)?);
+        io::copy(&mut h, &mut io::sink()).map_err(|e| archive::damaged(self.path(), &e))?;
+        let (sha, n, _) = h.into_parts();
+        Ok((sha, n))
+    }
+
+    /// Checks that a piece list decrypts and names the manifest's pieces in order: the
+    /// list is what stock tools restore from, so it must say what the manifest says. An
+    /// archive has no list.
+    ///
+    /// # Errors
+    /// What is wrong with the list.
+    pub fn check_list(&self, identity: &age::x25519::Identity) -> Result<(), ArchiveProblem> {
+        match self {
+            Self::Archive(_) => Ok(()),
+            Self::Pieces { list, pieces, .. } => check_list(list, pieces, identity),
+        }
+    }
+
+    /// The quick check: the archive is there with the size written and its first block
+    /// decrypts; or every piece is there and its header opens with `identity`.
+    ///
+    /// # Errors
+    /// The first thing found wrong.
+    pub fn quick_check(
+        &self,
+        c: &ComponentEntry,
+        identity: &age::x25519::Identity,
+    ) -> Result<(), ArchiveProblem> {
+        match self {
+            Self::Archive(path) => {
+                let len = std::fs::metadata(path)
+                    .map_err(|source| missing_or(path, source))?
+                    .len();
+                if len != c.bytes_stored {
+                    return Err(ArchiveProblem::WrongSize {
+                        path: path.clone(),
+                        len,
+                        written: c.bytes_stored,
+                    });
+                }
+                let mut r = archive::open(path, identity)?;
+                let mut first = vec![0u8; 512.min(c.bytes_in as usize)];
+                r.read_exact(&mut first)
+                    .map_err(|e| archive::damaged(path, &e).into())
+            }
+            Self::Pieces { dest, pieces, .. } => {
+                for (name, _) in pieces {
+                    let path = dest.join(pieces::rel_path(name));
+                    let opens = std::fs::metadata(&path)
+                        .map_err(|source| missing_or(&path, source))
+                        .and_then(|m| {
+                            if m.len() == 0 {
+                                return Ok(false);
+                            }
+                            pieces::header_opens(&path, identity).map_err(|source| {
+                                ArchiveProblem::Unreadable {
+                                    path: path.clone(),
+                                    source,
+                                }
+                            })
+                        })?;
+                    if !opens {
+                        return Err(ArchiveError::Decrypt { path }.into());
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn check_list(
+    list: &Path,
+    pieces: &[(String, u64)],
+    identity: &age::x25519::Identity,
+) -> Result<(), ArchiveProblem> {
+    let names = pieces::read_list(list, identity).map_err(|source| missing_or(list, source))?;
+    if names.len() != pieces.len() || names.iter().zip(pieces).any(|(a, (b, _))| a != b) {
+        return Err(ArchiveProblem::Mismatch {
+            path: list.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+fn missing_or(path: &Path, source: io::Error) -> ArchiveProblem {
+    if source.kind() == io::ErrorKind::NotFound {
+        ArchiveProblem::Missing {
+            path: path.to_owned(),
+        }
+    } else {
+        ArchiveProblem::Unreadable {
+            path: path.to_owned(),
+            source,
+        }
+    }
+}
+
+/// Workers that read pieces back: decrypting and decompressing is the work.
+fn reader_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().min(4))
+}
