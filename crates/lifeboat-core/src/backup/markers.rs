@@ -115,7 +115,11 @@ pub fn live(dest: &Path, kind: Kind, mine: Option<&Marker>) -> Vec<PathBuf> {
 
 /// Temporary marker files of a process that died between creating and renaming one.
 pub fn clean_leftovers(dest: &Path) {
-    for e in std::fs::read_dir(dest.join(DIR)).into_iter().flatten().flatten() {
+    for e in std::fs::read_dir(dest.join(DIR))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let name = e.file_name().to_string_lossy().into_owned();
         let old = e
             .metadata()

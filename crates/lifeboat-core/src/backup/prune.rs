@@ -12,9 +12,9 @@ use ts_rs::TS;
 
 use super::manifest::{Manifest, ManifestError};
 use super::markers::{self, Marker};
-use crate::archive::pieces;
 use super::stack_dest;
 use super::verify::{all_manifests, id_of_manifest, stacks_to_read, DestinationError};
+use crate::archive::pieces;
 pub use crate::settings::Keep;
 
 /// What pruning did (or, with `dry_run`, would do).
@@ -149,10 +149,12 @@ fn collect_pieces(
         None
     } else {
         markers::clean_leftovers(dest);
-        Some(Marker::take(dest, markers::Kind::Prune).map_err(|e| PruneError::Delete {
-            path: dest.join(markers::DIR).display().to_string(),
-            reason: e.to_string(),
-        })?)
+        Some(
+            Marker::take(dest, markers::Kind::Prune).map_err(|e| PruneError::Delete {
+                path: dest.join(markers::DIR).display().to_string(),
+                reason: e.to_string(),
+            })?,
+        )
     };
     if !markers::live(dest, markers::Kind::Backup, marker.as_ref()).is_empty() {
         report.pieces_left = Some(
@@ -170,7 +172,11 @@ fn collect_pieces(
         }
     };
     for fan in std::fs::read_dir(&root).into_iter().flatten().flatten() {
-        for e in std::fs::read_dir(fan.path()).into_iter().flatten().flatten() {
+        for e in std::fs::read_dir(fan.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             let name = e.file_name().to_string_lossy().into_owned();
             let path = e.path();
             let leftover = name.starts_with('.') && name.ends_with(".partial");
@@ -204,7 +210,11 @@ fn referenced_pieces(
     let mut referenced = HashSet::new();
     for stack in super::verify::stacks_in(dest) {
         let snapshots = stack_dest(dest, &stack).join("snapshots");
-        for e in std::fs::read_dir(&snapshots).into_iter().flatten().flatten() {
+        for e in std::fs::read_dir(&snapshots)
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             let name = e.file_name().to_string_lossy().into_owned();
             let path = e.path();
             if removed.iter().any(|id| name.starts_with(&format!("{id}."))) {
@@ -305,7 +315,11 @@ fn prune_stack(
         .chain(damaged.iter().map(|id| format!("{id}.")))
         .collect();
     let snapshots = stack_dest(dest, s).join("snapshots");
-    for e in std::fs::read_dir(&snapshots).into_iter().flatten().flatten() {
+    for e in std::fs::read_dir(&snapshots)
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let name = e.file_name().to_string_lossy().into_owned();
         if name.ends_with(".list.age") && !ids.iter().any(|id| name.starts_with(id)) {
             report.bytes_freed += e.metadata().map_or(0, |m| m.len());

@@ -12,12 +12,12 @@ use std::time::Instant;
 use super::manifest::{
     self, ComponentEntry, ComponentKind, FileEntry, Manifest, ManifestError, Recipe,
 };
+use super::source::Source;
 use super::{
     capture, checked, claim_stack_dest, cold, dump, is_missing, markers, never_read, plan,
     redis_bgsave, snapshot_id, write_readme, BackupError, BackupOptions, BackupReport,
     ComponentReport, Mode, PlanContext, Planned,
 };
-use super::source::Source;
 use crate::archive::pieces::{self, PieceKey, PieceWriter, WrittenPieces};
 use crate::archive::{self, ArchiveError};
 use crate::catalog::Catalog;
@@ -444,15 +444,7 @@ impl Run<'_> {
         let list = self.write_list(c, &pieces)?;
         self.checked.record(&written.sha256, self.started);
         let incomplete = self.warnings.iter().filter(|w| is_missing(w)).count() > missing_before;
-        Ok(self.record(
-            c,
-            &written,
-            list,
-            captured,
-            dumps,
-            fingerprint,
-            incomplete,
-        ))
+        Ok(self.record(c, &written, list, captured, dumps, fingerprint, incomplete))
     }
 
     /// Writes component `c`'s piece list for this snapshot; returns its path relative to
@@ -462,10 +454,6 @@ impl Run<'_> {
         c: &Planned,
         pieces: &[(String, u64)],
     ) -> Result<Option<String>, BackupError> {
-        if pieces.is_empty() {
-            // An earlier snapshot's one-archive component, reused as it is.
-            return Ok(None);
-        }
         let file = format!("{}.{}.list.age", self.snapshot, c.name);
         let path = self.folder.snapshots.join(&file);
         pieces::write_list(&path, &self.recipient, pieces).map_err(ArchiveError::at(&path))?;
@@ -484,7 +472,9 @@ impl Run<'_> {
         let reusable = c.dump.is_none() && c.engine_paths.is_empty() && c.bgsave.is_none();
         let prev = self.previous.filter(|_| reusable).and_then(|m| {
             let pc = m.components.iter().find(|pc| pc.name == c.name)?;
+            // A format-1 archive is not reused: every new snapshot is pieces and lists.
             let unchanged = pc.fingerprint == fingerprint
+                && pc.list.is_some()
                 && !pc.incomplete
                 && !capture::racy(entries, m.started);
             unchanged.then(|| pc.clone())
@@ -500,7 +490,10 @@ impl Run<'_> {
             Err(why) => {
                 self.checked.forget(checked::record_key(&pc));
                 self.clear_faulty(&pc);
-                (None, Some((source.path().display().to_string(), why.to_string())))
+                (
+                    None,
+                    Some((source.path().display().to_string(), why.to_string())),
+                )
             }
         }
     }
@@ -512,7 +505,8 @@ impl Run<'_> {
         let key = PieceKey::of(self.identity);
         for (name, plain) in &pc.pieces {
             match pieces::read_piece(&self.opts.dest, &key, self.identity, name, Some(*plain)) {
-                Ok(_) | Err(pieces::PieceFault::Missing(_) | pieces::PieceFault::Unreadable(..)) => {}
+                Ok(_)
+                | Err(pieces::PieceFault::Missing(_) | pieces::PieceFault::Unreadable(..)) => {}
                 Err(_) => {
                     let _ = std::fs::remove_file(self.opts.dest.join(pieces::rel_path(name)));
                 }

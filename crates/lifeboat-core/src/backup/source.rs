@@ -52,7 +52,10 @@ impl Source {
     ///
     /// # Errors
     /// When an archive cannot be opened or decrypted.
-    pub fn open(&self, identity: &age::x25519::Identity) -> Result<Box<dyn Read + Send>, ArchiveError> {
+    pub fn open(
+        &self,
+        identity: &age::x25519::Identity,
+    ) -> Result<Box<dyn Read + Send>, ArchiveError> {
         match self {
             Self::Archive(p) => Ok(Box::new(archive::open(p, identity)?)),
             Self::Pieces { dest, pieces, .. } => Ok(Box::new(pieces::PieceReader::new(

@@ -349,7 +349,9 @@ impl Verifying<'_> {
             self.report.problems.push(Problem {
                 snapshot: snapshot.to_owned(),
                 component: Some(c.name.clone()),
-                message: format!("{e}; a restore with stock tools would not read what the manifest holds"),
+                message: format!(
+                    "{e}; a restore with stock tools would not read what the manifest holds"
+                ),
             });
             self.about.push(None);
         }

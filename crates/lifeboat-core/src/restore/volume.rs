@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::journal::ThroughEngine;
-use crate::backup::source::Source;
 use crate::archive::ArchiveError;
+use crate::backup::source::Source;
 use crate::docker::{BlockingEngine, DockerError, HELPER_MOUNT};
 
 /// Why writing a volume or a folder's owners through the Docker engine failed.
@@ -198,14 +198,7 @@ pub(super) fn replace(
         }
         return Err(e);
     }
-    super::write_owners(
-        engine,
-        &helper.id,
-        HELPER_MOUNT,
-        source,
-        identity,
-        prefix,
-    )
+    super::write_owners(engine, &helper.id, HELPER_MOUNT, source, identity, prefix)
 }
 
 /// Puts back what [`replace`] saved in `aside`; nothing to do when it saved nothing.

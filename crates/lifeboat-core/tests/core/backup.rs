@@ -5,7 +5,7 @@
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use lifeboat_core::backup::{self, verify, BackupError, BackupOptions};
@@ -48,7 +48,8 @@ fn run_backup_allowing(
     backup::backup(project, id, &opts, &NoProgress, &CancelToken::new()).unwrap()
 }
 
-/// Restores every archive of a report into `into` with `age -d | tar -x`, as a user without
+/// Restores every component of a report into `into` with the one-liner README-RESTORE.txt
+/// gives (`age`, `xargs`, `tar` and `sh`, run in the destination), as a user without
 /// Lifeboat would.
 pub fn stock_restore(report: &backup::BackupReport, id: &age::x25519::Identity, into: &Path) {
     let keyfile = into.with_extension("key.txt");
@@ -61,26 +62,31 @@ pub fn stock_restore(report: &backup::BackupReport, id: &age::x25519::Identity, 
     )
     .unwrap();
     std::fs::create_dir_all(into).unwrap();
+    let readme = backup::readme_text();
+    assert!(
+        readme.contains("age -d -i key.txt STACK/snapshots/SNAPSHOT.COMPONENT.list.age | xargs -n1 age -d -i key.txt"),
+        "{readme}"
+    );
     for c in &report.components {
-        let mut age = Command::new("age")
-            .args(["-d", "-i"])
+        let list = PathBuf::from(c.list.as_deref().expect("every new component has a list"));
+        let dest = list.ancestors().nth(3).unwrap();
+        let rel = list.strip_prefix(dest).unwrap();
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(r#"set -e; cd "$1"; age -d -i "$2" "$3" | xargs -n1 age -d -i "$2" | tar -xzpf - --numeric-owner -C "$4""#)
+            .arg("sh")
+            .arg(dest)
             .arg(&keyfile)
-            .arg(&c.archive)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let tar = Command::new("tar")
-            .args(["-xzpf", "-", "--numeric-owner", "-C"])
+            .arg(rel)
             .arg(into)
-            .stdin(age.stdout.take().unwrap())
-            .status()
+            .output()
             .unwrap();
         assert!(
-            age.wait().unwrap().success(),
-            "age could not decrypt {}",
-            c.name
+            out.status.success(),
+            "stock restore of {} failed: {}",
+            c.name,
+            String::from_utf8_lossy(&out.stderr)
         );
-        assert!(tar.success(), "stock restore of {} failed", c.name);
     }
     std::fs::remove_file(keyfile).unwrap();
 }
@@ -358,7 +364,12 @@ fn unchanged_components_are_reused_and_changed_ones_rewritten() {
         second.components
     );
     for (a, b) in first.components.iter().zip(&second.components) {
-        assert_eq!((&a.archive, &a.sha256), (&b.archive, &b.sha256));
+        assert_eq!(
+            (&a.sha256, a.pieces, a.bytes_stored),
+            (&b.sha256, b.pieces, b.bytes_stored)
+        );
+        assert_eq!(b.bytes_new, 0, "{} stored nothing new", b.name);
+        assert_ne!(a.list, b.list, "each snapshot has its own piece list");
     }
     std::fs::write(
         stack.join("data/email/attachments/new.pdf"),
@@ -412,36 +423,89 @@ fn damage_is_caught_and_errors_are_clear() {
     .unwrap_err();
     assert!(err.to_string().contains("wrong key"), "{err}");
 
-    // A flipped byte in the newest archive of the service.
-    let damaged = second
+    // The pieces only the newer snapshot of the service has.
+    let newer = second
         .components
         .iter()
         .find(|c| c.name == "service-backend")
         .unwrap();
-    let mut bytes = std::fs::read(&damaged.archive).unwrap();
+    let older = first
+        .components
+        .iter()
+        .find(|c| c.name == "service-backend")
+        .unwrap();
+    let (_, old_files) = crate::harness::piece_files(older, &id);
+    let (_, files) = crate::harness::piece_files(newer, &id);
+    let piece = files
+        .iter()
+        .find(|f| !old_files.contains(f))
+        .expect("the change made a new piece")
+        .clone();
+    let original = std::fs::read(&piece).unwrap();
+    let deep_problems = |snapshot: &str| {
+        verify::verify(&dest, Some(snapshot), true, &id, &NoProgress)
+            .unwrap()
+            .problems
+    };
+    let expect_one = |what: &str, needle: &str| {
+        let p = deep_problems(&second.snapshot);
+        assert_eq!(p.len(), 1, "{what}: {p:?}");
+        assert_eq!(p[0].component.as_deref(), Some("service-backend"), "{what}");
+        assert!(p[0].message.contains(needle), "{what}: {}", p[0].message);
+        // The earlier snapshot is intact.
+        assert!(deep_problems(&first.snapshot).is_empty(), "{what}");
+    };
+    // A flipped byte.
+    let mut bytes = original.clone();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x40;
-    std::fs::write(&damaged.archive, &bytes).unwrap();
-    let v = verify::verify(&dest, None, true, &id, &NoProgress).unwrap();
-    assert_eq!(v.problems.len(), 1, "{:?}", v.problems);
-    assert_eq!(v.problems[0].snapshot, second.snapshot);
-    assert_eq!(v.problems[0].component.as_deref(), Some("service-backend"));
-    // The earlier snapshot is intact.
-    let v = verify::verify(&dest, Some(&first.snapshot), true, &id, &NoProgress).unwrap();
-    assert!(v.problems.is_empty(), "{:?}", v.problems);
-
+    std::fs::write(&piece, &bytes).unwrap();
+    expect_one("a flipped byte", "does not decrypt");
     // Truncated.
-    std::fs::write(&damaged.archive, &bytes[..bytes.len() / 3]).unwrap();
-    let v = verify::verify(&dest, Some(&second.snapshot), true, &id, &NoProgress).unwrap();
-    assert_eq!(v.problems.len(), 1);
-    // Missing.
-    std::fs::remove_file(&damaged.archive).unwrap();
+    std::fs::write(&piece, &original[..original.len() / 3]).unwrap();
+    expect_one("a truncated piece", "piece");
+    // Another piece swapped in under its name (from another destination, or a copy gone
+    // wrong): it decrypts, but its content is not what its name says.
+    let stranger = old_files
+        .iter()
+        .find(|f| !files.contains(f))
+        .unwrap_or(&old_files[0]);
+    std::fs::copy(stranger, &piece).unwrap();
+    expect_one("a swapped piece", "other content than its name says");
+    // Missing: the quick check sees it.
+    std::fs::remove_file(&piece).unwrap();
     let v = verify::verify(&dest, Some(&second.snapshot), false, &id, &NoProgress).unwrap();
     assert!(
-        v.problems[0].message.contains("missing"),
+        v.problems.len() == 1 && v.problems[0].message.contains("missing"),
         "{:?}",
         v.problems
     );
+    std::fs::write(&piece, &original).unwrap();
+    assert!(deep_problems(&second.snapshot).is_empty());
+    // A reordered piece list: stock tools would read garbage, so verify says so.
+    let list = Path::new(newer.list.as_deref().unwrap());
+    let good_list = std::fs::read(list).unwrap();
+    let mut names = lifeboat_core::archive::pieces::read_list(list, &id).unwrap();
+    if names.len() > 1 {
+        names.swap(0, 1);
+        let text: String = names
+            .iter()
+            .map(|n| format!("{}\n", lifeboat_core::archive::pieces::rel_path(n)))
+            .collect();
+        lifeboat_core::archive::sealed::write_atomic(
+            list,
+            lifeboat_core::archive::sealed::Key::Recipients(&[id.to_public()]),
+            |w| std::io::Write::write_all(w, text.as_bytes()),
+        )
+        .unwrap();
+        let v = verify::verify(&dest, Some(&second.snapshot), false, &id, &NoProgress).unwrap();
+        assert!(
+            v.problems.len() == 1 && v.problems[0].message.contains("does not match"),
+            "{:?}",
+            v.problems
+        );
+        std::fs::write(list, &good_list).unwrap();
+    }
 
     // No destination: said plainly.
     let err = backup::backup(
@@ -539,8 +603,28 @@ fn prune_removes_snapshots_and_only_unreferenced_archives() {
         std::fs::write(stack.join(format!("data/note-{i}.txt")), format!("day {i}")).unwrap();
         reports.push(run_backup(&load(&stack), &id, &dest));
     }
-    let archives = |d: &Path| std::fs::read_dir(d.join("stack/archives")).unwrap().count();
-    let before = archives(&dest);
+    // A piece of another key under a piece name, and a piece write that died.
+    let other = key();
+    let foreign = dest.join(format!("_pieces/00/{}", "0".repeat(64)));
+    std::fs::create_dir_all(foreign.parent().unwrap()).unwrap();
+    let mut w = lifeboat_core::archive::sealed::Sealed::create(
+        &foreign,
+        lifeboat_core::archive::sealed::Key::Recipients(&[other.to_public()]),
+    )
+    .unwrap();
+    std::io::Write::write_all(&mut w, b"not ours").unwrap();
+    w.finish().unwrap();
+    let dead = dest.join("_pieces/00/.abc.123-0.partial");
+    std::fs::write(&dead, b"half").unwrap();
+    let pieces = |d: &Path| -> std::collections::BTreeSet<String> {
+        std::fs::read_dir(d.join("_pieces"))
+            .unwrap()
+            .flat_map(|f| std::fs::read_dir(f.unwrap().path()).unwrap())
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with('.'))
+            .collect()
+    };
+    let before = pieces(&dest);
     use lifeboat_core::backup::prune::{prune, Keep, PruneError};
     assert!(matches!(
         prune(&dest, None, &Keep::default(), false, &id),
@@ -552,22 +636,42 @@ fn prune_removes_snapshots_and_only_unreferenced_archives() {
     };
     let dry = prune(&dest, None, &keep, true, &id).unwrap();
     assert_eq!(dry.removed.len(), 2);
+    assert!(dry.pieces_removed > 0, "{dry:?}");
     assert_eq!(
         verify::list(&dest, None, &id).unwrap().len(),
         3,
         "a dry run deleted something"
     );
-    assert_eq!(archives(&dest), before);
+    assert_eq!(pieces(&dest), before);
     let done = prune(&dest, None, &keep, false, &id).unwrap();
     assert_eq!(done.kept, [reports[2].snapshot.clone()]);
-    assert_eq!(
-        done.archives_removed, 2,
-        "the two older service archives; secrets is shared"
+    assert_eq!(done.pieces_removed, dry.pieces_removed, "{done:?}");
+    assert!(
+        done.bytes_freed > 0 && done.pieces_left.is_none(),
+        "{done:?}"
     );
-    assert!(done.bytes_freed > 0);
-    assert_eq!(archives(&dest), before - 2);
+    // What is left is exactly what the kept snapshot's lists name, and the other key's piece.
+    let mut needed = std::collections::BTreeSet::new();
+    for c in &reports[2].components {
+        let list = Path::new(c.list.as_deref().unwrap());
+        needed.extend(lifeboat_core::archive::pieces::read_list(list, &id).unwrap());
+    }
+    needed.insert("0".repeat(64));
+    assert_eq!(pieces(&dest), needed);
+    assert!(!dead.exists(), "a dead piece write is cleaned up");
+    for r in &reports[..2] {
+        for c in &r.components {
+            assert!(!Path::new(c.list.as_deref().unwrap()).exists());
+        }
+    }
     let v = verify::verify(&dest, None, true, &id, &NoProgress).unwrap();
     assert!(v.problems.is_empty() && v.snapshots == 1, "{v:?}");
+    // The kept snapshot still restores with stock tools.
+    stock_restore(&reports[2], &id, &t.path().join("stock"));
+    assert_eq!(
+        std::fs::read(t.path().join("stock/data/note-2.txt")).unwrap(),
+        b"day 2"
+    );
 }
 
 #[test]

@@ -101,3 +101,34 @@ pub fn restore_now(
     let plan = lifeboat_core::restore::plan(opts, identity)?;
     lifeboat_core::restore::apply(plan, identity, &NoProgress, &CancelToken::new())
 }
+
+/// The destination root and the piece files of a reported component, in stream order.
+pub fn piece_files(
+    c: &lifeboat_core::backup::ComponentReport,
+    id: &age::x25519::Identity,
+) -> (PathBuf, Vec<PathBuf>) {
+    let list = PathBuf::from(c.list.as_deref().expect("a piece list"));
+    let dest = list.ancestors().nth(3).unwrap().to_owned();
+    let names = lifeboat_core::archive::pieces::read_list(&list, id).unwrap();
+    let files = names
+        .iter()
+        .map(|n| dest.join(lifeboat_core::archive::pieces::rel_path(n)))
+        .collect();
+    (dest, files)
+}
+
+/// A reported component's tar stream, read back piece by piece.
+pub fn plaintext(
+    c: &lifeboat_core::backup::ComponentReport,
+    id: &age::x25519::Identity,
+) -> Vec<u8> {
+    use lifeboat_core::archive::pieces::{read_list, read_piece, PieceKey};
+    let list = PathBuf::from(c.list.as_deref().expect("a piece list"));
+    let dest = list.ancestors().nth(3).unwrap().to_owned();
+    let key = PieceKey::of(id);
+    read_list(&list, id)
+        .unwrap()
+        .iter()
+        .flat_map(|n| read_piece(&dest, &key, id, n, None).unwrap())
+        .collect()
+}

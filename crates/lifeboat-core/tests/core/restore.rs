@@ -413,6 +413,9 @@ fn forged_snapshot(
             service: Some("app".into()),
             recipe: Recipe::Files,
             archive: name,
+            pieces: Vec::new(),
+            list: None,
+            bytes_new: written.bytes_stored,
             sha256: written.sha256,
             bytes_in: written.bytes_in,
             bytes_stored: written.bytes_stored,
@@ -429,6 +432,7 @@ fn forged_snapshot(
                 bytes: 2,
                 mtime: None,
                 raw: None,
+                at: None,
             }],
         }],
         warnings: Vec::new(),
@@ -637,13 +641,15 @@ fn a_damaged_archive_changes_nothing() {
     std::fs::remove_dir_all(stack.join("data/qdrant")).unwrap();
     std::fs::write(stack.join(".env"), b"CHANGED=1\n").unwrap();
     let before = listing(&stack);
-    // Flip a byte in the middle of the last archive (the others are intact and restore
-    // first, into staging only).
+    // Flip a byte in the middle of the last piece of the last component (the others are
+    // intact and restore first, into staging only).
     let victim = report.components.last().unwrap();
-    let mut bytes = std::fs::read(&victim.archive).unwrap();
+    let (_, files) = crate::harness::piece_files(victim, &id);
+    let piece = files.last().unwrap();
+    let mut bytes = std::fs::read(piece).unwrap();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x40;
-    std::fs::write(&victim.archive, bytes).unwrap();
+    std::fs::write(piece, bytes).unwrap();
     let cat = catalog(t.path());
     let err = restore_now(&opts(&dest, &[], &cat), &id).unwrap_err();
     let msg = err.to_string();

@@ -433,12 +433,7 @@ fn no_secret_value_leaves_the_stack_folder_in_the_clear() {
         .iter()
         .find(|c| c.name == "secrets")
         .unwrap();
-    let mut plain = Vec::new();
-    std::io::Read::read_to_end(
-        &mut lifeboat_core::archive::open(Path::new(&secrets_archive.archive), &id).unwrap(),
-        &mut plain,
-    )
-    .unwrap();
+    let plain = crate::harness::plaintext(secrets_archive, &id);
     assert!(plain
         .windows(values[2].len())
         .any(|w| w == values[2].as_bytes()));
