@@ -135,7 +135,7 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Delete snapshots no rule keeps, then the archives no remaining snapshot refers to.
+    /// Delete snapshots no rule keeps, then the pieces no remaining snapshot refers to.
     Prune {
         /// The destination folder.
         #[arg(long = "to")]

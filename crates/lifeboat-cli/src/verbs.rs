@@ -236,7 +236,7 @@ pub fn verify(
                 print_json(&report)?;
             } else {
                 println!(
-                    "Checked {} snapshot(s), {} archive(s){}.",
+                    "Checked {} snapshot(s), {} component stream(s){}.",
                     report.snapshots,
                     report.archives,
                     if deep {
@@ -422,19 +422,27 @@ pub fn prune(
                 return print_json(&r);
             }
             let verb = if dry_run { "Would remove" } else { "Removed" };
+            let archives = if r.archives_removed > 0 {
+                format!(", {} archive(s) of the earlier format", r.archives_removed)
+            } else {
+                String::new()
+            };
             println!(
-                "{verb} {} snapshot(s) and {} archive(s), {}; kept {}.",
+                "{verb} {} snapshot(s), {} piece(s){archives}, {}; kept {}.",
                 r.removed.len(),
-                r.archives_removed,
+                r.pieces_removed,
                 human_bytes(r.bytes_freed),
                 r.kept.len()
             );
+            if let Some(why) = &r.pieces_left {
+                println!("  Pieces were kept: {why}.");
+            }
             for s in &r.removed {
                 println!("  - {s}");
             }
             for s in &r.damaged {
                 println!(
-                    "  ! {s}: its manifest cannot be read, so it and every archive of its stack were kept"
+                    "  ! {s}: its manifest cannot be read, so it and everything it may refer to were kept"
                 );
             }
             Ok(())

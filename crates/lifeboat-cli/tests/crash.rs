@@ -104,9 +104,17 @@ fn kill_9_during_a_cold_backup_then_the_next_start_restarts_the_containers() {
         "nothing should have restarted them yet"
     );
     let snaps = dest.join("crashstack/snapshots");
-    assert_eq!(
-        std::fs::read_dir(&snaps).map_or(0, |r| r.count()),
-        0,
+    let named = |dir: &Path, end: &str| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.to_string_lossy().ends_with(end))
+            .collect()
+    };
+    assert!(
+        named(&snaps, ".manifest.age").is_empty(),
         "a killed backup must not leave a snapshot"
     );
 
@@ -140,20 +148,16 @@ fn kill_9_during_a_cold_backup_then_the_next_start_restarts_the_containers() {
         .unwrap();
     assert!(!String::from_utf8_lossy(&out.stderr).contains("again"));
 
-    // The killed run's partial archive is cleared by the next backup, which succeeds.
-    let archives = dest.join("crashstack/archives");
-    let partials = |dir: &Path| -> Vec<std::path::PathBuf> {
-        std::fs::read_dir(dir)
-            .unwrap()
+    // The killed run left pieces being written (and maybe lists with no manifest): the next
+    // backup succeeds, clears the lists, and reuses what the dead run stored.
+    let piece_partials = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(dest.join("_pieces"))
+            .into_iter()
+            .flatten()
             .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.to_string_lossy().ends_with(".partial"))
+            .flat_map(|f| named(&f.path(), ".partial"))
             .collect()
     };
-    assert!(
-        !partials(&archives).is_empty(),
-        "the killed run left its partial archive"
-    );
     let out = lifeboat(&home, &d.host)
         .arg("backup")
         .arg(&stack)
@@ -169,7 +173,48 @@ fn kill_9_during_a_cold_backup_then_the_next_start_restarts_the_containers() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let left = partials(&archives);
+    let manifests = named(&snaps, ".manifest.age");
+    assert_eq!(manifests.len(), 1);
+    let id = manifests[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .replace(".manifest.age", "");
+    let lists = named(&snaps, ".list.age");
+    assert!(!lists.is_empty());
+    for l in &lists {
+        assert!(
+            l.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(&format!("{id}.")),
+            "a list of the killed run is left: {l:?}"
+        );
+    }
+    // Prune clears what the killed run was writing (its marker is a dead process's).
+    let out = lifeboat(&home, &d.host)
+        .args(["prune", "--keep-last", "5", "--json", "--to"])
+        .arg(&dest)
+        .arg("--identity")
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(r["pieces_left"].is_null(), "{r}");
+    let left = piece_partials();
     assert!(left.is_empty(), "{left:?}");
+    let v = lifeboat(&home, &d.host)
+        .args(["verify", "--deep", "--to"])
+        .arg(&dest)
+        .arg("--identity")
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
     assert!(running(&d, &app) && running(&d, &web));
 }

@@ -443,10 +443,19 @@ fn engine_down_fails_the_backup_unless_partial_is_allowed() {
     let good = env.backup(&stack, &[]);
     assert!(good.status.success(), "{}", text(&good));
     let snapshots = env.dest.join("whatslang/snapshots");
-    let archives = env.dest.join("whatslang/archives");
     let count = |d: &Path| std::fs::read_dir(d).map_or(0, |r| r.count());
-    let (snaps_before, archives_before) = (count(&snapshots), count(&archives));
-    assert_eq!(snaps_before, 1);
+    let manifests = |d: &Path| {
+        std::fs::read_dir(d).map_or(0, |r| {
+            r.filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".manifest.age"))
+            })
+            .count()
+        })
+    };
+    let pieces = env.dest.join("_pieces");
+    let (snaps_before, archives_before) = (count(&snapshots), piece_count(&pieces));
+    assert_eq!(manifests(&snapshots), 1);
 
     let down = |args: &[&str]| {
         let mut a = vec![
@@ -476,7 +485,7 @@ fn engine_down_fails_the_backup_unless_partial_is_allowed() {
         "no internals in the sentence: {err}"
     );
     assert_eq!(
-        (count(&snapshots), count(&archives)),
+        (count(&snapshots), piece_count(&pieces)),
         (snaps_before, archives_before)
     );
 
@@ -944,16 +953,11 @@ fn the_engine_stopping_during_a_backup_fails_it_and_leaves_nothing() {
         .spawn()
         .unwrap();
     // Once the backup is reading, Docker dies.
-    let archives = user.dest.join("media/archives");
+    let pieces = user.dest.join("_pieces");
     wait_for(
         "the backup reads the volume",
         Duration::from_secs(60),
-        || {
-            std::fs::read_dir(&archives).is_ok_and(|r| {
-                r.filter_map(Result::ok)
-                    .any(|e| e.metadata().is_ok_and(|m| m.len() > 50 << 20))
-            })
-        },
+        || piece_bytes(&pieces) > 50 << 20,
     );
     env.d.kill_engine(&pids);
     let out = child.wait_with_output().unwrap();
@@ -963,11 +967,8 @@ fn the_engine_stopping_during_a_backup_fails_it_and_leaves_nothing() {
         err.contains("media") && err.contains("did Docker stop?") && !err.contains("hyper"),
         "{err}"
     );
-    let left: Vec<_> = std::fs::read_dir(&archives)
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert!(left.is_empty(), "left behind: {left:?}");
+    // The pieces it stored stay for the next backup to reuse (prune removes them if none
+    // does); no list and no manifest refer to them.
     let snaps = user.dest.join("media/snapshots");
     assert_eq!(std::fs::read_dir(&snaps).map_or(0, |r| r.count()), 0);
 }
@@ -1061,4 +1062,28 @@ fn a_volume_of_an_image_without_a_shell_is_refused_unchanged() {
             .must(&["ps", "-aq", "--filter", "label=org.lifeboat.helper"]),
         ""
     );
+}
+
+/// Files in a destination's `_pieces` folder.
+fn piece_count(pieces: &Path) -> usize {
+    piece_files(pieces).len()
+}
+
+/// Bytes of the files in a destination's `_pieces` folder.
+fn piece_bytes(pieces: &Path) -> u64 {
+    piece_files(pieces)
+        .iter()
+        .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
+        .sum()
+}
+
+fn piece_files(pieces: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(pieces)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .flat_map(|f| std::fs::read_dir(f.path()).into_iter().flatten())
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect()
 }

@@ -265,15 +265,19 @@ fn a_user_who_cannot_read_the_database_folder_backs_it_up_through_the_engine() {
         .status()
         .unwrap()
         .success());
-    let archive = std::fs::read_dir(broken.join("pgstack/archives"))
+    // Every piece gets a flipped byte, so whichever the database's dump is cut into.
+    let pieces: Vec<std::path::PathBuf> = std::fs::read_dir(broken.join("_pieces"))
         .unwrap()
+        .flat_map(|f| std::fs::read_dir(f.unwrap().path()).unwrap())
         .map(|e| e.unwrap().path())
-        .find(|p| std::fs::metadata(p).unwrap().len() > 100_000)
-        .unwrap();
-    let mut bytes = std::fs::read(&archive).unwrap();
-    let mid = bytes.len() / 2;
-    bytes[mid] ^= 1;
-    std::fs::write(&archive, bytes).unwrap();
+        .collect();
+    assert!(!pieces.is_empty());
+    for piece in &pieces {
+        let mut bytes = std::fs::read(piece).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 1;
+        std::fs::write(piece, bytes).unwrap();
+    }
     let out = as_nobody(&[
         "restore",
         "latest",

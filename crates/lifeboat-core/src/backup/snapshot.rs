@@ -171,11 +171,33 @@ impl StackFolder {
                 }
             }
         }
+        remove_orphan_lists(&snapshots);
         Ok(Self {
             root,
             snapshots,
             _lock: lock,
         })
+    }
+}
+
+/// Removes the piece lists in a stack's `snapshots` folder that no manifest goes with: a
+/// run that died wrote them (the stack's lock is held, so no run is writing them now).
+fn remove_orphan_lists(snapshots: &Path) {
+    let names: Vec<String> = std::fs::read_dir(snapshots)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let ids: Vec<String> = names
+        .iter()
+        .filter_map(|n| n.strip_suffix(".manifest.age"))
+        .map(|id| format!("{id}."))
+        .collect();
+    for n in names.iter().filter(|n| n.ends_with(".list.age")) {
+        if !ids.iter().any(|id| n.starts_with(id.as_str())) {
+            let _ = std::fs::remove_file(snapshots.join(n));
+        }
     }
 }
 
