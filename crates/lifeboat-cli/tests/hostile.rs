@@ -95,12 +95,7 @@ impl Place {
 
     /// The names in an archive, as stock `age -d | tar -tzf -` lists them.
     fn stock_list(&self, archive: &str) -> Vec<String> {
-        let out = Command::new("sh")
-            .arg("-c")
-            .arg("age -d -i \"$1\" \"$2\" | tar -tzf -")
-            .args(["sh", self.key.to_str().unwrap(), archive])
-            .output()
-            .unwrap();
+        let out = stock_tar(&self.key, archive, "tar -tzf -", Path::new("."));
         assert!(out.status.success(), "{}", text(&out));
         String::from_utf8_lossy(&out.stdout)
             .lines()
@@ -309,22 +304,54 @@ fn python(script: &str, args: &[&Path]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Restores an archive with stock `age -d | tar -xzpf -` into `into`.
-/// The README's one-liner for one piece list, run in the destination.
-fn stock_restore(key: &Path, list: &str, into: &Path) {
-    std::fs::create_dir_all(into).unwrap();
+/// The README's one-liner for one piece list (run in its destination), ending in `tar`,
+/// a command line where `$4` is `into`.
+fn stock_tar(key: &Path, list: &str, tar: &str, into: &Path) -> Output {
     let list = Path::new(list);
     let dest = list.ancestors().nth(3).unwrap();
-    let out = Command::new("sh")
+    Command::new("sh")
         .arg("-c")
-        .arg("set -e; cd \"$1\"; age -d -i \"$2\" \"$3\" | xargs -n1 age -d -i \"$2\" | tar -xzpf - --numeric-owner -C \"$4\"")
+        .arg(format!(
+            "set -e; cd \"$1\"; age -d -i \"$2\" \"$3\" | xargs -n1 age -d -i \"$2\" | {tar}"
+        ))
         .arg("sh")
         .arg(dest)
         .arg(key)
         .arg(list.strip_prefix(dest).unwrap())
         .arg(into)
         .output()
+        .unwrap()
+}
+
+/// The piece files a piece list names, in order (read with stock `age`).
+fn pieces_of(key: &Path, list: &str) -> Vec<PathBuf> {
+    let list = Path::new(list);
+    let dest = list.ancestors().nth(3).unwrap();
+    let out = Command::new("age")
+        .args(["-d", "-i"])
+        .arg(key)
+        .arg(list)
+        .output()
         .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| dest.join(l))
+        .collect()
+}
+
+/// The largest of a component's piece files.
+fn largest_piece(key: &Path, list: &str) -> PathBuf {
+    pieces_of(key, list)
+        .into_iter()
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .unwrap()
+}
+
+/// Restores a component with the README's one-liner into `into`.
+fn stock_restore(key: &Path, list: &str, into: &Path) {
+    std::fs::create_dir_all(into).unwrap();
+    let out = stock_tar(key, list, "tar -xzpf - --numeric-owner -C \"$4\"", into);
     assert!(out.status.success(), "{}", text(&out));
 }
 
@@ -627,11 +654,17 @@ fn a_damaged_archive_is_found_named_and_written_again() {
     let a = p.backup_ok(&[]);
     let b = p.backup_ok(&[]);
     assert_eq!(component(&b, "service-app")["reused"], true, "{b}");
-    let archive = PathBuf::from(component(&a, "service-app")["archive"].as_str().unwrap());
+    let list_of = |r: &serde_json::Value| {
+        component(r, "service-app")["list"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
     assert_eq!(
-        component(&b, "service-app")["archive"],
-        component(&a, "service-app")["archive"]
+        pieces_of(&p.key, &list_of(&b)),
+        pieces_of(&p.key, &list_of(&a))
     );
+    let archive = largest_piece(&p.key, &list_of(&a));
     let len = std::fs::metadata(&archive).unwrap().len();
     std::fs::OpenOptions::new()
         .write(true)
@@ -662,8 +695,8 @@ fn a_damaged_archive_is_found_named_and_written_again() {
     );
     assert_eq!(component(&c, "service-app")["reused"], false);
     assert_eq!(
-        component(&c, "service-app")["archive"],
-        component(&a, "service-app")["archive"]
+        pieces_of(&p.key, &list_of(&c)),
+        pieces_of(&p.key, &list_of(&a))
     );
     let out = p.run(&["verify", "--to", dest, "--deep"]);
     assert!(
@@ -692,7 +725,7 @@ fn a_damaged_archive_is_found_named_and_written_again() {
     let out = p.run(&["verify", "--to", dest, "--deep"]);
     assert!(out.status.success(), "{}", text(&out));
     let into = p.root.join("restored");
-    stock_restore(&p.key, archive.to_str().unwrap(), &into);
+    stock_restore(&p.key, &list_of(&a), &into);
     assert_eq!(
         std::fs::read_to_string(into.join("data/notes.txt")).unwrap(),
         big
@@ -913,12 +946,12 @@ fn file_names_are_kept_as_bytes() {
         .as_str()
         .unwrap()
         .to_owned();
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg("age -d -i \"$1\" \"$2\" | tar -tzf - --quoting-style=literal")
-        .args(["sh", p.key.to_str().unwrap(), &archive])
-        .output()
-        .unwrap();
+    let out = stock_tar(
+        &p.key,
+        &archive,
+        "tar -tzf - --quoting-style=literal",
+        Path::new("."),
+    );
     assert!(out.status.success(), "{}", text(&out));
     let listed: Vec<&[u8]> = out.stdout.split(|b| *b == b'\n').collect();
     for want in [
@@ -1155,11 +1188,10 @@ fn the_smaller_items() {
         .join("photo.jpg");
     assert_eq!(std::fs::read_to_string(landed).unwrap(), "jpeg\n");
 
-    // A failed --into restore (a damaged archive) leaves no folder behind.
-    let archive = PathBuf::from(
-        component(&report, "service-app")["archive"]
-            .as_str()
-            .unwrap(),
+    // A failed --into restore (a damaged piece) leaves no folder behind.
+    let archive = largest_piece(
+        &p.key,
+        component(&report, "service-app")["list"].as_str().unwrap(),
     );
     let bytes = std::fs::read(&archive).unwrap();
     std::fs::write(&archive, &bytes[..bytes.len() / 2]).unwrap();
@@ -1254,15 +1286,12 @@ fn metadata_comes_back() {
     let archive = component(&report, "service-app")["archive"]
         .as_str()
         .unwrap();
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg("age -d -i \"$1\" \"$2\" | tar -xzpf - --numeric-owner --xattrs --xattrs-include='*' -C \"$3\"")
-        .arg("sh")
-        .arg(&p.key)
-        .arg(archive)
-        .arg(&into)
-        .output()
-        .unwrap();
+    let out = stock_tar(
+        &p.key,
+        archive,
+        "tar -xzpf - --numeric-owner --xattrs --xattrs-include='*' -C \"$4\"",
+        &into,
+    );
     assert!(out.status.success(), "{}", text(&out));
     let stock = into.join("data/notes.txt");
     assert_eq!(attrs(&stock), before);

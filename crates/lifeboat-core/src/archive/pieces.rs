@@ -121,7 +121,12 @@ pub struct WrittenPieces {
 impl WrittenPieces {
     /// Bytes this run added to the destination.
     pub fn bytes_new(&self) -> u64 {
-        self.pieces.iter().filter(|p| p.new).map(|p| p.stored).sum()
+        let mut seen = std::collections::HashSet::new();
+        self.pieces
+            .iter()
+            .filter(|p| p.new && seen.insert(&p.name))
+            .map(|p| p.stored)
+            .sum()
     }
     /// Bytes of all its pieces' files.
     pub fn bytes_stored(&self) -> u64 {
@@ -563,9 +568,9 @@ impl Read for PieceReader {
 
 /// The plaintext of a component's piece list: one piece path per line, relative to the
 /// destination's root, in stream order.
-pub fn list_text(pieces: &[(String, u64)]) -> String {
-    let mut s = String::with_capacity(pieces.len() * 76);
-    for (name, _) in pieces {
+pub fn list_text(names: &[&str]) -> String {
+    let mut s = String::with_capacity(names.len() * 76);
+    for name in names {
         s.push_str(&rel_path(name));
         s.push('\n');
     }
@@ -579,9 +584,9 @@ pub fn list_text(pieces: &[(String, u64)]) -> String {
 pub fn write_list(
     path: &Path,
     recipient: &age::x25519::Recipient,
-    pieces: &[(String, u64)],
+    names: &[&str],
 ) -> io::Result<()> {
-    let text = list_text(pieces);
+    let text = list_text(names);
     super::sealed::write_atomic(
         path,
         Key::Recipients(std::slice::from_ref(recipient)),

@@ -100,9 +100,10 @@ pub struct ComponentEntry {
     /// component is stored as pieces.
     #[serde(default)]
     pub archive: String,
-    /// Format 2: the pieces of the tar stream in order, as (name, plaintext bytes).
+    /// Format 2: the pieces of the tar stream in order, as (name, plaintext bytes, bytes
+    /// of its file).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub pieces: Vec<(String, u64)>,
+    pub pieces: Vec<(String, u64, u64)>,
     /// Format 2: the encrypted piece list, relative to the destination's root
     /// (`STACK/snapshots/ID.COMPONENT.list.age`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

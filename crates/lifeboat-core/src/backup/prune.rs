@@ -226,7 +226,7 @@ fn referenced_pieces(
                     Ok(m) => referenced.extend(
                         m.components
                             .into_iter()
-                            .flat_map(|c| c.pieces.into_iter().map(|(n, _)| n)),
+                            .flat_map(|c| c.pieces.into_iter().map(|(n, _, _)| n)),
                     ),
                     Err(_) if !ours() => {}
                     Err(e) => return Err(unknown(&e.to_string())),

@@ -458,10 +458,10 @@ impl Run<'_> {
         let spooled = self.dump(i, c)?;
         let (written, captured, dumps) = self.write_pieces(c, &entries, spooled)?;
         self.note_damage(c, damaged.as_ref(), &written);
-        let pieces: Vec<(String, u64)> = written
+        let pieces: Vec<(String, u64, u64)> = written
             .pieces
             .iter()
-            .map(|p| (p.name.clone(), p.plain))
+            .map(|p| (p.name.clone(), p.plain, p.stored))
             .collect();
         let list = self.write_list(c, &pieces)?;
         self.checked.record(&written.sha256, self.started);
@@ -474,11 +474,12 @@ impl Run<'_> {
     fn write_list(
         &mut self,
         c: &Planned,
-        pieces: &[(String, u64)],
+        pieces: &[(String, u64, u64)],
     ) -> Result<Option<String>, BackupError> {
         let file = format!("{}.{}.list.age", self.snapshot, c.name);
         let path = self.folder.snapshots.join(&file);
-        pieces::write_list(&path, &self.recipient, pieces).map_err(ArchiveError::at(&path))?;
+        let names: Vec<&str> = pieces.iter().map(|(n, _, _)| n.as_str()).collect();
+        pieces::write_list(&path, &self.recipient, &names).map_err(ArchiveError::at(&path))?;
         self.created.push(path);
         Ok(Some(format!("{}/snapshots/{file}", self.project.name)))
     }
@@ -525,7 +526,7 @@ impl Run<'_> {
     /// pieces under the same names with them, which heals every snapshot that shares them.
     fn clear_faulty(&self, pc: &ComponentEntry) {
         let key = PieceKey::of(self.identity);
-        for (name, plain) in &pc.pieces {
+        for (name, plain, _) in &pc.pieces {
             match pieces::read_piece(&self.opts.dest, &key, self.identity, name, Some(*plain)) {
                 Ok(_)
                 | Err(pieces::PieceFault::Missing(_) | pieces::PieceFault::Unreadable(..)) => {}
@@ -682,7 +683,7 @@ impl Run<'_> {
                 && pc
                     .pieces
                     .iter()
-                    .all(|(n, _)| written.pieces.iter().any(|p| p.name == *n))
+                    .all(|(n, _, _)| written.pieces.iter().any(|p| p.name == *n))
         });
         let message = if healed {
             format!(
@@ -730,7 +731,7 @@ impl Run<'_> {
             pieces: written
                 .pieces
                 .iter()
-                .map(|p| (p.name.clone(), p.plain))
+                .map(|p| (p.name.clone(), p.plain, p.stored))
                 .collect(),
             list,
             bytes_new: written.bytes_new(),

@@ -21,8 +21,8 @@ pub enum Source {
         dest: PathBuf,
         /// The component's piece list.
         list: PathBuf,
-        /// (name, plaintext bytes), from the manifest.
-        pieces: Vec<(String, u64)>,
+        /// (name, plaintext bytes, bytes of its file), from the manifest.
+        pieces: Vec<(String, u64, u64)>,
     },
 }
 
@@ -61,7 +61,10 @@ impl Source {
             Self::Pieces { dest, pieces, .. } => Ok(Box::new(pieces::PieceReader::new(
                 dest,
                 identity,
-                pieces.clone(),
+                pieces
+                    .iter()
+                    .map(|(n, plain, _)| (n.clone(), *plain))
+                    .collect(),
                 reader_threads(),
             ))),
         }
@@ -119,21 +122,24 @@ impl Source {
                     .map_err(|e| archive::damaged(path, &e).into())
             }
             Self::Pieces { dest, pieces, .. } => {
-                for (name, _) in pieces {
+                for (name, _, stored) in pieces {
                     let path = dest.join(pieces::rel_path(name));
-                    let opens = std::fs::metadata(&path)
-                        .map_err(|source| missing_or(&path, source))
-                        .and_then(|m| {
-                            if m.len() == 0 {
-                                return Ok(false);
-                            }
-                            pieces::header_opens(&path, identity).map_err(|source| {
-                                ArchiveProblem::Unreadable {
-                                    path: path.clone(),
-                                    source,
-                                }
-                            })
-                        })?;
+                    let len = std::fs::metadata(&path)
+                        .map_err(|source| missing_or(&path, source))?
+                        .len();
+                    if len != *stored {
+                        return Err(ArchiveProblem::WrongSize {
+                            path,
+                            len,
+                            written: *stored,
+                        });
+                    }
+                    let opens = pieces::header_opens(&path, identity).map_err(|source| {
+                        ArchiveProblem::Unreadable {
+                            path: path.clone(),
+                            source,
+                        }
+                    })?;
                     if !opens {
                         return Err(ArchiveError::Decrypt { path }.into());
                     }
@@ -146,11 +152,11 @@ impl Source {
 
 fn check_list(
     list: &Path,
-    pieces: &[(String, u64)],
+    pieces: &[(String, u64, u64)],
     identity: &age::x25519::Identity,
 ) -> Result<(), ArchiveProblem> {
     let names = pieces::read_list(list, identity).map_err(|source| missing_or(list, source))?;
-    if names.len() != pieces.len() || names.iter().zip(pieces).any(|(a, (b, _))| a != b) {
+    if names.len() != pieces.len() || names.iter().zip(pieces).any(|(a, (b, _, _))| a != b) {
         return Err(ArchiveProblem::Mismatch {
             path: list.to_owned(),
         });

@@ -723,3 +723,66 @@ fn a_wal_database_at_rest_is_reused_and_a_write_is_noticed() {
         assert_eq!(n, 2);
     }
 }
+
+/// Every piece file in a destination.
+fn piece_names(dest: &Path) -> std::collections::BTreeSet<String> {
+    std::fs::read_dir(dest.join("_pieces"))
+        .into_iter()
+        .flatten()
+        .flat_map(|f| std::fs::read_dir(f.unwrap().path()).unwrap())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn after_a_day_of_change_only_changed_pieces_are_written() {
+    let t = tempfile::tempdir().unwrap();
+    let stack = t.path().join("stack");
+    if !generate("ai-chatbot", &stack) {
+        return;
+    }
+    let dest = t.path().join("dest");
+    std::fs::create_dir(&dest).unwrap();
+    let id = key();
+    let first = run_backup(&load(&stack), &id, &dest);
+    let before = piece_names(&dest);
+    let stored: u64 = first.components.iter().map(|c| c.bytes_new).sum();
+    let mutate = Command::new("python3")
+        .arg(crate::harness::shared().join("bench/gen_stack.py"))
+        .args(["--mutate", "--seed", "2", "--out"])
+        .arg(&stack)
+        .status()
+        .unwrap();
+    assert!(mutate.success());
+    std::thread::sleep(Duration::from_millis(1100));
+    let second = run_backup(&load(&stack), &id, &dest);
+    let after = piece_names(&dest);
+    let new: Vec<&String> = after.difference(&before).collect();
+    let added: u64 = second.components.iter().map(|c| c.bytes_new).sum();
+    let referenced: u64 = second.components.iter().map(|c| c.pieces).sum();
+    eprintln!(
+        "first backup {} pieces, {stored} bytes; after a day {} new pieces of {referenced}, {added} bytes",
+        before.len(),
+        new.len()
+    );
+    assert!(!new.is_empty(), "the day changed something");
+    assert!(
+        (new.len() as u64) * 5 < referenced,
+        "{} of {referenced} pieces were written again",
+        new.len()
+    );
+    assert!(added * 10 < stored, "{added} bytes added of {stored}");
+    // What was written is what the report says was added.
+    let on_disk: u64 = new
+        .iter()
+        .map(|n| {
+            std::fs::metadata(dest.join(lifeboat_core::archive::pieces::rel_path(n)))
+                .unwrap()
+                .len()
+        })
+        .sum();
+    assert_eq!(on_disk, added);
+    // Both snapshots read back whole.
+    let v = verify::verify(&dest, None, true, &id, &NoProgress).unwrap();
+    assert!(v.problems.is_empty(), "{:?}", v.problems);
+}

@@ -1,0 +1,305 @@
+//! The pieces format under hostile timing: `kill -9` at twenty points of a backup and of a
+//! prune, and backups racing prunes in one destination. Whatever happens, every snapshot
+//! listed deep-verifies and the next backup succeeds.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+struct Place {
+    _t: tempfile::TempDir,
+    root: PathBuf,
+    stack: PathBuf,
+    dest: PathBuf,
+}
+
+impl Place {
+    fn new() -> Self {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().canonicalize().unwrap();
+        let stack = root.join("app");
+        let dest = root.join("dest");
+        std::fs::create_dir_all(stack.join("data")).unwrap();
+        std::fs::create_dir_all(&dest).unwrap();
+        std::fs::write(
+            stack.join("compose.yaml"),
+            "services:\n  app:\n    image: busybox\n    volumes: ['./data:/data']\n",
+        )
+        .unwrap();
+        std::fs::write(stack.join(".env"), "TOKEN=abc\n").unwrap();
+        // 48 MiB that does not compress: enough for a backup to take a while.
+        for i in 0..24u64 {
+            std::fs::write(stack.join(format!("data/blob{i}")), noise(i, 2 << 20)).unwrap();
+        }
+        let p = Self {
+            _t: t,
+            root,
+            stack,
+            dest,
+        };
+        let out = p.run(&["key", "init", "--identity", p.key().to_str().unwrap()]);
+        assert!(out.status.success(), "{}", text(&out));
+        p
+    }
+
+    fn key(&self) -> PathBuf {
+        self.root.join("key.txt")
+    }
+
+    fn lifeboat(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_lifeboat"));
+        c.env("LIFEBOAT_HOME", self.root.join("home"))
+            .env("LIFEBOAT_IDENTITY", self.key())
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            .env_remove("LIFEBOAT_FAILPOINT")
+            .current_dir(&self.root);
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.lifeboat().args(args).output().unwrap()
+    }
+
+    fn backup_args(&self) -> Vec<String> {
+        vec![
+            "backup".into(),
+            self.stack.display().to_string(),
+            "--to".into(),
+            self.dest.display().to_string(),
+            "--no-docker".into(),
+            "--json".into(),
+        ]
+    }
+
+    fn prune_args(&self) -> Vec<String> {
+        vec![
+            "prune".into(),
+            "--to".into(),
+            self.dest.display().to_string(),
+            "--keep-last".into(),
+            "2".into(),
+            "--json".into(),
+        ]
+    }
+
+    fn spawn(&self, args: &[String]) -> Child {
+        self.lifeboat()
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    fn backup_ok(&self) {
+        let out = self.lifeboat().args(self.backup_args()).output().unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+    }
+
+    /// Every snapshot listed reads back whole: pieces, lists, checksums.
+    fn deep_verify(&self, when: &str) -> u64 {
+        let out = self.run(&[
+            "verify",
+            "--deep",
+            "--to",
+            self.dest.to_str().unwrap(),
+            "--json",
+        ]);
+        assert!(out.status.success(), "{when}: {}", text(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["problems"], serde_json::json!([]), "{when}: {v}");
+        v["snapshots"].as_u64().unwrap()
+    }
+
+    /// A day of change: one blob rewritten, one grown, a small file new.
+    fn change(&self, day: u64) {
+        let data = self.stack.join("data");
+        std::fs::write(
+            data.join(format!("blob{}", day % 24)),
+            noise(1000 + day, 2 << 20),
+        )
+        .unwrap();
+        let mut grown = std::fs::read(data.join("blob23")).unwrap();
+        grown.extend(noise(2000 + day, 300 << 10));
+        std::fs::write(data.join("blob23"), grown).unwrap();
+        std::fs::write(data.join(format!("note{day}.txt")), format!("day {day}\n")).unwrap();
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Deterministic bytes that do not compress (xorshift).
+fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Kills `child` with SIGKILL after `after`; whether it was still running then.
+fn kill_after(mut child: Child, after: Duration) -> bool {
+    std::thread::sleep(after);
+    let running = child.try_wait().unwrap().is_none();
+    Command::new("kill")
+        .args(["-9", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let _ = child.wait();
+    running
+}
+
+fn timed(f: impl FnOnce()) -> Duration {
+    let t0 = Instant::now();
+    f();
+    t0.elapsed()
+}
+
+#[test]
+fn kill_9_at_twenty_points_of_a_backup_and_of_a_prune() {
+    let p = Place::new();
+    let took = timed(|| p.backup_ok());
+    // Twenty points spread over a backup's length, from its first millisecond to its end.
+    let mut mid_run = 0;
+    for i in 0..20u32 {
+        p.change(u64::from(i));
+        let child = p.spawn(&p.backup_args());
+        if kill_after(child, took * i / 19) {
+            mid_run += 1;
+        }
+        p.deep_verify(&format!("after killing backup {i}"));
+    }
+    eprintln!("backups killed while running: {mid_run} of 20 (a full one took {took:?})");
+    assert!(mid_run >= 10, "most kills must land inside a backup");
+    p.backup_ok();
+    let snapshots = p.deep_verify("after the backups");
+    assert!(snapshots >= 2);
+
+    // Prune: many snapshots with pieces of their own, so a prune has work to be killed in.
+    for i in 0..6 {
+        p.change(100 + i);
+        p.backup_ok();
+    }
+    let mut prune_took = Duration::ZERO;
+    let mut mid_prune = 0;
+    for i in 0..20u32 {
+        p.change(200 + u64::from(i));
+        p.backup_ok();
+        if i == 0 {
+            // Measured once on a copy, so the killed prunes have as much to do.
+            let copy = p.root.join("dest-copy");
+            assert!(Command::new("cp")
+                .arg("-a")
+                .arg(&p.dest)
+                .arg(&copy)
+                .status()
+                .unwrap()
+                .success());
+            let mut args = p.prune_args();
+            args[2] = copy.display().to_string();
+            prune_took = timed(|| {
+                let out = p.lifeboat().args(&args).output().unwrap();
+                assert!(out.status.success(), "{}", text(&out));
+            });
+            std::fs::remove_dir_all(&copy).unwrap();
+        }
+        let child = p.spawn(&p.prune_args());
+        if kill_after(child, prune_took * i / 19) {
+            mid_prune += 1;
+        }
+        p.deep_verify(&format!("after killing prune {i}"));
+    }
+    eprintln!("prunes killed while running: {mid_prune} of 20 (a prune took {prune_took:?})");
+    assert!(mid_prune >= 5, "kills must land inside prunes");
+    p.backup_ok();
+    let out = p.lifeboat().args(p.prune_args()).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(r["pieces_left"].is_null(), "dead markers do not block: {r}");
+    assert_eq!(p.deep_verify("at the end"), 2);
+}
+
+/// Backups of one stack while prunes of another run in the same destination: pieces are
+/// shared, so a prune's deletion of what no snapshot refers to yet would take pieces a
+/// running backup has just stored or is about to reuse.
+#[test]
+fn backups_racing_prunes_never_end_with_a_missing_piece() {
+    let p = Place::new();
+    // The second stack holds copies of the first one's blobs: its pieces are the same.
+    let other = p.root.join("other");
+    std::fs::create_dir_all(other.join("data")).unwrap();
+    std::fs::write(
+        other.join("compose.yaml"),
+        "services:\n  web:\n    image: busybox\n    volumes: ['./data:/data']\n",
+    )
+    .unwrap();
+    for i in 0..24u64 {
+        std::fs::copy(
+            p.stack.join(format!("data/blob{i}")),
+            other.join(format!("data/blob{i}")),
+        )
+        .unwrap();
+    }
+    p.backup_ok();
+    let mut other_backup = p.backup_args();
+    other_backup[1] = other.display().to_string();
+    let mut prune = p.prune_args();
+    prune.extend(["--stack".into(), "app".into()]);
+    // Snapshots of `app` to prune, each with pieces of its own.
+    for day in 0..3 {
+        p.change(day);
+        p.backup_ok();
+    }
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (mut prunes, mut collected, mut left) = (0u64, 0u64, 0u64);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for day in 0..6u64 {
+                // A blob of `app` that a prune may just have freed comes back in `other`.
+                std::fs::write(
+                    other.join(format!("data/new{day}")),
+                    noise(1000 + day, 2 << 20),
+                )
+                .unwrap();
+                let out = p.lifeboat().args(&other_backup).output().unwrap();
+                assert!(out.status.success(), "backup {day}: {}", text(&out));
+            }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        let mut day = 10;
+        while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            p.change(day);
+            day += 1;
+            p.backup_ok();
+            let out = p.lifeboat().args(&prune).output().unwrap();
+            assert!(out.status.success(), "{}", text(&out));
+            let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            prunes += 1;
+            collected += r["pieces_removed"].as_u64().unwrap();
+            left += u64::from(r["pieces_left"].is_string());
+        }
+    });
+    eprintln!(
+        "during the race: {prunes} prunes, {collected} pieces collected, {left} left pieces for a running backup"
+    );
+    assert!(left > 0, "a prune met a running backup");
+    p.deep_verify("after the race");
+    let out = p.lifeboat().args(&prune).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    collected += r["pieces_removed"].as_u64().unwrap();
+    assert!(collected > 0, "prunes collected pieces: {r}");
+    p.deep_verify("after the last prune");
+    p.backup_ok();
+}
