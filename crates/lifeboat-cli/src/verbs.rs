@@ -202,12 +202,14 @@ pub fn snapshots(dest: &Path, stack: Option<&str>, id: Option<&Path>, json: bool
                     continue;
                 }
                 println!(
-                    "{}  {:<16} {}  {:>10}  (+{} new)  {} components{}",
+                    "{}  {:<16} {}  {:>10}  stored {}, +{} new, deleting it frees {}  {} components{}",
                     s.snapshot,
                     s.stack,
                     lifeboat_core::time::minute(s.started),
                     human_bytes(s.bytes_in),
+                    human_bytes(s.bytes_stored),
                     human_bytes(s.bytes_new),
+                    human_bytes(s.bytes_frees),
                     s.components.len(),
                     if s.partial { "  PARTIAL" } else { "" }
                 );

@@ -154,6 +154,7 @@ fn kill_after(mut child: Child, after: Duration) -> bool {
     let running = child.try_wait().unwrap().is_none();
     Command::new("kill")
         .args(["-9", &child.id().to_string()])
+        .stderr(Stdio::null())
         .status()
         .unwrap();
     let _ = child.wait();
@@ -169,19 +170,23 @@ fn timed(f: impl FnOnce()) -> Duration {
 #[test]
 fn kill_9_at_twenty_points_of_a_backup_and_of_a_prune() {
     let p = Place::new();
+    p.backup_ok();
+    p.change(1000);
+    // As long as a backup of a day's change takes (most pieces are there already).
     let took = timed(|| p.backup_ok());
-    // Twenty points spread over a backup's length, from its first millisecond to its end.
-    let mut mid_run = 0;
-    for i in 0..20u32 {
-        p.change(u64::from(i));
+    // Points spread over that length, until twenty kills landed inside a running backup.
+    let (mut mid_run, mut tries) = (0, 0u32);
+    while mid_run < 20 && tries < 60 {
+        p.change(u64::from(tries));
         let child = p.spawn(&p.backup_args());
-        if kill_after(child, took * i / 19) {
+        if kill_after(child, took * ((tries * 7) % 20) / 20) {
             mid_run += 1;
         }
-        p.deep_verify(&format!("after killing backup {i}"));
+        p.deep_verify(&format!("after killing backup {tries}"));
+        tries += 1;
     }
-    eprintln!("backups killed while running: {mid_run} of 20 (a full one took {took:?})");
-    assert!(mid_run >= 10, "most kills must land inside a backup");
+    eprintln!("backups killed while running: {mid_run} of {tries} (one took {took:?})");
+    assert_eq!(mid_run, 20, "twenty kills must land inside a backup");
     p.backup_ok();
     let snapshots = p.deep_verify("after the backups");
     assert!(snapshots >= 2);
@@ -192,8 +197,10 @@ fn kill_9_at_twenty_points_of_a_backup_and_of_a_prune() {
         p.backup_ok();
     }
     let mut prune_took = Duration::ZERO;
-    let mut mid_prune = 0;
-    for i in 0..20u32 {
+    let (mut mid_prune, mut tries) = (0, 0u32);
+    while mid_prune < 20 && tries < 60 {
+        let i = tries;
+        tries += 1;
         p.change(200 + u64::from(i));
         p.backup_ok();
         if i == 0 {
@@ -215,13 +222,14 @@ fn kill_9_at_twenty_points_of_a_backup_and_of_a_prune() {
             std::fs::remove_dir_all(&copy).unwrap();
         }
         let child = p.spawn(&p.prune_args());
-        if kill_after(child, prune_took * i / 19) {
+        // A killed prune leaves less for the next: points in the first half of its length.
+        if kill_after(child, prune_took * ((i * 7) % 20) / 40) {
             mid_prune += 1;
         }
         p.deep_verify(&format!("after killing prune {i}"));
     }
-    eprintln!("prunes killed while running: {mid_prune} of 20 (a prune took {prune_took:?})");
-    assert!(mid_prune >= 5, "kills must land inside prunes");
+    eprintln!("prunes killed while running: {mid_prune} of {tries} (one took {prune_took:?})");
+    assert_eq!(mid_prune, 20, "twenty kills must land inside a prune");
     p.backup_ok();
     let out = p.lifeboat().args(p.prune_args()).output().unwrap();
     assert!(out.status.success(), "{}", text(&out));

@@ -683,12 +683,7 @@ pub fn record_run(
             snapshot: Some(r.snapshot.clone()),
             destination: dest.display().to_string(),
             bytes_in: r.components.iter().map(|c| c.bytes_in as i64).sum(),
-            bytes_new: r
-                .components
-                .iter()
-                .filter(|c| !c.reused)
-                .map(|c| c.bytes_stored as i64)
-                .sum(),
+            bytes_new: r.components.iter().map(|c| c.bytes_new as i64).sum(),
             result: BackupResult::Ok,
             message: None,
             warnings: r.warnings.len() as i64,

@@ -35,9 +35,17 @@ pub struct SnapshotSummary {
     /// Plaintext bytes of all components.
     #[ts(type = "number")]
     pub bytes_in: u64,
-    /// Bytes this snapshot added to the destination.
+    /// Bytes this snapshot added to the destination when it was made.
     #[ts(type = "number")]
     pub bytes_new: u64,
+    /// Bytes of the stored files it refers to (its size in the destination, shared pieces
+    /// included).
+    #[ts(type = "number")]
+    pub bytes_stored: u64,
+    /// Bytes that only it refers to, among every snapshot in the destination: what
+    /// deleting it would free.
+    #[ts(type = "number")]
+    pub bytes_frees: u64,
     /// Warnings it had.
     #[ts(type = "number")]
     pub warnings: u64,
@@ -176,9 +184,14 @@ pub fn list(
                         bytes_new: m
                             .components
                             .iter()
-                            .filter(|c| !c.reused)
-                            .map(|c| c.bytes_stored)
+                            .map(|c| match c.list {
+                                Some(_) => c.bytes_new,
+                                None if !c.reused => c.bytes_stored,
+                                None => 0,
+                            })
                             .sum(),
+                        bytes_stored: 0,
+                        bytes_frees: 0,
                         warnings: m.warnings.len() as u64,
                         partial: m.partial,
                         damaged: None,
@@ -193,6 +206,8 @@ pub fn list(
                         components: Vec::new(),
                         bytes_in: 0,
                         bytes_new: 0,
+                        bytes_stored: 0,
+                        bytes_frees: 0,
                         warnings: 0,
                         partial: false,
                         damaged: Some(e.to_string()),
@@ -204,7 +219,56 @@ pub fn list(
     }
     match first_error {
         Some(e) if readable == 0 => Err(e.into()),
-        _ => Ok(out),
+        _ => {
+            space(dest, identity, &mut out);
+            Ok(out)
+        }
+    }
+}
+
+/// What each stored file a snapshot refers to is called, with its size: pieces by name
+/// (shared across stacks), a format-1 archive by its stack and name.
+fn stored_files(m: &Manifest) -> HashMap<String, u64> {
+    let mut out = HashMap::new();
+    for c in &m.components {
+        if c.list.is_some() {
+            for (name, _, stored) in &c.pieces {
+                out.insert(name.clone(), *stored);
+            }
+        } else {
+            out.insert(format!("{}/{}", m.stack, c.archive), c.bytes_stored);
+        }
+    }
+    out
+}
+
+/// Fills in each listed snapshot's size and what deleting it frees, counting references
+/// from every readable snapshot in `dest` (pieces are shared by stacks).
+fn space(dest: &Path, identity: &age::x25519::Identity, listed: &mut [SnapshotSummary]) {
+    let mut refs: HashMap<String, u32> = HashMap::new();
+    let mut files: HashMap<(String, String), HashMap<String, u64>> = HashMap::new();
+    for s in stacks_in(dest) {
+        for p in manifest_paths(dest, &s) {
+            let Ok(m) = Manifest::read(&p, identity) else {
+                continue;
+            };
+            let f = stored_files(&m);
+            for k in f.keys() {
+                *refs.entry(k.clone()).or_default() += 1;
+            }
+            files.insert((m.stack.clone(), m.snapshot.clone()), f);
+        }
+    }
+    for s in listed.iter_mut() {
+        let Some(f) = files.get(&(s.stack.clone(), s.snapshot.clone())) else {
+            continue;
+        };
+        s.bytes_stored = f.values().sum();
+        s.bytes_frees = f
+            .iter()
+            .filter(|(k, _)| refs.get(*k) == Some(&1))
+            .map(|(_, v)| v)
+            .sum();
     }
 }
 

@@ -389,6 +389,15 @@ fn unchanged_components_are_reused_and_changed_ones_rewritten() {
     let list = verify::list(&dest, None, &id).unwrap();
     assert_eq!(list.len(), 3);
     assert_eq!(list[1].bytes_new, 0);
+    // The space report: the first two refer to the same pieces, so deleting either frees
+    // nothing; the third has pieces of its own, and what the first two stored is its size.
+    assert_eq!(list[0].bytes_stored, list[1].bytes_stored);
+    assert_eq!(
+        list[0].bytes_stored,
+        first.components.iter().map(|c| c.bytes_new).sum::<u64>()
+    );
+    assert_eq!((list[0].bytes_frees, list[1].bytes_frees), (0, 0));
+    assert!(list[2].bytes_frees > 0 && list[2].bytes_frees <= list[2].bytes_new);
 }
 
 #[test]
@@ -589,7 +598,7 @@ fn cancel_and_full_disk_leave_no_snapshot_and_no_partial_files() {
 }
 
 #[test]
-fn prune_removes_snapshots_and_only_unreferenced_archives() {
+fn prune_removes_snapshots_and_only_unreferenced_pieces() {
     let t = tempfile::tempdir().unwrap();
     let stack = t.path().join("stack");
     if !generate("suite", &stack) {
@@ -643,8 +652,24 @@ fn prune_removes_snapshots_and_only_unreferenced_archives() {
         "a dry run deleted something"
     );
     assert_eq!(pieces(&dest), before);
+    // While a backup holds its marker, snapshots go but no piece does.
+    let marker = lifeboat_core::backup::markers::Marker::take(
+        &dest,
+        lifeboat_core::backup::markers::Kind::Backup,
+    )
+    .unwrap();
+    let held = prune(&dest, None, &keep, false, &id).unwrap();
+    assert_eq!(
+        (held.removed.len(), held.pieces_removed),
+        (2, 0),
+        "{held:?}"
+    );
+    assert!(held.pieces_left.unwrap().contains("a backup is writing"));
+    assert_eq!(pieces(&dest), before);
+    drop(marker);
     let done = prune(&dest, None, &keep, false, &id).unwrap();
     assert_eq!(done.kept, [reports[2].snapshot.clone()]);
+    assert!(done.removed.is_empty(), "the held prune removed them");
     assert_eq!(done.pieces_removed, dry.pieces_removed, "{done:?}");
     assert!(
         done.bytes_freed > 0 && done.pieces_left.is_none(),
