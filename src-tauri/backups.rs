@@ -72,10 +72,43 @@ pub struct BackupOverview {
     pub services: Vec<ServiceChoice>,
     /// Recent runs, newest first.
     pub history: Vec<BackupRecord>,
+    /// The destination's space report for the stack's snapshots there (empty when the
+    /// destination or the key is not at hand).
+    pub space: Vec<SnapshotSpace>,
     /// The backup key.
     pub key: KeyStatus,
     /// The destination, once chosen.
     pub destination: Option<DestinationStatus>,
+}
+
+/// What one snapshot takes in the destination.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct SnapshotSpace {
+    /// The snapshot's id.
+    pub snapshot: String,
+    /// Bytes of the stored files it refers to, shared ones included.
+    #[ts(type = "number")]
+    pub bytes_stored: u64,
+    /// Bytes that only it refers to: what deleting it frees.
+    #[ts(type = "number")]
+    pub bytes_frees: u64,
+}
+
+/// The space report of `stack` in `dest`; empty when it cannot be read.
+fn space_of(dest: &Path, stack: &str) -> Vec<SnapshotSpace> {
+    let Ok((identity, _)) = keys::load(None) else {
+        return Vec::new();
+    };
+    backup::verify::list(dest, Some(stack), &identity)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|s| s.damaged.is_none())
+        .map(|s| SnapshotSpace {
+            snapshot: s.snapshot,
+            bytes_stored: s.bytes_stored,
+            bytes_frees: s.bytes_frees,
+        })
+        .collect()
 }
 
 /// The settings the web UI may change (the destination only through the folder dialog).
@@ -139,9 +172,14 @@ fn overview(state: &AppState, stack_id: i64) -> Result<BackupOverview, IpcError>
         free_bytes: fs4::available_space(&p).ok(),
         path: p.display().to_string(),
     });
+    let space = settings
+        .destination()
+        .filter(|p| p.is_dir())
+        .map_or_else(Vec::new, |p| space_of(&p, &project.name));
     Ok(BackupOverview {
         services: backup::service_choices(&project),
         history: state.catalog.backups(stack_id, 30)?,
+        space,
         key: key_status(&state.catalog),
         destination,
         settings,

@@ -19,7 +19,9 @@ use std::sync::{Arc, Mutex};
 use lifeboat_core::{CancelToken, Catalog};
 use tauri::Manager;
 
-pub use backups::{BackupChoices, BackupDone, BackupOverview, DestinationStatus, KeyStatus};
+pub use backups::{
+    BackupChoices, BackupDone, BackupOverview, DestinationStatus, KeyStatus, SnapshotSpace,
+};
 pub use commands::InspectResult;
 pub use drive::{DriveInfo, DriveRestoreDone, DriveStack};
 pub use error::{ErrorCode, IpcError};

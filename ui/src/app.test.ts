@@ -43,6 +43,7 @@ const overview: BackupOverview = {
     { name: "web", kind: "generic", has_data: true, dump: null, always_stopped: false },
   ],
   history: [],
+  space: [],
   key: { state: "missing", recipient: null, message: null, passphrase_tested_at: null },
   destination: null,
 };
@@ -201,7 +202,12 @@ describe("Back up now", () => {
 
     ov = {
       ...ov,
-      history: [{ started: 1000, duration_ms: 4200, downtime_ms: 800, snapshot: "s1", destination: "/media/usb/backups", bytes_in: 4096, bytes_new: 2048, result: "ok", message: null, warnings: 0 }],
+      history: [
+        { started: 1000, duration_ms: 4200, downtime_ms: 800, snapshot: "s1", destination: "/media/usb/backups", bytes_in: 4096, bytes_new: 2048, result: "ok", message: null, warnings: 0 },
+        { started: 900, duration_ms: 4000, downtime_ms: 0, snapshot: "s0", destination: "/media/usb/backups", bytes_in: 4000, bytes_new: 3000, result: "ok", message: null, warnings: 0 },
+      ],
+      // s0 was pruned since: the destination no longer holds it.
+      space: [{ snapshot: "s1", bytes_stored: 5120, bytes_frees: 1024 }],
     };
     finish({
       report: {
@@ -215,9 +221,13 @@ describe("Back up now", () => {
     expect(root.querySelector("[data-testid=notice]")!.textContent).toContain("Backed up in 4.2 s");
     expect(root.querySelector("[data-testid=notice]")!.textContent).toContain("stopped for 800 ms");
     const rows = root.querySelectorAll("[data-testid=history-row]");
-    expect(rows.length).toBe(1);
+    expect(rows.length).toBe(2);
     expect(rows[0].textContent).toContain("Backed up");
     expect(rows[0].textContent).toContain("2.0 KiB");
+    expect(rows[0].querySelector("[data-testid=size]")!.textContent).toBe("5.0 KiB");
+    expect(rows[0].querySelector("[data-testid=frees]")!.textContent).toBe("1.0 KiB");
+    expect(rows[1].querySelector("[data-testid=size]")!.textContent).toBe("–");
+    expect(rows[1].querySelector("[data-testid=frees]")!.textContent).toBe("–");
     // A passphrase never tested is a reminder, with the actions beside it.
     expect(root.querySelector("[data-testid=passphrase-reminder]")?.textContent).toContain("not tested it yet");
     expect([...root.querySelectorAll(".key-actions button")].map((b) => b.textContent)).toEqual(["Test passphrase…", "Change passphrase…", "Save recovery kit"]);

@@ -1,7 +1,7 @@
 // The Backups part of a stack page: where backups go, the key, how each service is
 // captured, retention, and the history of runs. Also the dialog that creates the backup key
 // with its recovery passphrase. Pure view code: app.ts owns the state and the calls.
-import type { BackupOverview, BackupRecord, Keep, Mode, ServiceChoice } from "./lib/ipc";
+import type { BackupOverview, BackupRecord, Keep, Mode, ServiceChoice, SnapshotSpace } from "./lib/ipc";
 import { bytes, duration, when } from "./lib/format";
 import { h } from "./lib/dom";
 
@@ -89,7 +89,7 @@ export function backupsPanel(ov: BackupOverview | undefined, busy: boolean, acti
     key,
     reminder,
     keyActions,
-    historyView(ov.history),
+    historyView(ov.history, ov.space),
     settingsView(ov, busy, actions),
   );
 }
@@ -98,15 +98,29 @@ function short(recipient: string): string {
   return recipient.length > 20 ? `${recipient.slice(0, 12)}…${recipient.slice(-6)}` : recipient;
 }
 
-function historyView(runs: BackupRecord[]): HTMLElement {
+function historyView(runs: BackupRecord[], space: SnapshotSpace[]): HTMLElement {
   if (runs.length === 0) return h("p", { class: "muted" }, "No backups yet.");
+  // What each snapshot takes in the destination now (pruned ones, or an unplugged drive: "–").
+  const at = new Map(space.map((s) => [s.snapshot, s]));
+  const stored = (r: BackupRecord) => (r.snapshot ? at.get(r.snapshot) : undefined);
   return h(
     "table",
     { class: "history", "aria-label": "Backup history" },
     h(
       "thead",
       {},
-      h("tr", {}, h("th", {}, "When"), h("th", {}, "Result"), h("th", { class: "num" }, "Size"), h("th", { class: "num" }, "New"), h("th", { class: "num" }, "Took"), h("th", {}, "Notes")),
+      h(
+        "tr",
+        {},
+        h("th", {}, "When"),
+        h("th", {}, "Result"),
+        h("th", { class: "num", title: "The stack's data when it was backed up" }, "Data"),
+        h("th", { class: "num", title: "What this snapshot takes in the destination, shared pieces included" }, "Size"),
+        h("th", { class: "num", title: "What this backup added to the destination" }, "New"),
+        h("th", { class: "num", title: "What deleting this snapshot would free" }, "Frees"),
+        h("th", { class: "num" }, "Took"),
+        h("th", {}, "Notes"),
+      ),
     ),
     h(
       "tbody",
@@ -118,7 +132,9 @@ function historyView(runs: BackupRecord[]): HTMLElement {
           h("td", {}, when(r.started)),
           h("td", {}, h("span", { class: `result r-${r.result}` }, r.result === "ok" ? "Backed up" : r.result === "cancelled" ? "Cancelled" : "Failed")),
           h("td", { class: "num" }, r.result === "ok" ? bytes(r.bytes_in) : "–"),
+          h("td", { class: "num", "data-testid": "size" }, stored(r) ? bytes(stored(r)!.bytes_stored) : "–"),
           h("td", { class: "num" }, r.result === "ok" ? bytes(r.bytes_new) : "–"),
+          h("td", { class: "num", "data-testid": "frees" }, stored(r) ? bytes(stored(r)!.bytes_frees) : "–"),
           h("td", { class: "num" }, duration(r.duration_ms)),
           h(
             "td",

@@ -12,10 +12,10 @@ const open: DriveInfo = {
   state: "open",
   stacks: [
     { name: "chatbot", snapshots: [
-      { snapshot: "s2", stack: "chatbot", started: 1_795_400_000, duration_ms: 1, components: ["secrets", "service-db"], bytes_in: 2048, bytes_new: 10, warnings: 0, partial: false, damaged: null },
-      { snapshot: "s1", stack: "chatbot", started: 1_795_300_000, duration_ms: 1, components: ["secrets", "service-db"], bytes_in: 1024, bytes_new: 1024, warnings: 0, partial: false, damaged: null },
+      { snapshot: "s2", stack: "chatbot", started: 1_795_400_000, duration_ms: 1, components: ["secrets", "service-db"], bytes_in: 2048, bytes_new: 10, bytes_stored: 10, bytes_frees: 0, warnings: 0, partial: false, damaged: null },
+      { snapshot: "s1", stack: "chatbot", started: 1_795_300_000, duration_ms: 1, components: ["secrets", "service-db"], bytes_in: 1024, bytes_new: 1024, bytes_stored: 1024, bytes_frees: 0, warnings: 0, partial: false, damaged: null },
     ] },
-    { name: "bot", snapshots: [{ snapshot: "b1", stack: "bot", started: 1_795_000_000, duration_ms: 1, components: ["secrets"], bytes_in: 10, bytes_new: 10, warnings: 0, partial: false, damaged: null }] },
+    { name: "bot", snapshots: [{ snapshot: "b1", stack: "bot", started: 1_795_000_000, duration_ms: 1, components: ["secrets"], bytes_in: 10, bytes_new: 10, bytes_stored: 10, bytes_frees: 0, warnings: 0, partial: false, damaged: null }] },
   ],
 };
 

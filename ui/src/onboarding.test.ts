@@ -37,6 +37,7 @@ const overview: BackupOverview = {
   settings: { destination: null, mode: "auto", stop_services: [], keep: { last: 0, hourly: 0, daily: 7, weekly: 4, monthly: 0, yearly: 0 }, schedule: null },
   services: [{ name: "bot", kind: "generic", has_data: true, dump: null, always_stopped: false }],
   history: [],
+  space: [],
   key: { state: "missing", recipient: null, message: null, passphrase_tested_at: null },
   destination: null,
 };

@@ -6,8 +6,8 @@ const points: RestorePoints = {
   destination: "/media/backup",
   present: true,
   snapshots: [
-    { snapshot: "20261123T020000.000Z-aa", stack: "chatbot", started: 1_795_400_000, duration_ms: 900, components: ["secrets", "service-db", "service-n8n"], bytes_in: 5_000_000, bytes_new: 20_000, warnings: 0, partial: false, damaged: null },
-    { snapshot: "20261122T020000.000Z-bb", stack: "chatbot", started: 1_795_313_600, duration_ms: 900, components: ["secrets", "service-db", "service-n8n"], bytes_in: 4_900_000, bytes_new: 4_900_000, warnings: 1, partial: false, damaged: null },
+    { snapshot: "20261123T020000.000Z-aa", stack: "chatbot", started: 1_795_400_000, duration_ms: 900, components: ["secrets", "service-db", "service-n8n"], bytes_in: 5_000_000, bytes_new: 20_000, bytes_stored: 20_000, bytes_frees: 0, warnings: 0, partial: false, damaged: null },
+    { snapshot: "20261122T020000.000Z-bb", stack: "chatbot", started: 1_795_313_600, duration_ms: 900, components: ["secrets", "service-db", "service-n8n"], bytes_in: 4_900_000, bytes_new: 4_900_000, bytes_stored: 4_900_000, bytes_frees: 0, warnings: 1, partial: false, damaged: null },
   ],
   last_restore: null,
   other_folder: null,

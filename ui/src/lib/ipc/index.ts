@@ -13,6 +13,7 @@ import type { StackSettings } from "./bindings/StackSettings";
 
 export type { InspectResult, IpcError, JobEvent, StackRecord, BackupOverview, BackupChoices, BackupDone, StackSettings };
 export type { BackupRecord } from "./bindings/BackupRecord";
+export type { SnapshotSpace } from "./bindings/SnapshotSpace";
 export type { ServiceChoice } from "./bindings/ServiceChoice";
 export type { Mode } from "./bindings/Mode";
 export type { Keep } from "./bindings/Keep";

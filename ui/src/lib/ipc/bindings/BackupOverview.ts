@@ -3,6 +3,7 @@ import type { BackupRecord } from "./BackupRecord";
 import type { DestinationStatus } from "./DestinationStatus";
 import type { KeyStatus } from "./KeyStatus";
 import type { ServiceChoice } from "./ServiceChoice";
+import type { SnapshotSpace } from "./SnapshotSpace";
 import type { StackSettings } from "./StackSettings";
 
 /**
@@ -21,6 +22,11 @@ services: Array<ServiceChoice>,
  * Recent runs, newest first.
  */
 history: Array<BackupRecord>, 
+/**
+ * The destination's space report for the stack's snapshots there (empty when the
+ * destination or the key is not at hand).
+ */
+space: Array<SnapshotSpace>, 
 /**
  * The backup key.
  */

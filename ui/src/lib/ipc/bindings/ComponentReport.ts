@@ -19,17 +19,30 @@ kind: ComponentKind,
  */
 recipe: Recipe, 
 /**
- * The archive's absolute path.
+ * The absolute path of the file it restores from: its piece list, or (a component
+ * reused from a format-1 snapshot) its archive.
  */
 archive: string, 
+/**
+ * Its encrypted piece list's absolute path (the stock one-liner's LIST).
+ */
+list: string | null, 
+/**
+ * How many pieces its stream is cut into.
+ */
+pieces: number, 
 /**
  * Plaintext bytes.
  */
 bytes_in: number, 
 /**
- * Bytes of the archive file.
+ * Bytes of its stored files (all its pieces, shared ones included).
  */
 bytes_stored: number, 
+/**
+ * Bytes this backup added to the destination for it.
+ */
+bytes_new: number, 
 /**
  * SHA-256 of the plaintext.
  */

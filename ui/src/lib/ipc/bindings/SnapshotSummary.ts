@@ -29,9 +29,19 @@ components: Array<string>,
  */
 bytes_in: number, 
 /**
- * Bytes this snapshot added to the destination.
+ * Bytes this snapshot added to the destination when it was made.
  */
 bytes_new: number, 
+/**
+ * Bytes of the stored files it refers to (its size in the destination, shared pieces
+ * included).
+ */
+bytes_stored: number, 
+/**
+ * Bytes that only it refers to, among every snapshot in the destination: what
+ * deleting it would free.
+ */
+bytes_frees: number, 
 /**
  * Warnings it had.
  */
