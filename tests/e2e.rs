@@ -259,6 +259,12 @@ async fn stacks_screen_shows_the_example_stack() {
         let history = texts(&client, "[data-testid=history-row]").await;
         assert_eq!(history.len(), 1, "{history:?}");
         assert!(history[0].contains("Backed up"), "{history:?}");
+        // The space report: what the snapshot takes on the drive, and what deleting it
+        // frees (all of it: it is the only one).
+        let size = texts(&client, "[data-testid=history-row] [data-testid=size]").await;
+        let frees = texts(&client, "[data-testid=history-row] [data-testid=frees]").await;
+        assert!(size.len() == 1 && size[0] != "–", "{size:?}");
+        assert_eq!(size, frees, "the only snapshot frees all it takes");
         let shown_dest = texts(&client, "[data-testid=destination]").await;
         assert_eq!(shown_dest, [dest.path().display().to_string()]);
         std::fs::write(
@@ -271,6 +277,7 @@ async fn stacks_screen_shows_the_example_stack() {
         let snaps: Vec<_> = std::fs::read_dir(dest.path().join("chatbot/snapshots"))
             .unwrap()
             .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".manifest.age"))
             .collect();
         assert_eq!(snaps.len(), 1);
 
@@ -508,6 +515,8 @@ async fn stacks_screen_shows_the_example_stack() {
         }
         let snaps = std::fs::read_dir(dest.path().join("chatbot/snapshots"))
             .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".manifest.age"))
             .count();
         assert_eq!(snaps, 2, "the scheduled run wrote a snapshot");
         let _ = client

@@ -98,13 +98,15 @@ impl Place {
 
     /// Every snapshot listed reads back whole: pieces, lists, checksums.
     fn deep_verify(&self, when: &str) -> u64 {
-        let out = self.run(&[
-            "verify",
-            "--deep",
-            "--to",
-            self.dest.to_str().unwrap(),
-            "--json",
-        ]);
+        self.deep_verify_in(&self.dest, when)
+    }
+
+    fn deep_verify_at(&self, dest: &std::path::Path) -> u64 {
+        self.deep_verify_in(dest, "")
+    }
+
+    fn deep_verify_in(&self, dest: &std::path::Path, when: &str) -> u64 {
+        let out = self.run(&["verify", "--deep", "--to", dest.to_str().unwrap(), "--json"]);
         assert!(out.status.success(), "{when}: {}", text(&out));
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v["problems"], serde_json::json!([]), "{when}: {v}");
@@ -310,4 +312,128 @@ fn backups_racing_prunes_never_end_with_a_missing_piece() {
     assert!(collected > 0, "prunes collected pieces: {r}");
     p.deep_verify("after the last prune");
     p.backup_ok();
+}
+
+/// A FAT32 file system from an image, mounted with `fusefat` (this kernel has no vfat
+/// driver); unmounted on drop.
+struct Fat32 {
+    mnt: PathBuf,
+}
+
+impl Fat32 {
+    fn mount(root: &std::path::Path) -> Option<Self> {
+        for tool in ["mkfs.vfat", "fusefat", "fusermount"] {
+            let found = Command::new("sh")
+                .args(["-c", &format!("command -v {tool}")])
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if !found {
+                lifeboat_testkit::skip(&format!(
+                    "{tool} is missing (Debian packages dosfstools, fusefat)"
+                ));
+                return None;
+            }
+        }
+        if !std::path::Path::new("/dev/fuse").exists() {
+            lifeboat_testkit::skip("/dev/fuse is missing: FUSE cannot mount here");
+            return None;
+        }
+        let img = root.join("fat32.img");
+        let mnt = root.join("usb");
+        std::fs::create_dir_all(&mnt).unwrap();
+        let f = std::fs::File::create(&img).unwrap();
+        f.set_len(512 << 20).unwrap();
+        drop(f);
+        let mkfs = Command::new("mkfs.vfat")
+            .args(["-F", "32", "-n", "USBSTICK"])
+            .arg(&img)
+            .output()
+            .unwrap();
+        assert!(mkfs.status.success(), "{}", text(&mkfs));
+        let mount = Command::new("fusefat")
+            .args(["-o", "rw+"])
+            .arg(&img)
+            .arg(&mnt)
+            .output()
+            .unwrap();
+        assert!(mount.status.success(), "{}", text(&mount));
+        Some(Self { mnt })
+    }
+}
+
+impl Drop for Fat32 {
+    fn drop(&mut self) {
+        let _ = Command::new("fusermount").arg("-u").arg(&self.mnt).status();
+    }
+}
+
+/// A backup drive formatted FAT32 (files up to 4 GiB) holds a component with a 4.5 GiB
+/// file, and it comes back whole.
+#[test]
+fn a_fat32_drive_holds_a_file_over_4_gib_and_it_restores() {
+    let p = Place::new();
+    let Some(fat) = Fat32::mount(&p.root) else {
+        return;
+    };
+    // Sparse, with real bytes at its start, around the 4 GiB mark and at its end.
+    let big = p.stack.join("data/disk.img");
+    let len: u64 = (4 << 30) + (512 << 20);
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut f = std::fs::File::create(&big).unwrap();
+        f.write_all(&noise(1, 1 << 20)).unwrap();
+        f.seek(SeekFrom::Start((4 << 30) - 4096)).unwrap();
+        f.write_all(&noise(2, 1 << 20)).unwrap();
+        f.set_len(len).unwrap();
+        f.seek(SeekFrom::Start(len - 4096)).unwrap();
+        f.write_all(&noise(3, 4096)).unwrap();
+    }
+    let dest = fat.mnt.join("backups");
+    std::fs::create_dir(&dest).unwrap();
+    let out = p.run(&[
+        "backup",
+        p.stack.to_str().unwrap(),
+        "--to",
+        dest.to_str().unwrap(),
+        "--no-docker",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    // Every file on the stick is far below FAT32's limit; the zeros are stored once.
+    let mut largest = 0;
+    let mut files = 0;
+    let mut stack = vec![dest.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let m = e.metadata().unwrap();
+            if m.is_dir() {
+                stack.push(e.path());
+            } else {
+                files += 1;
+                largest = largest.max(m.len());
+            }
+        }
+    }
+    eprintln!("on the FAT32 stick: {files} files, the largest {largest} bytes");
+    // At most 4 MiB of plaintext, plus gzip's and age's framing for bytes that do not
+    // compress.
+    assert!(largest < (4 << 20) + (64 << 10), "{largest}");
+    let into = p.root.join("restored");
+    let out = p.run(&[
+        "restore",
+        "latest",
+        "--from",
+        dest.to_str().unwrap(),
+        "--into",
+        into.to_str().unwrap(),
+        "--yes",
+        "--no-docker",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let back = into.join("data/disk.img");
+    assert_eq!(std::fs::metadata(&back).unwrap().len(), len);
+    let cmp = Command::new("cmp").arg(&big).arg(&back).output().unwrap();
+    assert!(cmp.status.success(), "{}", text(&cmp));
+    p.deep_verify_at(&dest);
 }
