@@ -125,9 +125,14 @@ enum Command {
         dest: PathBuf,
         /// Only this snapshot.
         snapshot: Option<String>,
-        /// Read every archive to its end and compare its SHA-256.
-        #[arg(long)]
+        /// Read every piece and stream to its end and compare checksums, SQLite databases
+        /// and dumps included.
+        #[arg(long, conflicts_with = "read_subset")]
         deep: bool,
+        /// Also read a random share of the pieces whole (`10%`), a part of a large
+        /// destination at a time.
+        #[arg(long, value_name = "PERCENT", value_parser = parse_percent)]
+        read_subset: Option<u32>,
         /// Identity file instead of the keyring.
         #[arg(long)]
         identity: Option<PathBuf>,
@@ -382,9 +387,16 @@ fn main() -> ExitCode {
             dest,
             snapshot,
             deep,
+            read_subset,
             identity,
             json,
-        } => verbs::verify(&dest, snapshot.as_deref(), deep, identity.as_deref(), json),
+        } => verbs::verify(
+            &dest,
+            snapshot.as_deref(),
+            (deep, read_subset),
+            identity.as_deref(),
+            json,
+        ),
         Command::Prune {
             dest,
             stack,
@@ -722,4 +734,17 @@ fn quiet_on_closed_pipe() {
         }
         default(info);
     }));
+}
+
+/// `10%` or `10`: a share from 1 to 100 percent.
+fn parse_percent(s: &str) -> Result<u32, String> {
+    let n: u32 = s
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| format!("{s:?} is not a percentage such as 10%"))?;
+    if (1..=100).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!("{s}: give a share from 1% to 100%"))
+    }
 }

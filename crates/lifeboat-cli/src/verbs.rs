@@ -222,7 +222,7 @@ pub fn snapshots(dest: &Path, stack: Option<&str>, id: Option<&Path>, json: bool
 pub fn verify(
     dest: &Path,
     snapshot: Option<&str>,
-    deep: bool,
+    (deep, subset): (bool, Option<u32>),
     id: Option<&Path>,
     json: bool,
 ) -> ExitCode {
@@ -231,7 +231,8 @@ pub fn verify(
         (|| {
             let identity = identity(id)?;
             let progress = progress_for(json, "Verifying");
-            let report = verify::verify(dest, snapshot, deep, &identity, progress.as_ref());
+            let report =
+                verify::verify_reading(dest, snapshot, deep, subset, &identity, progress.as_ref());
             progress::clear_line();
             let report = report?;
             if json {
@@ -241,10 +242,14 @@ pub fn verify(
                     "Checked {} snapshot(s), {} component stream(s){}.",
                     report.snapshots,
                     report.archives,
-                    if deep {
-                        format!(", {} read", human_bytes(report.bytes_read))
-                    } else {
-                        String::new()
+                    match (deep, report.subset_percent) {
+                        (true, _) => format!(", {} read", human_bytes(report.bytes_read)),
+                        (false, Some(p)) => format!(
+                            ", {} piece(s) read whole ({p}% drawn at random, {})",
+                            report.pieces_read,
+                            human_bytes(report.bytes_read)
+                        ),
+                        (false, None) => String::new(),
                     }
                 );
                 for p in &report.problems {

@@ -3,7 +3,7 @@
 //! verification reads every archive to its end and compares the SHA-256 of its plaintext.
 
 pub use crate::destination::stacks_in;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -299,6 +299,13 @@ pub struct VerifyReport {
     pub deep: bool,
     /// What is wrong; empty when everything is fine.
     pub problems: Vec<Problem>,
+    /// With `--read-subset`: the share of pieces read whole (percent), and how many.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subset_percent: Option<u32>,
+    /// Pieces read whole by the subset check.
+    #[serde(default)]
+    #[ts(type = "number")]
+    pub pieces_read: u64,
 }
 
 /// Verifies `snapshot` (or every snapshot) in `dest`.
@@ -309,6 +316,23 @@ pub fn verify(
     dest: &Path,
     snapshot: Option<&str>,
     deep: bool,
+    identity: &age::x25519::Identity,
+    progress: &dyn Progress,
+) -> Result<VerifyReport, DestinationError> {
+    verify_reading(dest, snapshot, deep, None, identity, progress)
+}
+
+/// [`verify`], and with `subset` (1–100) a random `subset` percent of the pieces the
+/// snapshots refer to also read whole and checked against their names (restic's
+/// `--read-data-subset`): a large destination gets checked a part at a time.
+///
+/// # Errors
+/// When `dest` is missing or holds no backups.
+pub fn verify_reading(
+    dest: &Path,
+    snapshot: Option<&str>,
+    deep: bool,
+    subset: Option<u32>,
     identity: &age::x25519::Identity,
     progress: &dyn Progress,
 ) -> Result<VerifyReport, DestinationError> {
@@ -325,7 +349,10 @@ pub fn verify(
             bytes_read: 0,
             deep,
             problems: Vec::new(),
+            subset_percent: subset.filter(|_| !deep),
+            pieces_read: 0,
         },
+        pieces: HashMap::new(),
         checked: HashMap::new(),
         vouched: HashMap::new(),
         users: HashMap::new(),
@@ -370,6 +397,8 @@ struct Verifying<'a> {
     /// Which stored stream each problem is about (none for an unreadable manifest or a
     /// snapshot's own piece list).
     about: Vec<Option<String>>,
+    /// Every piece the checked snapshots refer to: its plaintext size and who uses it.
+    pieces: HashMap<String, (u64, Vec<(String, String)>)>,
 }
 
 impl Verifying<'_> {
@@ -409,6 +438,13 @@ impl Verifying<'_> {
             .or_default()
             .push(snapshot.to_owned());
         self.progress.phase(&format!("{snapshot} {}", c.name));
+        for (name, plain, _) in &c.pieces {
+            self.pieces
+                .entry(name.clone())
+                .or_insert_with(|| (*plain, Vec::new()))
+                .1
+                .push((snapshot.to_owned(), c.name.clone()));
+        }
         if let Err(e) = source.check_list(self.identity) {
             self.report.problems.push(Problem {
                 snapshot: snapshot.to_owned(),
@@ -467,7 +503,64 @@ impl Verifying<'_> {
     /// Saves what was vouched for, and says of each damaged archive which snapshots it
     /// affects: archives are shared, so "restore another snapshot" must be advice that can
     /// be followed.
+    /// Reads a random `percent` of the pieces seen, each checked against its name.
+    fn read_subset(&mut self, percent: u32) {
+        let mut nonce = [0u8; 16];
+        let _ = getrandom::fill(&mut nonce);
+        let key = crate::archive::pieces::PieceKey::of(self.identity);
+        let mut chosen: Vec<(&String, &(u64, Vec<(String, String)>))> = self
+            .pieces
+            .iter()
+            .filter(|(name, _)| {
+                let mut h = blake3::Hasher::new();
+                h.update(&nonce);
+                h.update(name.as_bytes());
+                let draw =
+                    u32::from_le_bytes(h.finalize().as_bytes()[..4].try_into().unwrap_or_default());
+                u64::from(draw % 10_000) < u64::from(percent.min(100)) * 100
+            })
+            .collect();
+        chosen.sort_by_key(|(n, _)| n.as_str());
+        let total: u64 = chosen.iter().map(|(_, (plain, _))| plain).sum();
+        self.progress.phase(&format!(
+            "reading {} of {} pieces ({} MiB)",
+            chosen.len(),
+            self.pieces.len(),
+            total >> 20
+        ));
+        for (name, (plain, users)) in chosen {
+            let got = crate::archive::pieces::read_piece(
+                self.dest,
+                &key,
+                self.identity,
+                name,
+                Some(*plain),
+            );
+            self.report.pieces_read += 1;
+            self.report.bytes_read += plain;
+            self.progress.advance(1, *plain);
+            if let Err(fault) = got {
+                let snapshots: BTreeSet<&str> = users.iter().map(|(s, _)| s.as_str()).collect();
+                for (snapshot, component) in users {
+                    self.report.problems.push(Problem {
+                        snapshot: snapshot.clone(),
+                        component: Some(component.clone()),
+                        message: format!(
+                            "{fault}; snapshots that use it: {}. The next backup writes it again \
+                             while the data it holds is unchanged.",
+                            snapshots.iter().copied().collect::<Vec<_>>().join(", ")
+                        ),
+                    });
+                    self.about.push(None);
+                }
+            }
+        }
+    }
+
     fn finish(mut self) -> VerifyReport {
+        if let Some(percent) = self.report.subset_percent {
+            self.read_subset(percent);
+        }
         for r in self.vouched.values() {
             r.save();
         }
