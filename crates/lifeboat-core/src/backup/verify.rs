@@ -379,6 +379,9 @@ pub fn verify_reading(
     Ok(report)
 }
 
+/// A piece's plaintext size, and the (snapshot, component) pairs that refer to it.
+type PieceUse = (u64, Vec<(String, String)>);
+
 /// A verification under way: what it found, and what it knows about the archives so far.
 struct Verifying<'a> {
     dest: &'a Path,
@@ -398,7 +401,7 @@ struct Verifying<'a> {
     /// snapshot's own piece list).
     about: Vec<Option<String>>,
     /// Every piece the checked snapshots refer to: its plaintext size and who uses it.
-    pieces: HashMap<String, (u64, Vec<(String, String)>)>,
+    pieces: HashMap<String, PieceUse>,
 }
 
 impl Verifying<'_> {
@@ -508,7 +511,7 @@ impl Verifying<'_> {
         let mut nonce = [0u8; 16];
         let _ = getrandom::fill(&mut nonce);
         let key = crate::archive::pieces::PieceKey::of(self.identity);
-        let mut chosen: Vec<(&String, &(u64, Vec<(String, String)>))> = self
+        let mut chosen: Vec<(&String, &PieceUse)> = self
             .pieces
             .iter()
             .filter(|(name, _)| {
