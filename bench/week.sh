@@ -29,7 +29,7 @@ mkdir -p "$W/lb"
 export RESTIC_PASSWORD=bench RESTIC_REPOSITORY="$W/restic"
 restic init -q
 export BORG_PASSPHRASE=bench BORG_REPO="$W/borg" BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes
-borg init -q --encryption=repokey-blake2 "$W/borg"
+borg init --encryption=repokey-blake2 "$W/borg" >/dev/null
 
 now() { date +%s.%N; }
 timed() { local t0; t0=$(now); "$@" >/dev/null; echo "$(now) - $t0" | bc; }

@@ -81,6 +81,29 @@ impl Source {
         Ok((sha, n))
     }
 
+    /// Every stored file is there with the size the manifest recorded (a stat each).
+    ///
+    /// # Errors
+    /// The first one missing or of another size.
+    pub fn sizes_check(&self, c: &ComponentEntry) -> Result<(), ArchiveProblem> {
+        let files: Vec<(PathBuf, u64)> = match self {
+            Self::Archive(p) => vec![(p.clone(), c.bytes_stored)],
+            Self::Pieces { dest, pieces, .. } => pieces
+                .iter()
+                .map(|(name, _, stored)| (dest.join(pieces::rel_path(name)), *stored))
+                .collect(),
+        };
+        for (path, written) in files {
+            let len = std::fs::metadata(&path)
+                .map_err(|source| missing_or(&path, source))?
+                .len();
+            if len != written {
+                return Err(ArchiveProblem::WrongSize { path, len, written });
+            }
+        }
+        Ok(())
+    }
+
     /// Checks that a piece list decrypts and names the manifest's pieces in order: the
     /// list is what stock tools restore from, so it must say what the manifest says. An
     /// archive has no list.
