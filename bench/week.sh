@@ -47,7 +47,7 @@ declare -a TL TR TB AL AR AB
 for d in 0 1 2 3 4 5 6 7; do
   if [ "$d" -gt 0 ]; then
     python3 "$GEN" --out "$W/stack" --mutate --seed $((d + 1)) >/dev/null
-    sleep 1
+    sleep 3   # past the "changed just now" window, as bench/backup.sh
   fi
   s0=$(size "$W/lb"); r0=$(size "$W/restic"); b0=$(size "$W/borg")
   drop; TL[$d]=$(timed lb)
@@ -57,7 +57,7 @@ for d in 0 1 2 3 4 5 6 7; do
   printf '%-5s %10.2f %10.2f %10.2f %12s %12s %12s\n' "$d" "${TL[$d]}" "${TR[$d]}" "${TB[$d]}" "$(mb "${AL[$d]}")" "$(mb "${AR[$d]}")" "$(mb "${AB[$d]}")"
 done
 # Nothing changed since the last backup.
-sleep 1
+sleep 3
 drop; T_LB0=$(timed lb); drop; T_RS0=$(timed rs); drop; T_BG0=$(timed bg 8)
 
 sum() { local t=0; for x in "$@"; do t=$(echo "$t + $x" | bc); done; echo "$t"; }
