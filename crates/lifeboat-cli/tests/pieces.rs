@@ -314,22 +314,41 @@ fn backups_racing_prunes_never_end_with_a_missing_piece() {
     p.backup_ok();
 }
 
-/// A FAT32 file system from an image, mounted with `fusefat` (this kernel has no vfat
-/// driver); unmounted on drop.
-struct Fat32 {
+/// A file system of a USB stick from an image, mounted through FUSE (this kernel has no
+/// vfat or exFAT driver); unmounted on drop.
+struct Stick {
     mnt: PathBuf,
+    /// The loop device exFAT is mounted from (exfat-fuse run as root wants a block device).
+    loop_dev: Option<String>,
 }
 
-impl Fat32 {
-    fn mount(root: &std::path::Path) -> Option<Self> {
-        for tool in ["mkfs.vfat", "fusefat", "fusermount"] {
+/// Which file system, with the tools that make and mount it.
+#[derive(Clone, Copy)]
+enum Format {
+    /// `mkfs.vfat -F 32` and `fusefat` (Debian dosfstools, fusefat).
+    Fat32,
+    /// `mkfs.exfat` and `mount.exfat-fuse` (Debian exfatprogs, exfat-fuse), from a loop
+    /// device.
+    Exfat,
+}
+
+impl Stick {
+    fn mount(root: &std::path::Path, format: Format) -> Option<Self> {
+        let (mkfs, mount): (&[&str], &[&str]) = match format {
+            Format::Fat32 => (
+                &["mkfs.vfat", "-F", "32", "-n", "USBSTICK"],
+                &["fusefat", "-o", "rw+"],
+            ),
+            Format::Exfat => (&["mkfs.exfat", "-L", "USBSTICK"], &["mount.exfat-fuse"]),
+        };
+        for tool in [mkfs[0], mount[0], "fusermount"] {
             let found = Command::new("sh")
                 .args(["-c", &format!("command -v {tool}")])
                 .output()
                 .is_ok_and(|o| o.status.success());
             if !found {
                 lifeboat_testkit::skip(&format!(
-                    "{tool} is missing (Debian packages dosfstools, fusefat)"
+                    "{tool} is missing (Debian packages dosfstools, fusefat, exfatprogs, exfat-fuse)"
                 ));
                 return None;
             }
@@ -338,32 +357,46 @@ impl Fat32 {
             lifeboat_testkit::skip("/dev/fuse is missing: FUSE cannot mount here");
             return None;
         }
-        let img = root.join("fat32.img");
+        let img = root.join("stick.img");
         let mnt = root.join("usb");
         std::fs::create_dir_all(&mnt).unwrap();
         let f = std::fs::File::create(&img).unwrap();
         f.set_len(512 << 20).unwrap();
         drop(f);
-        let mkfs = Command::new("mkfs.vfat")
-            .args(["-F", "32", "-n", "USBSTICK"])
+        let made = Command::new(mkfs[0])
+            .args(&mkfs[1..])
             .arg(&img)
             .output()
             .unwrap();
-        assert!(mkfs.status.success(), "{}", text(&mkfs));
-        let mount = Command::new("fusefat")
-            .args(["-o", "rw+"])
-            .arg(&img)
+        assert!(made.status.success(), "{}", text(&made));
+        let loop_dev = matches!(format, Format::Exfat).then(|| {
+            let out = Command::new("losetup")
+                .args(["-f", "--show"])
+                .arg(&img)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", text(&out));
+            String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        });
+        let source = loop_dev.clone().map_or(img.clone(), PathBuf::from);
+        let mount = Command::new(mount[0])
+            .args(&mount[1..])
+            .arg(&source)
             .arg(&mnt)
             .output()
             .unwrap();
+        let stick = Self { mnt, loop_dev };
         assert!(mount.status.success(), "{}", text(&mount));
-        Some(Self { mnt })
+        Some(stick)
     }
 }
 
-impl Drop for Fat32 {
+impl Drop for Stick {
     fn drop(&mut self) {
         let _ = Command::new("fusermount").arg("-u").arg(&self.mnt).status();
+        if let Some(dev) = &self.loop_dev {
+            let _ = Command::new("losetup").args(["-d", dev]).status();
+        }
     }
 }
 
@@ -372,7 +405,7 @@ impl Drop for Fat32 {
 #[test]
 fn a_fat32_drive_holds_a_file_over_4_gib_and_it_restores() {
     let p = Place::new();
-    let Some(fat) = Fat32::mount(&p.root) else {
+    let Some(fat) = Stick::mount(&p.root, Format::Fat32) else {
         return;
     };
     // Sparse, with real bytes at its start, around the 4 GiB mark and at its end.
@@ -484,4 +517,47 @@ fn a_subset_read_finds_what_the_quick_check_cannot() {
     let bad = p.run(&["verify", "--to", dest, "--read-subset", "0%"]);
     assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
     assert!(text(&bad).contains("from 1% to 100%"), "{}", text(&bad));
+}
+
+/// The same on exFAT, the file system of most sticks over 32 GB: a backup, a day of change,
+/// a restore of the first snapshot and a deep verify, all on the stick.
+#[test]
+fn an_exfat_drive_holds_backups_that_restore() {
+    let p = Place::new();
+    let Some(stick) = Stick::mount(&p.root, Format::Exfat) else {
+        return;
+    };
+    let dest = stick.mnt.join("backups");
+    std::fs::create_dir(&dest).unwrap();
+    let backup = || {
+        let out = p.run(&[
+            "backup",
+            p.stack.to_str().unwrap(),
+            "--to",
+            dest.to_str().unwrap(),
+            "--no-docker",
+            "--json",
+        ]);
+        assert!(out.status.success(), "{}", text(&out));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let first = backup();
+    let before = std::fs::read(p.stack.join("data/blob3")).unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    p.change(3);
+    backup();
+    assert_eq!(p.deep_verify_at(&dest), 2);
+    let into = p.root.join("restored");
+    let out = p.run(&[
+        "restore",
+        first["snapshot"].as_str().unwrap(),
+        "--from",
+        dest.to_str().unwrap(),
+        "--into",
+        into.to_str().unwrap(),
+        "--yes",
+        "--no-docker",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(std::fs::read(into.join("data/blob3")).unwrap(), before);
 }

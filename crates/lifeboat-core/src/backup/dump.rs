@@ -265,20 +265,25 @@ pub fn run(
     } = watch;
     inner.finish().map_err(spool_err)?;
     if code != 0 {
-        let last = stderr
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("no message");
         return Err(DumpError::Exit {
             tool: recipe.recipe.tool(),
             code,
-            last: last.trim().to_owned(),
+            last: last_line(&stderr, "no message").to_owned(),
         });
     }
     recipe.check(&head, &tail, len)?;
     spooled.len = len;
     Ok(spooled)
+}
+
+/// A tool's last non-empty line of output, trimmed (what it said last is why it failed), or
+/// `none` when it said nothing.
+pub(crate) fn last_line<'a>(output: &'a str, none: &'a str) -> &'a str {
+    output
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map_or(none, str::trim)
 }
 
 #[cfg(test)]

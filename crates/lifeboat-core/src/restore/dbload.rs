@@ -92,13 +92,7 @@ pub(super) fn load_dump(
     if code == 0 {
         Ok(())
     } else {
-        let last = out
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("no output")
-            .trim()
-            .to_owned();
+        let last = crate::backup::dump::last_line(&out, "no output").to_owned();
         Err(LoadError::Exit { code, last })
     }
 }
