@@ -91,6 +91,32 @@ impl Place {
             .unwrap()
     }
 
+    /// A backup of the stack to `dest`, which must succeed; its JSON report.
+    fn backup_to(&self, dest: &std::path::Path) -> serde_json::Value {
+        let mut args = self.backup_args();
+        args[3] = dest.display().to_string();
+        let out = self.lifeboat().args(args).output().unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Restores `snapshot` from `dest` into a new folder `restored`, which it returns.
+    fn restore_from(&self, dest: &std::path::Path, snapshot: &str) -> PathBuf {
+        let into = self.root.join("restored");
+        let out = self.run(&[
+            "restore",
+            snapshot,
+            "--from",
+            dest.to_str().unwrap(),
+            "--into",
+            into.to_str().unwrap(),
+            "--yes",
+            "--no-docker",
+        ]);
+        assert!(out.status.success(), "{}", text(&out));
+        into
+    }
+
     fn backup_ok(&self) {
         let out = self.lifeboat().args(self.backup_args()).output().unwrap();
         assert!(out.status.success(), "{}", text(&out));
@@ -423,15 +449,7 @@ fn a_fat32_drive_holds_a_file_over_4_gib_and_it_restores() {
     }
     let dest = fat.mnt.join("backups");
     std::fs::create_dir(&dest).unwrap();
-    let out = p.run(&[
-        "backup",
-        p.stack.to_str().unwrap(),
-        "--to",
-        dest.to_str().unwrap(),
-        "--no-docker",
-        "--json",
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
+    p.backup_to(&dest);
     // Every file on the stick is far below FAT32's limit; the zeros are stored once.
     let mut largest = 0;
     let mut files = 0;
@@ -452,18 +470,7 @@ fn a_fat32_drive_holds_a_file_over_4_gib_and_it_restores() {
     // At most 4 MiB of plaintext, plus gzip's and age's framing for bytes that do not
     // compress.
     assert!(largest < (4 << 20) + (64 << 10), "{largest}");
-    let into = p.root.join("restored");
-    let out = p.run(&[
-        "restore",
-        "latest",
-        "--from",
-        dest.to_str().unwrap(),
-        "--into",
-        into.to_str().unwrap(),
-        "--yes",
-        "--no-docker",
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
+    let into = p.restore_from(&dest, "latest");
     let back = into.join("data/disk.img");
     assert_eq!(std::fs::metadata(&back).unwrap().len(), len);
     let cmp = Command::new("cmp").arg(&big).arg(&back).output().unwrap();
@@ -529,35 +536,12 @@ fn an_exfat_drive_holds_backups_that_restore() {
     };
     let dest = stick.mnt.join("backups");
     std::fs::create_dir(&dest).unwrap();
-    let backup = || {
-        let out = p.run(&[
-            "backup",
-            p.stack.to_str().unwrap(),
-            "--to",
-            dest.to_str().unwrap(),
-            "--no-docker",
-            "--json",
-        ]);
-        assert!(out.status.success(), "{}", text(&out));
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
-    };
-    let first = backup();
+    let first = p.backup_to(&dest);
     let before = std::fs::read(p.stack.join("data/blob3")).unwrap();
     std::thread::sleep(Duration::from_millis(1100));
     p.change(3);
-    backup();
+    p.backup_to(&dest);
     assert_eq!(p.deep_verify_at(&dest), 2);
-    let into = p.root.join("restored");
-    let out = p.run(&[
-        "restore",
-        first["snapshot"].as_str().unwrap(),
-        "--from",
-        dest.to_str().unwrap(),
-        "--into",
-        into.to_str().unwrap(),
-        "--yes",
-        "--no-docker",
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
+    let into = p.restore_from(&dest, first["snapshot"].as_str().unwrap());
     assert_eq!(std::fs::read(into.join("data/blob3")).unwrap(), before);
 }

@@ -451,22 +451,18 @@ impl Run<'_> {
                 reused: true,
                 recipe,
                 bytes_new: 0,
-                list,
+                list: Some(list),
                 ..pc
             });
         }
         let spooled = self.dump(i, c)?;
         let (written, captured, dumps) = self.write_pieces(c, &entries, spooled)?;
         self.note_damage(c, damaged.as_ref(), &written);
-        let pieces: Vec<(String, u64, u64)> = written
-            .pieces
-            .iter()
-            .map(|p| (p.name.clone(), p.plain, p.stored))
-            .collect();
-        let list = self.write_list(c, &pieces)?;
         self.checked.record(&written.sha256, self.started);
         let incomplete = self.warnings.iter().filter(|w| is_missing(w)).count() > missing_before;
-        Ok(self.record(c, &written, list, captured, dumps, fingerprint, incomplete))
+        let mut entry = self.record(c, &written, captured, dumps, fingerprint, incomplete);
+        entry.list = Some(self.write_list(c, &entry.pieces)?);
+        Ok(entry)
     }
 
     /// Writes component `c`'s piece list for this snapshot; returns its path relative to
@@ -475,13 +471,13 @@ impl Run<'_> {
         &mut self,
         c: &Planned,
         pieces: &[(String, u64, u64)],
-    ) -> Result<Option<String>, BackupError> {
+    ) -> Result<String, BackupError> {
         let file = format!("{}.{}.list.age", self.snapshot, c.name);
         let path = self.folder.snapshots.join(&file);
         let names: Vec<&str> = pieces.iter().map(|(n, _, _)| n.as_str()).collect();
         pieces::write_list(&path, &self.recipient, &names).map_err(ArchiveError::at(&path))?;
         self.created.push(path);
-        Ok(Some(format!("{}/snapshots/{file}", self.project.name)))
+        Ok(format!("{}/snapshots/{file}", self.project.name))
     }
 
     /// The previous snapshot's entry for `c`, when its files did not change and its archive
@@ -703,13 +699,11 @@ impl Run<'_> {
             .push(Warning::new(WarningCode::ArchiveDamaged, message));
     }
 
-    /// The manifest's entry for a newly written component.
-    #[allow(clippy::too_many_arguments)]
+    /// The manifest's entry for a newly written component (its list is written next).
     fn record(
         &self,
         c: &Planned,
         written: &WrittenPieces,
-        list: Option<String>,
         captured: capture::Captured,
         dumps: Vec<String>,
         fingerprint: String,
@@ -733,7 +727,7 @@ impl Run<'_> {
                 .iter()
                 .map(|p| (p.name.clone(), p.plain, p.stored))
                 .collect(),
-            list,
+            list: None,
             bytes_new: written.bytes_new(),
             sha256: written.sha256.clone(),
             bytes_in: written.bytes_in,

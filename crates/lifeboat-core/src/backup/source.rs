@@ -117,8 +117,8 @@ impl Source {
         }
     }
 
-    /// The quick check: the archive is there with the size written and its first block
-    /// decrypts; or every piece is there and its header opens with `identity`.
+    /// The quick check: [`Source::sizes_check`], then the archive's first block decrypts,
+    /// or every piece's header opens with `identity`.
     ///
     /// # Errors
     /// The first thing found wrong.
@@ -127,36 +127,17 @@ impl Source {
         c: &ComponentEntry,
         identity: &age::x25519::Identity,
     ) -> Result<(), ArchiveProblem> {
+        self.sizes_check(c)?;
         match self {
             Self::Archive(path) => {
-                let len = std::fs::metadata(path)
-                    .map_err(|source| missing_or(path, source))?
-                    .len();
-                if len != c.bytes_stored {
-                    return Err(ArchiveProblem::WrongSize {
-                        path: path.clone(),
-                        len,
-                        written: c.bytes_stored,
-                    });
-                }
                 let mut r = archive::open(path, identity)?;
                 let mut first = vec![0u8; 512.min(c.bytes_in as usize)];
                 r.read_exact(&mut first)
                     .map_err(|e| archive::damaged(path, &e).into())
             }
             Self::Pieces { dest, pieces, .. } => {
-                for (name, _, stored) in pieces {
+                for (name, _, _) in pieces {
                     let path = dest.join(pieces::rel_path(name));
-                    let len = std::fs::metadata(&path)
-                        .map_err(|source| missing_or(&path, source))?
-                        .len();
-                    if len != *stored {
-                        return Err(ArchiveProblem::WrongSize {
-                            path,
-                            len,
-                            written: *stored,
-                        });
-                    }
                     let opens = pieces::header_opens(&path, identity).map_err(|source| {
                         ArchiveProblem::Unreadable {
                             path: path.clone(),

@@ -169,14 +169,28 @@ pub fn list(
     let mut out = Vec::new();
     let mut first_error = None;
     let mut readable = 0;
-    for s in stacks_to_read(dest, stack)? {
+    let wanted = stacks_to_read(dest, stack)?;
+    // Every stack's manifests, read once: pieces are shared, so what deleting a snapshot
+    // frees depends on the other stacks' snapshots too.
+    let mut others = Vec::new();
+    for s in stacks_in(dest) {
+        if !wanted.contains(&s) {
+            others.extend(
+                manifest_paths(dest, &s)
+                    .iter()
+                    .filter_map(|p| Manifest::read(p, identity).ok()),
+            );
+        }
+    }
+    let mut manifests = Vec::new();
+    for s in wanted {
         for p in manifest_paths(dest, &s) {
             match Manifest::read(&p, identity) {
                 Ok(m) => {
                     readable += 1;
                     out.push(SnapshotSummary {
-                        snapshot: m.snapshot,
-                        stack: m.stack,
+                        snapshot: m.snapshot.clone(),
+                        stack: m.stack.clone(),
                         started: m.started,
                         duration_ms: m.duration_ms,
                         components: m.components.iter().map(|c| c.name.clone()).collect(),
@@ -196,6 +210,7 @@ pub fn list(
                         partial: m.partial,
                         damaged: None,
                     });
+                    manifests.push(m);
                 }
                 Err(e) => {
                     out.push(SnapshotSummary {
@@ -220,7 +235,7 @@ pub fn list(
     match first_error {
         Some(e) if readable == 0 => Err(e.into()),
         _ => {
-            space(dest, identity, &mut out);
+            space(&manifests, &others, &mut out);
             Ok(out)
         }
     }
@@ -243,21 +258,16 @@ fn stored_files(m: &Manifest) -> HashMap<String, u64> {
 }
 
 /// Fills in each listed snapshot's size and what deleting it frees, counting references
-/// from every readable snapshot in `dest` (pieces are shared by stacks).
-fn space(dest: &Path, identity: &age::x25519::Identity, listed: &mut [SnapshotSummary]) {
+/// from the listed snapshots' manifests and the `others` in the destination.
+fn space(listed_manifests: &[Manifest], others: &[Manifest], listed: &mut [SnapshotSummary]) {
     let mut refs: HashMap<String, u32> = HashMap::new();
     let mut files: HashMap<(String, String), HashMap<String, u64>> = HashMap::new();
-    for s in stacks_in(dest) {
-        for p in manifest_paths(dest, &s) {
-            let Ok(m) = Manifest::read(&p, identity) else {
-                continue;
-            };
-            let f = stored_files(&m);
-            for k in f.keys() {
-                *refs.entry(k.clone()).or_default() += 1;
-            }
-            files.insert((m.stack.clone(), m.snapshot.clone()), f);
+    for m in listed_manifests.iter().chain(others) {
+        let f = stored_files(m);
+        for k in f.keys() {
+            *refs.entry(k.clone()).or_default() += 1;
         }
+        files.insert((m.stack.clone(), m.snapshot.clone()), f);
     }
     for s in listed.iter_mut() {
         let Some(f) = files.get(&(s.stack.clone(), s.snapshot.clone())) else {
