@@ -83,7 +83,9 @@ pub struct Piece {
 }
 
 /// Where the tar writer tells the piece writer about entries: cut before the next byte,
-/// and how far the stream has come. Cloned into the capture code; no-op when unused.
+/// put pieces already stored into the stream in place of bytes (a large file that did not
+/// change), and how far the stream has come. Cloned into the capture code; no-op when
+/// unused.
 #[derive(Debug, Clone, Default)]
 pub struct Tap(Arc<TapState>);
 
@@ -91,6 +93,8 @@ pub struct Tap(Arc<TapState>);
 struct TapState {
     cut: AtomicBool,
     pos: AtomicU64,
+    /// Pieces to put in the stream before the next byte (after a cut).
+    stored: Mutex<Vec<Piece>>,
 }
 
 impl Tap {
@@ -102,15 +106,48 @@ impl Tap {
     pub fn position(&self) -> u64 {
         self.0.pos.load(Ordering::Relaxed)
     }
+    /// Puts `pieces`, already in the destination, into the stream here: the stream goes
+    /// on as if their plaintexts had been written, without reading or storing anything.
+    pub fn put_stored(&self, pieces: Vec<Piece>) {
+        let len: u64 = pieces.iter().map(|p| p.plain).sum();
+        self.cut();
+        self.0
+            .stored
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(pieces);
+        self.0.pos.fetch_add(len, Ordering::Relaxed);
+    }
     fn take_cut(&self) -> bool {
         self.0.cut.swap(false, Ordering::Relaxed)
     }
+    fn take_stored(&self) -> Vec<Piece> {
+        std::mem::take(
+            &mut *self
+                .0
+                .stored
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+}
+
+/// The SHA-256 of a piece list's plaintext (hex): what the manifest records as a
+/// format-2 component's checksum. Piece names are keyed hashes of their plaintexts, so
+/// this pins the whole stream, and `age -d -i key.txt LIST | sha256sum` shows it.
+pub fn list_digest<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    let mut h = Sha256::new();
+    for name in names {
+        h.update(rel_path(name).as_bytes());
+        h.update(b"\n");
+    }
+    hex(&h.finalize())
 }
 
 /// A finished component stream.
 #[derive(Debug, Clone)]
 pub struct WrittenPieces {
-    /// SHA-256 of the plaintext (the tar stream).
+    /// [`list_digest`] of its pieces.
     pub sha256: String,
     /// Plaintext bytes.
     pub bytes_in: u64,
@@ -204,7 +241,6 @@ type Done = (u64, io::Result<Piece>);
 pub struct PieceWriter {
     buf: Vec<u8>,
     tap: Tap,
-    hasher: Sha256,
     bytes: u64,
     jobs: Option<Sender<Job>>,
     done: Receiver<Done>,
@@ -237,7 +273,6 @@ impl PieceWriter {
         Self {
             buf: Vec::with_capacity(2 * MAX as usize),
             tap: Tap::default(),
-            hasher: Sha256::new(),
             bytes: 0,
             jobs: Some(jobs_tx),
             done: done_rx,
@@ -292,11 +327,22 @@ impl PieceWriter {
         Ok(())
     }
 
-    fn accept(&mut self, data: &[u8]) -> io::Result<()> {
+    /// Cuts what is buffered when asked to, then takes in the stored pieces put in the
+    /// stream there.
+    fn take_tap(&mut self) -> io::Result<()> {
         if self.tap.take_cut() {
             self.cut_all()?;
         }
-        self.hasher.update(data);
+        for piece in self.tap.take_stored() {
+            self.bytes += piece.plain;
+            self.pieces.insert(self.next_seq, piece);
+            self.next_seq += 1;
+        }
+        Ok(())
+    }
+
+    fn accept(&mut self, data: &[u8]) -> io::Result<()> {
+        self.take_tap()?;
         self.bytes += data.len() as u64;
         self.tap.0.pos.store(self.bytes, Ordering::Relaxed);
         self.buf.extend_from_slice(data);
@@ -315,6 +361,7 @@ impl PieceWriter {
         if let Some(e) = self.failed.take() {
             return Err(e);
         }
+        self.take_tap()?;
         self.cut_all()?;
         while self.in_flight() > 0 {
             self.receive_one()?;
@@ -323,11 +370,11 @@ impl PieceWriter {
         for w in self.workers.drain(..) {
             let _ = w.join();
         }
-        let hasher = std::mem::take(&mut self.hasher);
+        let pieces: Vec<Piece> = std::mem::take(&mut self.pieces).into_values().collect();
         Ok(WrittenPieces {
-            sha256: hex(&hasher.finalize()),
+            sha256: list_digest(pieces.iter().map(|p| p.name.as_str())),
             bytes_in: self.bytes,
-            pieces: std::mem::take(&mut self.pieces).into_values().collect(),
+            pieces,
         })
     }
 }

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::archive::hex;
 use crate::archive::pieces::Tap;
+use crate::backup::filecache::FileCache;
 use crate::inspect::scan::is_sqlite;
 use crate::job::{CancelToken, Progress};
 use crate::longpath;
@@ -290,6 +291,8 @@ pub struct Captured {
     pub sqlite: Vec<String>,
     /// The piece writer's tap, when the stream goes into pieces.
     tap: Option<Tap>,
+    /// Large files that did not change since they were last read, and what was read.
+    cache: Option<FileCache>,
 }
 
 impl Captured {
@@ -300,6 +303,38 @@ impl Captured {
         Self {
             tap: Some(tap),
             ..Self::default()
+        }
+    }
+
+    /// With `cache`: a large file as cached is not read; its stored pieces go in the
+    /// stream. Only for a stream cut into pieces.
+    pub fn with_cache(mut self, cache: FileCache) -> Self {
+        if self.tap.is_some() {
+            self.cache = Some(cache);
+        }
+        self
+    }
+
+    /// The file cache, once the stream is written.
+    pub fn take_cache(&mut self) -> Option<FileCache> {
+        self.cache.take()
+    }
+
+    /// The stored pieces of entry `e`'s content, when it is large and as cached.
+    fn cached(&mut self, e: &Entry) -> Option<Vec<crate::archive::pieces::Piece>> {
+        if self.tap.is_none() || e.meta.len() < LARGE {
+            return None;
+        }
+        self.cache.as_mut()?.hit(&e.raw, &e.meta)
+    }
+
+    /// Notes that entry `e` was read whole, unchanged while read.
+    fn read_whole(&mut self, e: &Entry) {
+        let Some(end) = self.position().filter(|_| e.meta.len() >= LARGE) else {
+            return;
+        };
+        if let Some(cache) = self.cache.as_mut() {
+            cache.read_whole(&e.raw, &e.meta, end);
         }
     }
 
@@ -546,6 +581,16 @@ impl<W: Write> Writing<'_, W> {
     /// A file's bytes; one that changed while read is named (its copy may be torn), one
     /// that cannot be opened is named and left out.
     fn file(&mut self, e: &Entry, mut header: tar::Header) -> Result<(), CaptureError> {
+        if let Some(pieces) = self.captured.cached(e) {
+            // The header alone (its size says what follows; no content byte is given
+            // here), then the cached pieces: the content with its padding.
+            self.tar.append_data(&mut header, &e.raw, io::empty())?;
+            if let Some(tap) = &self.captured.tap {
+                tap.put_stored(pieces);
+            }
+            self.done(e, e.meta.len());
+            return Ok(());
+        }
         let f = match longpath::with(&e.path, |p| fs::File::open(p)) {
             Ok(f) => f,
             Err(err) => {
@@ -563,6 +608,9 @@ impl<W: Write> Writing<'_, W> {
         let mut reader = Exact::new(self.captured.content(f, len), len);
         self.tar.append_data(&mut header, &e.raw, &mut reader)?;
         self.captured.cut_if_large(len);
+        if !reader.mismatch {
+            self.captured.read_whole(e);
+        }
         if reader.mismatch {
             self.warnings.push(
                 Warning::new(

@@ -169,7 +169,7 @@ pub fn check_for_reuse(
     }
     source.quick_check(c, identity)?;
     let (sha, n) = source.hash(identity)?;
-    if sha != c.sha256 || n != c.bytes_in {
+    if !source.stream_ok(c, &sha, n) {
         return Err(ArchiveProblem::Mismatch {
             path: source.path().to_owned(),
         });

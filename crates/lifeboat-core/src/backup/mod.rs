@@ -21,6 +21,7 @@ pub mod capture;
 pub mod checked;
 pub mod cold;
 pub mod dump;
+pub mod filecache;
 pub mod manifest;
 pub mod markers;
 mod plan;
@@ -281,8 +282,13 @@ pub struct ComponentReport {
     /// Bytes this backup added to the destination for it.
     #[ts(type = "number")]
     pub bytes_new: u64,
-    /// SHA-256 of the plaintext.
+    /// Its checksum: the SHA-256 of its piece list (of the plaintext, for a format-1
+    /// archive).
     pub sha256: String,
+    /// Bytes of large files not read, because they had not changed since a backup to
+    /// this destination read them (the file cache).
+    #[ts(type = "number")]
+    pub bytes_unread: u64,
     /// Unchanged since an earlier snapshot: nothing new was stored.
     pub reused: bool,
     /// Regular files in it.

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::filecache::FileCache;
 use super::manifest::{
     self, ComponentEntry, ComponentKind, FileEntry, Manifest, ManifestError, Recipe,
 };
@@ -20,7 +21,7 @@ use super::{
 };
 use crate::archive::pieces::{self, PieceKey, PieceWriter, WrittenPieces};
 use crate::archive::{self, ArchiveError};
-use crate::catalog::Catalog;
+use crate::catalog::{CacheScope, Catalog};
 use crate::destination::{manifest_paths, stack_dest};
 use crate::docker::ContainerInfo;
 use crate::job::{CancelToken, Progress};
@@ -75,6 +76,11 @@ pub(super) fn take(
         cancel,
         warnings,
         checked: checked::Checked::load(&folder.root),
+        files: opts
+            .catalog
+            .clone()
+            .or_else(|| Catalog::open_default().ok().map(Arc::new)),
+        unread: HashMap::new(),
         partials: Vec::new(),
         created: Vec::new(),
         stopped: Vec::new(),
@@ -359,6 +365,10 @@ struct Run<'a> {
     cancel: &'a CancelToken,
     warnings: Vec<Warning>,
     checked: checked::Checked,
+    /// The catalog holding the file cache, when one opens (without it every file is read).
+    files: Option<Arc<Catalog>>,
+    /// Bytes of large files not read, by component.
+    unread: HashMap<String, u64>,
     /// Files being written, removed at the end whatever happened.
     partials: Vec<PathBuf>,
     /// Piece lists this run wrote: removed again when it fails. Pieces stay (another
@@ -591,7 +601,23 @@ impl Run<'_> {
             },
             self.opts.threads,
         );
-        let mut captured = capture::Captured::cutting(writer.tap());
+        let (dest, key) = (
+            self.opts.dest.display().to_string(),
+            self.recipient.to_string(),
+        );
+        let scope = CacheScope {
+            dest: &dest,
+            key: &key,
+            stack: &self.project.name,
+            component: &c.name,
+        };
+        let cache = self
+            .files
+            .as_ref()
+            .and_then(|cat| cat.file_cache(scope).ok())
+            .map(|known| FileCache::new(known, &self.opts.dest, self.started))
+            .unwrap_or_default();
+        let mut captured = capture::Captured::cutting(writer.tap()).with_cache(cache);
         let mut tar = capture::builder(writer);
         capture::write_entries(
             entries,
@@ -659,6 +685,14 @@ impl Run<'_> {
         let written = writer
             .finish()
             .map_err(|e| capture_err(capture::CaptureError::Io(e)))?;
+        if let Some(cache) = captured.take_cache() {
+            self.unread.insert(c.name.clone(), cache.bytes_skipped);
+            if let Some(cat) = &self.files {
+                // The pieces it names stay until prune finds no snapshot using them; the
+                // next run checks they are there before trusting an entry.
+                let _ = cat.set_file_cache(scope, &cache.into_entries(&written.pieces));
+            }
+        }
         Ok((written, captured, dumps))
     }
 
@@ -788,6 +822,7 @@ impl Run<'_> {
             bytes_in: entry.bytes_in,
             bytes_stored: entry.bytes_stored,
             sha256: entry.sha256.clone(),
+            bytes_unread: self.unread.get(&entry.name).copied().unwrap_or(0),
             reused: entry.reused,
             files: entry.files.len() as u64,
         }

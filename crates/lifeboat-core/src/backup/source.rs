@@ -81,6 +81,23 @@ impl Source {
         Ok((sha, n))
     }
 
+    /// Whether a stream read back whole, `n` bytes with SHA-256 `sha`, is component `c`'s.
+    /// An archive's checksum is its stream's SHA-256. A piece list's checksum is the
+    /// SHA-256 of the list ([`pieces::list_digest`]): each piece was checked against its
+    /// name as it was read, so the stream is the one the names pin (snapshots written
+    /// before recorded the stream's SHA-256, which is accepted as well).
+    pub fn stream_ok(&self, c: &ComponentEntry, sha: &str, n: u64) -> bool {
+        n == c.bytes_in
+            && match self {
+                Self::Archive(_) => sha == c.sha256,
+                Self::Pieces { pieces, .. } => {
+                    sha == c.sha256
+                        || pieces::list_digest(pieces.iter().map(|(name, _, _)| name.as_str()))
+                            == c.sha256
+                }
+            }
+    }
+
     /// Every stored file is there with the size the manifest recorded (a stat each).
     ///
     /// # Errors

@@ -612,7 +612,7 @@ fn check_archive(
     if deep {
         let (sha, n) = deep_check(source, c, identity)?;
         *bytes_read += n;
-        if sha != c.sha256 || n != c.bytes_in {
+        if !source.stream_ok(c, &sha, n) {
             return Err(ArchiveProblem::Mismatch {
                 path: source.path().to_owned(),
             });

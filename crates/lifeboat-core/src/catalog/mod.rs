@@ -8,9 +8,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
+mod files;
 mod jobs;
 mod schedules;
 
+pub use files::{CacheScope, CachedFile};
 pub use jobs::{BackupRecord, BackupResult, StoppedContainer};
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -156,6 +158,20 @@ CREATE TABLE IF NOT EXISTS alerts_sent (
     code TEXT NOT NULL,
     at INTEGER NOT NULL,
     PRIMARY KEY (stack_id, code)
+);
+CREATE TABLE IF NOT EXISTS file_cache (
+    dest TEXT NOT NULL,
+    key TEXT NOT NULL,
+    stack TEXT NOT NULL,
+    component TEXT NOT NULL,
+    path BLOB NOT NULL,
+    dev INTEGER NOT NULL,
+    ino INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    ctime_ns INTEGER NOT NULL,
+    pieces TEXT NOT NULL,
+    PRIMARY KEY (dest, key, stack, component, path)
 );
 CREATE TABLE IF NOT EXISTS app_state (
     key TEXT PRIMARY KEY,

@@ -269,7 +269,7 @@ impl<'a> Applying<'a> {
                     source,
                 },
             })?;
-            if got.sha256 != c.sha256 {
+            if !source.stream_ok(c, &got.sha256, got.stream_bytes) {
                 return Err(RestoreError::Extract {
                     component: c.name.clone(),
                     source: ExtractError::Damaged(format!(

@@ -125,6 +125,8 @@ pub struct Extracted {
     pub bytes: u64,
     /// SHA-256 of the whole plaintext stream (hex).
     pub sha256: String,
+    /// Bytes of the whole plaintext stream.
+    pub stream_bytes: u64,
     /// Slots (by prefix) with entries owned by someone other than `ours`, which this process
     /// could not give back to their owners: uid and gid of the first such entry.
     pub foreign: Vec<(String, u64, u64)>,
@@ -309,7 +311,7 @@ pub fn extract(
     io::copy(&mut hashing, &mut io::sink()).map_err(damaged)?;
     x.finish_dirs()?;
     let mut out = x.out;
-    out.sha256 = hashing.into_parts().0;
+    (out.sha256, out.stream_bytes, _) = hashing.into_parts();
     Ok(out)
 }
 

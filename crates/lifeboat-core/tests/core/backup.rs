@@ -811,3 +811,129 @@ fn after_a_day_of_change_only_changed_pieces_are_written() {
     let v = verify::verify(&dest, None, true, &id, &NoProgress).unwrap();
     assert!(v.problems.is_empty(), "{:?}", v.problems);
 }
+
+/// Bytes the calling thread has read through `read(2)` and friends so far
+/// (`/proc/thread-self/io`, `rchar`): a backup reads its files on the thread that runs it.
+fn thread_read_bytes() -> u64 {
+    let io = std::fs::read_to_string("/proc/thread-self/io").unwrap();
+    io.lines()
+        .find_map(|l| l.strip_prefix("rchar: "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Pseudo-random bytes that do not compress.
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+#[test]
+fn a_large_unchanged_file_is_not_read_again() {
+    const BIG: usize = 48 << 20;
+    let t = tempfile::tempdir().unwrap();
+    let stack = t.path().join("stack");
+    std::fs::create_dir_all(stack.join("models")).unwrap();
+    std::fs::write(
+        stack.join("compose.yaml"),
+        "services:\n  ollama:\n    image: ollama/ollama\n    volumes: [./models:/root/.ollama]\n",
+    )
+    .unwrap();
+    let model = stack.join("models/model.bin");
+    let content = noise(BIG, 11);
+    std::fs::write(&model, &content).unwrap();
+    // Written an hour ago: older than the racy window, so its times prove it unchanged.
+    let hour_ago = filetime::FileTime::from_unix_time(lifeboat_core::time::unix_now() - 3600, 0);
+    filetime::set_file_mtime(&model, hour_ago).unwrap();
+    std::fs::write(stack.join("models/manifest.json"), "{\"v\":1}").unwrap();
+    let dest = t.path().join("dest");
+    std::fs::create_dir(&dest).unwrap();
+    let catalog = std::sync::Arc::new(
+        lifeboat_core::Catalog::open(&t.path().join("catalog.sqlite3")).unwrap(),
+    );
+    let id = key();
+    let backup = || {
+        let opts = BackupOptions {
+            threads: 2,
+            catalog: Some(catalog.clone()),
+            ..BackupOptions::new(&dest)
+        };
+        let before = thread_read_bytes();
+        let r =
+            backup::backup(&load(&stack), &id, &opts, &NoProgress, &CancelToken::new()).unwrap();
+        let read = thread_read_bytes() - before;
+        let c = r
+            .components
+            .iter()
+            .find(|c| c.name == "service-ollama")
+            .unwrap()
+            .clone();
+        eprintln!(
+            "read {read} bytes, {} not read, {} pieces, {} bytes new",
+            c.bytes_unread, c.pieces, c.bytes_new
+        );
+        (r, c, read)
+    };
+    let restored = |r: &backup::BackupReport, name: &str| {
+        let into = t.path().join(name);
+        stock_restore(r, &id, &into);
+        std::fs::read(into.join("models/model.bin")).unwrap()
+    };
+
+    let (_, first, read) = backup();
+    assert!(read >= BIG as u64, "the first backup read {read} bytes");
+    assert_eq!(first.bytes_unread, 0);
+
+    // A small file added beside it: the component is written again, the model is not read.
+    std::fs::write(stack.join("models/notes.txt"), "pulled llama3").unwrap();
+    let (second, c, read) = backup();
+    assert!(!c.reused);
+    assert_eq!(c.bytes_unread, BIG as u64);
+    assert!(
+        read < (BIG as u64) / 8,
+        "{read} bytes read for one small file"
+    );
+    assert!(c.bytes_new < 1 << 20, "{} bytes new", c.bytes_new);
+    if have_age() {
+        assert!(restored(&second, "second") == content);
+        let notes = t.path().join("second/models/notes.txt");
+        assert_eq!(std::fs::read_to_string(notes).unwrap(), "pulled llama3");
+    }
+
+    // Changed in place with its modification time put back: its change time tells.
+    let mut changed = content.clone();
+    changed[20 << 20..21 << 20].copy_from_slice(&noise(1 << 20, 12));
+    std::fs::write(&model, &changed).unwrap();
+    filetime::set_file_mtime(&model, hour_ago).unwrap();
+    let (third, c, read) = backup();
+    assert_eq!(c.bytes_unread, 0);
+    assert!(
+        read >= BIG as u64,
+        "a changed file was not read again ({read} bytes)"
+    );
+    if have_age() {
+        assert!(restored(&third, "third") == changed);
+    }
+
+    // Its pieces gone from the destination (pruned, deleted by hand): read again.
+    std::fs::remove_dir_all(dest.join("_pieces")).unwrap();
+    std::fs::write(stack.join("models/notes.txt"), "pulled mistral").unwrap();
+    let (fourth, c, read) = backup();
+    assert_eq!(c.bytes_unread, 0);
+    assert!(read >= BIG as u64);
+    if have_age() {
+        assert!(restored(&fourth, "fourth") == changed);
+    }
+    // Every piece the newest snapshot names reads back as its name says.
+    let v = verify::verify(&dest, Some(&fourth.snapshot), true, &id, &NoProgress).unwrap();
+    assert!(v.problems.is_empty(), "{:?}", v.problems);
+}
