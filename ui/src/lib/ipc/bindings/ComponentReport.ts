@@ -44,9 +44,15 @@ bytes_stored: number,
  */
 bytes_new: number, 
 /**
- * SHA-256 of the plaintext.
+ * Its checksum: the SHA-256 of its piece list (of the plaintext, for a format-1
+ * archive).
  */
 sha256: string, 
+/**
+ * Bytes of large files not read, because they had not changed since a backup to
+ * this destination read them (the file cache).
+ */
+bytes_unread: number, 
 /**
  * Unchanged since an earlier snapshot: nothing new was stored.
  */
