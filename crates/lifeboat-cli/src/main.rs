@@ -140,6 +140,35 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Prove a snapshot restorable: restore it into a sandbox, check every file, open every
+    /// SQLite database and load every dump into a throwaway container, compare row counts
+    /// with those recorded at backup time; the stack is never touched.
+    Drill {
+        /// The stack's folder (or name it with --stack).
+        stack_dir: Option<PathBuf>,
+        /// The destination folder that holds the backups.
+        #[arg(long = "from")]
+        from: PathBuf,
+        /// The stack's name in the destination, instead of its folder.
+        #[arg(long, conflicts_with = "stack_dir")]
+        stack: Option<String>,
+        /// The snapshot id (or its beginning); the latest by default.
+        #[arg(long, default_value = "latest")]
+        snapshot: String,
+        /// Where to make the sandbox (it needs room for the whole snapshot); Lifeboat's data
+        /// folder by default.
+        #[arg(long)]
+        scratch: Option<PathBuf>,
+        /// Do not use the Docker engine (dumps are then reported as not checked).
+        #[arg(long)]
+        no_docker: bool,
+        /// Identity file instead of the keyring.
+        #[arg(long)]
+        identity: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Delete snapshots no rule keeps, then the pieces no remaining snapshot refers to.
     Prune {
         /// The destination folder.
@@ -397,6 +426,30 @@ fn main() -> ExitCode {
             identity.as_deref(),
             json,
         ),
+        Command::Drill {
+            stack_dir,
+            from,
+            stack,
+            snapshot,
+            scratch,
+            no_docker,
+            identity,
+            json,
+        } => {
+            let engine = engine(&runtime, no_docker, json);
+            verbs::drill(
+                verbs::DrillArgs {
+                    stack_dir,
+                    from,
+                    stack,
+                    snapshot,
+                    scratch,
+                    engine,
+                },
+                identity.as_deref(),
+                json,
+            )
+        }
         Command::Prune {
             dest,
             stack,

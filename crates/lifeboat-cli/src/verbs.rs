@@ -271,6 +271,90 @@ pub fn verify(
     )
 }
 
+/// What `lifeboat drill` was given.
+pub struct DrillArgs {
+    pub stack_dir: Option<PathBuf>,
+    pub from: PathBuf,
+    pub stack: Option<String>,
+    pub snapshot: String,
+    pub scratch: Option<PathBuf>,
+    pub engine: Option<lifeboat_core::docker::BlockingEngine>,
+}
+
+pub fn drill(args: DrillArgs, id: Option<&Path>, json: bool) -> ExitCode {
+    use lifeboat_core::drill;
+    finish_json(
+        json,
+        (|| {
+            let identity = identity(id)?;
+            let stack = match (&args.stack_dir, args.stack) {
+                (Some(dir), _) => {
+                    Some(lifeboat_core::stack::load(dir, &LoadOptions::default())?.name)
+                }
+                (None, s) => s,
+            };
+            let catalog = std::sync::Arc::new(lifeboat_core::Catalog::open_default()?);
+            let scratch = match args.scratch {
+                Some(s) => s,
+                None => lifeboat_core::catalog::home()?.join("drills"),
+            };
+            let opts = drill::DrillOptions {
+                from: args.from,
+                stack,
+                snapshot: args.snapshot,
+                scratch,
+                engine: args.engine,
+                catalog: Some(catalog),
+            };
+            let progress = progress_for(json, "Drilling");
+            let report = drill::run(&opts, &identity, progress.as_ref(), &CancelToken::new());
+            progress::clear_line();
+            let report = report?;
+            if json {
+                print_json(&report)?;
+            } else {
+                println!("{}", report.summary());
+                println!(
+                    "Snapshot {} of {}: {} files ({}) checked, restore {:.1} s, drill {:.1} s.",
+                    report.snapshot,
+                    report.stack,
+                    report.files_checked,
+                    human_bytes(report.bytes_checked),
+                    report.restore_ms as f64 / 1000.0,
+                    report.duration_ms as f64 / 1000.0
+                );
+                for d in &report.databases {
+                    let state = match (d.loaded, d.rows_match) {
+                        (true, true) => format!("loaded, rows match in {} table(s)", d.tables),
+                        (true, false) => d
+                            .note
+                            .clone()
+                            .unwrap_or_else(|| "loaded, rows differ".into()),
+                        (false, _) => d.note.clone().unwrap_or_else(|| "not loaded".into()),
+                    };
+                    println!(
+                        "  {} {} {}: {state}",
+                        d.kind,
+                        d.service.as_deref().unwrap_or("-"),
+                        d.name
+                    );
+                }
+                for p in &report.problems {
+                    println!("  problem: {p}");
+                }
+                for n in &report.notes {
+                    println!("  note: {n}");
+                }
+            }
+            if report.ok {
+                Ok(())
+            } else {
+                Err(Reported(format!("{} problem(s) found", report.problems.len())).into())
+            }
+        })(),
+    )
+}
+
 pub fn key_init(file: Option<&Path>) -> ExitCode {
     finish((|| {
         let recipient = keys::init(file)?;

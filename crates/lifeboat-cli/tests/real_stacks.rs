@@ -1087,3 +1087,350 @@ fn piece_files(pieces: &Path) -> Vec<PathBuf> {
         .map(|e| e.path())
         .collect()
 }
+
+/// The newest manifest in `dest`, decrypted with stock `age` (a test edits it to make the
+/// snapshot claim what its data does not hold).
+fn newest_manifest(env: &Env) -> (PathBuf, serde_json::Value) {
+    let mut all: Vec<PathBuf> = walk_files(&env.dest)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".manifest.age"))
+        .collect();
+    all.sort();
+    let path = all.pop().expect("a manifest");
+    let out = Command::new("age")
+        .arg("-d")
+        .arg("-i")
+        .arg(&env.key)
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    (path, serde_json::from_slice(&out.stdout).unwrap())
+}
+
+fn write_manifest(env: &Env, path: &Path, m: &serde_json::Value) {
+    let recipient = Command::new("age-keygen")
+        .arg("-y")
+        .arg(&env.key)
+        .output()
+        .unwrap();
+    assert!(recipient.status.success(), "{}", text(&recipient));
+    let plain = env.root.join("manifest.json");
+    std::fs::write(&plain, serde_json::to_vec(m).unwrap()).unwrap();
+    let out = Command::new("age")
+        .arg("-r")
+        .arg(String::from_utf8_lossy(&recipient.stdout).trim())
+        .arg("-o")
+        .arg(path)
+        .arg(&plain)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    std::fs::remove_file(plain).unwrap();
+}
+
+fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+fn drill_json(env: &Env, stack: &Path, extra: &[&str]) -> (Output, serde_json::Value) {
+    let mut args = vec![
+        "drill",
+        stack.to_str().unwrap(),
+        "--from",
+        env.dest.to_str().unwrap(),
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let out = env.lifeboat(&args);
+    let v = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("drill JSON: {e}\n{}", text(&out)));
+    (out, v)
+}
+
+fn problems(v: &serde_json::Value) -> String {
+    v["problems"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| p.as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default()
+}
+
+/// A drill of a stack with Postgres (named volume, an init script making a second database)
+/// and an app keeping SQLite in `./data`: the dump is loaded into a throwaway container made
+/// like the service's, row counts compared with the dump's, the SQLite database opened and
+/// counted, the secrets read in memory; the stack runs untouched throughout. Then what a
+/// drill is for: a snapshot claiming rows its data lacks, an env file that lost a variable,
+/// a dump whose `CREATE TABLE` is broken, and a drill killed mid-way whose throwaway
+/// container and sandbox the next start removes.
+#[test]
+fn a_drill_loads_the_dump_in_a_throwaway_and_catches_what_is_wrong() {
+    let Some(env) = Env::start() else { return };
+    let bin = match postgres_bin() {
+        Ok(b) => b,
+        Err(e) => return skip(&e),
+    };
+    if !Path::new("/usr/bin/sqlite3").is_file() {
+        return skip("sqlite3 is not installed (Debian package sqlite3)");
+    }
+    for image in ["postgres", "app"] {
+        env.d.tag(&format!("lifeboat-test/{image}:1"));
+    }
+    let stack = env.root.join("shop");
+    let (data, wrap) = (stack.join("data"), stack.join("wrap"));
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::create_dir_all(&wrap).unwrap();
+    std::fs::write(stack.join("pg-entrypoint.sh"), PG_ENTRYPOINT).unwrap();
+    std::fs::write(
+        stack.join("init-db.sql"),
+        "CREATE DATABASE shop;\n\\connect shop\n\
+         CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL);\n\
+         CREATE TABLE \"Empty Things\" (id int);\n",
+    )
+    .unwrap();
+    // A dump tool that, when told to, writes a broken CREATE TABLE (and still its trailer,
+    // so the backup's completeness check passes): what only loading the dump can catch.
+    std::fs::write(
+        wrap.join("pg_dumpall"),
+        format!(
+            "#!/bin/sh\nif [ -f /wrap/break ]; then {bin}/pg_dumpall \"$@\" | sed 's/^CREATE TABLE public.items/CREATE TABLEX public.items/'; else exec {bin}/pg_dumpall \"$@\"; fi\n",
+            bin = bin.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        wrap.join("pg_dumpall"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::write(
+        stack.join(".env"),
+        "POSTGRES_PASSWORD=shop-db-secret\nAPI_KEY=k-123\n",
+    )
+    .unwrap();
+    let host = host_binaries_yaml();
+    let path = format!("/wrap:{}:/bin:/usr/bin", bin.display());
+    let compose = r#"services:
+  app:
+    image: lifeboat-test/app:1
+    network_mode: none
+    depends_on: [postgres]
+    env_file: .env
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"]
+    volumes:
+      - ./data:/app/data
+  postgres:
+    image: lifeboat-test/postgres:1
+    network_mode: none
+    environment:
+      PATH: @PATH@
+      POSTGRES_PASSWORD: ${POSTGRES_PASSWORD}
+    entrypoint: ["sh", "/pg-entrypoint.sh"]
+    volumes:
+      - pg_data:/var/lib/postgresql/data
+      - ./init-db.sql:/docker-entrypoint-initdb.d/init-db.sql:ro
+      - ./pg-entrypoint.sh:/pg-entrypoint.sh:ro
+      - ./wrap:/wrap:ro
+@HOST@
+volumes:
+  pg_data:
+"#;
+    std::fs::write(
+        stack.join("compose.yaml"),
+        compose.replace("@PATH@", &path).replace("@HOST@\n", &host),
+    )
+    .unwrap();
+    let db = data.join("app.sqlite");
+    let sql = |q: &str| {
+        let o = Command::new("sqlite3").arg(&db).arg(q).output().unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        String::from_utf8_lossy(&o.stdout).trim().to_owned()
+    };
+    sql("PRAGMA journal_mode=WAL; CREATE TABLE notes(body TEXT); \
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 250) \
+         INSERT INTO notes SELECT 'note ' || i FROM n;");
+    env.d.compose_must(&stack, &["up", "-d"]);
+    let pg = "shop_postgres_1";
+    wait_postgres(&env, pg, "shop");
+    env.d.psql(
+        pg,
+        "shop",
+        "INSERT INTO items (name) SELECT 'item ' || g FROM generate_series(1, 300) g",
+    );
+    let b = env.backup(&stack, &[]);
+    assert!(b.status.success(), "{}", text(&b));
+    let throwaways = || {
+        env.d
+            .must(&["ps", "-aq", "--filter", "label=org.lifeboat.drill"])
+            .trim()
+            .to_owned()
+    };
+    let sandboxes = || {
+        std::fs::read_dir(env.home.join("drills"))
+            .map(|rd| rd.count())
+            .unwrap_or(0)
+    };
+    let stack_files = || {
+        let mut files: Vec<(PathBuf, Vec<u8>)> = walk_files(&stack)
+            .into_iter()
+            .filter(|p| !p.to_string_lossy().contains("app.sqlite"))
+            .map(|p| (p.clone(), std::fs::read(&p).unwrap()))
+            .collect();
+        files.sort();
+        files
+    };
+    let before = stack_files();
+
+    // The drill proves the snapshot: every file, the dump loaded and counted, SQLite.
+    let (out, v) = drill_json(&env, &stack, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(v["ok"], true, "{v}");
+    assert!(v["files_checked"].as_u64().unwrap() >= 5, "{v}");
+    let dbs = v["databases"].as_array().unwrap();
+    let pgc = dbs
+        .iter()
+        .find(|d| d["kind"] == "postgres")
+        .expect("postgres checked");
+    assert_eq!(pgc["loaded"], true, "{v}");
+    assert_eq!(pgc["rows_match"], true, "{v}");
+    assert!(
+        pgc["tables"].as_u64().unwrap() >= 2,
+        "items and \"Empty Things\": {v}"
+    );
+    let sq = dbs
+        .iter()
+        .find(|d| d["kind"] == "sqlite")
+        .expect("sqlite checked");
+    assert_eq!(
+        (sq["loaded"].clone(), sq["rows_match"].clone()),
+        (true.into(), true.into()),
+        "{v}"
+    );
+    assert_eq!(throwaways(), "", "no throwaway container is left");
+    assert_eq!(sandboxes(), 0, "the sandbox is removed");
+    assert_eq!(env.state(pg), "running");
+    assert_eq!(env.state("shop_app_1"), "running");
+    assert_eq!(env.d.psql(pg, "shop", "SELECT count(*) FROM items"), "300");
+    assert!(stack_files() == before, "the stack's files are untouched");
+    assert_eq!(sql("SELECT count(*) FROM notes;"), "250");
+
+    // Without Docker the dump is "not checked", never passed.
+    let (out, v) = drill_json(&env, &stack, &["--no-docker"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let pgc = v["databases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["kind"] == "postgres")
+        .cloned()
+        .unwrap();
+    assert_eq!(pgc["loaded"], false, "{v}");
+    assert_eq!(pgc["note"], "not checked: Docker not reachable", "{v}");
+
+    // A snapshot that claims a row its dump lacks, a SQLite table with fewer rows than
+    // recorded, and an env file that lost a variable: each named in a sentence.
+    let (mpath, original) = newest_manifest(&env);
+    let mut m = original.clone();
+    for c in m["components"].as_array_mut().unwrap() {
+        for r in c
+            .get_mut("rows")
+            .and_then(|r| r.as_array_mut())
+            .into_iter()
+            .flatten()
+        {
+            if r["table"] == "public.items" || r["table"] == "notes" {
+                r["rows"] = (r["rows"].as_u64().unwrap() + 1).into();
+            }
+        }
+        for e in c
+            .get_mut("env_names")
+            .and_then(|e| e.as_array_mut())
+            .into_iter()
+            .flatten()
+        {
+            e["names"].as_array_mut().unwrap().push("GONE_VAR".into());
+        }
+    }
+    write_manifest(&env, &mpath, &m);
+    let (out, v) = drill_json(&env, &stack, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(v["ok"], false, "{v}");
+    let p = problems(&v);
+    assert!(
+        p.contains("database shop, table public.items: 300 rows after the restore, 301 recorded"),
+        "{p}"
+    );
+    assert!(p.contains("SQLite database data/app.sqlite, table notes: 250 rows after the restore, 251 recorded"), "{p}");
+    assert!(
+        p.contains(".env does not define the variables it did") && p.contains("GONE_VAR"),
+        "{p}"
+    );
+    assert!(
+        !p.contains("shop-db-secret") && !p.contains("k-123"),
+        "no value is shown: {p}"
+    );
+    write_manifest(&env, &mpath, &original);
+
+    // A dump tool that wrote a broken CREATE TABLE: the backup passed its checks, the drill
+    // does not.
+    std::fs::write(wrap.join("break"), "").unwrap();
+    let b = env.backup(&stack, &[]);
+    assert!(b.status.success(), "{}", text(&b));
+    std::fs::remove_file(wrap.join("break")).unwrap();
+    let (out, v) = drill_json(&env, &stack, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let p = problems(&v);
+    assert!(
+        p.contains("postgres's dump _dumps/postgres/pg_dumpall.sql does not load"),
+        "{p}"
+    );
+    assert_eq!(
+        throwaways(),
+        "",
+        "the throwaway goes after a failed load too"
+    );
+
+    // Killed while its throwaway runs: the next start of Lifeboat removes it and the sandbox.
+    let killed = env
+        .lifeboat_cmd(&[
+            "drill",
+            stack.to_str().unwrap(),
+            "--from",
+            env.dest.to_str().unwrap(),
+            "--snapshot",
+            original["snapshot"].as_str().unwrap(),
+        ])
+        .env("LIFEBOAT_FAILPOINT", "drill-throwaway")
+        .output()
+        .unwrap();
+    assert!(!killed.status.success(), "{}", text(&killed));
+    assert_ne!(throwaways(), "", "the kill left its throwaway");
+    assert_eq!(sandboxes(), 1, "the kill left its sandbox");
+    let next = env.lifeboat(&["snapshots", "--to", env.dest.to_str().unwrap()]);
+    assert!(next.status.success(), "{}", text(&next));
+    assert_eq!(throwaways(), "", "the next start removed the throwaway");
+    assert_eq!(sandboxes(), 0, "the next start removed the sandbox");
+    let (out, v) = drill_json(
+        &env,
+        &stack,
+        &["--snapshot", original["snapshot"].as_str().unwrap()],
+    );
+    assert!(out.status.success() && v["ok"] == true, "{}", text(&out));
+    assert_eq!(env.state(pg), "running");
+    env.d.compose_must(&stack, &["down"]);
+}

@@ -26,6 +26,7 @@ pub mod backup;
 pub mod catalog;
 pub mod destination;
 pub mod docker;
+pub mod drill;
 pub mod inspect;
 pub mod job;
 pub mod keys;

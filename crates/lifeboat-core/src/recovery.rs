@@ -12,7 +12,9 @@ use crate::{keys, restore};
 /// Whether an interrupted restore or stopped containers wait for [`after_crash`]: cheap, so
 /// a start can decide whether to reach Docker at all.
 pub fn pending(catalog: &Catalog) -> bool {
-    restore::interrupted(catalog) || catalog.journal().is_ok_and(|j| !j.is_empty())
+    restore::interrupted(catalog)
+        || catalog.journal().is_ok_and(|j| !j.is_empty())
+        || !catalog.unfinished_drills().unwrap_or_default().is_empty()
 }
 
 /// Puts right what [`pending`] found; returns what it did, as sentences for the log.
@@ -23,5 +25,6 @@ pub fn after_crash(catalog: &Catalog, engine: Option<&BlockingEngine>) -> Vec<St
         said.extend(restore::recover(catalog, engine, identity.as_ref()));
     }
     said.extend(cold::recover(engine, catalog));
+    said.extend(crate::drill::clean_leftovers(catalog, engine));
     said
 }

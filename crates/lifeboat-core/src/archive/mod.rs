@@ -99,7 +99,18 @@ impl<R: Read> Read for Hashing<R> {
     }
 }
 
-/// Lower-case hex of bytes.
+/// The bytes of lowercase or uppercase hex `s`, when it is hex.
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Lowercase hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::archive::hex;
 use crate::archive::pieces::Tap;
+use crate::archive::{hex, Hashing};
 use crate::backup::filecache::FileCache;
 use crate::inspect::scan::is_sqlite;
 use crate::job::{CancelToken, Progress};
@@ -280,6 +280,32 @@ pub struct CapturedFile {
     pub raw: Option<Vec<u8>>,
     /// Where its entry starts in the stream, when written through a piece writer.
     pub at: Option<u64>,
+    /// SHA-256 of its content as archived, when known.
+    pub sha256: Option<String>,
+    /// Its mode, user and group as archived.
+    pub owner: Owner,
+}
+
+/// A file's mode and numeric owner, as its tar header holds them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Owner {
+    /// Permission bits (with setuid, setgid, sticky).
+    pub mode: Option<u32>,
+    /// Numeric user.
+    pub uid: Option<u64>,
+    /// Numeric group.
+    pub gid: Option<u64>,
+}
+
+impl Owner {
+    /// What `header` says.
+    pub fn of(header: &tar::Header) -> Self {
+        Self {
+            mode: header.mode().ok().map(|m| m & 0o7777),
+            uid: header.uid().ok(),
+            gid: header.gid().ok(),
+        }
+    }
 }
 
 /// What writing a component's tar stream produced.
@@ -289,6 +315,10 @@ pub struct Captured {
     pub files: Vec<CapturedFile>,
     /// SQLite databases captured through the online backup API.
     pub sqlite: Vec<String>,
+    /// Each SQLite database's tables and their rows, counted in the copy that was archived.
+    pub sqlite_rows: Vec<(String, Vec<(String, u64)>)>,
+    /// Each dump's tables and their rows, as the dump holds them.
+    pub dump_rows: Vec<super::manifest::TableRows>,
     /// The piece writer's tap, when the stream goes into pieces.
     tap: Option<Tap>,
     /// Large files that did not change since they were last read, and what was read.
@@ -321,7 +351,7 @@ impl Captured {
     }
 
     /// The stored pieces of entry `e`'s content, when it is large and as cached.
-    fn cached(&mut self, e: &Entry) -> Option<Vec<crate::archive::pieces::Piece>> {
+    fn cached(&mut self, e: &Entry) -> Option<(Vec<crate::archive::pieces::Piece>, String)> {
         if self.tap.is_none() || e.meta.len() < LARGE {
             return None;
         }
@@ -329,12 +359,12 @@ impl Captured {
     }
 
     /// Notes that entry `e` was read whole, unchanged while read.
-    fn read_whole(&mut self, e: &Entry) {
+    fn read_whole(&mut self, e: &Entry, sha256: &str) {
         let Some(end) = self.position().filter(|_| e.meta.len() >= LARGE) else {
             return;
         };
         if let Some(cache) = self.cache.as_mut() {
-            cache.read_whole(&e.raw, &e.meta, end);
+            cache.read_whole(&e.raw, &e.meta, end, sha256);
         }
     }
 
@@ -565,30 +595,32 @@ impl<W: Write> Writing<'_, W> {
         };
         let len = fs::metadata(copy.path())?.len();
         header.set_size(len);
+        let rows = copy.rows.clone();
+        let owner = Owner::of(&header);
         let f = fs::File::open(copy.path())?;
-        self.tar.append_data(
-            &mut header,
-            &e.raw,
-            Exact::new(self.captured.content(f, len), len),
-        )?;
+        let mut reader = Hashing::new(Exact::new(self.captured.content(f, len), len));
+        self.tar.append_data(&mut header, &e.raw, &mut reader)?;
         self.captured.cut_if_large(len);
         drop(copy);
         self.captured.sqlite.push(e.name.clone());
-        self.done(e, len);
+        self.captured.sqlite_rows.push((e.name.clone(), rows));
+        let (sha, _, _) = reader.into_parts();
+        self.done(e, len, Some(sha), owner);
         Ok(())
     }
 
     /// A file's bytes; one that changed while read is named (its copy may be torn), one
     /// that cannot be opened is named and left out.
     fn file(&mut self, e: &Entry, mut header: tar::Header) -> Result<(), CaptureError> {
-        if let Some(pieces) = self.captured.cached(e) {
+        let owner = Owner::of(&header);
+        if let Some((pieces, sha)) = self.captured.cached(e) {
             // The header alone (its size says what follows; no content byte is given
             // here), then the cached pieces: the content with its padding.
             self.tar.append_data(&mut header, &e.raw, io::empty())?;
             if let Some(tap) = &self.captured.tap {
                 tap.put_stored(pieces);
             }
-            self.done(e, e.meta.len());
+            self.done(e, e.meta.len(), Some(sha), owner);
             return Ok(());
         }
         let f = match longpath::with(&e.path, |p| fs::File::open(p)) {
@@ -605,11 +637,12 @@ impl<W: Write> Writing<'_, W> {
             }
         };
         let len = e.meta.len();
-        let mut reader = Exact::new(self.captured.content(f, len), len);
+        let mut reader = Hashing::new(Exact::new(self.captured.content(f, len), len));
         self.tar.append_data(&mut header, &e.raw, &mut reader)?;
         self.captured.cut_if_large(len);
+        let (sha, _, reader) = reader.into_parts();
         if !reader.mismatch {
-            self.captured.read_whole(e);
+            self.captured.read_whole(e, &sha);
         }
         if reader.mismatch {
             self.warnings.push(
@@ -624,18 +657,20 @@ impl<W: Write> Writing<'_, W> {
                 .path(&e.path),
             );
         }
-        self.done(e, len);
+        self.done(e, len, Some(sha), owner);
         Ok(())
     }
 
     /// Records a file written whole.
-    fn done(&mut self, e: &Entry, len: u64) {
+    fn done(&mut self, e: &Entry, len: u64, sha256: Option<String>, owner: Owner) {
         self.captured.files.push(CapturedFile {
             name: e.name.clone(),
             bytes: len,
             mtime: mtime_secs(&e.meta),
             raw: not_utf8(&e.raw),
             at: self.start,
+            sha256,
+            owner,
         });
         self.progress.advance(1, len);
     }
@@ -747,9 +782,11 @@ pub fn append_generated<W: Write>(
         }
     }
     let at = captured.position();
-    let mut reader = Exact::new(captured.content(content, len), len);
+    let owner = Owner::of(&header);
+    let mut reader = Hashing::new(Exact::new(captured.content(content, len), len));
     tar.append_data(&mut header, name, &mut reader)?;
     captured.cut_if_large(len);
+    let (sha, _, reader) = reader.into_parts();
     if reader.mismatch {
         return Err(CaptureError::Io(io::Error::other(format!(
             "{name} changed size while it was archived"
@@ -761,6 +798,8 @@ pub fn append_generated<W: Write>(
         mtime: None,
         raw: None,
         at,
+        sha256: Some(sha),
+        owner,
     });
     progress.advance(1, len);
     Ok(())
@@ -851,15 +890,20 @@ pub fn append_engine_tar<W: Write>(
                         path: PathBuf::from(&name),
                     });
                 }
-                let content = captured.content(io::Cursor::new(head).chain(&mut entry), len);
-                tar.append_data(&mut header, &raw, content)?;
+                let owner = Owner::of(&header);
+                let mut content =
+                    Hashing::new(captured.content(io::Cursor::new(head).chain(&mut entry), len));
+                tar.append_data(&mut header, &raw, &mut content)?;
                 captured.cut_if_large(len);
+                let (sha, _, _) = content.into_parts();
                 captured.files.push(CapturedFile {
                     raw: not_utf8(&raw),
                     name,
                     bytes: len,
                     mtime,
                     at,
+                    sha256: Some(sha),
+                    owner,
                 });
                 progress.advance(1, len);
             }
@@ -947,6 +991,8 @@ impl<R: Read> Read for Exact<R> {
 /// with `PRAGMA integrity_check`. The copy is removed when dropped.
 pub struct SqliteCopy {
     path: PathBuf,
+    /// Its tables and their rows.
+    pub rows: Vec<(String, u64)>,
 }
 
 impl SqliteCopy {
@@ -963,6 +1009,29 @@ impl Drop for SqliteCopy {
             let _ = fs::remove_file(format!("{}{s}", self.path.display()));
         }
     }
+}
+
+/// Every table of the SQLite database open in `conn` with its rows, by name.
+pub fn table_rows(conn: &rusqlite::Connection) -> Result<Vec<(String, u64)>, String> {
+    let tables: Vec<String> = conn
+        .prepare(
+            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+             ORDER BY name",
+        )
+        .and_then(|mut s| {
+            s.query_map([], |r| r.get(0))?
+                .collect::<Result<Vec<String>, _>>()
+        })
+        .map_err(|e| e.to_string())?;
+    let mut out = Vec::with_capacity(tables.len());
+    for t in tables {
+        let quoted = format!("\"{}\"", t.replace('"', "\"\""));
+        let n: i64 = conn
+            .query_row(&format!("SELECT count(*) FROM {quoted}"), [], |r| r.get(0))
+            .map_err(|e| format!("{t}: {e}"))?;
+        out.push((t, u64::try_from(n).unwrap_or(0)));
+    }
+    Ok(out)
 }
 
 fn sqlite_copy(db: &Path) -> Result<SqliteCopy, CaptureError> {
@@ -984,8 +1053,9 @@ fn sqlite_copy(db: &Path) -> Result<SqliteCopy, CaptureError> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let copy = SqliteCopy {
+    let mut copy = SqliteCopy {
         path: db.with_file_name(format!(".{name}.lifeboat-{}", std::process::id())),
+        rows: Vec::new(),
     };
     let _ = fs::remove_file(copy.path());
     let src = Connection::open_with_flags(
@@ -1024,6 +1094,7 @@ fn sqlite_copy(db: &Path) -> Result<SqliteCopy, CaptureError> {
     if check != "ok" {
         return Err(err(format!("the copy failed its integrity check: {check}")));
     }
+    copy.rows = table_rows(&dst).map_err(|e| err(format!("its rows could not be counted: {e}")))?;
     // A self-contained file, in the database's own journal mode: a WAL database stays in
     // WAL mode (closing the copy folds its log in and removes it), so the app finds it as
     // it left it.

@@ -149,6 +149,9 @@ pub struct Spooled {
     key: age::x25519::Identity,
     /// Plaintext bytes.
     pub len: u64,
+    /// Its tables' rows as the dump holds them, as (database, table, rows), when Lifeboat
+    /// counts this kind of dump.
+    pub rows: Option<Vec<(String, String, u64)>>,
 }
 
 impl std::fmt::Debug for Spooled {
@@ -236,7 +239,9 @@ pub fn run(
         path: spool.to_owned(),
         key,
         len: 0,
+        rows: None,
     };
+    let mut rows = super::rows::DumpRows::for_recipe(recipe.recipe);
     let mut watch = Watch {
         inner: writer,
         head: Vec::new(),
@@ -254,6 +259,9 @@ pub fn run(
             break;
         }
         watch.write_all(&buf[..n]).map_err(spool_err)?;
+        if let Some(r) = rows.as_mut() {
+            r.feed(&buf[..n]);
+        }
         progress.advance(0, n as u64);
     }
     let (code, stderr) = out.finish()?;
@@ -273,6 +281,7 @@ pub fn run(
     }
     recipe.check(&head, &tail, len)?;
     spooled.len = len;
+    spooled.rows = rows.map(super::rows::DumpRows::finish);
     Ok(spooled)
 }
 

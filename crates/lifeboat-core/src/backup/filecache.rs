@@ -46,6 +46,7 @@ impl FileCache {
             .into_iter()
             .filter(|f| {
                 !f.pieces.is_empty()
+                    && f.sha256.len() == 64
                     && f.pieces.iter().map(|p| p.1).sum::<u64>() == padded(f.size)
                     && f.pieces.iter().all(there)
             })
@@ -59,8 +60,8 @@ impl FileCache {
         }
     }
 
-    /// The stored pieces of `raw`'s content when it is as cached.
-    pub fn hit(&mut self, raw: &Path, meta: &Metadata) -> Option<Vec<Piece>> {
+    /// The stored pieces of `raw`'s content, and its SHA-256, when it is as cached.
+    pub fn hit(&mut self, raw: &Path, meta: &Metadata) -> Option<(Vec<Piece>, String)> {
         let now = identify(raw, meta)?;
         let cached = self.known.get(&now.path)?;
         let same = (
@@ -85,16 +86,18 @@ impl FileCache {
                 new: false,
             })
             .collect();
+        let sha = cached.sha256.clone();
         self.kept.push(cached);
-        Some(out)
+        Some((out, sha))
     }
 
     /// Notes that `raw` was read whole and its content (with padding) ended at stream
-    /// offset `end`.
-    pub fn read_whole(&mut self, raw: &Path, meta: &Metadata, end: u64) {
+    /// offset `end`; `sha256` is its content's.
+    pub fn read_whole(&mut self, raw: &Path, meta: &Metadata, end: u64, sha256: &str) {
         // A write after this read changes the modification time, unless it falls in the
         // same tick: recent files are read again next time.
-        if let Some(f) = identify(raw, meta).filter(|f| f.mtime_ns < self.racy_from) {
+        if let Some(mut f) = identify(raw, meta).filter(|f| f.mtime_ns < self.racy_from) {
+            sha256.clone_into(&mut f.sha256);
             self.read.push((f, end));
         }
     }
@@ -141,6 +144,7 @@ fn identify(raw: &Path, meta: &Metadata) -> Option<CachedFile> {
         mtime_ns: ns(meta.mtime(), meta.mtime_nsec())?,
         ctime_ns: ns(meta.ctime(), meta.ctime_nsec())?,
         pieces: Vec::new(),
+        sha256: String::new(),
     })
 }
 

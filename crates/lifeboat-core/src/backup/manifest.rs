@@ -83,6 +83,42 @@ pub struct FileEntry {
     /// stream, as (piece index, offset in that piece): restoring one file reads from there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<(u32, u64)>,
+    /// SHA-256 of its content (snapshots since 2026-12-03).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Its permission bits, as archived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<u32>,
+    /// Its numeric user, as archived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u64>,
+    /// Its numeric group, as archived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<u64>,
+}
+
+/// The rows of one table of a database a component holds, counted when it was captured: in
+/// the online-backup copy of a SQLite database, or in a dump as the dump holds them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableRows {
+    /// The archive name of the SQLite file or the dump.
+    pub file: String,
+    /// The database inside a dump (empty for SQLite).
+    #[serde(default)]
+    pub database: String,
+    /// The table (`public.items` in a Postgres dump).
+    pub table: String,
+    /// Its rows.
+    pub rows: u64,
+}
+
+/// The variable names an env file of the `secrets` component defines (never the values).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvNames {
+    /// The file's archive name.
+    pub file: String,
+    /// The names, in file order.
+    pub names: Vec<String>,
 }
 
 /// One component of a snapshot.
@@ -142,6 +178,12 @@ pub struct ComponentEntry {
     pub incomplete: bool,
     /// Regular files, with sizes.
     pub files: Vec<FileEntry>,
+    /// Rows of each table of its SQLite databases and dumps, at capture time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rows: Vec<TableRows>,
+    /// The variables its env files define (the `secrets` component).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env_names: Vec<EnvNames>,
 }
 
 /// A snapshot's manifest.

@@ -26,6 +26,7 @@ pub mod manifest;
 pub mod markers;
 mod plan;
 pub mod prune;
+pub mod rows;
 mod run;
 mod snapshot;
 pub mod source;

@@ -11,7 +11,8 @@ use std::time::Instant;
 
 use super::filecache::FileCache;
 use super::manifest::{
-    self, ComponentEntry, ComponentKind, FileEntry, Manifest, ManifestError, Recipe,
+    self, ComponentEntry, ComponentKind, EnvNames, FileEntry, Manifest, ManifestError, Recipe,
+    TableRows,
 };
 use super::source::Source;
 use super::{
@@ -471,6 +472,9 @@ impl Run<'_> {
         self.checked.record(&written.sha256, self.started);
         let incomplete = self.warnings.iter().filter(|w| is_missing(w)).count() > missing_before;
         let mut entry = self.record(c, &written, captured, dumps, fingerprint, incomplete);
+        if c.kind == ComponentKind::Secrets {
+            entry.env_names = env_names(&entries);
+        }
         entry.list = Some(self.write_list(c, &entry.pieces)?);
         Ok(entry)
     }
@@ -645,6 +649,14 @@ impl Run<'_> {
                 self.progress,
             )
             .map_err(capture_err)?;
+            for (database, table, rows) in spooled.rows.iter().flatten() {
+                captured.dump_rows.push(TableRows {
+                    file: name.clone(),
+                    database: database.clone(),
+                    table: table.clone(),
+                    rows: *rows,
+                });
+            }
             dumps.push(name);
         }
         drop(spooled);
@@ -750,6 +762,19 @@ impl Run<'_> {
             _ if !captured.sqlite.is_empty() => Recipe::FilesSqliteOnline,
             _ => Recipe::Files,
         };
+        let rows = captured
+            .sqlite_rows
+            .iter()
+            .flat_map(|(file, tables)| {
+                tables.iter().map(|(table, rows)| TableRows {
+                    file: file.clone(),
+                    database: String::new(),
+                    table: table.clone(),
+                    rows: *rows,
+                })
+            })
+            .chain(captured.dump_rows.iter().cloned())
+            .collect();
         ComponentEntry {
             name: c.name.clone(),
             kind: c.kind,
@@ -774,7 +799,7 @@ impl Run<'_> {
                 .filter(|r| !c.volume_roots.iter().any(|(d, _)| d == *r))
                 .map(|r| r.display().to_string())
                 .collect(),
-            sqlite: captured.sqlite,
+            sqlite: captured.sqlite.clone(),
             left_to_secrets: c
                 .skip
                 .iter()
@@ -797,8 +822,14 @@ impl Run<'_> {
                     mtime: f.mtime,
                     raw: f.raw.map(|r| archive::hex(&r)),
                     at: f.at.map(|at| piece_at(&written.pieces, at)),
+                    sha256: f.sha256,
+                    mode: f.owner.mode,
+                    uid: f.owner.uid,
+                    gid: f.owner.gid,
                 })
                 .collect(),
+            rows,
+            env_names: Vec::new(),
             incomplete,
         }
     }
@@ -978,4 +1009,28 @@ fn capture_error(c: &Planned, partial: &Path, e: capture::CaptureError) -> Backu
             reason: other.to_string(),
         },
     }
+}
+
+/// Whether an archive name is an env file's: `.env`, `.env.*`, `*.env`.
+pub(crate) fn is_env_file(name: &str) -> bool {
+    let base = name.rsplit('/').next().unwrap_or(name);
+    base == ".env" || base.starts_with(".env.") || base.ends_with(".env")
+}
+
+/// The variable names each env file among `entries` defines (read from disk just after
+/// they were archived; values are dropped at once). A file that does not parse records no
+/// names: a drill then only checks that it is there.
+fn env_names(entries: &[capture::Entry]) -> Vec<EnvNames> {
+    entries
+        .iter()
+        .filter(|e| e.meta.is_file() && is_env_file(&e.name))
+        .filter_map(|e| {
+            let text = std::fs::read_to_string(&e.path).ok()?;
+            let parsed = crate::stack::parse_env(&text, &|_| None, &mut Vec::new()).ok()?;
+            Some(EnvNames {
+                file: e.name.clone(),
+                names: parsed.into_iter().map(|v| v.key).collect(),
+            })
+        })
+        .collect()
 }

@@ -26,6 +26,8 @@ pub struct CachedFile {
     pub ctime_ns: i64,
     /// Its content's pieces in order, as (name, plaintext bytes, bytes of its file).
     pub pieces: Vec<(String, u64, u64)>,
+    /// SHA-256 of its content, for the manifest (empty: unknown, so not used).
+    pub sha256: String,
 }
 
 /// Which component of which stack in which destination a cache is of.
@@ -52,7 +54,7 @@ impl Catalog {
         let conn = self.conn();
         let mut stmt = conn
             .prepare(
-                "SELECT path, dev, ino, size, mtime_ns, ctime_ns, pieces FROM file_cache
+                "SELECT path, dev, ino, size, mtime_ns, ctime_ns, pieces, sha256 FROM file_cache
                  WHERE dest = ?1 AND key = ?2 AND stack = ?3 AND component = ?4",
             )
             .map_err(|e| self.err(e))?;
@@ -70,6 +72,7 @@ impl Catalog {
                         ctime_ns: r.get(5)?,
                         // A row that does not parse is no cache entry: the file is read.
                         pieces: serde_json::from_str(&pieces).unwrap_or_default(),
+                        sha256: r.get(7)?,
                     })
                 },
             )
@@ -97,8 +100,8 @@ impl Catalog {
             let mut insert = tx
                 .prepare(
                     "INSERT OR REPLACE INTO file_cache
-                     (dest, key, stack, component, path, dev, ino, size, mtime_ns, ctime_ns, pieces)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                     (dest, key, stack, component, path, dev, ino, size, mtime_ns, ctime_ns, pieces, sha256)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 )
                 .map_err(|e| self.err(e))?;
             for f in files {
@@ -115,7 +118,8 @@ impl Catalog {
                         f.size as i64,
                         f.mtime_ns,
                         f.ctime_ns,
-                        pieces
+                        pieces,
+                        f.sha256
                     ])
                     .map_err(|e| self.err(e))?;
             }
@@ -153,6 +157,7 @@ mod tests {
                 ("ab".repeat(32), 4 << 20, 4_000_100),
                 ("cd".repeat(32), 1 << 20, 1_000_100),
             ],
+            sha256: "ef".repeat(32),
         };
         cat.set_file_cache(scope, &[file(b"data/a.bin", 1), file(b"data/\xff.bin", 2)])
             .unwrap();

@@ -8,10 +8,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
+mod drills;
 mod files;
 mod jobs;
 mod schedules;
 
+pub use drills::DrillRecord;
 pub use files::{CacheScope, CachedFile};
 pub use jobs::{BackupRecord, BackupResult, StoppedContainer};
 
@@ -171,8 +173,22 @@ CREATE TABLE IF NOT EXISTS file_cache (
     mtime_ns INTEGER NOT NULL,
     ctime_ns INTEGER NOT NULL,
     pieces TEXT NOT NULL,
+    sha256 TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (dest, key, stack, component, path)
 );
+CREATE TABLE IF NOT EXISTS drills (
+    id INTEGER PRIMARY KEY,
+    stack TEXT NOT NULL,
+    destination TEXT NOT NULL,
+    snapshot TEXT,
+    started INTEGER NOT NULL,
+    sandbox TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    finished INTEGER,
+    ok INTEGER,
+    report TEXT
+);
+CREATE INDEX IF NOT EXISTS drills_by_stack ON drills(stack, started);
 CREATE TABLE IF NOT EXISTS app_state (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -228,6 +244,16 @@ impl Catalog {
         )
         .map_err(sql)?;
         conn.execute_batch(SCHEMA).map_err(sql)?;
+        // Catalogs whose file cache predates per-file checksums get the column (their
+        // rows, without one, are not used: those files are read once more).
+        let has_sha: bool = conn
+            .prepare("SELECT 1 FROM pragma_table_info('file_cache') WHERE name = 'sha256'")
+            .and_then(|mut s| s.exists([]))
+            .map_err(sql)?;
+        if !has_sha {
+            conn.execute_batch("ALTER TABLE file_cache ADD COLUMN sha256 TEXT NOT NULL DEFAULT ''")
+                .map_err(sql)?;
+        }
         Ok(Self {
             conn: Mutex::new(conn),
             path: path.to_owned(),

@@ -91,6 +91,31 @@ impl BlockingEngine {
             .block_on(self.engine.create_helper(image, volume, script))
     }
 
+    /// See [`Engine::create_throwaway`].
+    ///
+    /// # Errors
+    /// When the engine refuses or does not answer.
+    pub fn create_throwaway(&self, like: &str, drill: &str) -> Result<String, DockerError> {
+        self.handle
+            .block_on(self.engine.create_throwaway(like, drill))
+    }
+
+    /// See [`Engine::throwaways`].
+    ///
+    /// # Errors
+    /// When the engine refuses or does not answer.
+    pub fn throwaways(&self) -> Result<Vec<(String, String)>, DockerError> {
+        self.handle.block_on(self.engine.throwaways())
+    }
+
+    /// See [`Engine::remove_throwaway`].
+    ///
+    /// # Errors
+    /// When the engine refuses or does not answer.
+    pub fn remove_throwaway(&self, id: &str) -> Result<(), DockerError> {
+        self.handle.block_on(self.engine.remove_throwaway(id))
+    }
+
     /// See [`Engine::wait_exit`].
     ///
     /// # Errors

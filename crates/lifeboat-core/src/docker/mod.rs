@@ -40,6 +40,9 @@ pub const HELPER_MOUNT: &str = "/lifeboat-volume";
 /// Label on Lifeboat's helper containers (the volume's name), so leftovers can be found.
 pub const HELPER_LABEL: &str = "org.lifeboat.helper";
 
+/// The label of a drill's throwaway database containers: its value is the drill's id.
+pub const DRILL_LABEL: &str = "org.lifeboat.drill";
+
 /// Label compose puts on the volumes it creates, with the volume's key in `volumes:`.
 pub const VOLUME_LABEL: &str = "com.docker.compose.volume";
 
@@ -398,6 +401,118 @@ impl Engine {
         )
         .await?;
         Ok(r.id)
+    }
+
+    /// Creates and starts a throwaway container made like container `like` (a database
+    /// service's): the same image, entrypoint, command, user, working folder, environment
+    /// and read-only bind mounts, but none of its writable mounts (its data starts empty,
+    /// in the container's own layer or the image's anonymous volumes), no network and no
+    /// ports, labelled [`DRILL_LABEL`]`=drill`. Returns its id.
+    ///
+    /// # Errors
+    /// When the engine refuses or does not answer.
+    pub async fn create_throwaway(&self, like: &str, drill: &str) -> Result<String, DockerError> {
+        let info = timed(
+            &format!("inspecting container {like}"),
+            self.docker.inspect_container(like, None),
+        )
+        .await?;
+        let config = info.config.unwrap_or_default();
+        let host = info.host_config.unwrap_or_default();
+        let binds: Vec<String> = host
+            .binds
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|b| {
+                b.rsplit_once(':')
+                    .is_some_and(|(_, o)| o.split(',').any(|x| x == "ro"))
+                    && b.starts_with('/')
+            })
+            .collect();
+        let mounts: Vec<bollard::models::Mount> = host
+            .mounts
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|m| {
+                m.read_only == Some(true) && m.typ == Some(bollard::models::MountType::BIND)
+            })
+            .collect();
+        let body = bollard::models::ContainerCreateBody {
+            image: config.image.or(info.image),
+            entrypoint: config.entrypoint,
+            cmd: config.cmd,
+            env: config.env,
+            user: config.user,
+            working_dir: config.working_dir,
+            network_disabled: Some(true),
+            labels: Some(HashMap::from([(DRILL_LABEL.to_owned(), drill.to_owned())])),
+            host_config: Some(bollard::models::HostConfig {
+                binds: Some(binds),
+                mounts: Some(mounts),
+                network_mode: Some("none".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let r = timed(
+            "creating a throwaway database container",
+            self.docker.create_container(
+                None::<bollard::query_parameters::CreateContainerOptions>,
+                body,
+            ),
+        )
+        .await?;
+        if let Err(e) = self.start(&r.id).await {
+            let _ = self.remove_throwaway(&r.id).await;
+            return Err(e);
+        }
+        Ok(r.id)
+    }
+
+    /// The containers labelled [`DRILL_LABEL`], as (id, drill).
+    ///
+    /// # Errors
+    /// When the engine refuses or does not answer.
+    pub async fn throwaways(&self) -> Result<Vec<(String, String)>, DockerError> {
+        let filters = HashMap::from([("label".to_owned(), vec![DRILL_LABEL.to_owned()])]);
+        let opts = ListContainersOptions {
+            all: true,
+            filters: Some(filters),
+            ..Default::default()
+        };
+        let list = timed(
+            "listing containers",
+            self.docker.list_containers(Some(opts)),
+        )
+        .await?;
+        Ok(list
+            .into_iter()
+            .filter_map(|c| {
+                let drill = c.labels.unwrap_or_default().get(DRILL_LABEL)?.clone();
+                Some((c.id?, drill))
+            })
+            .collect())
+    }
+
+    /// Removes a throwaway container with its anonymous volumes, running or not.
+    ///
+    /// # Errors
+    /// When the engine refuses (other than "no such container") or does not answer.
+    pub async fn remove_throwaway(&self, id: &str) -> Result<(), DockerError> {
+        let opts = bollard::query_parameters::RemoveContainerOptions {
+            force: true,
+            v: true,
+            ..Default::default()
+        };
+        match timed(
+            &format!("removing container {id}"),
+            self.docker.remove_container(id, Some(opts)),
+        )
+        .await
+        {
+            Err(DockerError::Api { reason, .. }) if reason.contains("No such container") => Ok(()),
+            other => other,
+        }
     }
 
     /// Waits (up to `limit`) until container `id` has exited (at once when it has); returns

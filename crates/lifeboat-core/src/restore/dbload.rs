@@ -81,7 +81,7 @@ if [ "$rc" != 0 ] || [ -n "$errs" ]; then printf '%s\n' "${errs:-$out}" >&2; exi
 }
 
 /// Loads a dump read from `input` into the database of `container`.
-pub(super) fn load_dump(
+pub(crate) fn load_dump(
     engine: &BlockingEngine,
     container: &str,
     recipe: Recipe,

@@ -17,7 +17,7 @@
 //! recovers from the journal (`journal`), `volume` writes volumes through the engine.
 
 mod apply;
-mod dbload;
+pub(crate) mod dbload;
 pub mod drive;
 pub mod extract;
 pub mod journal;
@@ -805,7 +805,7 @@ fn running_as_root(dir: &Path) -> bool {
 /// would: the crash tests use it to stop a restore between two exact steps.
 /// Tests stop a restore between two steps: `LIFEBOAT_FAILPOINT=NAME` aborts there (as
 /// `kill -9` would), `pause:NAME` waits there (up to two minutes) for the test to act.
-fn failpoint(name: &str) {
+pub(crate) fn failpoint(name: &str) {
     let Ok(v) = std::env::var("LIFEBOAT_FAILPOINT") else {
         return;
     };
