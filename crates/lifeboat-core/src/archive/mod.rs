@@ -101,7 +101,7 @@ impl<R: Read> Read for Hashing<R> {
 
 /// The bytes of lowercase or uppercase hex `s`, when it is hex.
 pub fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
