@@ -124,10 +124,21 @@ struct Shown {
     paused_until: Option<i64>,
     state: Option<ScheduleState>,
     alerts: Vec<alerts::Alert>,
+    /// The last drill that proved a snapshot restorable, when one did.
+    last_proven: Option<Proven>,
+}
+
+/// A drill that proved a snapshot restorable.
+#[derive(Serialize)]
+struct Proven {
+    at: i64,
+    snapshot: Option<String>,
+    summary: String,
 }
 
 fn show(catalog: &Catalog, id: i64, json: bool) -> Result<()> {
     let record = catalog.stack(id)?;
+    let record_name = record.name.clone();
     let settings = catalog.settings(id)?;
     let now = Local::now();
     let next: Vec<String> = settings
@@ -147,15 +158,50 @@ fn show(catalog: &Catalog, id: i64, json: bool) -> Result<()> {
         paused_until: catalog.paused_until()?,
         state: catalog.schedule_state(id)?,
         alerts: alerts::current(catalog, id, &now)?,
+        last_proven: catalog.last_proven(&record_name)?.map(|d| Proven {
+            at: d.finished.unwrap_or(d.started),
+            snapshot: d.snapshot,
+            summary: d
+                .report
+                .as_deref()
+                .and_then(|r| serde_json::from_str::<lifeboat_core::drill::DrillReport>(r).ok())
+                .map(|r| {
+                    format!(
+                        "snapshot {}, {} files, {} of {} databases loaded, a full restore in about {} s",
+                        r.snapshot,
+                        r.files_checked,
+                        r.databases.iter().filter(|d| d.loaded).count(),
+                        r.databases.len(),
+                        r.restore_ms.div_ceil(1000)
+                    )
+                })
+                .unwrap_or_default(),
+        }),
     };
     if json {
         return print_json(&shown);
     }
+    let proven = match &shown.last_proven {
+        Some(p) => {
+            let days = (now.timestamp() - p.at).max(0) / 86_400;
+            let when = match days {
+                0 => "today".to_owned(),
+                1 => "yesterday".to_owned(),
+                n => format!("{n} days ago"),
+            };
+            format!("  proven restorable {when}: {}", p.summary)
+        }
+        None => format!(
+            "  never proven restorable: run `lifeboat drill --stack {} --from DEST`",
+            shown.stack
+        ),
+    };
     let Some(desc) = &shown.description else {
         println!(
             "{} has no schedule; its backups run only by hand.",
             shown.stack
         );
+        println!("{proven}");
         return Ok(());
     };
     println!("{}: {desc}", shown.stack);
@@ -176,6 +222,7 @@ fn show(catalog: &Catalog, id: i64, json: bool) -> Result<()> {
     if let Some(note) = shown.state.as_ref().and_then(ScheduleState::failure_note) {
         println!("  {note}");
     }
+    println!("{proven}");
     for a in &shown.alerts {
         println!("  {}: {}. {}", a.severity, a.summary, a.body);
     }

@@ -1328,6 +1328,12 @@ volumes:
     assert_eq!(env.d.psql(pg, "shop", "SELECT count(*) FROM items"), "300");
     assert!(stack_files() == before, "the stack's files are untouched");
     assert_eq!(sql("SELECT count(*) FROM notes;"), "250");
+    let shown = env.lifeboat(&["schedule", "show", stack.to_str().unwrap()]);
+    assert!(
+        String::from_utf8_lossy(&shown.stdout).contains("proven restorable today"),
+        "{}",
+        text(&shown)
+    );
 
     // Without Docker the dump is "not checked", never passed.
     let (out, v) = drill_json(&env, &stack, &["--no-docker"]);
