@@ -276,6 +276,7 @@ fn run(
                 tracing::debug!("{e}");
             }
         }
+        run_due_drills(catalog, runtime, &now);
         if once {
             let next = catalog
                 .stacks()?
@@ -371,4 +372,100 @@ pub fn run_action(
             ScheduleAction::Run { once } => run(&catalog, runtime, *once),
         }
     })())
+}
+
+/// Runs the drills due now (see [`lifeboat_core::schedule::drill_due`]), one line each on
+/// stderr; a drill that finds a problem raises the same alert as a failed backup.
+fn run_due_drills(
+    catalog: &std::sync::Arc<Catalog>,
+    runtime: &tokio::runtime::Runtime,
+    now: &chrono::DateTime<Local>,
+) {
+    use lifeboat_core::alerts::{Alert, AlertCode, Severity};
+    use lifeboat_core::catalog::BackupResult;
+    use lifeboat_core::drill;
+    let Ok(stacks) = catalog.stacks() else {
+        return;
+    };
+    for s in stacks {
+        let Ok(settings) = catalog.settings(s.id) else {
+            continue;
+        };
+        let (Some(schedule), Some(dest)) = (settings.schedule.as_ref(), settings.destination())
+        else {
+            continue;
+        };
+        let every = settings
+            .drill_every_days
+            .unwrap_or(lifeboat_core::schedule::DRILL_EVERY_DAYS);
+        let last_drill = catalog
+            .drills(&s.name, 1)
+            .ok()
+            .and_then(|d| d.first().map(|d| d.finished.unwrap_or(d.started)));
+        let last_snapshot = catalog.backups(s.id, 20).ok().and_then(|b| {
+            b.iter()
+                .find(|r| r.result == BackupResult::Ok && r.snapshot.is_some())
+                .map(|r| r.started)
+        });
+        let last_run = catalog
+            .schedule_state(s.id)
+            .ok()
+            .flatten()
+            .and_then(|st| st.last_run);
+        if !lifeboat_core::schedule::drill_due(
+            schedule,
+            every,
+            last_drill,
+            last_snapshot,
+            last_run,
+            now,
+        ) || !dest.is_dir()
+        {
+            continue;
+        }
+        let Ok((identity, _)) = lifeboat_core::keys::load(None) else {
+            continue;
+        };
+        let Ok(home) = lifeboat_core::catalog::home() else {
+            continue;
+        };
+        eprintln!("lifeboat: scheduled drill of {} starting", s.name);
+        let opts = drill::DrillOptions {
+            from: dest,
+            stack: Some(s.name.clone()),
+            snapshot: "latest".into(),
+            scratch: home.join("drills"),
+            engine: lifeboat_core::docker::BlockingEngine::connect(None, runtime.handle().clone())
+                .ok(),
+            catalog: Some(catalog.clone()),
+        };
+        let result = drill::run(
+            &opts,
+            &identity,
+            &lifeboat_core::job::NoProgress,
+            &CancelToken::new(),
+        );
+        let failure = match &result {
+            Ok(r) if r.ok => {
+                eprintln!("lifeboat: drill of {}: {}", s.name, r.summary());
+                None
+            }
+            Ok(r) => Some(r.problems.join(" ")),
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(why) = failure {
+            let alert = Alert {
+                stack_id: s.id,
+                code: AlertCode::DrillFailed,
+                severity: Severity::Error,
+                summary: format!("Restore drill of {} failed", s.name),
+                body: why,
+                occurrence: None,
+            };
+            eprintln!("lifeboat: {}: {}", alert.summary, alert.body);
+            if let Err(e) = lifeboat_core::alerts::send(&alert) {
+                tracing::debug!("{e}");
+            }
+        }
+    }
 }

@@ -79,6 +79,8 @@ pub enum AlertCode {
     Growth,
     /// A scheduled backup succeeded.
     Succeeded,
+    /// A drill found that a snapshot does not restore as recorded.
+    DrillFailed,
 }
 
 impl AlertCode {
@@ -90,6 +92,7 @@ impl AlertCode {
             Self::DiskLow => "disk_low",
             Self::Growth => "growth",
             Self::Succeeded => "succeeded",
+            Self::DrillFailed => "drill_failed",
         }
     }
 }

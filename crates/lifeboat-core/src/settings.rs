@@ -42,6 +42,9 @@ pub struct StackSettings {
     pub keep: Keep,
     /// When backups run on their own; none when only run by hand.
     pub schedule: Option<Schedule>,
+    /// Days between scheduled drills of a stack with a schedule: none for the default
+    /// ([`crate::schedule::DRILL_EVERY_DAYS`]), 0 for none.
+    pub drill_every_days: Option<u32>,
 }
 
 impl StackSettings {

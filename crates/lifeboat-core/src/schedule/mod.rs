@@ -11,7 +11,7 @@
 
 use std::str::FromStr;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -234,6 +234,41 @@ pub struct ScheduleState {
     pub last_run: Option<i64>,
 }
 
+/// Days between drills of a stack that has a schedule and chose nothing else.
+pub const DRILL_EVERY_DAYS: u32 = 7;
+
+/// Whether a scheduled drill of a stack is due at `now`: drills are on (`every_days` > 0),
+/// the last drill (whatever it found) is at least `every_days` old or there was none, the
+/// stack has a snapshot, and it is not the stack's backup time (no backup started in the
+/// last 15 minutes, none due within the hour). It waits for a quiet time (01:00 to 06:00
+/// local) unless it is a day overdue, so a laptop that sleeps at night still gets one.
+pub fn drill_due<Tz: TimeZone>(
+    schedule: &Schedule,
+    every_days: u32,
+    last_drill: Option<i64>,
+    last_snapshot: Option<i64>,
+    last_backup_run: Option<i64>,
+    now: &DateTime<Tz>,
+) -> bool {
+    if every_days == 0 || last_snapshot.is_none() {
+        return false;
+    }
+    let t = now.timestamp();
+    let interval = i64::from(every_days) * 86_400;
+    let since = last_drill.map_or(i64::MAX, |d| t.saturating_sub(d));
+    if since < interval {
+        return false;
+    }
+    let backup_soon = schedule
+        .next_after(now)
+        .is_some_and(|n| n.timestamp() - t < 3600);
+    let backup_just_ran = last_backup_run.is_some_and(|r| t - r < 15 * 60);
+    if backup_soon || backup_just_ran {
+        return false;
+    }
+    (1..6).contains(&now.hour()) || since >= interval + 86_400
+}
+
 /// Retries after the first, second and third failure in a row; after that, the schedule
 /// waits for its next slot.
 pub const RETRY_DELAYS: [i64; 3] = [5 * 60, 30 * 60, 2 * 3600];
@@ -420,6 +455,59 @@ mod tests {
 
     fn daily(at: &str) -> Schedule {
         Schedule::Daily { at: at.into() }
+    }
+
+    #[test]
+    fn a_weekly_drill_waits_for_a_quiet_time_away_from_the_backup() {
+        let s = daily("02:30");
+        let day = 86_400;
+        let at = |h, mi| berlin(2026, 6, 10, h, mi);
+        let t = |h, mi| at(h, mi).timestamp();
+        let snap = Some(t(2, 31) - day);
+        // Never drilled, a snapshot there, 04:00: due.
+        assert!(drill_due(&s, 7, None, snap, Some(t(2, 30)), &at(4, 0)));
+        // No snapshot yet, or drills off: never.
+        assert!(!drill_due(&s, 7, None, None, None, &at(4, 0)));
+        assert!(!drill_due(&s, 0, None, snap, None, &at(4, 0)));
+        // Drilled three days ago: not yet; eight days ago: due at 04:00.
+        assert!(!drill_due(
+            &s,
+            7,
+            Some(t(4, 0) - 3 * day),
+            snap,
+            None,
+            &at(4, 0)
+        ));
+        assert!(drill_due(
+            &s,
+            7,
+            Some(t(4, 0) - 8 * day + 3600),
+            snap,
+            None,
+            &at(4, 0)
+        ));
+        // Not within the hour before the backup, nor in the 15 minutes after it started.
+        assert!(!drill_due(
+            &s,
+            7,
+            Some(t(2, 0) - 8 * day),
+            snap,
+            None,
+            &at(2, 0)
+        ));
+        assert!(!drill_due(
+            &s,
+            7,
+            Some(t(2, 40) - 8 * day),
+            snap,
+            Some(t(2, 30)),
+            &at(2, 40)
+        ));
+        // Busy hours wait for the night, unless a day overdue.
+        let week_ago = Some(t(14, 0) - 7 * day - 3600);
+        assert!(!drill_due(&s, 7, week_ago, snap, None, &at(14, 0)));
+        let overdue = Some(t(14, 0) - 8 * day - 3600);
+        assert!(drill_due(&s, 7, overdue, snap, None, &at(14, 0)));
     }
 
     #[test]
