@@ -37,7 +37,7 @@ const result: InspectResult = {
 };
 
 const overview: BackupOverview = {
-  settings: { destination: null, mode: "auto", stop_services: [], keep: { last: 0, hourly: 0, daily: 7, weekly: 4, monthly: 0, yearly: 0 }, schedule: null },
+  settings: { destination: null, mode: "auto", stop_services: [], keep: { last: 0, hourly: 0, daily: 7, weekly: 4, monthly: 0, yearly: 0 }, schedule: null, drill_every_days: null },
   services: [
     { name: "db", kind: "postgres", has_data: true, dump: "pg_dumpall", always_stopped: false },
     { name: "web", kind: "generic", has_data: true, dump: null, always_stopped: false },

@@ -34,7 +34,7 @@ const found: InspectResult = {
 };
 
 const overview: BackupOverview = {
-  settings: { destination: null, mode: "auto", stop_services: [], keep: { last: 0, hourly: 0, daily: 7, weekly: 4, monthly: 0, yearly: 0 }, schedule: null },
+  settings: { destination: null, mode: "auto", stop_services: [], keep: { last: 0, hourly: 0, daily: 7, weekly: 4, monthly: 0, yearly: 0 }, schedule: null, drill_every_days: null },
   services: [{ name: "bot", kind: "generic", has_data: true, dump: null, always_stopped: false }],
   history: [],
   space: [],

@@ -26,4 +26,9 @@ keep: Keep,
 /**
  * When backups run on their own; none when only run by hand.
  */
-schedule: Schedule | null, };
+schedule: Schedule | null, 
+/**
+ * Days between scheduled drills of a stack with a schedule: none for the default
+ * ([`crate::schedule::DRILL_EVERY_DAYS`]), 0 for none.
+ */
+drill_every_days: number | null, };
