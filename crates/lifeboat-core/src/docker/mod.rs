@@ -499,20 +499,7 @@ impl Engine {
     /// # Errors
     /// When the engine refuses (other than "no such container") or does not answer.
     pub async fn remove_throwaway(&self, id: &str) -> Result<(), DockerError> {
-        let opts = bollard::query_parameters::RemoveContainerOptions {
-            force: true,
-            v: true,
-            ..Default::default()
-        };
-        match timed(
-            &format!("removing container {id}"),
-            self.docker.remove_container(id, Some(opts)),
-        )
-        .await
-        {
-            Err(DockerError::Api { reason, .. }) if reason.contains("No such container") => Ok(()),
-            other => other,
-        }
+        self.remove(id, true).await
     }
 
     /// Waits (up to `limit`) until container `id` has exited (at once when it has); returns
@@ -550,8 +537,13 @@ impl Engine {
     /// # Errors
     /// When the engine refuses or does not answer.
     pub async fn remove_container(&self, id: &str) -> Result<(), DockerError> {
+        self.remove(id, false).await
+    }
+
+    async fn remove(&self, id: &str, volumes: bool) -> Result<(), DockerError> {
         let opts = bollard::query_parameters::RemoveContainerOptions {
             force: true,
+            v: volumes,
             ..Default::default()
         };
         match timed(

@@ -42,16 +42,18 @@ pub(super) fn check_sqlite(
     let conn = match opened {
         Ok((conn, ok)) if ok == "ok" => conn,
         Ok((_, why)) => {
-            let s = format!("The SQLite database {name} fails its integrity check: {why}");
-            problems.push(s.clone());
-            check.note = Some(s);
-            return check;
+            return failed(
+                check,
+                problems,
+                format!("The SQLite database {name} fails its integrity check: {why}"),
+            );
         }
         Err(e) => {
-            let s = format!("The SQLite database {name} does not open: {e}");
-            problems.push(s.clone());
-            check.note = Some(s);
-            return check;
+            return failed(
+                check,
+                problems,
+                format!("The SQLite database {name} does not open: {e}"),
+            );
         }
     };
     check.loaded = true;
@@ -61,10 +63,11 @@ pub(super) fn check_sqlite(
             .map(|(t, n)| ((String::new(), t), n))
             .collect(),
         Err(e) => {
-            let s = format!("The SQLite database {name}: its rows cannot be counted: {e}");
-            problems.push(s.clone());
-            check.note = Some(s);
-            return check;
+            return failed(
+                check,
+                problems,
+                format!("The SQLite database {name}: its rows cannot be counted: {e}"),
+            );
         }
     };
     compare(
@@ -75,6 +78,13 @@ pub(super) fn check_sqlite(
         |_, t| format!("SQLite database {name}, table {t}"),
         problems,
     );
+    check
+}
+
+/// `check` as failed for `why`, which is also a problem of the drill.
+fn failed(mut check: DatabaseCheck, problems: &mut Vec<String>, why: String) -> DatabaseCheck {
+    problems.push(why.clone());
+    check.note = Some(why);
     check
 }
 
@@ -182,18 +192,20 @@ pub(super) fn check_dump(
     let throwaway = match engine.create_throwaway(&like.id, drill) {
         Ok(id) => Throwaway { engine, id },
         Err(e) => {
-            let s = format!("{svc}: a throwaway {kind} server could not be created: {e}");
-            problems.push(s.clone());
-            check.note = Some(s);
-            return check;
+            return failed(
+                check,
+                problems,
+                format!("{svc}: a throwaway {kind} server could not be created: {e}"),
+            );
         }
     };
     crate::restore::failpoint("drill-throwaway");
     if let Err(why) = wait_ready(engine, &throwaway.id, scripts.ready) {
-        let s = format!("{svc}: the throwaway {kind} server did not start: {why}");
-        problems.push(s.clone());
-        check.note = Some(s);
-        return check;
+        return failed(
+            check,
+            problems,
+            format!("{svc}: the throwaway {kind} server did not start: {why}"),
+        );
     }
     let loaded = std::fs::File::open(path)
         .map_err(|e| e.to_string())
@@ -202,28 +214,31 @@ pub(super) fn check_dump(
                 .map_err(|e| e.to_string())
         });
     if let Err(e) = loaded {
-        let s = format!("{svc}'s dump {name} does not load into a fresh {kind} server: {e}");
-        problems.push(s.clone());
-        check.note = Some(s);
-        return check;
+        return failed(
+            check,
+            problems,
+            format!("{svc}'s dump {name} does not load into a fresh {kind} server: {e}"),
+        );
     }
     check.loaded = true;
     let got = match sh(engine, &throwaway.id, scripts.count) {
         Ok((0, out, _)) => parse_counts(&out),
         Ok((code, _, err)) => {
-            let s = format!(
-                "{svc}: the rows could not be counted after the load (exit {code}): {}",
-                crate::backup::dump::last_line(&err, "no message")
+            return failed(
+                check,
+                problems,
+                format!(
+                    "{svc}: the rows could not be counted after the load (exit {code}): {}",
+                    crate::backup::dump::last_line(&err, "no message")
+                ),
             );
-            problems.push(s.clone());
-            check.note = Some(s);
-            return check;
         }
         Err(e) => {
-            let s = format!("{svc}: the rows could not be counted after the load: {e}");
-            problems.push(s.clone());
-            check.note = Some(s);
-            return check;
+            return failed(
+                check,
+                problems,
+                format!("{svc}: the rows could not be counted after the load: {e}"),
+            );
         }
     };
     compare(
