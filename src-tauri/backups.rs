@@ -254,7 +254,7 @@ pub(crate) async fn blocking<T: Send + 'static>(
 }
 
 /// The stack's destination, which must be there (the drive plugged in).
-fn present_destination(state: &AppState, stack_id: i64) -> Result<PathBuf, IpcError> {
+pub(crate) fn present_destination(state: &AppState, stack_id: i64) -> Result<PathBuf, IpcError> {
     let settings = state.catalog.settings(stack_id)?;
     let dest = settings.destination().ok_or_else(no_destination)?;
     if !dest.is_dir() {

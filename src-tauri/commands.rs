@@ -178,6 +178,9 @@ impl lifeboat_core::Progress for ChannelProgress {
             let _ = self.channel.send(JobEvent::Progress { files, bytes });
         }
     }
+    fn estimate(&self, bytes: u64) {
+        let _ = self.channel.send(JobEvent::Estimate { bytes });
+    }
     fn services_stopped(&self, services: &[String]) {
         let _ = self.channel.send(JobEvent::ServicesStopped {
             services: services.to_vec(),

@@ -205,6 +205,17 @@ impl From<lifeboat_core::backup::RunError> for IpcError {
     }
 }
 
+impl From<lifeboat_core::drill::DrillError> for IpcError {
+    fn from(e: lifeboat_core::drill::DrillError) -> Self {
+        use lifeboat_core::drill::DrillError;
+        match e {
+            DrillError::Cancelled => IpcError::new(ErrorCode::Cancelled, e),
+            DrillError::Restore(e) => e.into(),
+            other => IpcError::new(ErrorCode::RestoreFailed, other),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::sentence;

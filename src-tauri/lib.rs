@@ -3,6 +3,7 @@
 
 mod backups;
 mod commands;
+mod drills;
 mod drive;
 mod error;
 mod restore;
@@ -23,6 +24,7 @@ pub use backups::{
     BackupChoices, BackupDone, BackupOverview, DestinationStatus, KeyStatus, SnapshotSpace,
 };
 pub use commands::InspectResult;
+pub use drills::{DrillOutcome, DrillOverview, DrillRun};
 pub use drive::{DriveInfo, DriveRestoreDone, DriveStack};
 pub use error::{ErrorCode, IpcError};
 pub use restore::{LastRestore, RestorePoints, RestoreRequest};
@@ -346,6 +348,9 @@ pub fn run() {
             drive::unlock_backup_drive,
             drive::choose_drive_target,
             drive::restore_from_drive,
+            drills::drill_overview,
+            drills::set_drill_interval,
+            drills::run_drill,
             scheduler::schedule_view,
             scheduler::set_schedule,
             scheduler::set_notification_levels,

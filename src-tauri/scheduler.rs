@@ -34,7 +34,7 @@ fn tick_every() -> Duration {
     )
 }
 
-fn tokio_handle() -> tokio::runtime::Handle {
+pub(crate) fn tokio_handle() -> tokio::runtime::Handle {
     match tauri::async_runtime::handle() {
         tauri::async_runtime::RuntimeHandle::Tokio(h) => h,
     }
@@ -75,6 +75,7 @@ fn check(app: &AppHandle) {
     if !events.is_empty() {
         let _ = app.emit(CHANGED, ());
     }
+    crate::drills::run_due(app, &state);
     crate::tray::refresh(app);
 }
 

@@ -188,6 +188,16 @@ fn stack_menu(s: &StackStatus, is_running: bool, paused: Option<i64>, now_s: i64
             )
         })
         .collect();
+    if s.last_ok.is_some() {
+        sub.push(item(
+            &format!("proven:{id}"),
+            match s.last_proven {
+                Some(t) => format!("Proven restorable {}", status::ago(now_s - t)),
+                None => "Never proven restorable".to_owned(),
+            },
+            false,
+        ));
+    }
     sub.push(item(
         &format!("next:{id}"),
         match (s.next, paused) {
@@ -203,8 +213,9 @@ fn stack_menu(s: &StackStatus, is_running: bool, paused: Option<i64>, now_s: i64
     TrayItem::Submenu { label, items: sub }
 }
 
-/// "Lifeboat: Last backup 4 h ago · next at 02:30", with "Backing up…" or "schedules
-/// paused" when so.
+/// "Lifeboat: Last backup 4 h ago · next at 02:30 · proven restorable 3 days ago", with
+/// "Backing up…" or "schedules paused" when so. The proof is the weakest stack's: "never
+/// proven restorable" while a backed-up stack has had no drill pass.
 fn tooltip(stacks: &[StackStatus], running: bool, paused: Option<i64>, now_s: i64) -> String {
     let last = stacks.iter().filter_map(|s| s.last_ok).max();
     let next = stacks.iter().filter_map(|s| s.next).min();
@@ -219,6 +230,12 @@ fn tooltip(stacks: &[StackStatus], running: bool, paused: Option<i64>, now_s: i6
         (Some(_), _) => tip.push_str(" · schedules paused"),
         (None, Some(n)) => tip.push_str(&format!(" · next at {}", clock(n, now_s))),
         (None, None) => {}
+    }
+    let backed_up = stacks.iter().filter(|s| s.last_ok.is_some());
+    if backed_up.clone().any(|s| s.last_proven.is_none()) {
+        tip.push_str(" · never proven restorable");
+    } else if let Some(t) = backed_up.filter_map(|s| s.last_proven).min() {
+        tip.push_str(&format!(" · proven restorable {}", status::ago(now_s - t)));
     }
     format!("Lifeboat: {tip}")
 }

@@ -7,12 +7,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use lifeboat_core::catalog::StackRecord;
+use lifeboat_core::drill::DrillReport;
 use lifeboat_core::job::JobEvent;
 use lifeboat_core::restore::{RestorePlan, RestoreReport, UndoReport};
 use lifeboat_core::schedule::Pause;
 use lifeboat_desktop::{
-    BackupChoices, BackupDone, BackupOverview, DriveInfo, DriveRestoreDone, ErrorCode,
-    InspectResult, IpcError, RestorePoints, RestoreRequest, ScheduleView, SecretsScreen,
+    BackupChoices, BackupDone, BackupOverview, DrillOverview, DriveInfo, DriveRestoreDone,
+    ErrorCode, InspectResult, IpcError, RestorePoints, RestoreRequest, ScheduleView, SecretsScreen,
     SettingsView, TrayModel,
 };
 use ts_rs::{Config, TS};
@@ -39,6 +40,8 @@ fn export_all(dir: &Path) {
     Pause::export_all(&cfg).unwrap();
     TrayModel::export_all(&cfg).unwrap();
     SettingsView::export_all(&cfg).unwrap();
+    DrillOverview::export_all(&cfg).unwrap();
+    DrillReport::export_all(&cfg).unwrap();
 }
 
 fn read_dir(dir: &Path) -> BTreeMap<String, String> {

@@ -2,7 +2,7 @@ import { describe, expect, it, beforeEach, afterEach } from "vitest";
 import { mockIPC, clearMocks } from "@tauri-apps/api/mocks";
 import { start } from "./app";
 import { bytes, growth, ago } from "./lib/format";
-import type { BackupOverview, InspectResult, ScheduleView } from "./lib/ipc";
+import type { BackupOverview, DrillOverview, InspectResult, ScheduleView } from "./lib/ipc";
 import { axeViolations, mountRoot, settingsView, settle, unmountRoot } from "./test-support";
 
 const result: InspectResult = {
@@ -48,6 +48,8 @@ const overview: BackupOverview = {
   destination: null,
 };
 
+const noDrills: DrillOverview = { last_proven: null, history: [], every_days: 7, scheduled: false };
+
 const noSchedule: ScheduleView = {
   schedule: null,
   description: null,
@@ -75,6 +77,7 @@ describe("Stacks screen", () => {
       if (cmd === "inspect_stack") return result;
       if (cmd === "backup_overview") return overview;
       if (cmd === "schedule_view") return noSchedule;
+      if (cmd === "drill_overview") return noDrills;
       throw new Error(`unexpected ${cmd}`);
     });
     await start(root);
@@ -97,6 +100,7 @@ describe("Stacks screen", () => {
       if (cmd === "inspect_stack") throw { code: "no_compose_file", message: "no compose file in /srv/chatbot" };
       if (cmd === "backup_overview") return overview;
       if (cmd === "schedule_view") return noSchedule;
+      if (cmd === "drill_overview") return noDrills;
       throw new Error(`unexpected ${cmd}`);
     });
     await start(root);
@@ -136,6 +140,8 @@ describe("Back up now", () => {
           return 7;
         case "inspect_stack":
           return result;
+        case "drill_overview":
+          return noDrills;
         case "schedule_view":
           return noSchedule;
         case "backup_overview":
@@ -260,6 +266,7 @@ describe("Secrets tab", () => {
         case "inspect_stack": return result;
         case "backup_overview": return overview;
         case "schedule_view": return noSchedule;
+        case "drill_overview": return noDrills;
         case "secrets_screen": return screen;
         case "reveal_secret": return "s3cret-value-123";
         case "fix_finding": return { ...screen, findings: [] };
@@ -335,6 +342,7 @@ describe("accessibility", () => {
       if (cmd === "backup_overview") return overview;
       if (cmd === "schedule_view") return { ...noSchedule, schedule: { kind: "daily", at: "02:00" }, description: "Every day at 02:00", next_runs: [1795485600],
         alerts: [{ stack_id: 7, code: "stale", severity: "warning", summary: "chatbot has not been backed up for 3 days", body: "Check the drive." }] };
+      if (cmd === "drill_overview") return noDrills;
       throw new Error(`unexpected ${cmd}`);
     });
     root.replaceChildren();

@@ -13,6 +13,8 @@ import { secretsPanel } from "./secrets";
 import { openRestoreWizard } from "./restore";
 import { openDriveWizard } from "./drive";
 import { alertBanners, schedulePanel } from "./schedule";
+import { drillsPanel, proofLine, proofText } from "./drills";
+import type { DrillOverview } from "./lib/ipc";
 import type { Pause, Schedule, ScheduleView, SettingsView } from "./lib/ipc";
 import { openOnboarding } from "./onboarding";
 import { inspectionView } from "./overview";
@@ -24,7 +26,7 @@ type Tab = "overview" | "backups" | "secrets";
 type Page = "stack" | "settings" | "onboarding";
 
 interface Job extends JobProgress {
-  kind: "inspect" | "backup";
+  kind: "inspect" | "backup" | "drill";
   stackId: number;
 }
 
@@ -35,6 +37,7 @@ interface State {
   overviews: Map<number, BackupOverview>;
   secrets: Map<number, SecretsScreen>;
   schedules: Map<number, ScheduleView>;
+  drills: Map<number, DrillOverview>;
   tab: Tab;
   page: Page;
   settings: SettingsView | undefined;
@@ -50,7 +53,7 @@ let root: HTMLElement;
 
 export async function start(el: HTMLElement): Promise<void> {
   root = el;
-  state = { stacks: [], selected: null, results: new Map(), overviews: new Map(), secrets: new Map(), schedules: new Map(), tab: "overview", page: "stack", settings: undefined, onboarding: null, job: null, error: null, notice: null };
+  state = { stacks: [], selected: null, results: new Map(), overviews: new Map(), secrets: new Map(), schedules: new Map(), drills: new Map(), tab: "overview", page: "stack", settings: undefined, onboarding: null, job: null, error: null, notice: null };
   // A scheduled backup started or ended (in the tray's thread): refresh what the page shows.
   // A click on a notification or on the tray's "Open stack page" opens that stack.
   try {
@@ -58,6 +61,7 @@ export async function start(el: HTMLElement): Promise<void> {
       if (state.selected === null) return;
       void loadOverview(state.selected);
       void loadSchedule(state.selected);
+      void loadDrills(state.selected);
     });
     await listen<number>("open-stack", (ev) => {
       void ipc.listStacks().then((stacks) => {
@@ -98,6 +102,7 @@ async function select(stackId: number): Promise<void> {
   render();
   if (!state.overviews.has(stackId)) void loadOverview(stackId);
   void loadSchedule(stackId);
+  void loadDrills(stackId);
   if (!state.results.has(stackId)) await inspect(stackId);
 }
 
@@ -122,6 +127,55 @@ async function scheduleCall(stackId: number, call: () => Promise<unknown>, notic
   }
   await loadSchedule(stackId);
   render();
+}
+
+async function loadDrills(stackId: number): Promise<void> {
+  try {
+    state.drills.set(stackId, await ipc.drillOverview(stackId));
+    if (state.selected === stackId && !state.job) render();
+  } catch (e) {
+    state.error = describeError(e);
+    render();
+  }
+}
+
+async function setDrillInterval(stackId: number, days: number): Promise<void> {
+  state.error = null;
+  try {
+    state.drills.set(stackId, await ipc.setDrillInterval(stackId, days));
+    state.notice = { title: days === 0 ? "Scheduled drills are off" : "Drill schedule saved", detail: "" };
+  } catch (e) {
+    state.error = describeError(e);
+    state.notice = null;
+  }
+  await loadSchedule(stackId);
+  render();
+}
+
+async function runDrill(stackId: number): Promise<void> {
+  state.tab = "backups";
+  state.job = newJob("drill", stackId);
+  state.error = null;
+  state.notice = null;
+  render();
+  try {
+    const r = await ipc.runDrill(stackId, onJobEvent);
+    if (r.ok) {
+      const run = { started: 0, finished: 0, outcome: "passed" as const, snapshot: r.snapshot, report: r, error: null };
+      state.notice = {
+        title: "Proven restorable",
+        detail: `Snapshot ${r.snapshot}: ${proofText(run)}. A full restore of this stack takes about ${duration(r.restore_ms)} from this destination.${r.notes.length ? ` ${r.notes.join(" ")}` : ""}`,
+      };
+    } else {
+      state.error = { title: `The drill found ${r.problems.length} problem${r.problems.length === 1 ? "" : "s"} in snapshot ${r.snapshot}`, detail: r.problems.join(" ") };
+    }
+  } catch (e) {
+    state.error = describeError(e);
+  } finally {
+    state.job = null;
+    await Promise.all([loadDrills(stackId), loadSchedule(stackId)]);
+    render();
+  }
 }
 
 async function loadOverview(stackId: number): Promise<BackupOverview | null> {
@@ -554,6 +608,7 @@ function content(): (Node | string)[] {
         {},
         h("h1", {}, stack.name),
         h("p", { class: "muted path" }, stack.dir),
+        proofLine(state.drills.get(stack.id), (state.overviews.get(stack.id)?.history ?? []).some((r) => r.result === "ok")),
       ),
       h(
         "div",
@@ -622,6 +677,10 @@ function content(): (Node | string)[] {
         changePassphrase: () => passphraseDialog(stack.id, true),
         saveKit: () => void saveKit(stack.id),
       }),
+      drillsPanel(state.drills.get(stack.id), state.job !== null, !!state.overviews.get(stack.id)?.destination?.present && (state.overviews.get(stack.id)?.history ?? []).some((r) => r.result === "ok"), {
+        run: () => void runDrill(stack.id),
+        setInterval: (days) => void setDrillInterval(stack.id, days),
+      }),
     );
   } else if (state.tab === "secrets") {
     const id = stack.id;
@@ -673,7 +732,7 @@ function progressBox(): HTMLElement | string {
   const job = state.job;
   if (!job || job.stackId !== state.selected) return "";
   return progressView(job, {
-    verb: job.kind === "backup" ? "Backing up" : "Scanning",
+    verb: job.kind === "backup" ? "Backing up" : job.kind === "drill" ? "Drilling" : "Scanning",
     purpose: "the backup",
     testid: "progress",
     onCancel: (id) => void ipc.cancelJob(id),

@@ -39,6 +39,9 @@ pub enum ScheduleAction {
         /// The destination folder (kept for the stack; required the first time).
         #[arg(long = "to")]
         dest: Option<PathBuf>,
+        /// Days between the stack's restore drills (0 turns them off; 7 unless chosen).
+        #[arg(long, value_name = "DAYS")]
+        drill_every_days: Option<u32>,
     },
     /// Show a stack's schedule, its next five runs, and what needs attention.
     Show {
@@ -126,6 +129,8 @@ struct Shown {
     alerts: Vec<alerts::Alert>,
     /// The last drill that proved a snapshot restorable, when one did.
     last_proven: Option<Proven>,
+    /// Days between scheduled drills; 0 when none are scheduled.
+    drill_every_days: u32,
 }
 
 /// A drill that proved a snapshot restorable.
@@ -165,18 +170,16 @@ fn show(catalog: &Catalog, id: i64, json: bool) -> Result<()> {
                 .report
                 .as_deref()
                 .and_then(|r| serde_json::from_str::<lifeboat_core::drill::DrillReport>(r).ok())
-                .map(|r| {
-                    format!(
-                        "snapshot {}, {} files, {} of {} databases loaded, a full restore in about {} s",
-                        r.snapshot,
-                        r.files_checked,
-                        r.databases.iter().filter(|d| d.loaded).count(),
-                        r.databases.len(),
-                        r.restore_ms.div_ceil(1000)
-                    )
-                })
+                .map(|r| format!("snapshot {}, {}", r.snapshot, r.proof()))
                 .unwrap_or_default(),
         }),
+        drill_every_days: if settings.schedule.is_some() {
+            settings
+                .drill_every_days
+                .unwrap_or(lifeboat_core::schedule::DRILL_EVERY_DAYS)
+        } else {
+            0
+        },
     };
     if json {
         return print_json(&shown);
@@ -223,6 +226,11 @@ fn show(catalog: &Catalog, id: i64, json: bool) -> Result<()> {
         println!("  {note}");
     }
     println!("{proven}");
+    match shown.drill_every_days {
+        0 => println!("  scheduled restore drills are off"),
+        1 => println!("  a restore drill runs every day at a quiet time"),
+        n => println!("  a restore drill runs every {n} days at a quiet time"),
+    }
     for a in &shown.alerts {
         println!("  {}: {}. {}", a.severity, a.summary, a.body);
     }
@@ -330,11 +338,18 @@ pub fn run_action(
         let now = Local::now();
         match &action {
             ScheduleAction::Set {
-                stack_dir, dest, ..
+                stack_dir,
+                dest,
+                drill_every_days,
+                ..
             } => {
                 let sched = parse(&action)?;
                 let id = stack_id(&catalog, stack_dir)?;
                 let mut settings = catalog.settings(id)?;
+                if let Some(days) = drill_every_days {
+                    settings.drill_every_days = Some(*days);
+                    catalog.save_settings(id, &settings)?;
+                }
                 if let Some(d) = dest {
                     let d = std::path::absolute(d)?;
                     settings.destination = Some(d.display().to_string());
@@ -374,94 +389,48 @@ pub fn run_action(
     })())
 }
 
-/// Runs the drills due now (see [`lifeboat_core::schedule::drill_due`]), one line each on
+/// Runs the drills due now ([`lifeboat_core::drill::scheduled`]), one line each on
 /// stderr; a drill that finds a problem raises the same alert as a failed backup.
 fn run_due_drills(
     catalog: &std::sync::Arc<Catalog>,
     runtime: &tokio::runtime::Runtime,
     now: &chrono::DateTime<Local>,
 ) {
-    use lifeboat_core::alerts::{Alert, AlertCode, Severity};
-    use lifeboat_core::catalog::BackupResult;
-    use lifeboat_core::drill;
-    let Ok(stacks) = catalog.stacks() else {
+    use lifeboat_core::drill::scheduled;
+    let due = scheduled::due(catalog, now);
+    if due.is_empty() {
+        return;
+    }
+    let (Ok((identity, _)), Ok(home)) = (
+        lifeboat_core::keys::load(None),
+        lifeboat_core::catalog::home(),
+    ) else {
+        eprintln!(
+            "lifeboat: a drill is due, but the backup key or Lifeboat's folder cannot be read"
+        );
         return;
     };
-    for s in stacks {
-        let Ok(settings) = catalog.settings(s.id) else {
-            continue;
-        };
-        let (Some(schedule), Some(dest)) = (settings.schedule.as_ref(), settings.destination())
-        else {
-            continue;
-        };
-        let every = settings
-            .drill_every_days
-            .unwrap_or(lifeboat_core::schedule::DRILL_EVERY_DAYS);
-        let last_drill = catalog
-            .drills(&s.name, 1)
-            .ok()
-            .and_then(|d| d.first().map(|d| d.finished.unwrap_or(d.started)));
-        let last_snapshot = catalog.backups(s.id, 20).ok().and_then(|b| {
-            b.iter()
-                .find(|r| r.result == BackupResult::Ok && r.snapshot.is_some())
-                .map(|r| r.started)
-        });
-        let last_run = catalog
-            .schedule_state(s.id)
-            .ok()
-            .flatten()
-            .and_then(|st| st.last_run);
-        if !lifeboat_core::schedule::drill_due(
-            schedule,
-            every,
-            last_drill,
-            last_snapshot,
-            last_run,
-            now,
-        ) || !dest.is_dir()
-        {
-            continue;
-        }
-        let Ok((identity, _)) = lifeboat_core::keys::load(None) else {
-            continue;
-        };
-        let Ok(home) = lifeboat_core::catalog::home() else {
-            continue;
-        };
-        eprintln!("lifeboat: scheduled drill of {} starting", s.name);
-        let opts = drill::DrillOptions {
-            from: dest,
-            stack: Some(s.name.clone()),
-            snapshot: "latest".into(),
-            scratch: home.join("drills"),
-            engine: lifeboat_core::docker::BlockingEngine::connect(None, runtime.handle().clone())
-                .ok(),
-            catalog: Some(catalog.clone()),
-        };
-        let result = drill::run(
-            &opts,
+    for d in due {
+        eprintln!(
+            "lifeboat: scheduled drill of {} starting{}",
+            d.stack,
+            if d.older { " (an older snapshot)" } else { "" }
+        );
+        let engine =
+            lifeboat_core::docker::BlockingEngine::connect(None, runtime.handle().clone()).ok();
+        let result = scheduled::run_due(
+            catalog,
+            &d,
+            home.join("drills"),
+            engine,
             &identity,
             &lifeboat_core::job::NoProgress,
             &CancelToken::new(),
         );
-        let failure = match &result {
-            Ok(r) if r.ok => {
-                eprintln!("lifeboat: drill of {}: {}", s.name, r.summary());
-                None
-            }
-            Ok(r) => Some(r.problems.join(" ")),
-            Err(e) => Some(e.to_string()),
-        };
-        if let Some(why) = failure {
-            let alert = Alert {
-                stack_id: s.id,
-                code: AlertCode::DrillFailed,
-                severity: Severity::Error,
-                summary: format!("Restore drill of {} failed", s.name),
-                body: why,
-                occurrence: None,
-            };
+        if let Ok(r) = &result {
+            eprintln!("lifeboat: drill of {}: {}", d.stack, r.summary());
+        }
+        if let Some(alert) = scheduled::alert_for(d.stack_id, &d.stack, &result) {
             eprintln!("lifeboat: {}: {}", alert.summary, alert.body);
             if let Err(e) = lifeboat_core::alerts::send(&alert) {
                 tracing::debug!("{e}");

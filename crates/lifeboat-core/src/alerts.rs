@@ -6,13 +6,16 @@
 //! each at most once a day while it lasts: no successful backup for more than twice the
 //! schedule's interval; the destination below 10% free or below what the next backup is
 //! likely to need; a service's data grew more than 50% since the previous backup (once per
-//! backup). Success is quiet unless the user asks for it.
+//! backup). Success is quiet unless the user asks for it. A failed restore drill is said when
+//! it ends and stays a banner until a drill passes; a stack with drills on that no drill
+//! proved restorable for more than twice the drill interval is said once a day (under the
+//! same choice as stale backups).
 
 use chrono::{DateTime, TimeZone};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::catalog::{BackupRecord, BackupResult, Catalog, CatalogError, StackRecord};
+use crate::catalog::{BackupRecord, BackupResult, Catalog, CatalogError, DrillRecord, StackRecord};
 use crate::inspect::human_bytes;
 use crate::schedule::ScheduleState;
 use crate::scheduler::{Outcome, TickEvent};
@@ -81,6 +84,8 @@ pub enum AlertCode {
     Succeeded,
     /// A drill found that a snapshot does not restore as recorded.
     DrillFailed,
+    /// No drill proved the stack restorable for more than twice the drill interval.
+    NotProven,
 }
 
 impl AlertCode {
@@ -93,6 +98,7 @@ impl AlertCode {
             Self::Growth => "growth",
             Self::Succeeded => "succeeded",
             Self::DrillFailed => "drill_failed",
+            Self::NotProven => "not_proven",
         }
     }
 }
@@ -187,6 +193,8 @@ pub(crate) fn current_of<Tz: TimeZone>(
         stale(facts, now),
         disk_low(facts),
         growth,
+        drill_failed(facts),
+        not_proven(facts),
     ]
     .into_iter()
     .flatten()
@@ -200,6 +208,10 @@ pub(crate) struct Facts {
     /// The newest runs first.
     history: Vec<BackupRecord>,
     schedule: Option<ScheduleState>,
+    /// The newest drill that ran to an end (passed or failed).
+    pub(crate) last_drill: Option<DrillRecord>,
+    /// When a drill last proved a snapshot restorable.
+    pub(crate) last_proven: Option<DrillRecord>,
     now_s: i64,
 }
 
@@ -213,6 +225,11 @@ impl Facts {
             settings: catalog.settings(stack.id)?,
             history: catalog.backups(stack.id, 50)?,
             schedule: catalog.schedule_state(stack.id)?,
+            last_drill: catalog
+                .drills(&stack.name, 10)?
+                .into_iter()
+                .find(|d| d.ok.is_some()),
+            last_proven: catalog.last_proven(&stack.name)?,
             stack,
             now_s,
         })
@@ -289,6 +306,79 @@ fn stale<Tz: TimeZone>(f: &Facts, now: &DateTime<Tz>) -> Option<Alert> {
         format!(
             "{what}; the schedule is \"{}\". Check the backup drive and the history.",
             schedule.describe().to_lowercase()
+        ),
+    ))
+}
+
+/// The last drill found a problem: the stack's backups may not restore. Said until a drill
+/// passes.
+fn drill_failed(f: &Facts) -> Option<Alert> {
+    let d = f.last_drill.as_ref().filter(|d| d.ok == Some(false))?;
+    let report = d.report.as_deref().unwrap_or("{}");
+    let body = match serde_json::from_str::<crate::drill::DrillReport>(report) {
+        Ok(r) => crate::drill::scheduled::failure_body(&r),
+        Err(_) => serde_json::from_str::<serde_json::Value>(report)
+            .ok()
+            .and_then(|v| v.get("error")?.as_str().map(upper_first))
+            .unwrap_or_else(|| "The drill could not finish.".into()),
+    };
+    Some(Alert {
+        occurrence: d.finished,
+        ..f.alert(
+            AlertCode::DrillFailed,
+            Severity::Error,
+            format!("The last restore drill of {} failed", f.stack.name),
+            body,
+        )
+    })
+}
+
+/// Drills are on and none proved the stack restorable for more than twice their interval
+/// (counted from its oldest backup at hand when none ever did).
+fn not_proven(f: &Facts) -> Option<Alert> {
+    f.settings.schedule.as_ref()?;
+    let every = f
+        .settings
+        .drill_every_days
+        .unwrap_or(crate::schedule::DRILL_EVERY_DAYS);
+    if every == 0 {
+        return None;
+    }
+    let proven = f.last_proven.as_ref().and_then(|d| d.finished);
+    let since = proven.or_else(|| {
+        f.history
+            .iter()
+            .filter(|b| b.result == BackupResult::Ok)
+            .map(|b| b.started)
+            .min()
+    })?;
+    let for_ = f.now_s - since;
+    if for_ <= 2 * i64::from(every) * 86_400 {
+        return None;
+    }
+    let what = match proven {
+        Some(_) => format!("The last successful restore drill was {} ago", ago(for_)),
+        None => format!(
+            "No restore drill has succeeded yet, and its backups go back {}",
+            ago(for_)
+        ),
+    };
+    Some(f.alert(
+        AlertCode::NotProven,
+        Severity::Warning,
+        format!(
+            "{} has not been proven restorable for {}",
+            f.stack.name,
+            ago(for_)
+        ),
+        format!(
+            "{what}; drills are due every {}. Run one from the stack page (or `lifeboat \
+             drill`) and keep the backup drive plugged in at night.",
+            if every == 1 {
+                "day".to_owned()
+            } else {
+                format!("{every} days")
+            }
         ),
     ))
 }
@@ -457,6 +547,7 @@ pub fn to_notify(
     let mut out = Vec::new();
     for (code, on) in [
         (AlertCode::Stale, levels.stale),
+        (AlertCode::NotProven, levels.stale),
         (AlertCode::DiskLow, levels.disk),
         (AlertCode::Growth, levels.growth),
     ] {

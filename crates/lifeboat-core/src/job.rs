@@ -11,6 +11,8 @@ pub trait Progress: Send + Sync {
     fn phase(&self, label: &str);
     /// `files` more files and `bytes` more bytes were processed in the current phase.
     fn advance(&self, files: u64, bytes: u64);
+    /// The job expects to process about `bytes` bytes in all (for a progress bar).
+    fn estimate(&self, _bytes: u64) {}
     /// Services were stopped for the job (dependents first).
     fn services_stopped(&self, _services: &[String]) {}
     /// The services stopped for the job run again.

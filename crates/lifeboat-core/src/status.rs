@@ -18,6 +18,8 @@ pub struct StackStatus {
     pub next: Option<i64>,
     /// Per component (`secrets`, `service-NAME`), when it was last backed up.
     pub components: Vec<(String, i64)>,
+    /// When a restore drill last proved it restorable (Unix seconds).
+    pub last_proven: Option<i64>,
     /// Its current alerts ([`alerts::current`]).
     pub alerts: Vec<Alert>,
 }
@@ -40,6 +42,7 @@ pub fn of<Tz: TimeZone>(catalog: &Catalog, stack: StackRecord, now: &DateTime<Tz
             last_ok: None,
             next: None,
             components,
+            last_proven: None,
             alerts: Vec::new(),
         };
     };
@@ -52,6 +55,7 @@ pub fn of<Tz: TimeZone>(catalog: &Catalog, stack: StackRecord, now: &DateTime<Tz
             .and_then(|sc| sc.next_after(now))
             .map(|t| t.timestamp()),
         components,
+        last_proven: facts.last_proven.as_ref().and_then(|d| d.finished),
         alerts: alerts::current_of(catalog, &facts, now).unwrap_or_default(),
         stack: facts.stack,
     }

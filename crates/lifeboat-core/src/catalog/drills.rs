@@ -78,11 +78,16 @@ impl Catalog {
         Ok(conn.last_insert_rowid())
     }
 
-    /// Records how drill `id` ended.
+    /// Records how drill `id` ended: `ok` is `None` when it was cancelled.
     ///
     /// # Errors
     /// When SQLite fails.
-    pub fn drill_finished(&self, id: i64, ok: bool, report: &str) -> Result<(), CatalogError> {
+    pub fn drill_finished(
+        &self,
+        id: i64,
+        ok: Option<bool>,
+        report: &str,
+    ) -> Result<(), CatalogError> {
         self.conn()
             .execute(
                 "UPDATE drills SET finished = ?2, ok = ?3, report = ?4 WHERE id = ?1",
@@ -125,6 +130,21 @@ impl Catalog {
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
 
+    /// How many drills of `stack` ran to an end (passed or failed; not cancelled ones).
+    ///
+    /// # Errors
+    /// When SQLite fails.
+    pub fn drill_count(&self, stack: &str) -> Result<usize, CatalogError> {
+        self.conn()
+            .query_row(
+                "SELECT COUNT(*) FROM drills WHERE stack = ?1 AND ok IS NOT NULL",
+                params![stack],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n.max(0) as usize)
+            .map_err(|e| self.err(e))
+    }
+
     /// The last drill of `stack` that proved a snapshot restorable.
     ///
     /// # Errors
@@ -165,11 +185,20 @@ mod tests {
             vec![a, b]
         );
         assert_eq!(unfinished[0].pid, std::process::id());
-        cat.drill_finished(a, true, "{}").unwrap();
-        cat.drill_finished(b, false, "{}").unwrap();
+        let c = cat
+            .drill_started("app", "/mnt/usb", "S3", "/tmp/lifeboat-drill-3")
+            .unwrap();
+        cat.drill_finished(a, Some(true), "{}").unwrap();
+        cat.drill_finished(b, Some(false), "{}").unwrap();
+        cat.drill_finished(c, None, "{}").unwrap();
         assert!(cat.unfinished_drills().unwrap().is_empty());
+        assert_eq!(
+            cat.drill_count("app").unwrap(),
+            2,
+            "the cancelled one is not counted"
+        );
         assert_eq!(cat.last_proven("app").unwrap().unwrap().id, a);
-        assert_eq!(cat.drills("app", 10).unwrap().len(), 2);
+        assert_eq!(cat.drills("app", 10).unwrap().len(), 3);
         assert!(cat.last_proven("other").unwrap().is_none());
     }
 }

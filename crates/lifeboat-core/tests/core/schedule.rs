@@ -498,3 +498,139 @@ fn a_stacks_status_is_its_last_good_backup_its_next_run_and_its_worst_alert() {
     assert_eq!(status::ago(30), "just now");
     assert_eq!(status::ago(3 * 86_400), "3 days ago");
 }
+
+#[test]
+fn a_failed_drill_stays_a_banner_until_one_passes_and_unproven_backups_are_said() {
+    use lifeboat_core::catalog::BackupRecord;
+    use lifeboat_core::status;
+    let tmp = tempfile::tempdir().unwrap();
+    let catalog = Catalog::open(&tmp.path().join("catalog.sqlite3")).unwrap();
+    let bot = catalog.add_stack(&tmp.path().join("bot"), "bot").unwrap();
+    let real_now = lifeboat_core::time::unix_now();
+    catalog
+        .record_backup(
+            bot.id,
+            &BackupRecord {
+                started: real_now - 100,
+                duration_ms: 1000,
+                downtime_ms: 0,
+                snapshot: Some("snap-1".into()),
+                destination: tmp.path().display().to_string(),
+                bytes_in: 10,
+                bytes_new: 10,
+                result: BackupResult::Ok,
+                message: None,
+                warnings: 0,
+            },
+        )
+        .unwrap();
+    let mut settings = catalog.settings(bot.id).unwrap();
+    settings.schedule = Some(Schedule::Daily { at: "02:30".into() });
+    catalog.save_settings(bot.id, &settings).unwrap();
+    let codes = |now: &DateTime<chrono_tz::Tz>| -> Vec<AlertCode> {
+        alerts::current(&catalog, bot.id, now)
+            .unwrap()
+            .into_iter()
+            .map(|a| a.code)
+            .filter(|c| matches!(c, AlertCode::DrillFailed | AlertCode::NotProven))
+            .collect()
+    };
+    // A day after the backup: nothing yet. Sixteen days on, with weekly drills and none
+    // passed: not proven (more than twice the interval), said once a day.
+    assert_eq!(codes(&at(16, 12, 0)), []);
+    let late = at(31, 12, 0);
+    let current = alerts::current(&catalog, bot.id, &late).unwrap();
+    let unproven = current
+        .iter()
+        .find(|a| a.code == AlertCode::NotProven)
+        .unwrap_or_else(|| panic!("{current:?}"));
+    assert_eq!(unproven.severity, alerts::Severity::Warning);
+    assert!(
+        unproven
+            .summary
+            .starts_with("bot has not been proven restorable for 1")
+            && unproven.body.contains("No restore drill has succeeded yet")
+            && unproven.body.contains("every 7 days"),
+        "{unproven:?}"
+    );
+    let levels = Levels::default();
+    let said = alerts::to_notify(&catalog, bot.id, &current, levels, late.timestamp()).unwrap();
+    assert!(
+        said.iter().any(|a| a.code == AlertCode::NotProven),
+        "{said:?}"
+    );
+    let again =
+        alerts::to_notify(&catalog, bot.id, &current, levels, late.timestamp() + 600).unwrap();
+    assert!(
+        again.iter().all(|a| a.code != AlertCode::NotProven),
+        "{again:?}"
+    );
+
+    // A drill that found a problem: an error banner saying what, until a drill passes.
+    let failed = catalog
+        .drill_started("bot", "/backups", "snap-1", "/tmp/lifeboat-drill-x")
+        .unwrap();
+    let report = serde_json::json!({
+        "snapshot": "snap-1", "stack": "bot", "from": "/backups", "snapshot_started": 0,
+        "ok": false, "duration_ms": 1, "restore_ms": 1, "files_checked": 3,
+        "bytes_checked": 30, "databases": [],
+        "problems": ["SQLite database data/app.sqlite, table notes: 250 rows after the restore, 251 recorded at backup time."],
+        "notes": []
+    });
+    catalog
+        .drill_finished(failed, Some(false), &report.to_string())
+        .unwrap();
+    let now = at(16, 12, 0);
+    let current = alerts::current(&catalog, bot.id, &now).unwrap();
+    let banner = current
+        .iter()
+        .find(|a| a.code == AlertCode::DrillFailed)
+        .unwrap_or_else(|| panic!("{current:?}"));
+    assert_eq!(banner.severity, alerts::Severity::Error);
+    assert_eq!(
+        banner.body,
+        "Snapshot snap-1: SQLite database data/app.sqlite, table notes: 250 rows after the \
+         restore, 251 recorded at backup time."
+    );
+    assert_eq!(
+        status::of(&catalog, catalog.stack(bot.id).unwrap(), &now).worst(),
+        Some(alerts::Severity::Error)
+    );
+    // A cancelled drill changes nothing; a passed one clears the banner and is the proof.
+    let cancelled = catalog
+        .drill_started("bot", "/backups", "snap-1", "/tmp/lifeboat-drill-y")
+        .unwrap();
+    catalog
+        .drill_finished(cancelled, None, r#"{"error":"cancelled"}"#)
+        .unwrap();
+    assert_eq!(codes(&now), [AlertCode::DrillFailed]);
+    let passed = catalog
+        .drill_started("bot", "/backups", "snap-1", "/tmp/lifeboat-drill-z")
+        .unwrap();
+    catalog.drill_finished(passed, Some(true), "{}").unwrap();
+    assert_eq!(codes(&now), []);
+    let st = status::of(&catalog, catalog.stack(bot.id).unwrap(), &now);
+    assert!(
+        st.last_proven.is_some_and(|t| (t - real_now).abs() < 60),
+        "{st:?}"
+    );
+    // Sixteen days after that proof, weekly drills are overdue; monthly ones are not, and
+    // with drills off nothing is said.
+    let late = at(31, 12, 0);
+    assert_eq!(codes(&late), [AlertCode::NotProven]);
+    let body = alerts::current(&catalog, bot.id, &late)
+        .unwrap()
+        .into_iter()
+        .find(|a| a.code == AlertCode::NotProven)
+        .unwrap()
+        .body;
+    assert!(
+        body.starts_with("The last successful restore drill was 1"),
+        "{body}"
+    );
+    for (days, expect) in [(30, vec![]), (0, vec![])] {
+        settings.drill_every_days = Some(days);
+        catalog.save_settings(bot.id, &settings).unwrap();
+        assert_eq!(codes(&late), expect, "every {days} days");
+    }
+}

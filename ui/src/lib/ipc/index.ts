@@ -38,6 +38,12 @@ export type { SnapshotSummary } from "./bindings/SnapshotSummary";
 import type { DriveInfo } from "./bindings/DriveInfo";
 import type { DriveRestoreDone } from "./bindings/DriveRestoreDone";
 export type { DriveInfo, DriveRestoreDone };
+import type { DrillOverview } from "./bindings/DrillOverview";
+import type { DrillReport } from "./bindings/DrillReport";
+export type { DrillOverview, DrillReport };
+export type { DrillRun } from "./bindings/DrillRun";
+export type { DrillOutcome } from "./bindings/DrillOutcome";
+export type { DatabaseCheck } from "./bindings/DatabaseCheck";
 
 import type { ScheduleView } from "./bindings/ScheduleView";
 import type { Schedule } from "./bindings/Schedule";
@@ -187,3 +193,15 @@ export const openLogs = (): Promise<void> => invoke("open_logs");
 
 /** Whether Lifeboat starts at login, after setting it when `enabled` is given. */
 export const startAtLogin = (enabled: boolean | null): Promise<boolean> => invoke("start_at_login", { enabled });
+
+export const drillOverview = (stackId: number): Promise<DrillOverview> => invoke("drill_overview", { stackId });
+
+/** Days between scheduled drills; 0 turns them off. */
+export const setDrillInterval = (stackId: number, days: number): Promise<DrillOverview> => invoke("set_drill_interval", { stackId, days });
+
+/** Restores the latest snapshot into a sandbox and checks it; never touches the stack. */
+export function runDrill(stackId: number, onEvent: (e: JobEvent) => void): Promise<DrillReport> {
+  const channel = new Channel<JobEvent>();
+  channel.onmessage = onEvent;
+  return invoke("run_drill", { stackId, onEvent: channel });
+}

@@ -3,4 +3,4 @@
 /**
  * What an alert is about.
  */
-export type AlertCode = "backup_failed" | "could_not_start" | "stale" | "disk_low" | "growth" | "succeeded" | "drill_failed";
+export type AlertCode = "backup_failed" | "could_not_start" | "stale" | "disk_low" | "growth" | "succeeded" | "drill_failed" | "not_proven";
