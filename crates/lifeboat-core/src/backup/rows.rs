@@ -2,7 +2,8 @@
 //! drill expects to find after loading it. `pg_dumpall` writes each table's rows as a
 //! `COPY … FROM stdin;` block, one line per row, ended by `\.`, and switches databases with
 //! `\connect`; `mysqldump` writes `USE` lines and extended `INSERT INTO … VALUES (…),(…);`
-//! lines, one tuple per row. Counting the dump (rather than the live database a moment
+//! statements, one tuple per row, on one line (MySQL, older MariaDB) or one tuple per line
+//! after a `VALUES` line (MariaDB 10.11 and later). Counting the dump (rather than the live database a moment
 //! apart) makes the counts exactly those of the data the snapshot holds.
 
 use std::collections::BTreeMap;
@@ -24,7 +25,7 @@ pub struct DumpRows {
     counts: BTreeMap<(String, String), u64>,
     /// Postgres: the table whose `COPY` block this is, and its rows so far.
     copy: Option<(String, u64)>,
-    /// MySQL: the table whose `INSERT` line this is, and the tuple scanner's state.
+    /// MySQL: the table whose `INSERT` statement this is, and the tuple scanner's state.
     insert: Option<(String, Tuples)>,
 }
 
@@ -40,6 +41,8 @@ struct Tuples {
     quote: Option<u8>,
     escaped: bool,
     rows: u64,
+    /// The statement's `;` was seen.
+    ended: bool,
 }
 
 impl DumpRows {
@@ -64,12 +67,16 @@ impl DumpRows {
     /// Counts `bytes`, the next part of the dump.
     pub fn feed(&mut self, bytes: &[u8]) {
         for &b in bytes {
-            if b == b'\n' {
-                self.end_line();
-                continue;
-            }
+            // An INSERT statement runs to its `;`, over as many lines as it takes.
             if let Some((_, t)) = self.insert.as_mut() {
                 t.byte(b);
+                if t.ended {
+                    self.end_insert();
+                }
+                continue;
+            }
+            if b == b'\n' {
+                self.end_line();
                 continue;
             }
             if self.head.len() < HEAD {
@@ -83,29 +90,38 @@ impl DumpRows {
         }
     }
 
-    /// A MySQL `INSERT INTO `t` VALUES ` head: from here on the line's tuples are counted.
+    /// A MySQL `INSERT INTO `t` VALUES ` head: from here on the statement's tuples are
+    /// counted.
     fn maybe_insert(&mut self) {
         if !self.head.ends_with(b" VALUES ") {
             return;
         }
+        self.start_insert();
+    }
+
+    /// Starts counting the tuples of the `INSERT` statement whose head is `self.head`.
+    fn start_insert(&mut self) {
         let Some(rest) = self.head.strip_prefix(b"INSERT INTO ") else {
             return;
         };
-        let rest = &rest[..rest.len() - b" VALUES ".len()];
-        let table = ident(rest.split(|&c| c == b' ').next().unwrap_or(rest));
+        let table = leading_ident(rest);
+        self.head.clear();
         self.insert = Some((table, Tuples::default()));
     }
 
-    fn end_line(&mut self) {
-        let line = std::mem::take(&mut self.head);
-        let overlong = std::mem::replace(&mut self.overlong, false);
+    /// The `INSERT` statement ended: its tuples are the table's rows.
+    fn end_insert(&mut self) {
         if let Some((table, t)) = self.insert.take() {
             *self
                 .counts
                 .entry((self.database.clone(), table))
                 .or_default() += t.rows;
-            return;
         }
+    }
+
+    fn end_line(&mut self) {
+        let line = std::mem::take(&mut self.head);
+        let overlong = std::mem::replace(&mut self.overlong, false);
         if let Some((table, rows)) = self.copy.as_mut() {
             if !overlong && line == b"\\." {
                 let done = (self.database.clone(), std::mem::take(table));
@@ -137,13 +153,16 @@ impl DumpRows {
                 }
             }
             Kind::Mysql => {
-                if let Some(rest) = line.strip_prefix(b"USE ") {
+                if line.starts_with(b"INSERT INTO ") && line.ends_with(b" VALUES") {
+                    // MariaDB's one tuple per line: the statement goes on below.
+                    self.head = line;
+                    self.start_insert();
+                } else if let Some(rest) = line.strip_prefix(b"USE ") {
                     let rest = rest.strip_suffix(b";").unwrap_or(rest);
                     self.database = ident(rest);
                 } else if let Some(rest) = line.strip_prefix(b"CREATE TABLE ") {
                     // A table without rows has no INSERT line; it is still expected.
-                    let name = rest.split(|&c| c == b' ').next().unwrap_or(rest);
-                    let name = ident(name);
+                    let name = leading_ident(rest);
                     if !name.is_empty() && !self.database.is_empty() {
                         self.counts
                             .entry((self.database.clone(), name))
@@ -156,7 +175,9 @@ impl DumpRows {
 
     /// Every table seen, as (database, table, rows), in order.
     pub fn finish(mut self) -> Vec<(String, String, u64)> {
-        if !self.head.is_empty() || self.insert.is_some() {
+        if self.insert.is_some() {
+            self.end_insert();
+        } else if !self.head.is_empty() {
             self.end_line();
         }
         self.counts
@@ -187,6 +208,7 @@ impl Tuples {
                 self.depth += 1;
             }
             b')' => self.depth = self.depth.saturating_sub(1),
+            b';' if self.depth == 0 => self.ended = true,
             _ => {}
         }
     }
@@ -194,6 +216,29 @@ impl Tuples {
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The MySQL identifier `raw` starts with (backquoted, spaces and doubled backquotes
+/// allowed, or a bare word), without its backquotes.
+fn leading_ident(raw: &[u8]) -> String {
+    if raw.first() != Some(&b'`') {
+        return ident(raw.split(|&c| c == b' ').next().unwrap_or(raw));
+    }
+    let mut out = Vec::new();
+    let mut i = 1;
+    while i < raw.len() {
+        if raw[i] == b'`' {
+            if raw.get(i + 1) == Some(&b'`') {
+                out.push(b'`');
+                i += 2;
+                continue;
+            }
+            break;
+        }
+        out.push(raw[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A MySQL identifier without its backquotes (a doubled backquote is one).
@@ -273,8 +318,12 @@ mod tests {
         let dump = b"-- MariaDB dump\nUSE `shop`;\nCREATE TABLE `orders` (\n  `id` int\n);\n\
             INSERT INTO `orders` VALUES (1,'a (b), c'),(2,'it\\'s ('),(3,NULL);\n\
             INSERT INTO `orders` VALUES (4,\"x)\");\nCREATE TABLE `empty` (\n  `id` int\n);\n\
-            USE `other`;\nINSERT INTO `t` VALUES (1);\n-- Dump completed\n";
+            USE `other`;\nINSERT INTO `t` VALUES (1);\n\
+            CREATE TABLE `odd ``name` (\n  `id` int\n);\n\
+            INSERT INTO `odd ``name` VALUES\n(1,'x;y'),\n(2,'(\\n');\n\
+            INSERT INTO `odd ``name` VALUES\n(3,NULL);\n-- Dump completed\n";
         let want = vec![
+            ("other".to_owned(), "odd `name".to_owned(), 3),
             ("other".to_owned(), "t".to_owned(), 1),
             ("shop".to_owned(), "empty".to_owned(), 0),
             ("shop".to_owned(), "orders".to_owned(), 4),

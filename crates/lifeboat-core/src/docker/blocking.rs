@@ -140,6 +140,14 @@ impl BlockingEngine {
         self.handle.block_on(self.engine.is_running(id))
     }
 
+    /// See [`Engine::log_tail`].
+    ///
+    /// # Errors
+    /// When the engine refuses or does not answer.
+    pub fn log_tail(&self, id: &str, lines: usize) -> Result<String, DockerError> {
+        self.handle.block_on(self.engine.log_tail(id, lines))
+    }
+
     /// See [`Engine::stop`].
     ///
     /// # Errors

@@ -380,7 +380,9 @@ impl Engine {
             entrypoint: Some(vec!["sh".into(), "-c".into()]),
             cmd: Some(vec![script.to_owned()]),
             user,
-            network_disabled: Some(true),
+            // Network "none" leaves the container only its loopback interface; disabling the
+            // network as well would drop its /etc/hosts, and servers that look up
+            // `localhost` while they initialise (MariaDB's install-db) then fail.
             labels: Some(HashMap::from([(
                 HELPER_LABEL.to_owned(),
                 volume.to_owned(),
@@ -444,7 +446,9 @@ impl Engine {
             env: config.env,
             user: config.user,
             working_dir: config.working_dir,
-            network_disabled: Some(true),
+            // Network "none" leaves the container only its loopback interface; disabling the
+            // network as well would drop its /etc/hosts, and servers that look up
+            // `localhost` while they initialise (MariaDB's install-db) then fail.
             labels: Some(HashMap::from([(DRILL_LABEL.to_owned(), drill.to_owned())])),
             host_config: Some(bollard::models::HostConfig {
                 binds: Some(binds),
@@ -743,6 +747,66 @@ impl Engine {
         )
         .await?;
         Ok(r.state.and_then(|s| s.running).unwrap_or(false))
+    }
+
+    /// The last `lines` lines container `id` wrote (standard output and error), with every
+    /// value of its environment longer than three characters replaced by `…`, so that a
+    /// password that a start-up script echoed is not repeated in a report.
+    ///
+    /// # Errors
+    /// When the engine refuses or does not answer.
+    pub async fn log_tail(&self, id: &str, lines: usize) -> Result<String, DockerError> {
+        let info = timed(
+            &format!("inspecting container {id}"),
+            self.docker.inspect_container(id, None),
+        )
+        .await?;
+        let mut values: Vec<String> = info
+            .config
+            .and_then(|c| c.env)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|kv| kv.split_once('=').map(|(_, v)| v.to_owned()))
+            .filter(|v| v.len() > 3)
+            .collect();
+        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        let opts = bollard::query_parameters::LogsOptions {
+            stdout: true,
+            stderr: true,
+            tail: lines.to_string(),
+            ..Default::default()
+        };
+        let mut stream = self.docker.logs(id, Some(opts));
+        let mut out = Vec::new();
+        let read = async {
+            while let Some(item) = stream.next().await {
+                match item {
+                    Ok(o) => out.extend_from_slice(&o.into_bytes()),
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(())
+        };
+        match tokio::time::timeout(CALL_TIMEOUT, read).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                return Err(DockerError::Api {
+                    what: format!("reading the log of container {id}"),
+                    reason: e.to_string(),
+                })
+            }
+            Err(_) => {
+                return Err(DockerError::Api {
+                    what: format!("reading the log of container {id}"),
+                    reason: "no answer in time".into(),
+                })
+            }
+        }
+        let mut text = String::from_utf8_lossy(&out).into_owned();
+        for v in &values {
+            text = text.replace(v.as_str(), "…");
+        }
+        Ok(text.trim().to_owned())
     }
 
     /// Stops container `id`, giving it `grace` to exit before the engine kills it.

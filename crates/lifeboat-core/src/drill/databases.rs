@@ -201,10 +201,16 @@ pub(super) fn check_dump(
     };
     crate::restore::failpoint("drill-throwaway");
     if let Err(why) = wait_ready(engine, &throwaway.id, scripts.ready) {
+        let log = engine
+            .log_tail(&throwaway.id, 5)
+            .ok()
+            .filter(|l| !l.is_empty())
+            .map(|l| format!("; its last log lines: {}", l.replace('\n', " | ")))
+            .unwrap_or_default();
         return failed(
             check,
             problems,
-            format!("{svc}: the throwaway {kind} server did not start: {why}"),
+            format!("{svc}: the throwaway {kind} server did not start: {why}{log}"),
         );
     }
     let loaded = std::fs::File::open(path)
