@@ -854,6 +854,34 @@ fn whatslang_as_a_docker_group_user_restores_its_named_volume_in_place() {
         || env.state(bot) == "running",
     );
 
+    // A drill as the same user proves the snapshot: the volume's files and the bot's SQLite
+    // database, restored into a sandbox of the user's own (owners are root's to compare).
+    let dr = as_user(&["drill", s, "--from", d, "--json"]);
+    assert!(dr.status.success(), "{}", text(&dr));
+    let v: serde_json::Value = serde_json::from_slice(&dr.stdout).unwrap();
+    assert_eq!(v["ok"], true, "{v}");
+    let sq = v["databases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["kind"] == "sqlite")
+        .cloned()
+        .unwrap_or_else(|| panic!("the bot's database was checked: {v}"));
+    // Copied through the engine with the bot stopped, its rows were not counted at backup
+    // time: its integrity is checked, and its SHA-256 matched.
+    assert_eq!(sq["loaded"], true, "{v}");
+    assert!(
+        sq["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("not counted at backup time")),
+        "{v}"
+    );
+    assert!(
+        v["notes"].to_string().contains("Owners were not compared"),
+        "{v}"
+    );
+    assert_eq!(env.state(bot), "running", "a drill never stops the stack");
+
     // Disaster: the volume is gone. The restore creates it and writes it through Docker.
     env.d.compose_must(&stack, &["down", "-v"]);
     let r = as_user(&["restore", "latest", "--from", d, "--yes"]);

@@ -20,7 +20,7 @@ const MYSQL_SYSTEM: [&str; 4] = ["mysql", "sys", "performance_schema", "informat
 /// Opens SQLite file `name` restored under `target`: `integrity_check`, then each table's
 /// rows against those recorded when its online-backup copy was made.
 pub(super) fn check_sqlite(
-    target: &Path,
+    path: &Path,
     c: &ComponentEntry,
     name: &str,
     problems: &mut Vec<String>,
@@ -34,8 +34,7 @@ pub(super) fn check_sqlite(
         rows_match: false,
         note: None,
     };
-    let path = target.join(name);
-    let opened = rusqlite::Connection::open(&path).and_then(|conn| {
+    let opened = rusqlite::Connection::open(path).and_then(|conn| {
         let ok: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
         Ok((conn, ok))
     });

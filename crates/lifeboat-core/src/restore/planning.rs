@@ -742,8 +742,10 @@ pub(super) fn still_current(
         }
     }
     for t in w.slots.iter().flatten() {
-        let is_volume = t.prefix.starts_with("_volumes/");
-        if is_volume && t.new_volume.is_none() && t.through.is_none() && !t.path.exists() {
+        // A volume's own folder on this machine (restored in place) that went away; into
+        // another folder, a volume is a plain folder there, made by the restore.
+        let volume_dir = t.prefix.starts_with("_volumes/") && !t.path.starts_with(&w.target);
+        if volume_dir && t.new_volume.is_none() && t.through.is_none() && !t.path.exists() {
             changed.push(format!("the volume folder {} is gone", t.path.display()));
         }
     }
