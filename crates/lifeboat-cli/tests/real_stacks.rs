@@ -299,6 +299,32 @@ volumes:
     assert!(out.contains("pg-dumpall"), "{out}");
     assert!(written >= 5, "the writer wrote {written} transactions");
 
+    // A drill proves the snapshot: the Postgres dump loads with its rows, and the Redis dump
+    // loads into a throwaway redis-server with the 50 keys Redis wrote into it.
+    let (out, v) = drill_json(&env, &stack, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let dbs = v["databases"].as_array().unwrap();
+    let kind = |k: &str| {
+        dbs.iter()
+            .find(|d| d["kind"] == k)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {k} check: {v}"))
+    };
+    for k in ["postgres", "redis"] {
+        let d = kind(k);
+        assert_eq!(
+            (d["loaded"].clone(), d["rows_match"].clone()),
+            (true.into(), true.into()),
+            "{k}: {v}"
+        );
+    }
+    assert_eq!(
+        env.d
+            .must(&["ps", "-aq", "--filter", "label=org.lifeboat.drill"]),
+        "",
+        "no throwaway left"
+    );
+
     // The disaster.
     env.d.compose_must(&stack, &["down", "-v"]);
     assert!(

@@ -314,13 +314,31 @@ fn stale<Tz: TimeZone>(f: &Facts, now: &DateTime<Tz>) -> Option<Alert> {
 /// passes.
 fn drill_failed(f: &Facts) -> Option<Alert> {
     let d = f.last_drill.as_ref().filter(|d| d.ok == Some(false))?;
-    let report = d.report.as_deref().unwrap_or("{}");
-    let body = match serde_json::from_str::<crate::drill::DrillReport>(report) {
-        Ok(r) => crate::drill::scheduled::failure_body(&r),
-        Err(_) => serde_json::from_str::<serde_json::Value>(report)
-            .ok()
-            .and_then(|v| v.get("error")?.as_str().map(upper_first))
-            .unwrap_or_else(|| "The drill could not finish.".into()),
+    // The drill's report (its JSON, read without the drill's types: alerts sit below it).
+    let report: serde_json::Value = d
+        .report
+        .as_deref()
+        .and_then(|r| serde_json::from_str(r).ok())
+        .unwrap_or_default();
+    let problems: Vec<String> = report
+        .get("problems")
+        .and_then(|p| p.as_array())
+        .map(|p| {
+            p.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let body = match report.get("error").and_then(|e| e.as_str()) {
+        Some(e) => upper_first(e),
+        None if problems.is_empty() => "The drill could not finish.".into(),
+        None => drill_failure_body(
+            report
+                .get("snapshot")
+                .and_then(|s| s.as_str())
+                .unwrap_or("?"),
+            &problems,
+        ),
     };
     Some(Alert {
         occurrence: d.finished,
@@ -331,6 +349,20 @@ fn drill_failed(f: &Facts) -> Option<Alert> {
             body,
         )
     })
+}
+
+/// What a failed drill found, for an alert: its first problems, and how many more.
+pub fn drill_failure_body(snapshot: &str, problems: &[String]) -> String {
+    let shown: Vec<&str> = problems.iter().take(2).map(String::as_str).collect();
+    let more = problems.len().saturating_sub(shown.len());
+    let mut body = format!("Snapshot {snapshot}: {}", shown.join(" "));
+    if more > 0 {
+        body.push_str(&format!(
+            " ({more} more problem{}: see the drill history.)",
+            if more == 1 { "" } else { "s" }
+        ));
+    }
+    body
 }
 
 /// Drills are on and none proved the stack restorable for more than twice their interval

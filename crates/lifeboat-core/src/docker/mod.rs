@@ -405,8 +405,8 @@ impl Engine {
         Ok(r.id)
     }
 
-    /// Creates and starts a throwaway container made like container `like` (a database
-    /// service's): the same image, entrypoint, command, user, working folder, environment
+    /// Creates (without starting it) a throwaway container made like container `like` (a
+    /// database service's): the same image, entrypoint, command, user, working folder, environment
     /// and read-only bind mounts, but none of its writable mounts (its data starts empty,
     /// in the container's own layer or the image's anonymous volumes), no network and no
     /// ports, labelled [`DRILL_LABEL`]`=drill`. Returns its id.
@@ -466,10 +466,6 @@ impl Engine {
             ),
         )
         .await?;
-        if let Err(e) = self.start(&r.id).await {
-            let _ = self.remove_throwaway(&r.id).await;
-            return Err(e);
-        }
         Ok(r.id)
     }
 

@@ -198,19 +198,16 @@ pub(super) fn check_dump(
             );
         }
     };
-    crate::restore::failpoint("drill-throwaway");
-    if let Err(why) = wait_ready(engine, &throwaway.id, scripts.ready) {
-        let log = engine
-            .log_tail(&throwaway.id, 5)
-            .ok()
-            .filter(|l| !l.is_empty())
-            .map(|l| format!("; its last log lines: {}", l.replace('\n', " | ")))
-            .unwrap_or_default();
+    if let Err(e) = engine.start(&throwaway.id) {
         return failed(
             check,
             problems,
-            format!("{svc}: the throwaway {kind} server did not start: {why}{log}"),
+            format!("{svc}: the throwaway {kind} server could not be started: {e}"),
         );
+    }
+    crate::restore::failpoint("drill-throwaway");
+    if let Err(why) = wait_ready(engine, &throwaway.id, scripts.ready) {
+        return failed(check, problems, not_started(&throwaway, &svc, kind, &why));
     }
     let loaded = std::fs::File::open(path)
         .map_err(|e| e.to_string())
@@ -256,6 +253,271 @@ pub(super) fn check_dump(
     );
     drop(throwaway);
     check
+}
+
+/// "SERVICE: the throwaway KIND server did not start: WHY; its last log lines: …".
+fn not_started(t: &Throwaway<'_>, svc: &str, kind: &str, why: &str) -> String {
+    let log = t
+        .engine
+        .log_tail(&t.id, 5)
+        .ok()
+        .filter(|l| !l.is_empty())
+        .map(|l| format!("; its last log lines: {}", l.replace('\n', " | ")))
+        .unwrap_or_default();
+    format!("{svc}: the throwaway {kind} server did not start: {why}{log}")
+}
+
+/// Loads Redis dump `name` (restored at `path`, its SHA-256 already checked) into a
+/// throwaway `redis-server` of the service's image and compares the keys it then holds with
+/// the count Redis wrote into the dump itself (its `RESIZEDB` field, for the first
+/// database in the file); keys with a time to live may have expired since, so up to that
+/// many fewer are accepted.
+pub(super) fn check_redis(
+    engine: Option<&BlockingEngine>,
+    m: &Manifest,
+    c: &ComponentEntry,
+    path: &Path,
+    name: &str,
+    drill: &str,
+    problems: &mut Vec<String>,
+) -> DatabaseCheck {
+    let mut check = DatabaseCheck {
+        service: c.service.clone(),
+        kind: "redis".into(),
+        name: name.to_owned(),
+        loaded: false,
+        tables: 0,
+        rows_match: false,
+        note: None,
+    };
+    let Some(engine) = engine else {
+        check.note = Some("not checked: Docker not reachable".into());
+        return check;
+    };
+    let svc = c.service.clone().unwrap_or_default();
+    let Some(like) = engine
+        .project_containers(&m.stack)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|ct| ct.service == svc)
+    else {
+        check.note = Some(format!(
+            "not checked: {svc} has no container on this machine to make a throwaway copy of"
+        ));
+        return check;
+    };
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => return failed(check, problems, format!("{name} cannot be read: {e}")),
+    };
+    let recorded = rdb_keys(&bytes);
+    // Where the service keeps it: the named volume's mount, else Redis's usual /data.
+    let (dir, file) = {
+        let mut parts = name.splitn(3, '/');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some("_volumes"), Some(vol), Some(rest)) => {
+                let at = like
+                    .volumes
+                    .iter()
+                    .find(|(v, _)| v == vol)
+                    .map_or("/data".to_owned(), |(_, t)| t.clone());
+                (at, rest.to_owned())
+            }
+            _ => (
+                "/data".to_owned(),
+                name.rsplit('/').next().unwrap_or(name).to_owned(),
+            ),
+        }
+    };
+    let throwaway = match engine.create_throwaway(&like.id, drill) {
+        Ok(id) => Throwaway { engine, id },
+        Err(e) => {
+            return failed(
+                check,
+                problems,
+                format!("{svc}: a throwaway Redis server could not be created: {e}"),
+            );
+        }
+    };
+    // The dump goes in before the server starts: Redis reads it only then.
+    let entry = c.files.iter().find(|f| f.path == name);
+    let (uid, gid, mode) = entry.map_or((999, 999, 0o644), |f| {
+        (
+            f.uid.unwrap_or(999),
+            f.gid.unwrap_or(999),
+            f.mode.unwrap_or(0o644),
+        )
+    });
+    let upload = engine.upload(&throwaway.id, "/", move |w| {
+        let mut tar = tar::Builder::new(w);
+        let mut dirh = tar::Header::new_gnu();
+        dirh.set_entry_type(tar::EntryType::Directory);
+        dirh.set_mode(0o755);
+        dirh.set_uid(uid);
+        dirh.set_gid(gid);
+        dirh.set_size(0);
+        tar.append_data(&mut dirh, dir.trim_start_matches('/'), std::io::empty())?;
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(mode);
+        h.set_uid(uid);
+        h.set_gid(gid);
+        h.set_size(bytes.len() as u64);
+        let at = format!(
+            "{}/{file}",
+            dir.trim_start_matches('/').trim_end_matches('/')
+        );
+        tar.append_data(&mut h, at, bytes.as_slice())?;
+        tar.finish()
+    });
+    if let Err(e) = upload.and_then(|()| engine.start(&throwaway.id)) {
+        return failed(
+            check,
+            problems,
+            format!("{svc}: the throwaway Redis server could not be started with {name}: {e}"),
+        );
+    }
+    // PING answers only once the dump is loaded ("LOADING" before).
+    let ready = "redis-cli PING 2>/dev/null | grep -q PONG";
+    if let Err(why) = wait_ready(engine, &throwaway.id, ready) {
+        return failed(
+            check,
+            problems,
+            not_started(&throwaway, &svc, "Redis", &why),
+        );
+    }
+    let keyspace = match sh(engine, &throwaway.id, "redis-cli INFO keyspace") {
+        Ok((0, out, _)) => parse_keyspace(&out),
+        Ok((_, _, err)) | Err(DockerError::Api { reason: err, .. }) => {
+            return failed(
+                check,
+                problems,
+                format!("{svc}: the keys could not be counted after loading {name}: {err}"),
+            );
+        }
+        Err(e) => {
+            return failed(
+                check,
+                problems,
+                format!("{svc}: the keys could not be counted after loading {name}: {e}"),
+            );
+        }
+    };
+    check.loaded = true;
+    let Some((db, keys, expires)) = recorded else {
+        check.note = Some(
+            "loaded; the dump records no key count (an RDB older than version 7), so none \
+             was compared"
+                .into(),
+        );
+        return check;
+    };
+    let got = keyspace.get(&db).copied().unwrap_or(0);
+    check.tables = 1;
+    if got > keys || got + expires < keys {
+        return failed(
+            check,
+            problems,
+            format!(
+                "{svc}: Redis database {db} holds {got} keys after loading {name}; the dump \
+                 recorded {keys}"
+            ),
+        );
+    }
+    check.rows_match = true;
+    drop(throwaway);
+    check
+}
+
+/// `db<N>:keys=K,…` lines of `INFO keyspace`, as N → K.
+fn parse_keyspace(out: &str) -> BTreeMap<u64, u64> {
+    out.lines()
+        .filter_map(|l| {
+            let (db, rest) = l.trim().strip_prefix("db")?.split_once(':')?;
+            let keys = rest.split(',').find_map(|kv| kv.strip_prefix("keys="))?;
+            Some((db.parse().ok()?, keys.parse().ok()?))
+        })
+        .collect()
+}
+
+/// From a Redis RDB file's beginning: the first database it holds and the keys and keys
+/// with a time to live that Redis recorded for it (`SELECTDB`, then `RESIZEDB`); a file
+/// with no database at all holds 0 keys of database 0. `None` when the file says nothing
+/// (no `RESIZEDB`, an opcode not known here, or not an RDB file).
+fn rdb_keys(b: &[u8]) -> Option<(u64, u64, u64)> {
+    if b.len() < 9 || &b[..5] != b"REDIS" {
+        return None;
+    }
+    let mut i = 9;
+    let mut db = None;
+    loop {
+        let op = *b.get(i)?;
+        i += 1;
+        match op {
+            // AUX: two strings.
+            0xFA => {
+                rdb_skip_string(b, &mut i)?;
+                rdb_skip_string(b, &mut i)?;
+            }
+            // FUNCTION2: one string.
+            0xF5 => rdb_skip_string(b, &mut i)?,
+            0xFE => db = Some(rdb_length(b, &mut i)?),
+            0xFB => {
+                let keys = rdb_length(b, &mut i)?;
+                let expires = rdb_length(b, &mut i)?;
+                return Some((db.unwrap_or(0), keys, expires));
+            }
+            0xFF => return Some((0, 0, 0)),
+            _ => return None,
+        }
+    }
+}
+
+/// An RDB length (its 2-bit encodings), moving `i` past it.
+fn rdb_length(b: &[u8], i: &mut usize) -> Option<u64> {
+    let first = *b.get(*i)?;
+    *i += 1;
+    match first >> 6 {
+        0 => Some(u64::from(first & 0x3F)),
+        1 => {
+            let next = *b.get(*i)?;
+            *i += 1;
+            Some((u64::from(first & 0x3F) << 8) | u64::from(next))
+        }
+        2 if first == 0x80 => {
+            let v = b.get(*i..*i + 4)?;
+            *i += 4;
+            Some(u64::from(u32::from_be_bytes(v.try_into().ok()?)))
+        }
+        2 if first == 0x81 => {
+            let v = b.get(*i..*i + 8)?;
+            *i += 8;
+            Some(u64::from_be_bytes(v.try_into().ok()?))
+        }
+        _ => None,
+    }
+}
+
+/// Moves `i` past an RDB string (plain, an integer, or LZF-compressed).
+fn rdb_skip_string(b: &[u8], i: &mut usize) -> Option<()> {
+    let first = *b.get(*i)?;
+    if first >> 6 == 3 {
+        *i += 1;
+        match first & 0x3F {
+            0 => *i += 1,
+            1 => *i += 2,
+            2 => *i += 4,
+            3 => {
+                let compressed = rdb_length(b, i)?;
+                let _plain = rdb_length(b, i)?;
+                *i += usize::try_from(compressed).ok()?;
+            }
+            _ => return None,
+        }
+    } else {
+        let n = rdb_length(b, i)?;
+        *i += usize::try_from(n).ok()?;
+    }
+    (*i <= b.len()).then_some(())
 }
 
 /// A throwaway container, removed (with its anonymous volumes) when dropped.
@@ -352,4 +614,33 @@ fn parse_counts(out: &str) -> BTreeMap<(String, String), u64> {
             Some(((d.to_owned(), t.to_owned()), n.trim().parse().ok()?))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_count_is_read_from_an_rdb_header() {
+        // REDIS0011, AUX redis-ver "7.0.15", AUX an integer value, SELECTDB 0,
+        // RESIZEDB 300 keys (14-bit length) and 2 with a time to live.
+        let mut b = b"REDIS0011".to_vec();
+        b.extend([0xFA, 9]);
+        b.extend(b"redis-ver");
+        b.extend([6]);
+        b.extend(b"7.0.15");
+        b.extend([0xFA, 5]);
+        b.extend(b"ctime");
+        b.extend([0xC2, 1, 2, 3, 4]);
+        b.extend([0xFE, 0, 0xFB, 0x41, 0x2C, 2]);
+        assert_eq!(rdb_keys(&b), Some((0, 300, 2)));
+        assert_eq!(rdb_keys(b"REDIS0011\xff"), Some((0, 0, 0)));
+        assert_eq!(rdb_keys(b"REDIS0006\xfe\x00\x00"), None, "no RESIZEDB");
+        assert_eq!(rdb_keys(b"not redis"), None);
+        let ks = parse_keyspace(
+            "# Keyspace\r\ndb0:keys=300,expires=2,avg_ttl=0\r\ndb3:keys=1,expires=0\r\n",
+        );
+        assert_eq!(ks.get(&0), Some(&300));
+        assert_eq!(ks.get(&3), Some(&1));
+    }
 }

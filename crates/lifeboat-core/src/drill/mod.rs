@@ -490,11 +490,24 @@ fn in_sandbox(
             report.databases.push(check);
         }
         if c.recipe == Recipe::RedisBgsave {
-            report.notes.push(format!(
-                "{}: the Redis dump was restored and checked as a file; drills do not load \
-                 it into Redis yet.",
-                c.name
-            ));
+            for f in c.files.iter().filter(|f| f.path.ends_with(".rdb")) {
+                if cancel.is_cancelled() {
+                    return Err(DrillError::Cancelled);
+                }
+                let check = databases::check_redis(
+                    opts.engine.as_ref(),
+                    m,
+                    c,
+                    &restored_path(&target, f),
+                    &f.path,
+                    &drill_id.map_or_else(|| format!("p{}", std::process::id()), |i| i.to_string()),
+                    &mut report.problems,
+                );
+                if let Some(note) = check.note.as_ref().filter(|_| !check.loaded) {
+                    report.notes.push(format!("{}: {note}", c.name));
+                }
+                report.databases.push(check);
+            }
         }
     }
     progress.phase("checking the secrets");

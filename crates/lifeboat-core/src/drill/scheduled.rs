@@ -144,7 +144,7 @@ pub fn alert_for(
     let body = match result {
         Ok(r) if r.ok => return None,
         Err(DrillError::Cancelled) => return None,
-        Ok(r) => failure_body(r),
+        Ok(r) => crate::alerts::drill_failure_body(&r.snapshot, &r.problems),
         Err(e) => crate::alerts::upper_first(&e.to_string()),
     };
     Some(Alert {
@@ -155,20 +155,6 @@ pub fn alert_for(
         body,
         occurrence: None,
     })
-}
-
-/// What a failed drill found, for an alert: its first problems, and how many more.
-pub fn failure_body(r: &DrillReport) -> String {
-    let shown: Vec<&str> = r.problems.iter().take(2).map(String::as_str).collect();
-    let more = r.problems.len().saturating_sub(shown.len());
-    let mut body = format!("Snapshot {}: {}", r.snapshot, shown.join(" "));
-    if more > 0 {
-        body.push_str(&format!(
-            " ({}: see the drill history.)",
-            super::plural(more, "more problem")
-        ));
-    }
-    body
 }
 
 #[cfg(test)]
