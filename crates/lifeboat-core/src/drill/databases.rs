@@ -25,15 +25,7 @@ pub(super) fn check_sqlite(
     name: &str,
     problems: &mut Vec<String>,
 ) -> DatabaseCheck {
-    let mut check = DatabaseCheck {
-        service: c.service.clone(),
-        kind: "sqlite".into(),
-        name: name.to_owned(),
-        loaded: false,
-        tables: 0,
-        rows_match: false,
-        note: None,
-    };
+    let mut check = unchecked(c, "sqlite", name);
     let opened = rusqlite::Connection::open(path).and_then(|conn| {
         let ok: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
         Ok((conn, ok))
@@ -78,6 +70,32 @@ pub(super) fn check_sqlite(
         problems,
     );
     check
+}
+
+/// The container of `svc` (of the snapshot's stack) on this machine, to make a throwaway of.
+fn service_container(
+    engine: &BlockingEngine,
+    m: &Manifest,
+    svc: &str,
+) -> Option<crate::docker::ContainerInfo> {
+    engine
+        .project_containers(&m.stack)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|ct| ct.service == svc)
+}
+
+/// A check of database `name` of `c`, of `kind`, that found nothing yet.
+fn unchecked(c: &ComponentEntry, kind: &str, name: &str) -> DatabaseCheck {
+    DatabaseCheck {
+        service: c.service.clone(),
+        kind: kind.to_owned(),
+        name: name.to_owned(),
+        loaded: false,
+        tables: 0,
+        rows_match: false,
+        note: None,
+    }
 }
 
 /// `check` as failed for `why`, which is also a problem of the drill.
@@ -155,15 +173,7 @@ pub(super) fn check_dump(
         Recipe::Mongodump => "mongo",
         _ => "dump",
     };
-    let mut check = DatabaseCheck {
-        service: c.service.clone(),
-        kind: kind.into(),
-        name: name.to_owned(),
-        loaded: false,
-        tables: 0,
-        rows_match: false,
-        note: None,
-    };
+    let mut check = unchecked(c, kind, name);
     let Some(scripts) = Scripts::for_recipe(c.recipe) else {
         check.note = Some(format!(
             "not checked: drills do not load {kind} dumps yet (the dump was restored and \
@@ -176,12 +186,7 @@ pub(super) fn check_dump(
         return check;
     };
     let svc = c.service.clone().unwrap_or_default();
-    let like = engine
-        .project_containers(&m.stack)
-        .unwrap_or_default()
-        .into_iter()
-        .find(|ct| ct.service == svc);
-    let Some(like) = like else {
+    let Some(like) = service_container(engine, m, &svc) else {
         check.note = Some(format!(
             "not checked: {svc} has no container on this machine to make a throwaway copy \
              of (create it with `docker compose up --no-start {svc}`)"
@@ -281,26 +286,13 @@ pub(super) fn check_redis(
     drill: &str,
     problems: &mut Vec<String>,
 ) -> DatabaseCheck {
-    let mut check = DatabaseCheck {
-        service: c.service.clone(),
-        kind: "redis".into(),
-        name: name.to_owned(),
-        loaded: false,
-        tables: 0,
-        rows_match: false,
-        note: None,
-    };
+    let mut check = unchecked(c, "redis", name);
     let Some(engine) = engine else {
         check.note = Some("not checked: Docker not reachable".into());
         return check;
     };
     let svc = c.service.clone().unwrap_or_default();
-    let Some(like) = engine
-        .project_containers(&m.stack)
-        .unwrap_or_default()
-        .into_iter()
-        .find(|ct| ct.service == svc)
-    else {
+    let Some(like) = service_container(engine, m, &svc) else {
         check.note = Some(format!(
             "not checked: {svc} has no container on this machine to make a throwaway copy of"
         ));
