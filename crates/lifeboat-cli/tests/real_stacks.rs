@@ -1446,6 +1446,46 @@ volumes:
     );
     write_manifest(&env, &mpath, &original);
 
+    // The dump truncated by hand in the destination (its last stored piece cut in half):
+    // the drill says so, naming the database's component, and changes nothing.
+    let b = env.backup(&stack, &["--json"]);
+    assert!(b.status.success(), "{}", text(&b));
+    let report: serde_json::Value = serde_json::from_slice(&b.stdout).unwrap();
+    let pgc = report["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "service-postgres")
+        .cloned()
+        .unwrap_or_else(|| panic!("{report}"));
+    let list = Command::new("age")
+        .arg("-d")
+        .arg("-i")
+        .arg(&env.key)
+        .arg(pgc["list"].as_str().unwrap())
+        .output()
+        .unwrap();
+    assert!(list.status.success(), "{}", text(&list));
+    let last = String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
+    let piece = env.dest.join(&last);
+    let whole = std::fs::read(&piece).unwrap();
+    std::fs::write(&piece, &whole[..whole.len() / 2]).unwrap();
+    let (out, v) = drill_json(&env, &stack, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let p = problems(&v);
+    assert!(
+        p.contains("service-postgres: the archive is damaged") && p.contains("does not decrypt"),
+        "{p}"
+    );
+    assert_eq!(v["ok"], false, "{v}");
+    std::fs::write(&piece, &whole).unwrap();
+    let (out, _) = drill_json(&env, &stack, &[]);
+    assert!(out.status.success(), "whole again: {}", text(&out));
+
     // A dump tool that wrote a broken CREATE TABLE: the backup passed its checks, the drill
     // does not.
     std::fs::write(wrap.join("break"), "").unwrap();
