@@ -439,6 +439,13 @@ async fn a_new_user_protects_the_example_stack_from_an_empty_window() {
             .await
             .join(" ");
         assert!(schedule.contains("02:00"), "{schedule}");
+        // A drill by hand, so that the drill history is on the page for the checks below.
+        click(&client, Locator::Css("[data-testid=drill-run]")).await;
+        wait_for(&client, Locator::Css("[data-testid=drill-row]")).await;
+        assert_eq!(
+            read_all(&client, "[data-testid=drill-row]", Some("data-outcome")).await,
+            ["passed"]
+        );
         shot(&client, &artifacts, "e2e-onboarding-7-stack-backups.png").await;
         bad_contrast.extend(contrast(&client, "stack backups").await);
         not_fitting.extend(fits_at_200(&client, &artifacts, "e2e-zoom-backups.png").await);

@@ -68,7 +68,8 @@ describe("restore drills", () => {
     const rows = [...panel.querySelectorAll<HTMLElement>("[data-testid=drill-row]")];
     expect(rows.map((r) => r.dataset.outcome)).toEqual(["failed", "passed", "cancelled"]);
     expect(rows[0].querySelector("[data-testid=drill-found]")!.textContent).toContain("table public.items: 300 rows after the restore, 301 recorded");
-    expect(rows[1].textContent).toContain("2 of 2 loaded");
+    expect(rows[1].textContent).toContain("2,413 files (700 MiB), 2 of 2 databases loaded");
+    expect(rows[1].title).toBe("Snapshot 20261201-020000-ab12");
     expect(rows[2].textContent).toContain("cancelled");
     panel.querySelector<HTMLButtonElement>("[data-testid=drill-run]")!.click();
     const sel = panel.querySelector<HTMLSelectElement>("[data-testid=drill-interval]")!;

@@ -122,10 +122,8 @@ function historyView(runs: DrillRun[]): HTMLElement {
         "tr",
         {},
         h("th", {}, "When"),
-        h("th", {}, "Snapshot"),
         h("th", {}, "Result"),
-        h("th", { class: "num" }, "Files"),
-        h("th", {}, "Databases"),
+        h("th", {}, "Checked"),
         h("th", { class: "num", title: "How long restoring everything took: the honest recovery time" }, "Restore"),
         h("th", {}, "Found"),
       ),
@@ -140,12 +138,14 @@ function historyView(runs: DrillRun[]): HTMLElement {
         const found = r ? [...r.problems, ...r.notes] : d.error ? [d.error] : d.outcome === "interrupted" ? ["Lifeboat stopped during the drill; its sandbox was removed."] : [];
         return h(
           "tr",
-          { "data-testid": "drill-row", "data-outcome": d.outcome },
+          { "data-testid": "drill-row", "data-outcome": d.outcome, title: d.snapshot ? `Snapshot ${d.snapshot}` : undefined },
           h("td", {}, when(d.started)),
-          h("td", { class: "small" }, h("code", {}, d.snapshot ?? "–")),
           h("td", {}, h("span", { class: `result ${cls}` }, label)),
-          h("td", { class: "num" }, r ? `${count(r.files_checked)} (${bytes(r.bytes_checked)})` : "–"),
-          h("td", { class: "small" }, r ? (r.databases.length ? `${loaded} of ${r.databases.length} loaded` : "none") : "–"),
+          h(
+            "td",
+            { class: "small" },
+            r ? `${count(r.files_checked)} files (${bytes(r.bytes_checked)})${r.databases.length ? `, ${loaded} of ${r.databases.length} databases loaded` : ""}` : "–",
+          ),
           h("td", { class: "num" }, r ? duration(r.restore_ms) : "–"),
           h("td", { class: "small", "data-testid": "drill-found" }, found.length ? found.join(" ") : "Every file, database and secret as recorded."),
         );

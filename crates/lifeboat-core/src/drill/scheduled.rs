@@ -56,11 +56,18 @@ pub fn due<Tz: TimeZone>(catalog: &Catalog, now: &DateTime<Tz>) -> Vec<DueDrill>
                 .find(|r| r.result == BackupResult::Ok && r.snapshot.is_some())
                 .map(|r| r.started)
         });
+        // The last backup of any kind (one by hand too): no drill right beside it.
         let last_run = catalog
             .schedule_state(s.id)
             .ok()
             .flatten()
-            .and_then(|st| st.last_run);
+            .and_then(|st| st.last_run)
+            .max(
+                catalog
+                    .backups(s.id, 1)
+                    .ok()
+                    .and_then(|b| b.first().map(|r| r.started)),
+            );
         if crate::schedule::drill_due(schedule, every, last_drill, last_snapshot, last_run, now)
             && from.is_dir()
         {
