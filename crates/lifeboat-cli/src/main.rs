@@ -169,6 +169,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Where every stack stands: its last backup and drill with their age and result, its
+    /// next scheduled run, and what needs attention (exit 1 when something does).
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Delete snapshots no rule keeps, then the pieces no remaining snapshot refers to.
     Prune {
         /// The destination folder.
@@ -450,6 +457,7 @@ fn main() -> ExitCode {
                 json,
             )
         }
+        Command::Status { json } => verbs::status(json),
         Command::Prune {
             dest,
             stack,

@@ -125,6 +125,7 @@ pub fn backup(
                 ..BackupOptions::new(dest)
             };
             let progress = progress_for(json, "Backing up");
+            let (started, clock) = (lifeboat_core::time::unix_now(), std::time::Instant::now());
             let report = backup::backup(
                 &project,
                 &identity,
@@ -133,6 +134,16 @@ pub fn backup(
                 &CancelToken::new(),
             );
             progress::clear_line();
+            // The run goes into the stack's history (for `lifeboat status`, the desktop and
+            // its alerts); a catalog that cannot be written does not fail the backup.
+            let recorded = lifeboat_core::Catalog::open_default().and_then(|catalog| {
+                let stack = lifeboat_core::settings::add_stack(&catalog, &project)?;
+                let ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
+                backup::record_run(&catalog, stack.id, dest, started, ms, &report)
+            });
+            if let Err(e) = recorded {
+                tracing::warn!("the backup is not in Lifeboat's history: {e}");
+            }
             let report = report?;
             if json {
                 return print_json(&report);
@@ -350,6 +361,63 @@ pub fn drill(args: DrillArgs, id: Option<&Path>, json: bool) -> ExitCode {
                 Ok(())
             } else {
                 Err(Reported(format!("{} problem(s) found", report.problems.len())).into())
+            }
+        })(),
+    )
+}
+
+/// `lifeboat status`: one paragraph per stack, or JSON; exit 1 when something needs
+/// attention.
+pub fn status(json: bool) -> ExitCode {
+    use lifeboat_core::status;
+    finish_json(
+        json,
+        (|| {
+            let catalog = lifeboat_core::Catalog::open_default()?;
+            let now = chrono::Local::now();
+            let stacks = status::report(&catalog, &now);
+            if json {
+                print_json(&stacks)?;
+            } else if stacks.is_empty() {
+                println!("No stacks yet: `lifeboat backup STACK_DIR --to DEST` adds one.");
+            }
+            let t = now.timestamp();
+            for s in stacks.iter().filter(|_| !json) {
+                let last = match &s.last_backup {
+                    Some(b) => format!(
+                        "last backup {} ({}, {}, {:.1} s)",
+                        status::ago(t - b.started),
+                        b.result.as_str(),
+                        human_bytes(b.bytes_in.max(0) as u64),
+                        b.duration_ms as f64 / 1000.0
+                    ),
+                    None => "never backed up".to_owned(),
+                };
+                let next = s.next.map_or_else(
+                    || "no schedule".to_owned(),
+                    |n| format!("next in {}", status::ago(t - n).replace(" ago", "")),
+                );
+                let drill = match (s.last_drill, s.last_proven) {
+                    (Some((at, false)), _) => {
+                        format!("last drill FAILED {}", status::ago(t - at))
+                    }
+                    (_, Some(p)) => format!("proven restorable {}", status::ago(t - p)),
+                    _ => "never proven restorable".to_owned(),
+                };
+                println!("{}: {last} · {next} · {drill}", s.stack);
+                for a in &s.alerts {
+                    println!("  {}: {}. {}", a.severity, a.summary, a.body);
+                }
+            }
+            let attention: Vec<&str> = stacks
+                .iter()
+                .filter(|s| s.attention)
+                .map(|s| s.stack.as_str())
+                .collect();
+            if attention.is_empty() {
+                Ok(())
+            } else {
+                Err(Reported(format!("{} need(s) attention", attention.join(", "))).into())
             }
         })(),
     )

@@ -80,3 +80,54 @@ pub fn ago(secs: i64) -> String {
         s => format!("{} days ago", s / 86_400),
     }
 }
+
+/// One stack's standing as `lifeboat status` reports it (for scripts and monitoring).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StackReport {
+    /// The compose project name.
+    pub stack: String,
+    /// Its folder.
+    pub dir: String,
+    /// Its last backup, whatever its result.
+    pub last_backup: Option<crate::catalog::BackupRecord>,
+    /// When its last successful backup started (Unix seconds).
+    pub last_ok: Option<i64>,
+    /// When its schedule runs next (Unix seconds).
+    pub next: Option<i64>,
+    /// Its last drill that ran to an end: when it ended and whether it passed.
+    pub last_drill: Option<(i64, bool)>,
+    /// When a drill last proved it restorable (Unix seconds).
+    pub last_proven: Option<i64>,
+    /// What needs attention (its current alerts).
+    pub alerts: Vec<Alert>,
+    /// Something needs attention (an alert of warning or error weight).
+    pub attention: bool,
+}
+
+/// [`StackReport`] of every stack in the catalog at `now`.
+pub fn report<Tz: TimeZone>(catalog: &Catalog, now: &DateTime<Tz>) -> Vec<StackReport> {
+    all(catalog, now)
+        .into_iter()
+        .map(|s| {
+            let last_drill = catalog
+                .drills(&s.stack.name, 10)
+                .unwrap_or_default()
+                .into_iter()
+                .find_map(|d| Some((d.finished?, d.ok?)));
+            StackReport {
+                last_backup: catalog
+                    .backups(s.stack.id, 1)
+                    .ok()
+                    .and_then(|b| b.into_iter().next()),
+                attention: s.worst().is_some_and(|w| w >= Severity::Warning),
+                stack: s.stack.name,
+                dir: s.stack.dir,
+                last_ok: s.last_ok,
+                next: s.next,
+                last_drill,
+                last_proven: s.last_proven,
+                alerts: s.alerts,
+            }
+        })
+        .collect()
+}

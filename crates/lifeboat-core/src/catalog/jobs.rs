@@ -38,7 +38,8 @@ pub enum BackupResult {
 }
 
 impl BackupResult {
-    fn as_str(self) -> &'static str {
+    /// `ok`, `failed` or `cancelled`.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Ok => "ok",
             Self::Failed => "failed",
