@@ -379,18 +379,12 @@ pub(super) fn check_redis(
     }
     let keyspace = match sh(engine, &throwaway.id, "redis-cli INFO keyspace") {
         Ok((0, out, _)) => parse_keyspace(&out),
-        Ok((_, _, err)) | Err(DockerError::Api { reason: err, .. }) => {
+        other => {
+            let why = other.map_or_else(|e| e.to_string(), |(_, _, err)| err);
             return failed(
                 check,
                 problems,
-                format!("{svc}: the keys could not be counted after loading {name}: {err}"),
-            );
-        }
-        Err(e) => {
-            return failed(
-                check,
-                problems,
-                format!("{svc}: the keys could not be counted after loading {name}: {e}"),
+                format!("{svc}: the keys could not be counted after loading {name}: {why}"),
             );
         }
     };
