@@ -383,7 +383,7 @@ pub async fn start_backup(
         }
         let engine = BlockingEngine::connect(None, handle).ok();
         let progress = ChannelProgress::new(events);
-        let done = lifeboat_core::backup::backup_stack(
+        let done = lifeboat_core::around::backup_stack(
             &state.catalog,
             stack_id,
             engine,

@@ -241,7 +241,19 @@ pub async fn start_restore(
             bytes: plan.preview().components.iter().map(|c| c.bytes).sum(),
         });
         let progress = ChannelProgress::new(events);
-        Ok(restore::apply(plan, &identity, &progress, &cancel)?)
+        let target = std::path::PathBuf::from(&plan.preview().target);
+        let (hooks, stack) = lifeboat_core::around::stack_at(&app_state.catalog, &target)
+            .map(|(s, h)| (h, s.name))
+            .unwrap_or_else(|| (Default::default(), name.clone()));
+        let from = app_state.catalog.settings(stack_id)?.destination();
+        let ctx = lifeboat_core::hooks::context(&stack, &target, from.as_deref());
+        let (report, after) = lifeboat_core::around::guard_restore(&hooks, &ctx, || {
+            restore::apply(plan, &identity, &progress, &cancel)
+        });
+        if let Some(p) = after.post_hook {
+            tracing::warn!("{name}: {p}");
+        }
+        Ok(report?)
     })
     .await
 }

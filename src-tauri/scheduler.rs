@@ -66,9 +66,15 @@ fn check(app: &AppHandle) {
     };
     match alerts::after_tick(&catalog, &events, &now) {
         Ok(said) => {
-            for a in said {
-                notify(app, a);
+            for a in &said {
+                notify_desktop(app, a.clone());
             }
+            // The channels (ntfy, mail…) get the same, and successes when they want them;
+            // off the scheduler's thread, so a slow server never holds up a backup.
+            let (catalog, events) = (catalog.clone(), events.clone());
+            std::thread::spawn(move || {
+                lifeboat_core::notify::after_tick(&catalog, &events, &said);
+            });
         }
         Err(e) => tracing::warn!("the scheduler could not read the catalog: {e}"),
     }
@@ -89,7 +95,7 @@ fn run_scheduled(app: &AppHandle, state: &AppState, stack_id: i64) -> Outcome {
     let _ = app.emit(CHANGED, stack_id);
     crate::tray::refresh(app);
     let engine = BlockingEngine::connect(None, tokio_handle()).ok();
-    let result = lifeboat_core::backup::backup_stack(
+    let result = lifeboat_core::around::backup_stack(
         &state.catalog,
         stack_id,
         engine,
@@ -101,8 +107,19 @@ fn run_scheduled(app: &AppHandle, state: &AppState, stack_id: i64) -> Outcome {
     Outcome::of(&result)
 }
 
-/// Shows a notification; a click on it opens the stack's page.
+/// Shows a notification (a click on it opens the stack's page) and sends it to the
+/// notification channels.
 pub fn notify(app: &AppHandle, alert: Alert) {
+    let catalog = app.state::<AppState>().catalog.clone();
+    let for_channels = alert.clone();
+    std::thread::spawn(move || {
+        lifeboat_core::notify::deliver(&catalog, &for_channels);
+    });
+    notify_desktop(app, alert);
+}
+
+/// Shows a desktop notification; a click on it opens the stack's page.
+fn notify_desktop(app: &AppHandle, alert: Alert) {
     tracing::info!("notify: {}: {}", alert.summary, alert.body);
     let app = app.clone();
     std::thread::spawn(move || match alerts::send(&alert) {

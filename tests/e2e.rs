@@ -502,10 +502,9 @@ async fn stacks_screen_shows_the_example_stack() {
         // A schedule a minute ahead: the scheduler runs the backup on its own and the
         // history on the page gets the run.
         wait_for(&client, Locator::Css("[data-testid=schedule-form]")).await;
-        let mut slot = chrono::Local::now() + chrono::Duration::minutes(1);
-        if chrono::Timelike::second(&slot) > 50 {
-            slot += chrono::Duration::minutes(1);
-        }
+        // The slot is the minute two minutes ahead (60 to 120 s away): filling in the form
+        // on a slow machine must not take it past the slot, or the run is tomorrow's.
+        let slot = chrono::Local::now() + chrono::Duration::minutes(2);
         let at = slot.format("%H:%M").to_string();
         // The page re-renders when the restore's refreshes land: retry the form on a
         // stale element, as a person would look again.
@@ -542,12 +541,18 @@ async fn stacks_screen_shows_the_example_stack() {
             assert!(Instant::now() < deadline, "the schedule was never saved: {attempt:?}");
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
-        assert_eq!(texts(&client, "[data-testid=next-runs] li").await.len(), 5);
+        let next_runs = texts(&client, "[data-testid=next-runs] li").await;
+        assert_eq!(next_runs.len(), 5);
+        let today_at = slot.format("%-d %b %Y, %H:%M").to_string();
+        assert_eq!(
+            next_runs[0], today_at,
+            "the first run is not today's {at} (the form was saved after the slot?): {next_runs:?}"
+        );
         let _ = client
             .execute("document.getElementById('schedule-title')?.scrollIntoView()", vec![])
             .await;
         shot(&client, &artifacts, "e2e-schedule-set.png").await;
-        let deadline = Instant::now() + Duration::from_secs(180);
+        let deadline = Instant::now() + Duration::from_secs(240);
         loop {
             let rows = texts(&client, "[data-testid=history-row]").await;
             if rows.len() == 2 {

@@ -25,10 +25,23 @@ pub fn on_path(name: &str) -> Option<PathBuf> {
     dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
 }
 
+/// A process the test started, stopped with everything it started when the test ends
+/// (also when it fails): `tauri-driver` starts WebKitWebDriver, which starts the app; an
+/// app left behind by a failed test would keep its tray icon in the next test's panel.
+/// Start it with [`own_group`].
 pub struct Driver(pub Child);
+
+/// Puts `cmd`'s process in a process group of its own, for [`Driver`] to stop whole.
+pub fn own_group(cmd: &mut Command) -> &mut Command {
+    std::os::unix::process::CommandExt::process_group(cmd, 0)
+}
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.0.id())])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -129,7 +142,8 @@ pub async fn open_app(
         cmd.env(k, v);
     }
     let driver = Driver(
-        cmd.stdout(Stdio::null())
+        own_group(&mut cmd)
+            .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("tauri-driver starts"),

@@ -15,6 +15,7 @@ mod progress;
 mod restore;
 mod schedule;
 mod secrets;
+mod servers;
 mod verbs;
 
 #[derive(Parser)]
@@ -270,6 +271,46 @@ enum Command {
         #[command(subcommand)]
         action: schedule::ScheduleAction,
     },
+    /// Where alerts go beside the desktop: ntfy, Gotify, webhooks, mail, health-check pings.
+    Notify {
+        /// Print JSON.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        action: servers::NotifyAction,
+    },
+    /// Commands run before and after a stack's backups and restores: set them, or show
+    /// them when no option is given. An empty command removes that hook.
+    Hooks {
+        /// The folder with the compose file.
+        stack_dir: PathBuf,
+        /// Before each backup (`sh -c`, in the stack's folder); its failure stops the backup.
+        #[arg(long, value_name = "CMD")]
+        pre_backup: Option<String>,
+        /// After each backup, whatever its result (LIFEBOAT_RESULT: ok, failed, cancelled).
+        #[arg(long, value_name = "CMD")]
+        post_backup: Option<String>,
+        /// Before each restore; its failure stops the restore.
+        #[arg(long, value_name = "CMD")]
+        pre_restore: Option<String>,
+        /// After each restore, whatever its result.
+        #[arg(long, value_name = "CMD")]
+        post_restore: Option<String>,
+        /// Seconds each hook may run before it is stopped (300 unless set).
+        #[arg(long, value_name = "SECS")]
+        timeout: Option<u64>,
+        /// Remove every hook first.
+        #[arg(long)]
+        clear: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run `lifeboat schedule run` as a systemd service: install, status, uninstall.
+    Service {
+        #[command(subcommand)]
+        action: servers::ServiceAction,
+    },
 }
 
 #[derive(Subcommand)]
@@ -458,6 +499,29 @@ fn main() -> ExitCode {
             )
         }
         Command::Status { json } => verbs::status(json),
+        Command::Notify { json, action } => servers::notify(action, json),
+        Command::Hooks {
+            stack_dir,
+            pre_backup,
+            post_backup,
+            pre_restore,
+            post_restore,
+            timeout,
+            clear,
+            json,
+        } => servers::hooks(
+            &stack_dir,
+            servers::HookArgs {
+                pre_backup,
+                post_backup,
+                pre_restore,
+                post_restore,
+                timeout,
+                clear,
+            },
+            json,
+        ),
+        Command::Service { action } => servers::service(action),
         Command::Prune {
             dest,
             stack,

@@ -60,7 +60,7 @@ pub fn run(args: RestoreArgs) -> ExitCode {
                 stack_dir: None,
                 list_paths: args.paths,
                 engine: args.engine.clone(),
-                catalog: Some(catalog),
+                catalog: Some(catalog.clone()),
             };
             let mut plan = restore::plan(&opts, &identity)?;
             // A restore into this folder that a crash interrupted (recorded in the folder,
@@ -79,8 +79,19 @@ pub fn run(args: RestoreArgs) -> ExitCode {
                 } else {
                     Box::new(lifeboat_core::job::NoProgress)
                 };
-            let report = restore::apply(plan, &identity, progress.as_ref(), &CancelToken::new());
+            // The stack's own restore hooks, when it restores into a folder this machine
+            // backs up.
+            let (hooks, name) = lifeboat_core::around::stack_at(&catalog, &target)
+                .map(|(s, h)| (h, s.name))
+                .unwrap_or_else(|| (Default::default(), plan.preview().stack.clone()));
+            let ctx = lifeboat_core::hooks::context(&name, &target, args.from.as_deref());
+            let (report, after) = lifeboat_core::around::guard_restore(&hooks, &ctx, || {
+                restore::apply(plan, &identity, progress.as_ref(), &CancelToken::new())
+            });
             progress::clear_line();
+            if let Some(p) = &after.post_hook {
+                eprintln!("lifeboat: warning: {p} (the restore itself is done)");
+            }
             say_restored(&report?, args.json)
         })(),
     )

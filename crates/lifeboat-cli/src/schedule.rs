@@ -10,7 +10,6 @@ use std::time::Duration;
 use chrono::{Local, TimeZone};
 use clap::Subcommand;
 use lifeboat_core::alerts;
-use lifeboat_core::backup;
 use lifeboat_core::schedule::{self, due, Due, Pause, Schedule, ScheduleState};
 use lifeboat_core::scheduler::{self, Outcome};
 use lifeboat_core::{CancelToken, Catalog, LoadOptions};
@@ -261,27 +260,28 @@ fn run(
             let engine =
                 lifeboat_core::docker::BlockingEngine::connect(None, runtime.handle().clone()).ok();
             let name = catalog.stack(stack_id).map(|s| s.name).unwrap_or_default();
-            eprintln!("lifeboat: scheduled backup of {name} starting");
-            let result = backup::backup_stack(
+            let clock = std::time::Instant::now();
+            let result = lifeboat_core::around::backup_stack(
                 catalog,
                 stack_id,
                 engine,
                 &lifeboat_core::job::NoProgress,
                 &CancelToken::new(),
             );
-            if let Ok(done) = &result {
-                eprintln!(
-                    "lifeboat: scheduled backup of {name}: snapshot {}",
-                    done.report.snapshot
-                );
-            }
+            eprintln!("lifeboat: {}", run_line(&name, clock.elapsed(), &result));
             Outcome::of(&result)
         };
         let events = scheduler::tick(catalog, &now, &mut runner)?;
-        for a in &alerts::after_tick(catalog, &events, &now)? {
+        let said = alerts::after_tick(catalog, &events, &now)?;
+        for a in &said {
             eprintln!("lifeboat: {}: {}", a.summary, a.body);
             if let Err(e) = alerts::send(a) {
                 tracing::debug!("{e}");
+            }
+        }
+        for d in lifeboat_core::notify::after_tick(catalog, &events, &said) {
+            if let Err(e) = d.result {
+                eprintln!("lifeboat: the notification to {} was not sent: {e}", d.channel);
             }
         }
         run_due_drills(catalog, runtime, &now);
@@ -324,6 +324,41 @@ fn run(
             };
         }
         std::thread::sleep(Duration::from_secs(30));
+    }
+}
+
+/// The journal's one line for a scheduled backup: the stack, its result, duration and
+/// bytes (never a secret: errors are sentences about files and services).
+fn run_line(
+    stack: &str,
+    took: Duration,
+    result: &std::result::Result<
+        lifeboat_core::backup::StackBackup,
+        lifeboat_core::backup::RunError,
+    >,
+) -> String {
+    use lifeboat_core::inspect::human_bytes;
+    let secs = took.as_secs_f64();
+    match result {
+        Ok(done) => {
+            let r = &done.report;
+            let read: u64 = r.components.iter().map(|c| c.bytes_in).sum();
+            let new: u64 = r.components.iter().map(|c| c.bytes_new).sum();
+            let mut line = format!(
+                "{stack}: backed up in {secs:.1} s, snapshot {}, {} read, {} new",
+                r.snapshot,
+                human_bytes(read),
+                human_bytes(new)
+            );
+            if !done.pruned.is_empty() {
+                line.push_str(&format!(", {} old snapshot(s) pruned", done.pruned.len()));
+            }
+            if let Some(p) = &done.post_hook {
+                line.push_str(&format!("; warning: {p}"));
+            }
+            line
+        }
+        Err(e) => format!("{stack}: backup FAILED after {secs:.1} s: {e}"),
     }
 }
 
@@ -434,6 +469,11 @@ fn run_due_drills(
             eprintln!("lifeboat: {}: {}", alert.summary, alert.body);
             if let Err(e) = lifeboat_core::alerts::send(&alert) {
                 tracing::debug!("{e}");
+            }
+            for d in lifeboat_core::notify::deliver(catalog, &alert) {
+                if let Err(e) = d.result {
+                    eprintln!("lifeboat: the notification to {} was not sent: {e}", d.channel);
+                }
             }
         }
     }

@@ -125,24 +125,48 @@ pub fn backup(
                 ..BackupOptions::new(dest)
             };
             let progress = progress_for(json, "Backing up");
-            let (started, clock) = (lifeboat_core::time::unix_now(), std::time::Instant::now());
-            let report = backup::backup(
-                &project,
-                &identity,
-                &opts,
-                progress.as_ref(),
-                &CancelToken::new(),
-            );
-            progress::clear_line();
             // The run goes into the stack's history (for `lifeboat status`, the desktop and
-            // its alerts); a catalog that cannot be written does not fail the backup.
-            let recorded = lifeboat_core::Catalog::open_default().and_then(|catalog| {
-                let stack = lifeboat_core::settings::add_stack(&catalog, &project)?;
+            // its alerts), with the stack's hooks and pings around it; a catalog that
+            // cannot be opened does not fail the backup.
+            let catalog = lifeboat_core::Catalog::open_default()
+                .and_then(|c| Ok((lifeboat_core::settings::add_stack(&c, &project)?, c)));
+            let (stack, catalog) = match catalog {
+                Ok((s, c)) => (Some(s), Some(c)),
+                Err(e) => {
+                    tracing::warn!("the backup is not in Lifeboat's history: {e}");
+                    (None, None)
+                }
+            };
+            let hooks = match (&catalog, &stack) {
+                (Some(c), Some(s)) => c.settings(s.id).map(|x| x.hooks).unwrap_or_default(),
+                _ => lifeboat_core::hooks::Hooks::default(),
+            };
+            let ctx = lifeboat_core::hooks::context(&project.name, stack_dir, Some(dest));
+            let (started, clock) = (lifeboat_core::time::unix_now(), std::time::Instant::now());
+            let (report, after) =
+                lifeboat_core::around::guard_backup(catalog.as_ref(), &hooks, &ctx, || {
+                    backup::backup(
+                        &project,
+                        &identity,
+                        &opts,
+                        progress.as_ref(),
+                        &CancelToken::new(),
+                    )
+                });
+            progress::clear_line();
+            if let (Some(c), Some(s)) = (&catalog, &stack) {
                 let ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
-                backup::record_run(&catalog, stack.id, dest, started, ms, &report)
-            });
-            if let Err(e) = recorded {
-                tracing::warn!("the backup is not in Lifeboat's history: {e}");
+                if let Err(e) = backup::record_run(c, s.id, dest, started, ms, &report) {
+                    tracing::warn!("the backup is not in Lifeboat's history: {e}");
+                }
+                if let Err(e) = &report {
+                    // Heard where the person chose (ntfy, mail…), as a scheduled one is.
+                    let alert = lifeboat_core::alerts::backup_failed(s.id, &s.name, &e.to_string());
+                    lifeboat_core::notify::deliver(c, &alert);
+                }
+            }
+            if let Some(p) = &after.post_hook {
+                eprintln!("lifeboat: warning: {p} (the backup itself is kept)");
             }
             let report = report?;
             if json {

@@ -89,7 +89,8 @@ pub enum AlertCode {
 }
 
 impl AlertCode {
-    fn as_str(self) -> &'static str {
+    /// As serialized: `backup_failed`, `stale`, …
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::BackupFailed => "backup_failed",
             Self::CouldNotStart => "could_not_start",
@@ -493,6 +494,18 @@ pub fn upper_first(s: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The alert for a failed backup of `stack`.
+pub fn backup_failed(stack_id: i64, stack: &str, reason: &str) -> Alert {
+    Alert {
+        stack_id,
+        code: AlertCode::BackupFailed,
+        severity: Severity::Error,
+        summary: format!("Backup of {stack} failed"),
+        body: upper_first(reason),
+        occurrence: None,
+    }
+}
+
 /// The notifications a scheduler tick's events call for: failures and runs that could not
 /// start always, successes when the user asked.
 pub fn from_events(events: &[TickEvent], levels: Levels) -> Vec<Alert> {
@@ -504,14 +517,7 @@ pub fn from_events(events: &[TickEvent], levels: Levels) -> Vec<Alert> {
                 stack,
                 outcome: Outcome::Failed(reason),
                 ..
-            } => Some(Alert {
-                stack_id: *stack_id,
-                code: AlertCode::BackupFailed,
-                severity: Severity::Error,
-                summary: format!("Backup of {stack} failed"),
-                body: upper_first(reason),
-                occurrence: None,
-            }),
+            } => Some(backup_failed(*stack_id, stack, reason)),
             TickEvent::Ran {
                 stack_id,
                 stack,

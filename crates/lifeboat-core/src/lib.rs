@@ -21,16 +21,19 @@
 #![warn(missing_docs)]
 
 pub mod alerts;
+pub mod around;
 pub mod archive;
 pub mod backup;
 pub mod catalog;
 pub mod destination;
 pub mod docker;
 pub mod drill;
+pub mod hooks;
 pub mod inspect;
 pub mod job;
 pub mod keys;
 pub mod longpath;
+pub mod notify;
 pub mod recovery;
 pub mod restore;
 pub mod schedule;

@@ -45,6 +45,8 @@ pub struct StackSettings {
     /// Days between scheduled drills of a stack with a schedule: none for the default
     /// ([`crate::schedule::DRILL_EVERY_DAYS`]), 0 for none.
     pub drill_every_days: Option<u32>,
+    /// Commands run before and after its backups and restores.
+    pub hooks: crate::hooks::Hooks,
 }
 
 impl StackSettings {

@@ -108,6 +108,9 @@ pub enum BackupError {
     /// The user cancelled; nothing was kept.
     #[error("the backup was cancelled; no snapshot was written")]
     Cancelled,
+    /// The stack's pre-backup hook failed (its sentence, with its output); nothing was read.
+    #[error("{0}; no snapshot was written")]
+    Hook(String),
     /// A backup or restore of the stack folder is running (in this or another Lifeboat).
     #[error("a backup or restore of {} is running; wait for it to finish", .0.display())]
     StackBusy(PathBuf),
@@ -186,6 +189,7 @@ impl BackupError {
             }
             Self::UnknownComponent(_) => "unknown_component",
             Self::Cancelled => "cancelled",
+            Self::Hook(_) => "hook_failed",
             Self::Busy(_) | Self::StackBusy(_) => "busy",
             Self::Incomplete(_) => "incomplete",
             Self::LiveSqlite { .. } => "live_database",

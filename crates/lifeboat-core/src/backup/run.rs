@@ -38,6 +38,8 @@ pub struct StackBackup {
     pub report: BackupReport,
     /// Snapshots removed by retention.
     pub pruned: Vec<String>,
+    /// The post-backup hook failed: why ([`crate::around`] runs it).
+    pub post_hook: Option<String>,
 }
 
 /// Backs up catalog stack `stack_id` with its saved settings (destination, mode, services
@@ -108,5 +110,9 @@ pub fn backup_stack(
                 Vec::new()
             })
     };
-    Ok(StackBackup { report, pruned })
+    Ok(StackBackup {
+        report,
+        pruned,
+        post_hook: None,
+    })
 }

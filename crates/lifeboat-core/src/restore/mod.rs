@@ -147,6 +147,9 @@ pub enum RestoreError {
     /// The user cancelled.
     #[error("cancelled; nothing was changed")]
     Cancelled,
+    /// The stack's pre-restore hook failed (its sentence, with its output).
+    #[error("{0}; nothing was restored")]
+    Hook(String),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RestoreError + '_ {
