@@ -281,7 +281,10 @@ fn run(
         }
         for d in lifeboat_core::notify::after_tick(catalog, &events, &said) {
             if let Err(e) = d.result {
-                eprintln!("lifeboat: the notification to {} was not sent: {e}", d.channel);
+                eprintln!(
+                    "lifeboat: the notification to {} was not sent: {e}",
+                    d.channel
+                );
             }
         }
         run_due_drills(catalog, runtime, &now);
@@ -323,7 +326,13 @@ fn run(
                 Ok(())
             };
         }
-        std::thread::sleep(Duration::from_secs(30));
+        // Every 30 s; `LIFEBOAT_TICK_SECS` shortens it (tests).
+        let tick = std::env::var("LIFEBOAT_TICK_SECS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|s| *s > 0)
+            .unwrap_or(30);
+        std::thread::sleep(Duration::from_secs(tick));
     }
 }
 
@@ -472,7 +481,10 @@ fn run_due_drills(
             }
             for d in lifeboat_core::notify::deliver(catalog, &alert) {
                 if let Err(e) = d.result {
-                    eprintln!("lifeboat: the notification to {} was not sent: {e}", d.channel);
+                    eprintln!(
+                        "lifeboat: the notification to {} was not sent: {e}",
+                        d.channel
+                    );
                 }
             }
         }

@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::verbs::{finish, finish_json, print_json, Result};
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per run
 pub enum NotifyAction {
     /// Add (or replace) a channel. Its token or password, if it has one, is read from the
     /// terminal or one line of standard input with --secret (never from the command line).
@@ -154,7 +155,11 @@ pub fn notify(action: NotifyAction, json: bool) -> ExitCode {
                             ),
                             None => (
                                 server,
-                                if security == SmtpSecurity::Tls { 465 } else { 587 },
+                                if security == SmtpSecurity::Tls {
+                                    465
+                                } else {
+                                    587
+                                },
                             ),
                         };
                         ChannelKind::Email {
@@ -166,7 +171,9 @@ pub fn notify(action: NotifyAction, json: bool) -> ExitCode {
                             user,
                         }
                     } else {
-                        return Err("say where: --ntfy, --gotify, --webhook, --ping or --smtp".into());
+                        return Err(
+                            "say where: --ntfy, --gotify, --webhook, --ping or --smtp".into()
+                        );
                     };
                     let what = match &kind {
                         ChannelKind::Email { .. } => "mail password",
@@ -174,7 +181,11 @@ pub fn notify(action: NotifyAction, json: bool) -> ExitCode {
                         ChannelKind::Gotify { .. } => "application token",
                         _ => "access token",
                     };
-                    let secret = if secret { Some(read_secret(what)?) } else { None };
+                    let secret = if secret {
+                        Some(read_secret(what)?)
+                    } else {
+                        None
+                    };
                     let channel = Channel {
                         name: name.clone(),
                         kind,
@@ -368,6 +379,12 @@ pub enum ServiceAction {
         #[arg(long)]
         user: bool,
     },
+    /// Print the unit `install` would write (for those who manage their units themselves).
+    Unit {
+        /// The user's unit.
+        #[arg(long)]
+        user: bool,
+    },
     /// Say whether the service is installed, enabled and running.
     Status {
         /// The user's service.
@@ -397,6 +414,26 @@ const CARRIED: [&str; 8] = [
     "LIFEBOAT_TICK_SECS",
     "DOCKER_HOST",
 ];
+
+/// The [`CARRIED`] settings of this shell, paths made absolute (a relative path would mean
+/// something else to systemd).
+fn carried() -> Vec<(String, String)> {
+    CARRIED
+        .iter()
+        .filter_map(|k| {
+            let v = std::env::var(k).ok().filter(|v| !v.is_empty())?;
+            let v = if k.ends_with("_HOME")
+                || k.ends_with("_IDENTITY")
+                || k.ends_with("_DESTINATION")
+            {
+                std::path::absolute(&v).map_or(v, |p| p.display().to_string())
+            } else {
+                v
+            };
+            Some(((*k).to_owned(), v))
+        })
+        .collect()
+}
 
 fn unit_path(user: bool) -> Result<PathBuf> {
     if user {
@@ -436,7 +473,10 @@ pub fn unit_text(exe: &Path, user: bool, env: &[(String, String)]) -> String {
         unit_quote(&exe.display().to_string())
     ));
     for (k, v) in env {
-        t.push_str(&format!("Environment={}\n", unit_quote(&format!("{k}={v}"))));
+        t.push_str(&format!(
+            "Environment={}\n",
+            unit_quote(&format!("{k}={v}"))
+        ));
     }
     t.push_str(
         "Restart=on-failure\n\
@@ -467,38 +507,37 @@ fn systemctl(user: bool, args: &[&str]) -> Result<String> {
         .output()
         .map_err(|e| format!("systemctl could not run ({e}): is systemd installed?"))?;
     let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    if out.status.success() || args.first() == Some(&"is-active") || args.first() == Some(&"is-enabled") {
+    if out.status.success()
+        || args.first() == Some(&"is-active")
+        || args.first() == Some(&"is-enabled")
+    {
         return Ok(text);
     }
     let err = String::from_utf8_lossy(&out.stderr).trim().to_owned();
-    Err(format!("`systemctl {}{}` failed: {err}", if user { "--user " } else { "" }, args.join(" ")).into())
+    Err(format!(
+        "`systemctl {}{}` failed: {err}",
+        if user { "--user " } else { "" },
+        args.join(" ")
+    )
+    .into())
 }
 
 /// Runs `lifeboat service …`.
 pub fn service(action: ServiceAction) -> ExitCode {
     finish((|| match action {
+        ServiceAction::Unit { user } => {
+            print!("{}", unit_text(&std::env::current_exe()?, user, &carried()));
+            Ok(())
+        }
         ServiceAction::Install { user } => {
             let path = unit_path(user)?;
             if !user && !rustix::process::geteuid().is_root() {
                 return Err("a system-wide service is installed as root (sudo lifeboat service install), or use --user for your session".into());
             }
             let exe = std::env::current_exe()?;
-            let env: Vec<(String, String)> = CARRIED
-                .iter()
-                .filter_map(|k| {
-                    let v = std::env::var(k).ok().filter(|v| !v.is_empty())?;
-                    // A relative path would mean something else to systemd.
-                    let v = if k.ends_with("_HOME") || k.ends_with("_IDENTITY") || k.ends_with("_DESTINATION") {
-                        std::path::absolute(&v).map_or(v, |p| p.display().to_string())
-                    } else {
-                        v
-                    };
-                    Some(((*k).to_owned(), v))
-                })
-                .collect();
+            let env = carried();
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| format!("{}: {e}", dir.display()))?;
+                std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
             }
             std::fs::write(&path, unit_text(&exe, user, &env))
                 .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -527,7 +566,11 @@ pub fn service(action: ServiceAction) -> ExitCode {
         ServiceAction::Status { user } => {
             let path = unit_path(user)?;
             if !path.exists() {
-                println!("Not installed ({} does not exist): `lifeboat service install{}` installs it.", path.display(), if user { " --user" } else { "" });
+                println!(
+                    "Not installed ({} does not exist): `lifeboat service install{}` installs it.",
+                    path.display(),
+                    if user { " --user" } else { "" }
+                );
                 return Err(crate::verbs::Reported("the service is not installed".into()).into());
             }
             let enabled = systemctl(user, &["is-enabled", UNIT])?;
@@ -568,7 +611,10 @@ mod tests {
             true,
             &[("LIFEBOAT_HOME".into(), "/srv/lb".into())],
         );
-        assert!(t.contains("ExecStart=\"/opt/life boat/lifeboat\" schedule run\n"), "{t}");
+        assert!(
+            t.contains("ExecStart=\"/opt/life boat/lifeboat\" schedule run\n"),
+            "{t}"
+        );
         assert!(t.contains("Environment=\"LIFEBOAT_HOME=/srv/lb\"\n"), "{t}");
         assert!(t.contains("WantedBy=default.target"), "{t}");
     }

@@ -10,10 +10,10 @@ use std::path::Path;
 
 use crate::backup::{self, BackupError, BackupReport, RunError, StackBackup};
 use crate::catalog::{Catalog, StackRecord};
-use crate::restore::{RestoreError, RestoreReport};
 use crate::docker::BlockingEngine;
 use crate::hooks::{self, HookContext, HookEvent, Hooks, RunResult};
 use crate::notify::{self, PingEvent};
+use crate::restore::{RestoreError, RestoreReport};
 use crate::{CancelToken, Progress};
 
 /// How a guarded run ended, beside its own result: the post-hook's failure, as a sentence.
@@ -111,13 +111,10 @@ pub fn backup_stack(
             Ok(done)
         }
         Err(e) => {
-            if matches!(e, BackupError::Hook(_)) && stack_backup.is_none() {
+            if let (BackupError::Hook(said), None, Some(d)) = (&e, &stack_backup, &dest) {
                 // The pre-hook stopped it before the backup recorded anything.
-                if let Some(d) = &dest {
-                    let failed = Err(e);
-                    backup::record_run(catalog, stack_id, d, started, 0, &failed)?;
-                    return Err(RunError::Backup(failed.unwrap_err()));
-                }
+                let failed = Err(BackupError::Hook(said.clone()));
+                backup::record_run(catalog, stack_id, d, started, 0, &failed)?;
             }
             Err(RunError::Backup(e))
         }

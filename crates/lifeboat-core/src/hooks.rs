@@ -150,7 +150,10 @@ pub enum HookError {
         output: String,
     },
     /// It ran past its time limit and was stopped.
-    #[error("the {event} hook ran longer than {secs} s and was stopped{}", tail(output))]
+    #[error(
+        "the {event} hook ran longer than {secs} s and was stopped{}",
+        tail(output)
+    )]
     TimedOut {
         /// Which hook.
         event: &'static str,
@@ -361,7 +364,9 @@ mod tests {
     fn a_post_hook_hears_how_the_run_ended() {
         let dir = tempfile::tempdir().unwrap();
         let h = Hooks {
-            post_backup: Some("echo \"$LIFEBOAT_RESULT|$LIFEBOAT_SNAPSHOT|$LIFEBOAT_ERROR\"".into()),
+            post_backup: Some(
+                "echo \"$LIFEBOAT_RESULT|$LIFEBOAT_SNAPSHOT|$LIFEBOAT_ERROR\"".into(),
+            ),
             ..Hooks::default()
         };
         for (result, said) in [
@@ -371,7 +376,10 @@ mod tests {
                 },
                 "ok|20261203-0200|",
             ),
-            (RunResult::Failed("the disk is full".into()), "failed||the disk is full"),
+            (
+                RunResult::Failed("the disk is full".into()),
+                "failed||the disk is full",
+            ),
             (RunResult::Cancelled, "cancelled||"),
         ] {
             let mut c = ctx(dir.path());
@@ -379,7 +387,9 @@ mod tests {
             let out = run(&h, HookEvent::PostBackup, &c).unwrap().unwrap().output;
             assert_eq!(out.trim(), said);
         }
-        assert!(run(&h, HookEvent::PreBackup, &ctx(dir.path())).unwrap().is_none());
+        assert!(run(&h, HookEvent::PreBackup, &ctx(dir.path()))
+            .unwrap()
+            .is_none());
     }
 
     #[test]
@@ -417,7 +427,10 @@ mod tests {
             "the pre-backup hook ran longer than 1 s and was stopped; it printed: started"
         );
         std::thread::sleep(Duration::from_secs(3));
-        assert!(!marker.exists(), "the hook's background job was left running");
+        assert!(
+            !marker.exists(),
+            "the hook's background job was left running"
+        );
     }
 
     #[test]

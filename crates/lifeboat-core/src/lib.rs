@@ -21,8 +21,8 @@
 #![warn(missing_docs)]
 
 pub mod alerts;
-pub mod around;
 pub mod archive;
+pub mod around;
 pub mod backup;
 pub mod catalog;
 pub mod destination;

@@ -11,8 +11,8 @@
 //! successes). Sending never fails or holds up a backup: each attempt has a 10 s limit and
 //! its error is a sentence for the log and for `lifeboat notify test`.
 
-mod send;
 pub mod secret;
+mod send;
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -99,9 +99,10 @@ impl ChannelKind {
     /// Where it sends, for lists (a URL without its query, or `user@server:port → to`).
     pub fn target(&self) -> String {
         match self {
-            Self::Ntfy { url } | Self::Gotify { url } | Self::Webhook { url } | Self::Ping { url } => {
-                url.split('?').next().unwrap_or(url).to_owned()
-            }
+            Self::Ntfy { url }
+            | Self::Gotify { url }
+            | Self::Webhook { url }
+            | Self::Ping { url } => url.split('?').next().unwrap_or(url).to_owned(),
             Self::Email {
                 server, port, to, ..
             } => format!("{server}:{port} → {}", to.join(", ")),
@@ -122,7 +123,9 @@ pub enum SmtpSecurity {
 }
 
 /// Which alerts a channel gets.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, TS)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, TS,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ChannelLevel {
     /// Failed backups and drills, and scheduled backups that could not start.
@@ -234,7 +237,9 @@ fn validate(c: &Channel) -> Result<(), ChannelError> {
         | ChannelKind::Webhook { url }
         | ChannelKind::Ping { url } => {
             if !(url.starts_with("https://") || url.starts_with("http://")) {
-                return bad(format!("{url:?} is not a web address (it starts with https:// or http://)"));
+                return bad(format!(
+                    "{url:?} is not a web address (it starts with https:// or http://)"
+                ));
             }
             if let ChannelKind::Ntfy { url } = &c.kind {
                 if send::ntfy_topic(url).is_none() {
@@ -244,7 +249,9 @@ fn validate(c: &Channel) -> Result<(), ChannelError> {
                 }
             }
         }
-        ChannelKind::Email { server, from, to, .. } => {
+        ChannelKind::Email {
+            server, from, to, ..
+        } => {
             if server.trim().is_empty() {
                 return bad("a mail channel needs its SMTP server".into());
             }
@@ -375,7 +382,10 @@ pub fn after_tick(catalog: &Catalog, events: &[TickEvent], said: &[Alert]) -> Ve
         },
     );
     for a in successes.iter().filter(|a| a.code == AlertCode::Succeeded) {
-        if !said.iter().any(|s| s.code == AlertCode::Succeeded && s.stack_id == a.stack_id) {
+        if !said
+            .iter()
+            .any(|s| s.code == AlertCode::Succeeded && s.stack_id == a.stack_id)
+        {
             out.extend(deliver(catalog, a));
         }
     }

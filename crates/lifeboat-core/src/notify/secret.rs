@@ -38,8 +38,8 @@ fn entry(name: &str) -> Option<keyring::Entry> {
     if std::env::var_os("LIFEBOAT_NO_KEYRING").is_some() {
         return None;
     }
-    let service =
-        std::env::var("LIFEBOAT_KEYRING_SERVICE").unwrap_or_else(|_| crate::keys::KEYRING_SERVICE.into());
+    let service = std::env::var("LIFEBOAT_KEYRING_SERVICE")
+        .unwrap_or_else(|_| crate::keys::KEYRING_SERVICE.into());
     keyring::Entry::new(&service, &format!("channel:{name}")).ok()
 }
 

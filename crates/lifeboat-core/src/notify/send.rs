@@ -20,7 +20,9 @@ const LIMIT: Duration = Duration::from_secs(10);
 #[non_exhaustive]
 pub enum SendError {
     /// The server's name does not resolve.
-    #[error("the name {host} does not resolve (DNS): check the address and this machine's network")]
+    #[error(
+        "the name {host} does not resolve (DNS): check the address and this machine's network"
+    )]
     Dns {
         /// The host.
         host: String,
@@ -130,7 +132,16 @@ pub(super) fn send(
                 from,
                 to,
                 user,
-            } => mail(server, *port, *security, from, to, user.as_deref(), secret, m),
+            } => mail(
+                server,
+                *port,
+                *security,
+                from,
+                to,
+                user.as_deref(),
+                secret,
+                m,
+            ),
             ChannelKind::Ping { .. } => Ok(()),
         },
     }
@@ -150,6 +161,18 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
+/// Whether an error's words are the resolver's (getaddrinfo's messages).
+fn is_dns(words: &str) -> bool {
+    [
+        "failed to lookup address",
+        "Name or service not known",
+        "Temporary failure in name resolution",
+        "No address associated with hostname",
+    ]
+    .iter()
+    .any(|w| words.contains(w))
+}
+
 fn http_error(url: &str, e: ureq::Error) -> SendError {
     let host = host_of(url);
     match e {
@@ -163,6 +186,9 @@ fn http_error(url: &str, e: ureq::Error) -> SendError {
         ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
             SendError::Timeout { host }
         }
+        ureq::Error::Io(io) if is_dns(&io.to_string()) => SendError::Dns {
+            host: host.split(':').next().unwrap_or(&host).to_owned(),
+        },
         ureq::Error::ConnectionFailed => SendError::Refused { host },
         ureq::Error::NativeTls(t) => SendError::Tls {
             host,
@@ -222,7 +248,10 @@ fn check(url: &str, resp: ureq::http::Response<ureq::Body>) -> Result<(), SendEr
     let hint = if words.is_empty() {
         meaning.to_owned()
     } else {
-        format!("{meaning} (it said: {})", words.chars().take(200).collect::<String>())
+        format!(
+            "{meaning} (it said: {})",
+            words.chars().take(200).collect::<String>()
+        )
     };
     Err(SendError::Status {
         host: host_of(url),
@@ -346,7 +375,12 @@ fn ping(url: &str, stack: &str, event: &PingEvent) -> Result<(), SendError> {
             "text/plain",
             format!("{stack} backed up").trim().as_bytes(),
         ),
-        PingEvent::Fail(reason) => post(&format!("{base}/fail"), &[], "text/plain", reason.as_bytes()),
+        PingEvent::Fail(reason) => post(
+            &format!("{base}/fail"),
+            &[],
+            "text/plain",
+            reason.as_bytes(),
+        ),
     }
 }
 
@@ -380,19 +414,22 @@ fn mail(
         reason,
     };
     let mut builder = Mail::builder()
-        .from(from.parse().map_err(|_| bad(format!("{from:?} is not a mail address")))?)
+        .from(
+            from.parse()
+                .map_err(|_| bad(format!("{from:?} is not a mail address")))?,
+        )
         .subject(&m.title);
     for t in to {
-        builder = builder.to(t.parse().map_err(|_| bad(format!("{t:?} is not a mail address")))?);
+        builder = builder.to(t
+            .parse()
+            .map_err(|_| bad(format!("{t:?} is not a mail address")))?);
     }
     let mut body = text_of(m);
     if !m.stack.is_empty() {
         body.push_str(&format!("\n\nStack: {}\nEvent: {}\n", m.stack, m.event));
     }
     body.push_str("\n-- \nLifeboat\n");
-    let mail = builder
-        .body(body)
-        .map_err(|e| bad(e.to_string()))?;
+    let mail = builder.body(body).map_err(|e| bad(e.to_string()))?;
     let smtp_err = |e: lettre::transport::smtp::Error| smtp_error(&host, server, &e);
     let mut transport = match security {
         SmtpSecurity::Starttls => SmtpTransport::starttls_relay(server).map_err(smtp_err)?,
@@ -439,7 +476,7 @@ fn smtp_error(host: &str, server: &str, e: &lettre::transport::smtp::Error) -> S
         }
         _ => {}
     }
-    if chain.contains("failed to lookup address") || chain.contains("Name or service not known") {
+    if is_dns(&chain) {
         return SendError::Dns {
             host: server.to_owned(),
         };
@@ -490,7 +527,13 @@ mod tests {
             .local_addr()
             .unwrap()
             .port();
-        let e = post(&format!("http://127.0.0.1:{port}/x"), &[], "text/plain", b"").unwrap_err();
+        let e = post(
+            &format!("http://127.0.0.1:{port}/x"),
+            &[],
+            "text/plain",
+            b"",
+        )
+        .unwrap_err();
         assert_eq!(
             e.to_string(),
             format!("127.0.0.1:{port} refused the connection: is the server running, and is the port right?")

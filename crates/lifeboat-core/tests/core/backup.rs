@@ -979,3 +979,72 @@ fn a_large_unchanged_file_is_not_read_again() {
     let v = verify::verify(&dest, Some(&fourth.snapshot), true, &id, &NoProgress).unwrap();
     assert!(v.problems.is_empty(), "{:?}", v.problems);
 }
+
+/// A backup cancelled while it runs still runs the stack's post-backup hook, which hears
+/// that it was cancelled; no snapshot is written. The hook's pre-backup twin ran first, in
+/// the stack's folder.
+#[test]
+fn a_cancelled_backup_runs_its_post_hook() {
+    use lifeboat_core::hooks::{self, Hooks};
+    let t = tempfile::tempdir().unwrap();
+    let stack = t.path().join("bot");
+    std::fs::create_dir_all(stack.join("data")).unwrap();
+    std::fs::write(
+        stack.join("compose.yaml"),
+        "services:\n  bot:\n    image: busybox\n    volumes: [./data:/data]\n",
+    )
+    .unwrap();
+    for i in 0..200 {
+        std::fs::write(
+            stack.join(format!("data/{i}.bin")),
+            vec![i as u8; 64 * 1024],
+        )
+        .unwrap();
+    }
+    let dest = t.path().join("drive");
+    std::fs::create_dir_all(&dest).unwrap();
+    let log = t.path().join("hooks.log");
+    let h = Hooks {
+        pre_backup: Some(format!("pwd >> '{}'", log.display())),
+        post_backup: Some(format!(
+            "echo \"post $LIFEBOAT_RESULT\" >> '{}'",
+            log.display()
+        )),
+        ..Hooks::default()
+    };
+    let project = load(&stack);
+    let id = key();
+    let cancel = CancelToken::new();
+    // Cancelled as the backup reads its first file, as a person pressing Cancel would.
+    struct CancelOnFirst<'a>(&'a CancelToken);
+    impl lifeboat_core::Progress for CancelOnFirst<'_> {
+        fn phase(&self, _label: &str) {}
+        fn advance(&self, _files: u64, _bytes: u64) {
+            self.0.cancel();
+        }
+    }
+    let ctx = hooks::context("bot", &stack, Some(&dest));
+    let (result, after) = lifeboat_core::around::guard_backup(None, &h, &ctx, || {
+        let opts = BackupOptions {
+            threads: 2,
+            ..BackupOptions::new(&dest)
+        };
+        backup::backup(&project, &id, &opts, &CancelOnFirst(&cancel), &cancel)
+    });
+    assert!(matches!(result, Err(BackupError::Cancelled)), "{result:?}");
+    assert_eq!(after.post_hook, None);
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        said,
+        format!(
+            "{}\npost cancelled\n",
+            stack.canonicalize().unwrap().display()
+        )
+    );
+    assert_eq!(
+        std::fs::read_dir(dest.join("bot/snapshots"))
+            .map(|d| d.count())
+            .unwrap_or(0),
+        0
+    );
+}
