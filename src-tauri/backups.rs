@@ -182,7 +182,7 @@ fn overview(state: &AppState, stack_id: i64) -> Result<BackupOverview, IpcError>
         space,
         key: key_status(&state.catalog),
         destination,
-        settings,
+        settings: for_window(settings),
     })
 }
 
@@ -234,7 +234,16 @@ pub fn save_backup_settings(
     settings.stop_services = choices.stop_services;
     settings.keep = choices.keep;
     state.catalog.save_settings(stack_id, &settings)?;
-    Ok(settings)
+    Ok(for_window(settings))
+}
+
+/// A stack's settings as the window gets them: without its hook commands (a command may
+/// carry a password; the window has no use for them).
+fn for_window(settings: StackSettings) -> StackSettings {
+    StackSettings {
+        hooks: Default::default(),
+        ..settings
+    }
 }
 
 /// A new recovery passphrase, refused when shorter than [`keys::MIN_PASSPHRASE`].

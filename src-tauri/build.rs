@@ -47,6 +47,7 @@ const COMMANDS: &[&str] = &[
     "choose_default_destination",
     "set_theme",
     "open_logs",
+    "test_channel",
 ];
 
 fn main() {

@@ -47,6 +47,8 @@ pub enum ErrorCode {
     /// What a restore was previewed on changed (or it was not previewed with these
     /// choices): nothing was changed, and it must be previewed again.
     Outdated,
+    /// A notification channel could not be reached.
+    NotSent,
     /// A schedule the user typed is not valid.
     BadSchedule,
     /// Anything else.

@@ -361,6 +361,7 @@ pub fn run() {
             settings::settings_view,
             settings::choose_default_destination,
             settings::set_theme,
+            settings::test_channel,
             settings::open_logs,
         ])
         .run(tauri::generate_context!());

@@ -27,6 +27,73 @@ pub struct SettingsView {
     pub log_dir: String,
     /// Lifeboat's version.
     pub version: String,
+    /// The notification channels beside the desktop (ntfy, mail, webhooks, pings).
+    pub channels: Vec<ChannelRow>,
+}
+
+/// A notification channel as the Settings screen lists it: where it goes by host only (a
+/// topic, a ping URL's id or a webhook's path can work as a password, so they stay out of
+/// the window), what it gets, and whether its secret is stored (never the secret).
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ChannelRow {
+    /// Its name.
+    pub name: String,
+    /// `ntfy`, `gotify`, `webhook`, `email` or `ping`.
+    pub kind: String,
+    /// The server's host (and port).
+    pub host: String,
+    /// Which alerts it gets.
+    pub level: lifeboat_core::notify::ChannelLevel,
+    /// Only these stacks; all when empty.
+    pub stacks: Vec<String>,
+    /// Whether a token, password or signing key is stored for it.
+    pub has_secret: bool,
+}
+
+fn channel_rows(state: &AppState) -> Result<Vec<ChannelRow>, IpcError> {
+    use lifeboat_core::notify::{self, ChannelKind};
+    Ok(notify::channels(&state.catalog)?
+        .into_iter()
+        .map(|c| ChannelRow {
+            host: match &c.kind {
+                ChannelKind::Email { server, port, .. } => format!("{server}:{port}"),
+                ChannelKind::Ntfy { url }
+                | ChannelKind::Gotify { url }
+                | ChannelKind::Webhook { url }
+                | ChannelKind::Ping { url } => {
+                    let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
+                    rest.split(['/', '?']).next().unwrap_or(rest).to_owned()
+                }
+            },
+            kind: c.kind.as_str().to_owned(),
+            has_secret: notify::secret::get(&c.name).ok().flatten().is_some(),
+            name: c.name,
+            level: c.level,
+            stacks: c.stacks,
+        })
+        .collect())
+}
+
+/// Sends a test message through the channel `name`; the error says what failed (DNS,
+/// refused, TLS, 401…).
+#[tauri::command]
+pub async fn test_channel(state: State<'_, AppState>, name: String) -> Result<(), IpcError> {
+    let catalog = state.catalog.clone();
+    blocking(move || {
+        let sent = lifeboat_core::notify::test(&catalog, Some(&name))
+            .map_err(|e| IpcError::new(ErrorCode::NotSent, e.to_string()))?;
+        for d in sent {
+            if let Err(e) = d.result {
+                let mut said = lifeboat_core::alerts::upper_first(&e.to_string());
+                if !said.ends_with(['.', '?', '!']) {
+                    said.push('.');
+                }
+                return Err(IpcError::new(ErrorCode::NotSent, said));
+            }
+        }
+        Ok(())
+    })
+    .await
 }
 
 fn view(app: &AppHandle, state: &AppState) -> Result<SettingsView, IpcError> {
@@ -36,6 +103,7 @@ fn view(app: &AppHandle, state: &AppState) -> Result<SettingsView, IpcError> {
         start_at_login: app.autolaunch().is_enabled().unwrap_or(false),
         log_dir: log_dir()?.display().to_string(),
         version: lifeboat_core::VERSION.into(),
+        channels: channel_rows(state)?,
     })
 }
 

@@ -450,9 +450,73 @@ async fn a_new_user_protects_the_example_stack_from_an_empty_window() {
         bad_contrast.extend(contrast(&client, "stack backups").await);
         not_fitting.extend(fits_at_200(&client, &artifacts, "e2e-zoom-backups.png").await);
 
-        // Settings: the theme applies at once and is kept.
+        // Two notification channels, as `lifeboat notify add` saves them: ntfy on a server
+        // this test runs on loopback, and a webhook whose server is down.
+        let (ntfy_port, ntfy_got) = http_receiver();
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        {
+            use lifeboat_core::notify::{self, Channel, ChannelKind, ChannelLevel};
+            let catalog =
+                lifeboat_core::Catalog::open(&home.path().join("catalog.sqlite3")).unwrap();
+            for (name, kind) in [
+                (
+                    "phone",
+                    ChannelKind::Ntfy {
+                        url: format!("http://127.0.0.1:{ntfy_port}/backups"),
+                    },
+                ),
+                (
+                    "office",
+                    ChannelKind::Webhook {
+                        url: format!("http://127.0.0.1:{closed}/hook"),
+                    },
+                ),
+            ] {
+                let c = Channel {
+                    name: name.into(),
+                    kind,
+                    level: ChannelLevel::Warnings,
+                    stacks: vec![],
+                };
+                notify::save(&catalog, c, None).unwrap();
+            }
+        }
+
+        // Settings: the channels, each tested; the theme applies at once and is kept.
         click(&client, Locator::Css("[data-testid=open-settings]")).await;
         wait_for(&client, Locator::Css("[data-testid=about-version]")).await;
+        assert_eq!(
+            read_all(&client, "[data-testid=channel-row]", Some("data-channel")).await,
+            ["phone", "office"]
+        );
+        click(&client, Locator::Css("[data-channel=phone] button")).await;
+        click(&client, Locator::Css("[data-channel=office] button")).await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let results = loop {
+            let r = texts(&client, "[data-testid=channel-result]").await;
+            if r.len() == 2 && !r.iter().any(|t| t == "Sending…") {
+                break r;
+            }
+            assert!(Instant::now() < deadline, "the channel tests never ended: {r:?}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        assert!(results[0].starts_with("Sent at "), "{results:?}");
+        assert_eq!(
+            results[1],
+            format!("127.0.0.1:{closed} refused the connection: is the server running, and is the port right?")
+        );
+        let got = ntfy_got.lock().unwrap().clone();
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(got[0].contains("\"title\":\"Lifeboat test notification\""), "{got:?}");
+        let _ = client
+            .execute("document.getElementById('set-notify')?.scrollIntoView()", vec![])
+            .await;
+        shot(&client, &artifacts, "e2e-settings-notifications.png").await;
+        let _ = client.execute("window.scrollTo(0, 0)", vec![]).await;
         let about = texts(&client, "[data-testid=about-version]")
             .await
             .join(" ");
@@ -530,4 +594,41 @@ async fn a_new_user_protects_the_example_stack_from_an_empty_window() {
     let _ = client.close().await;
     drop(driver);
     result
+}
+
+/// An HTTP server on a loopback port answering 200 to every request, keeping each body.
+fn http_receiver() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = got.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let mut w = conn.try_clone().unwrap();
+            let mut r = std::io::BufReader::new(conn);
+            let mut len = 0usize;
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                let l = line.trim_end().to_ascii_lowercase();
+                if l.is_empty() {
+                    let mut body = vec![0; len];
+                    if r.read_exact(&mut body).is_err() {
+                        break;
+                    }
+                    keep.lock()
+                        .unwrap()
+                        .push(String::from_utf8_lossy(&body).into_owned());
+                    let _ = w.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+                    len = 0;
+                } else if let Some(v) = l.strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+    });
+    (port, got)
 }

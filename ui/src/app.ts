@@ -18,7 +18,7 @@ import type { DrillOverview } from "./lib/ipc";
 import type { Pause, Schedule, ScheduleView, SettingsView } from "./lib/ipc";
 import { openOnboarding } from "./onboarding";
 import { inspectionView } from "./overview";
-import { applyTheme, settingsPage } from "./settings";
+import { applyTheme, settingsPage, type ChannelTest } from "./settings";
 import { listen } from "@tauri-apps/api/event";
 
 type Tab = "overview" | "backups" | "secrets";
@@ -472,6 +472,21 @@ async function openSettings(): Promise<void> {
   await settingsCall(() => ipc.settingsView());
 }
 
+/** The last test of each notification channel, shown beside it. */
+const channelTests = new Map<string, ChannelTest>();
+
+async function testChannel(name: string): Promise<void> {
+  channelTests.set(name, { state: "sending" });
+  render();
+  try {
+    await ipc.testChannel(name);
+    channelTests.set(name, { state: "sent", at: new Date() });
+  } catch (e) {
+    channelTests.set(name, { state: "failed", error: describeError(e).detail || describeError(e).title });
+  }
+  render();
+}
+
 /** Runs a settings command that returns the new screen, and shows it (or the error). */
 async function settingsCall(call: () => Promise<SettingsView>, done?: string): Promise<void> {
   try {
@@ -589,7 +604,8 @@ function content(): (Node | string)[] {
           state.error = describeError(e);
           render();
         }),
-      }),
+        testChannel: (name) => void testChannel(name),
+      }, channelTests),
     );
     return out;
   }

@@ -88,4 +88,59 @@ describe("Settings", () => {
     expect(await axeViolations(root)).toEqual([]);
     // axe over the 480-row licence table takes seconds on a busy machine.
   }, 30_000);
+  it("lists the notification channels by host only and tests each, saying what failed", async () => {
+    const v: SettingsView = {
+      ...structuredClone(settingsView),
+      channels: [
+        { name: "phone", kind: "ntfy", host: "ntfy.example.org", level: "warnings", stacks: [], has_secret: true },
+        { name: "hc", kind: "ping", host: "hc-ping.com", level: "warnings", stacks: ["chatbot"], has_secret: false },
+      ],
+    };
+    const tested: string[] = [];
+    mockIPC((cmd, args) => {
+      switch (cmd) {
+        case "list_stacks":
+          return [];
+        case "get_startup":
+          return null;
+        case "settings_view":
+          return v;
+        case "test_channel": {
+          const name = (args as { name: string }).name;
+          tested.push(name);
+          if (name === "hc") throw { code: "not_sent", message: "hc-ping.com refused the connection: is the server running, and is the port right?" };
+          return null;
+        }
+        default:
+          throw new Error(`unexpected ${cmd}`);
+      }
+    });
+    await start(root);
+    await settle();
+    root.querySelector<HTMLButtonElement>("[data-testid=open-settings]")!.click();
+    await settle();
+    const rows = () => [...root.querySelectorAll<HTMLElement>("[data-testid=channel-row]")];
+    expect(rows().map((r) => r.dataset.channel)).toEqual(["phone", "hc"]);
+    expect(rows()[0].textContent).toContain("ntfy.example.org · token stored");
+    expect(rows()[0].textContent).toContain("failures and warnings");
+    expect(rows()[1].textContent).toContain("a ping when each backup starts and ends");
+    rows()[0].querySelector("button")!.click();
+    await settle();
+    rows()[1].querySelector("button")!.click();
+    await settle();
+    expect(tested).toEqual(["phone", "hc"]);
+    expect(rows()[0].querySelector("[data-testid=channel-result]")!.textContent).toMatch(/^Sent at \d\d:\d\d$/);
+    expect(rows()[1].querySelector("[data-testid=channel-result]")!.textContent).toContain("hc-ping.com refused the connection");
+    expect(await axeViolations(root)).toEqual([]);
+  });
+
+  it("says how to add a channel when there is none", async () => {
+    mockIPC((cmd) => (cmd === "list_stacks" ? [] : cmd === "settings_view" ? settingsView : null));
+    await start(root);
+    await settle();
+    root.querySelector<HTMLButtonElement>("[data-testid=open-settings]")!.click();
+    await settle();
+    expect(root.querySelector("[data-testid=channels-empty]")!.textContent).toBe("No channels yet: alerts show on this desktop only.");
+    expect(root.querySelector("[data-testid=channels]")!.textContent).toContain("lifeboat notify add NAME --ntfy");
+  });
 });

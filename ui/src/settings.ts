@@ -1,7 +1,7 @@
 // The Settings screen: default destination, notifications, start at login, theme, logs and
 // the about box with the licences of the bundled third-party code. Every change is saved at
 // once and takes effect without a restart. Pure view code: app.ts owns the calls.
-import type { Levels, SettingsView, Theme } from "./lib/ipc";
+import type { ChannelRow, Levels, SettingsView, Theme } from "./lib/ipc";
 import { h } from "./lib/dom";
 import { levelsBox } from "./schedule";
 import licences from "./generated/licences.json";
@@ -12,6 +12,83 @@ export interface SettingsActions {
   startAtLogin(enabled: boolean): void;
   theme(theme: Theme): void;
   openLogs(): void;
+  testChannel(name: string): void;
+}
+
+/** How a channel's last test went: on its way, sent, or the sentence saying what failed. */
+export type ChannelTest = { state: "sending" } | { state: "sent"; at: Date } | { state: "failed"; error: string };
+
+const KINDS: Record<string, string> = {
+  ntfy: "ntfy",
+  gotify: "Gotify",
+  webhook: "Webhook",
+  email: "Email",
+  ping: "Health check",
+};
+
+function gets(c: ChannelRow): string {
+  if (c.kind === "ping") return "a ping when each backup starts and ends";
+  const what = c.level === "failures" ? "failures" : c.level === "warnings" ? "failures and warnings" : "everything, successes too";
+  return c.stacks.length ? `${what} of ${c.stacks.join(", ")}` : what;
+}
+
+/** The channels beside desktop notifications, each with a Test button and its last result. */
+export function channelsBox(channels: ChannelRow[], tests: Map<string, ChannelTest>, test: (name: string) => void): HTMLElement {
+  const hint = h(
+    "p",
+    { class: "muted small" },
+    "Add a channel with ",
+    h("code", {}, "lifeboat notify add NAME --ntfy https://ntfy.sh/TOPIC"),
+    " (or --gotify, --webhook, --smtp, --ping); its token or password goes to the keyring, never into Lifeboat's catalog.",
+  );
+  if (channels.length === 0) {
+    return h(
+      "div",
+      { class: "channels", "data-testid": "channels" },
+      h("h3", {}, "Phone, mail and monitoring"),
+      h("p", { "data-testid": "channels-empty" }, "No channels yet: alerts show on this desktop only."),
+      hint,
+    );
+  }
+  return h(
+    "div",
+    { class: "channels", "data-testid": "channels" },
+    h("h3", {}, "Phone, mail and monitoring"),
+    h(
+      "table",
+      { class: "channel-list", "aria-label": "Notification channels" },
+      h("thead", {}, h("tr", {}, h("th", {}, "Channel"), h("th", {}, "Goes to"), h("th", {}, "Gets"), h("th", {}, "Test"))),
+      h(
+        "tbody",
+        {},
+        channels.map((c) => {
+          const t = tests.get(c.name);
+          const result =
+            t?.state === "sending"
+              ? h("span", { class: "muted" }, "Sending…")
+              : t?.state === "sent"
+                ? h("span", { class: "ok-text" }, `Sent at ${t.at.toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" })}`)
+                : t?.state === "failed"
+                  ? h("span", { class: "error-text", role: "alert" }, t.error)
+                  : null;
+          return h(
+            "tr",
+            { "data-testid": "channel-row", "data-channel": c.name },
+            h("td", {}, h("strong", {}, c.name), h("br"), h("span", { class: "muted small" }, KINDS[c.kind] ?? c.kind)),
+            h("td", {}, h("span", { class: "path" }, c.host), c.has_secret ? h("span", { class: "muted small" }, " · token stored") : null),
+            h("td", {}, gets(c)),
+            h(
+              "td",
+              { class: "channel-test" },
+              h("button", { onclick: () => test(c.name), disabled: t?.state === "sending", "aria-label": `Send a test message to ${c.name}` }, "Test"),
+              result ? h("div", { "data-testid": "channel-result" }, result) : null,
+            ),
+          );
+        }),
+      ),
+    ),
+    hint,
+  );
 }
 
 interface Licence {
@@ -33,7 +110,7 @@ export function applyTheme(theme: Theme): void {
   if (media) media.onchange = theme === "system" ? set : null;
 }
 
-export function settingsPage(v: SettingsView | undefined, actions: SettingsActions): HTMLElement {
+export function settingsPage(v: SettingsView | undefined, actions: SettingsActions, tests: Map<string, ChannelTest> = new Map()): HTMLElement {
   if (!v) return h("section", { class: "panel" }, h("h1", {}, "Settings"), h("p", { class: "muted" }, "Loading…"));
   const dest = v.settings.default_destination;
   const themes: [Theme, string][] = [
@@ -66,6 +143,7 @@ export function settingsPage(v: SettingsView | undefined, actions: SettingsActio
       { class: "panel", "aria-labelledby": "set-notify" },
       h("h2", { id: "set-notify" }, "Notifications"),
       levelsBox(v.levels, (l) => actions.levels(l)),
+      channelsBox(v.channels, tests, (name) => actions.testChannel(name)),
     ),
     h(
       "section",

@@ -14,6 +14,7 @@ export const settingsView: SettingsView = {
   start_at_login: false,
   log_dir: "/home/me/.local/share/lifeboat/logs",
   version: "0.1.0",
+  channels: [],
 };
 
 /** A fresh element in the page for one test to start the app in. */

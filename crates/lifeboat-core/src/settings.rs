@@ -45,7 +45,9 @@ pub struct StackSettings {
     /// Days between scheduled drills of a stack with a schedule: none for the default
     /// ([`crate::schedule::DRILL_EVERY_DAYS`]), 0 for none.
     pub drill_every_days: Option<u32>,
-    /// Commands run before and after its backups and restores.
+    /// Commands run before and after its backups and restores (set with `lifeboat hooks`;
+    /// kept out of the window's payloads, as a command may carry a password).
+    #[ts(skip)]
     pub hooks: crate::hooks::Hooks,
 }
 

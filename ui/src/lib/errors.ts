@@ -38,6 +38,8 @@ export function describeError(e: unknown): { title: string; detail: string } {
       return { title: "The restore did not happen", detail: e.message };
     case "outdated":
       return { title: "Things changed since the preview", detail: e.message };
+    case "not_sent":
+      return { title: "The notification was not sent", detail: e.message };
     case "bad_schedule":
       return { title: "That schedule cannot be used", detail: e.message };
     case "internal":

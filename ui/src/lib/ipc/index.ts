@@ -191,6 +191,12 @@ export const setTheme = (theme: Theme): Promise<SettingsView> => invoke("set_the
 
 export const openLogs = (): Promise<void> => invoke("open_logs");
 
+export type { ChannelRow } from "./bindings/ChannelRow";
+export type { ChannelLevel } from "./bindings/ChannelLevel";
+
+/** Sends a test message through a notification channel; rejects with what failed. */
+export const testChannel = (name: string): Promise<void> => invoke("test_channel", { name });
+
 /** Whether Lifeboat starts at login, after setting it when `enabled` is given. */
 export const startAtLogin = (enabled: boolean | null): Promise<boolean> => invoke("start_at_login", { enabled });
 

@@ -3,4 +3,4 @@
 /**
  * What kind of failure a command met.
  */
-export type ErrorCode = "no_compose_file" | "invalid_stack" | "unreadable" | "unknown_stack" | "cancelled" | "catalog" | "no_destination" | "destination_missing" | "no_key" | "keyring" | "weak_passphrase" | "wrong_passphrase" | "busy" | "backup_failed" | "restore_failed" | "outdated" | "bad_schedule" | "internal";
+export type ErrorCode = "no_compose_file" | "invalid_stack" | "unreadable" | "unknown_stack" | "cancelled" | "catalog" | "no_destination" | "destination_missing" | "no_key" | "keyring" | "weak_passphrase" | "wrong_passphrase" | "busy" | "backup_failed" | "restore_failed" | "outdated" | "not_sent" | "bad_schedule" | "internal";
