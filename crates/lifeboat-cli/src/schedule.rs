@@ -254,6 +254,29 @@ fn run(
     runtime: &tokio::runtime::Runtime,
     once: bool,
 ) -> Result<()> {
+    // SIGTERM (systemctl stop) and Ctrl-C cancel the running job, which starts the services
+    // it stopped again, and end the loop; a second signal is not waited for.
+    let stop = CancelToken::new();
+    {
+        let stop = stop.clone();
+        runtime.spawn(async move {
+            use tokio::signal::unix::{signal, SignalKind};
+            let (Ok(mut term), Ok(mut int)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) else {
+                return;
+            };
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            eprintln!(
+                "lifeboat: stopping: the running job is cancelled and its services started again"
+            );
+            stop.cancel();
+        });
+    }
     loop {
         let now = Local::now();
         let mut runner = |stack_id: i64| {
@@ -266,7 +289,7 @@ fn run(
                 stack_id,
                 engine,
                 &lifeboat_core::job::NoProgress,
-                &CancelToken::new(),
+                &stop,
             );
             eprintln!("lifeboat: {}", run_line(&name, clock.elapsed(), &result));
             Outcome::of(&result)
@@ -287,7 +310,10 @@ fn run(
                 );
             }
         }
-        run_due_drills(catalog, runtime, &now);
+        if stop.is_cancelled() {
+            return Ok(());
+        }
+        run_due_drills(catalog, runtime, &now, &stop);
         if once {
             let next = catalog
                 .stacks()?
@@ -332,7 +358,13 @@ fn run(
             .and_then(|v| v.parse().ok())
             .filter(|s| *s > 0)
             .unwrap_or(30);
-        std::thread::sleep(Duration::from_secs(tick));
+        let until = std::time::Instant::now() + Duration::from_secs(tick);
+        while std::time::Instant::now() < until {
+            if stop.is_cancelled() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 }
 
@@ -439,6 +471,7 @@ fn run_due_drills(
     catalog: &std::sync::Arc<Catalog>,
     runtime: &tokio::runtime::Runtime,
     now: &chrono::DateTime<Local>,
+    stop: &CancelToken,
 ) {
     use lifeboat_core::drill::scheduled;
     let due = scheduled::due(catalog, now);
@@ -469,7 +502,7 @@ fn run_due_drills(
             engine,
             &identity,
             &lifeboat_core::job::NoProgress,
-            &CancelToken::new(),
+            stop,
         );
         if let Ok(r) = &result {
             eprintln!("lifeboat: drill of {}: {}", d.stack, r.summary());

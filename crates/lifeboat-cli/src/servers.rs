@@ -481,6 +481,7 @@ pub fn unit_text(exe: &Path, user: bool, env: &[(String, String)]) -> String {
     t.push_str(
         "Restart=on-failure\n\
          RestartSec=60\n\
+         TimeoutStopSec=300\n\
          Nice=10\n\
          IOSchedulingClass=best-effort\n\
          IOSchedulingPriority=7\n\
@@ -587,8 +588,8 @@ pub fn service(action: ServiceAction) -> ExitCode {
                 println!("Not installed; nothing to remove.");
                 return Ok(());
             }
-            // Stopping it waits for a running backup's cleanup (SIGTERM, then systemd's
-            // stop timeout).
+            // Stopping it cancels a running backup, which starts the services it stopped
+            // again before the process ends (SIGTERM; the unit allows 5 minutes for it).
             let _ = systemctl(user, &["disable", "--now", UNIT]);
             std::fs::remove_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
             let _ = systemctl(user, &["daemon-reload"]);

@@ -23,6 +23,19 @@ pub struct After {
     pub post_hook: Option<String>,
 }
 
+/// Runs the post-hook `event` for a run that `ended` so; its failure is logged and kept.
+fn post_hook(hooks: &Hooks, event: HookEvent, ctx: &HookContext, ended: RunResult) -> After {
+    let mut post = ctx.clone();
+    post.result = Some(ended);
+    let after = After {
+        post_hook: hooks::run(hooks, event, &post).err().map(|e| e.to_string()),
+    };
+    if let Some(p) = &after.post_hook {
+        tracing::warn!("{}: {p}", ctx.stack);
+    }
+    after
+}
+
 /// Runs `run` between the stack's pre- and post-backup hooks and its pings. `catalog` is
 /// where the ping channels are (none: no pings). Returns the run's result, a pre-hook's
 /// failure as [`BackupError::Hook`], and what the post-hook said.
@@ -42,22 +55,14 @@ pub fn guard_backup(
         Ok(_) => run(),
         Err(e) => Err(BackupError::Hook(e.to_string())),
     };
-    let mut post = ctx.clone();
-    post.result = Some(match &result {
+    let ended = match &result {
         Ok(r) => RunResult::Ok {
             snapshot: r.snapshot.clone(),
         },
         Err(BackupError::Cancelled) => RunResult::Cancelled,
         Err(e) => RunResult::Failed(e.to_string()),
-    });
-    let after = After {
-        post_hook: hooks::run(hooks, HookEvent::PostBackup, &post)
-            .err()
-            .map(|e| e.to_string()),
     };
-    if let Some(p) = &after.post_hook {
-        tracing::warn!("{}: {p}", ctx.stack);
-    }
+    let after = post_hook(hooks, HookEvent::PostBackup, ctx, ended);
     ping(match &result {
         Ok(_) => PingEvent::Success,
         Err(e) => PingEvent::Fail(e.to_string()),
@@ -145,21 +150,13 @@ pub fn guard_restore(
         Ok(_) => run(),
         Err(e) => Err(RestoreError::Hook(e.to_string())),
     };
-    let mut post = ctx.clone();
-    post.result = Some(match &result {
+    let ended = match &result {
         Ok(r) => RunResult::Ok {
             snapshot: r.snapshot.clone(),
         },
         Err(RestoreError::Cancelled) => RunResult::Cancelled,
         Err(e) => RunResult::Failed(e.to_string()),
-    });
-    let after = After {
-        post_hook: hooks::run(hooks, HookEvent::PostRestore, &post)
-            .err()
-            .map(|e| e.to_string()),
     };
-    if let Some(p) = &after.post_hook {
-        tracing::warn!("{}: {p}", ctx.stack);
-    }
+    let after = post_hook(hooks, HookEvent::PostRestore, ctx, ended);
     (result, after)
 }
