@@ -151,8 +151,8 @@ impl Drop for Kill {
 }
 
 /// A real SMTP server (aiosmtpd) on a loopback port, writing each message it accepts into
-/// `dir`.
-fn smtp_server(dir: &Path) -> Option<(Kill, u16)> {
+/// `dir`; with `tls` (certificate and key files), it requires STARTTLS.
+fn smtp_server(dir: &Path, tls: Option<(&Path, &Path)>) -> Option<(Kill, u16)> {
     let python = ["/usr/bin/python3", "python3"].into_iter().find(|p| {
         Command::new(p)
             .args(["-c", "import aiosmtpd"])
@@ -174,15 +174,24 @@ class Keep:
         n = len(list(out.iterdir()))
         (out / f"{n}.eml").write_bytes(envelope.original_content or envelope.content)
         return "250 OK"
-c = Controller(Keep(), hostname="127.0.0.1", port=int(sys.argv[1]))
+kw = {}
+if len(sys.argv) > 3:
+    import ssl
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(sys.argv[3], sys.argv[4])
+    kw = {"tls_context": ctx, "require_starttls": True}
+c = Controller(Keep(), hostname="127.0.0.1", port=int(sys.argv[1]), **kw)
 c.start()
 print("ready", flush=True)
 while True:
     time.sleep(1)
 "#;
-    let mut child = Command::new(python)
-        .args(["-c", script, &port.to_string()])
-        .arg(dir)
+    let mut cmd = Command::new(python);
+    cmd.args(["-c", script, &port.to_string()]).arg(dir);
+    if let Some((cert, key)) = tls {
+        cmd.arg(cert).arg(key);
+    }
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -314,7 +323,7 @@ fn channels_hear_a_failed_backup_and_a_dead_server_never_holds_one_up() {
     let Some(e) = env() else { return };
     let mail_dir = e.root.join("mail");
     std::fs::create_dir_all(&mail_dir).unwrap();
-    let Some((_smtp, smtp_port)) = smtp_server(&mail_dir) else {
+    let Some((_smtp, smtp_port)) = smtp_server(&mail_dir, None) else {
         return skip("aiosmtpd is not installed (Debian package python3-aiosmtpd)");
     };
     let http = Receiver::start();
@@ -831,4 +840,81 @@ fn a_scheduled_run_is_one_line_in_the_log() {
         assert!(Instant::now() < deadline, "nothing ran: {}", text(&r));
         std::thread::sleep(Duration::from_secs(2));
     }
+}
+
+/// Mail over STARTTLS to a real server that requires it: with its certificate trusted
+/// (`SSL_CERT_FILE`, as a private CA would be) the mail arrives encrypted; without, the
+/// test says the TLS connection failed and why, and nothing is sent in the clear.
+#[test]
+fn mail_goes_over_starttls_and_an_untrusted_certificate_is_named() {
+    let Some(e) = env() else { return };
+    let (cert, key) = (e.root.join("cert.pem"), e.root.join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output();
+    if !made.is_ok_and(|o| o.status.success()) {
+        return skip("openssl is not installed (Debian package openssl)");
+    }
+    let mail_dir = e.root.join("mail");
+    std::fs::create_dir_all(&mail_dir).unwrap();
+    let Some((_smtp, port)) = smtp_server(&mail_dir, Some((&cert, &key))) else {
+        return skip("aiosmtpd is not installed (Debian package python3-aiosmtpd)");
+    };
+    let smtp = format!("127.0.0.1:{port}");
+    let add = e.run(&[
+        "notify",
+        "add",
+        "mail",
+        "--smtp",
+        &smtp,
+        "--from",
+        "lifeboat@test.lan",
+        "--to",
+        "me@test.lan",
+        "--level",
+        "failures",
+    ]);
+    assert!(add.status.success(), "{}", text(&add));
+    let untrusted = e.run(&["notify", "test", "mail"]);
+    assert_eq!(untrusted.status.code(), Some(1), "{}", text(&untrusted));
+    let said = String::from_utf8_lossy(&untrusted.stdout);
+    assert!(
+        said.starts_with(&format!(
+            "mail: NOT sent: the TLS connection to {smtp} failed: "
+        )),
+        "{said}"
+    );
+    assert!(
+        said.trim_end().ends_with("its certificate is not trusted (self-signed certificate); install its CA on this machine, or use its real name"),
+        "{said}"
+    );
+    assert_eq!(std::fs::read_dir(&mail_dir).unwrap().count(), 0);
+    let trusted = e
+        .cmd(&["notify", "test", "mail"])
+        .env("SSL_CERT_FILE", &cert)
+        .output()
+        .unwrap();
+    assert!(trusted.status.success(), "{}", text(&trusted));
+    let got: Vec<_> = std::fs::read_dir(&mail_dir).unwrap().flatten().collect();
+    assert_eq!(got.len(), 1);
+    let mail = std::fs::read_to_string(got[0].path()).unwrap();
+    assert!(
+        mail.contains("Subject: Lifeboat test notification"),
+        "{mail}"
+    );
 }

@@ -192,7 +192,7 @@ fn http_error(url: &str, e: ureq::Error) -> SendError {
         ureq::Error::ConnectionFailed => SendError::Refused { host },
         ureq::Error::NativeTls(t) => SendError::Tls {
             host,
-            reason: t.to_string(),
+            reason: tls_reason(&t.to_string()),
         },
         ureq::Error::Tls(t) => SendError::Tls {
             host,
@@ -448,6 +448,21 @@ fn mail(
     transport.build().send(&mail).map(|_| ()).map_err(smtp_err)
 }
 
+/// OpenSSL's words made short: an untrusted certificate says so, with OpenSSL's reason.
+fn tls_reason(chain: &str) -> String {
+    if chain.contains("certificate verify failed") {
+        let why = chain
+            .rsplit_once('(')
+            .map(|(_, w)| w.trim_end_matches(')').trim())
+            .filter(|w| !w.is_empty())
+            .unwrap_or("not signed by a trusted authority");
+        return format!(
+            "its certificate is not trusted ({why}); install its CA on this machine, or use its real name"
+        );
+    }
+    chain.to_owned()
+}
+
 fn smtp_error(host: &str, server: &str, e: &lettre::transport::smtp::Error) -> SendError {
     let mut chain = e.to_string();
     let mut src = std::error::Error::source(e);
@@ -481,10 +496,10 @@ fn smtp_error(host: &str, server: &str, e: &lettre::transport::smtp::Error) -> S
             host: server.to_owned(),
         };
     }
-    if e.is_tls() {
+    if e.is_tls() || chain.contains("SSL routines") || chain.contains("certificate") {
         return SendError::Tls {
             host: host.to_owned(),
-            reason: chain,
+            reason: tls_reason(&chain),
         };
     }
     SendError::Smtp {
