@@ -1736,3 +1736,70 @@ fn a_mariadb_stack_is_dumped_drilled_and_restored_in_place() {
         "order 7 (it's \"fine\"), ok"
     );
 }
+
+/// A service's own pre-backup command (compose label `lifeboat.pre-backup`) runs inside its
+/// running container before its data is read: what it writes is in the snapshot and comes
+/// back after `down -v` and a restore. A failing one fails the backup with its output and
+/// writes no snapshot; the service keeps running.
+#[test]
+fn a_services_own_pre_backup_command_runs_in_its_container_first() {
+    let Some(env) = Env::start() else { return };
+    let stack = env.root.join("keeper");
+    std::fs::create_dir_all(&stack).unwrap();
+    let compose = |hook: &str| {
+        format!(
+            "services:\n  app:\n    image: lifeboat-test/busybox:1\n    network_mode: none\n    \
+             command: [\"sh\", \"-c\", \"while true; do sleep 1; done\"]\n    \
+             labels:\n      lifeboat.pre-backup: '{hook}'\n    volumes: [appdata:/data]\n\
+             volumes:\n  appdata:\n"
+        )
+    };
+    std::fs::write(
+        stack.join("compose.yaml"),
+        compose("echo \"exported by $$(hostname)\" > /data/export.txt"),
+    )
+    .unwrap();
+    env.d.compose_must(&stack, &["up", "-d"]);
+    let app = "keeper_app_1";
+    wait_for("the app runs", Duration::from_secs(30), || {
+        env.state(app) == "running"
+    });
+    let host = env.d.must(&["exec", app, "hostname"]).trim().to_owned();
+    let b = env.backup(&stack, &[]);
+    assert!(b.status.success(), "{}", text(&b));
+    let snapshots = || lifeboat_core::backup::manifest_paths(&env.dest, "keeper").len();
+    assert_eq!(snapshots(), 1);
+
+    env.d.compose_must(&stack, &["down", "-v"]);
+    assert!(!env.volumes().iter().any(|v| v.contains("appdata")));
+    let r = env.restore(&[]);
+    assert!(r.status.success(), "{}", text(&r));
+    env.d.compose_must(&stack, &["up", "-d"]);
+    wait_for("the app runs again", Duration::from_secs(30), || {
+        env.state(app) == "running"
+    });
+    assert_eq!(
+        env.d.must(&["exec", app, "cat", "/data/export.txt"]),
+        format!("exported by {host}"),
+        "what the service's command wrote before the copy is in the snapshot"
+    );
+
+    std::fs::write(
+        stack.join("compose.yaml"),
+        compose("echo the export API is down >&2; exit 3"),
+    )
+    .unwrap();
+    let b = env.backup(&stack, &[]);
+    assert_eq!(b.status.code(), Some(1), "{}", text(&b));
+    assert!(
+        String::from_utf8_lossy(&b.stderr).contains(
+            "the pre-backup command of service app (label lifeboat.pre-backup) failed (exit code 3); \
+             it printed: the export API is down; no snapshot was written"
+        ),
+        "{}",
+        text(&b)
+    );
+    assert_eq!(snapshots(), 1);
+    assert_eq!(env.state(app), "running");
+    env.d.compose_must(&stack, &["down", "-v"]);
+}

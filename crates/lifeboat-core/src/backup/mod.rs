@@ -441,6 +441,9 @@ pub struct Planned {
     pub dump: Option<(String, DumpRecipe)>,
     /// Redis: `BGSAVE` in this running container before its files are read.
     pub bgsave: Option<String>,
+    /// The service's own pre-backup command (label `lifeboat.pre-backup`) and the running
+    /// container it runs in, before its data is read.
+    pub pre_exec: Option<(String, String)>,
     /// The service is stopped while this component is read.
     pub cold: bool,
 }

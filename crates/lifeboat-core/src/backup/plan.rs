@@ -150,6 +150,7 @@ impl Planner<'_> {
                 engine_paths: Vec::new(),
                 dump: None,
                 bgsave: None,
+                pre_exec: None,
                 cold: false,
             });
         }
@@ -194,6 +195,11 @@ impl Planner<'_> {
             roots,
             volume_roots: src.volume_roots,
             engine_paths: src.engine_paths,
+            pre_exec: s
+                .pre_backup
+                .clone()
+                .filter(|_| !way.cold)
+                .and_then(|cmd| Some((self.ctx.running(&s.name)?.id.clone(), cmd))),
             dump: way.dump,
             bgsave: way.bgsave,
             cold: way.cold,

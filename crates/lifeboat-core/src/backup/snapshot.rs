@@ -436,6 +436,9 @@ impl Run<'_> {
     /// One component: its entries listed, then the previous archive reused when nothing
     /// changed and it reads whole, else a new one written.
     fn component(&mut self, i: usize, c: &Planned) -> Result<ComponentEntry, BackupError> {
+        if let (Some((id, cmd)), Some(engine)) = (&c.pre_exec, &self.opts.engine) {
+            service_hook(engine, id, cmd, c.service.as_deref().unwrap_or(&c.name))?;
+        }
         if let (Some(id), Some(engine)) = (&c.bgsave, &self.opts.engine) {
             redis_bgsave(engine, id).map_err(|source| BackupError::Redis {
                 component: c.name.clone(),
@@ -980,6 +983,32 @@ impl Run<'_> {
 }
 
 /// Where stream offset `at` falls: (piece index, offset in that piece).
+/// Runs a service's own pre-backup command (label `lifeboat.pre-backup`) in its running
+/// container; a failure fails the backup with its output, as a stack's pre-hook does.
+fn service_hook(
+    engine: &crate::docker::BlockingEngine,
+    container: &str,
+    cmd: &str,
+    service: &str,
+) -> Result<(), BackupError> {
+    let said = |status: String, output: &str| {
+        let output = output.trim();
+        BackupError::Hook(format!(
+            "the pre-backup command of service {service} (label lifeboat.pre-backup) {status}{}",
+            if output.is_empty() {
+                String::new()
+            } else {
+                format!("; it printed: {output}")
+            }
+        ))
+    };
+    match engine.exec_with_input(container, &["sh", "-c", cmd], &mut std::io::empty()) {
+        Ok((0, _)) => Ok(()),
+        Ok((code, output)) => Err(said(format!("failed (exit code {code})"), &output)),
+        Err(e) => Err(said(format!("could not run: {e}"), "")),
+    }
+}
+
 fn piece_at(pieces: &[pieces::Piece], at: u64) -> (u32, u64) {
     let mut start = 0;
     for (i, p) in pieces.iter().enumerate() {

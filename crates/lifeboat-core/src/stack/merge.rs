@@ -97,7 +97,7 @@ fn seq(v: &Value) -> Vec<Value> {
 }
 
 /// `environment:`/`labels:` as a mapping, whichever form they were written in.
-fn as_map(v: &Value) -> Mapping {
+pub(super) fn as_map(v: &Value) -> Mapping {
     match v {
         Value::Mapping(m) => m.clone(),
         Value::Sequence(items) => items

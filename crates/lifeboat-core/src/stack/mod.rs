@@ -771,6 +771,11 @@ impl Loader {
                 .get("stop_grace_period")
                 .and_then(scalar_string)
                 .and_then(|v| parse_duration(&v)),
+            pre_backup: m
+                .get("labels")
+                .map(merge::as_map)
+                .and_then(|l| l.get("lifeboat.pre-backup").and_then(scalar_string))
+                .filter(|c| !c.trim().is_empty()),
         }
     }
 

@@ -89,6 +89,9 @@ pub struct Service {
     /// `stop_grace_period:`, when set and readable: how long a stop waits for the service to
     /// exit before it is killed (compose's default is 10 s).
     pub stop_grace: Option<std::time::Duration>,
+    /// Its own command before its data is read (compose label `lifeboat.pre-backup`), run
+    /// with `sh -c` inside its running container: a cache flushed, an app's export.
+    pub pre_backup: Option<String>,
 }
 
 /// One entry of the top-level `volumes:`.
