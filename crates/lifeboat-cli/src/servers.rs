@@ -20,6 +20,7 @@ use crate::verbs::{finish, finish_json, print_json, Result};
 pub enum NotifyAction {
     /// Add (or replace) a channel. Its token or password, if it has one, is read from the
     /// terminal or one line of standard input with --secret (never from the command line).
+    /// Adding a channel again replaces it whole, its secret too: give --secret again.
     Add {
         /// The channel's name ("phone", "mail").
         name: String,
