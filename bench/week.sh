@@ -24,6 +24,13 @@ W=$(mktemp -d /tmp/lifeboat-week.XXXX)
 trap 'rm -rf "$W"' EXIT
 export LIFEBOAT_HOME="$W/home"
 python3 "$GEN" --shape "$SHAPE" --scale "$SCALE" --out "$W/stack"
+# The days are minutes apart here; on a real server they are days apart, and what each day
+# writes carries that day's time. So the stack is dated nine days back, and what each day's
+# `--mutate` writes is dated that day (only the files it wrote: the others keep their times,
+# as on a real server). Every tool sees the same files.
+BASE=$(( $(date +%s) - 9 * 86400 ))
+find "$W/stack" -exec touch -h -d "@$BASE" {} +
+touch "$W/marker"
 "$LB" key init --identity "$W/key.txt" >/dev/null
 mkdir -p "$W/lb"
 export RESTIC_PASSWORD=bench RESTIC_REPOSITORY="$W/restic"
@@ -47,6 +54,8 @@ declare -a TL TR TB AL AR AB
 for d in 0 1 2 3 4 5 6 7; do
   if [ "$d" -gt 0 ]; then
     python3 "$GEN" --out "$W/stack" --mutate --seed $((d + 1)) >/dev/null
+    find "$W/stack" -newer "$W/marker" -exec touch -h -d "@$((BASE + d * 86400))" {} +
+    touch "$W/marker"
     sleep 3   # past the "changed just now" window, as bench/backup.sh
   fi
   s0=$(size "$W/lb"); r0=$(size "$W/restic"); b0=$(size "$W/borg")

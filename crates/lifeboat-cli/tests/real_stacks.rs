@@ -1142,7 +1142,7 @@ fn piece_files(pieces: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-/// The newest manifest in `dest`, decrypted with stock `age` (a test edits it to make the
+/// The newest manifest in `dest`, decrypted with stock `age` and unpacked (a test edits it to make the
 /// snapshot claim what its data does not hold).
 fn newest_manifest(env: &Env) -> (PathBuf, serde_json::Value) {
     let mut all: Vec<PathBuf> = walk_files(&env.dest)
@@ -1159,7 +1159,14 @@ fn newest_manifest(env: &Env) -> (PathBuf, serde_json::Value) {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    (path, serde_json::from_slice(&out.stdout).unwrap())
+    // Manifests are gzip-compressed JSON (docs/FORMAT.md).
+    let mut json = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(out.stdout.as_slice()),
+        &mut json,
+    )
+    .unwrap();
+    (path, serde_json::from_slice(&json).unwrap())
 }
 
 fn write_manifest(env: &Env, path: &Path, m: &serde_json::Value) {

@@ -92,6 +92,8 @@ pub struct Tap(Arc<TapState>);
 #[derive(Debug, Default)]
 struct TapState {
     cut: AtomicBool,
+    /// Cut before the next byte if the piece under way holds [`MIN`] bytes or more.
+    soft: AtomicBool,
     pos: AtomicU64,
     /// Pieces to put in the stream before the next byte (after a cut).
     stored: Mutex<Vec<Piece>>,
@@ -101,6 +103,12 @@ impl Tap {
     /// The next byte written starts a new piece.
     pub fn cut(&self) {
         self.0.cut.store(true, Ordering::Relaxed);
+    }
+    /// The next byte written starts a new piece, unless the piece under way would be
+    /// smaller than [`MIN`]: a boundary worth having (between old and new content) that is
+    /// not worth a tiny piece.
+    pub fn soft_cut(&self) {
+        self.0.soft.store(true, Ordering::Relaxed);
     }
     /// Bytes of the stream written so far.
     pub fn position(&self) -> u64 {
@@ -120,6 +128,9 @@ impl Tap {
     }
     fn take_cut(&self) -> bool {
         self.0.cut.swap(false, Ordering::Relaxed)
+    }
+    fn take_soft(&self) -> bool {
+        self.0.soft.swap(false, Ordering::Relaxed)
     }
     fn take_stored(&self) -> Vec<Piece> {
         std::mem::take(
@@ -330,7 +341,8 @@ impl PieceWriter {
     /// Cuts what is buffered when asked to, then takes in the stored pieces put in the
     /// stream there.
     fn take_tap(&mut self) -> io::Result<()> {
-        if self.tap.take_cut() {
+        let soft = self.tap.take_soft() && self.buf.len() >= MIN as usize;
+        if self.tap.take_cut() || soft {
             self.cut_all()?;
         }
         for piece in self.tap.take_stored() {

@@ -899,7 +899,8 @@ pub fn readme_text() -> String {
          key.txt is your backup key. Lifeboat keeps it in your system keyring; if that is gone, recover it\n\
          from {RECOVERY_FILE} with the passphrase you chose:\n\n\
          \x20   age -d -o key.txt {RECOVERY_FILE}\n\n\
-         STACK/snapshots/SNAPSHOT.manifest.age lists what each snapshot holds (JSON, decrypt it the same way).\n\
+         STACK/snapshots/SNAPSHOT.manifest.age lists what each snapshot holds (gzip-compressed JSON:\n\
+         `age -d -i key.txt FILE | gunzip`).\n\
          With Lifeboat: `lifeboat snapshots --to THIS_FOLDER`, then `lifeboat restore`.\n\
          The format is described in docs/FORMAT.md of Lifeboat's source.\n",
         version = crate::VERSION,
