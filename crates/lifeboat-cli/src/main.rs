@@ -235,6 +235,10 @@ enum Command {
         /// machine).
         #[arg(long)]
         into: Option<PathBuf>,
+        /// Only this one file (as the snapshot names it, relative to the stack folder),
+        /// written into the `--into` folder; reads only the pieces that hold it.
+        #[arg(long, requires = "into", conflicts_with_all = ["only", "undo", "dry_run", "paths"])]
+        file: Option<String>,
         /// Print the plan and change nothing.
         #[arg(long)]
         dry_run: bool,
@@ -566,6 +570,7 @@ fn main() -> ExitCode {
             stack,
             only,
             into,
+            file,
             dry_run,
             yes,
             paths,
@@ -574,6 +579,17 @@ fn main() -> ExitCode {
             identity,
             json,
         } => {
+            if let (Some(file), Some(into)) = (file, &into) {
+                return restore::one_file(restore::OneFileArgs {
+                    snapshot,
+                    from,
+                    stack,
+                    file,
+                    into: into.clone(),
+                    identity,
+                    json,
+                });
+            }
             let engine = engine(&runtime, no_docker, json);
             restore::run(restore::RestoreArgs {
                 snapshot,

@@ -31,6 +31,67 @@ pub struct RestoreArgs {
     pub engine: Option<BlockingEngine>,
 }
 
+/// What `lifeboat restore SNAPSHOT --file PATH --into DIR` was asked to do.
+pub struct OneFileArgs {
+    pub snapshot: Option<String>,
+    pub from: Option<PathBuf>,
+    pub stack: Option<String>,
+    pub file: String,
+    pub into: PathBuf,
+    pub identity: Option<PathBuf>,
+    pub json: bool,
+}
+
+/// One file out of a snapshot into a folder (never over a file that is there).
+pub fn one_file(args: OneFileArgs) -> ExitCode {
+    let json = args.json;
+    finish_json(
+        json,
+        (|| {
+            let (Some(snapshot), Some(from)) = (args.snapshot.as_deref(), args.from.as_deref())
+            else {
+                return Err(
+                    "say which snapshot and where it is: `lifeboat restore SNAPSHOT \
+                     --from DEST --file PATH --into FOLDER` (`latest` for the newest)"
+                        .into(),
+                );
+            };
+            let identity = keys::load(args.identity.as_deref())?.0;
+            let done = restore::one_file::restore_file(
+                from,
+                args.stack.as_deref(),
+                snapshot,
+                &args.file,
+                &args.into,
+                &identity,
+            )?;
+            if json {
+                print_json(&done)?;
+            } else if done.pieces_total > 0 {
+                println!(
+                    "Restored {} ({}) from {} into {}, reading {} of the {} pieces of {}.",
+                    done.file,
+                    human_bytes(done.bytes),
+                    done.snapshot,
+                    done.written,
+                    done.pieces_read,
+                    done.pieces_total,
+                    done.component
+                );
+            } else {
+                println!(
+                    "Restored {} ({}) from {} into {}.",
+                    done.file,
+                    human_bytes(done.bytes),
+                    done.snapshot,
+                    done.written
+                );
+            }
+            Ok(())
+        })(),
+    )
+}
+
 pub fn run(args: RestoreArgs) -> ExitCode {
     let json = args.json;
     finish_json(

@@ -201,14 +201,18 @@ fn kill_9_at_twenty_points_of_a_backup_and_of_a_prune() {
     p.backup_ok();
     p.change(1000);
     // As long as a backup of a day's change takes (most pieces are there already).
-    let took = timed(|| p.backup_ok());
+    let mut took = timed(|| p.backup_ok());
     // Points spread over that length, until twenty kills landed inside a running backup.
+    // A kill that came after the backup had ended shortens the length (later backups can
+    // be quicker than the one timed).
     let (mut mid_run, mut tries) = (0, 0u32);
     while mid_run < 20 && tries < 60 {
         p.change(u64::from(tries));
         let child = p.spawn(&p.backup_args());
         if kill_after(child, took * ((tries * 7) % 20) / 20) {
             mid_run += 1;
+        } else {
+            took = took * 4 / 5;
         }
         p.deep_verify(&format!("after killing backup {tries}"));
         tries += 1;
@@ -544,4 +548,142 @@ fn an_exfat_drive_holds_backups_that_restore() {
     assert_eq!(p.deep_verify_at(&dest), 2);
     let into = p.restore_from(&dest, first["snapshot"].as_str().unwrap());
     assert_eq!(std::fs::read(into.join("data/blob3")).unwrap(), before);
+}
+
+/// The stock `age` decryption of `file`, gunzipped when it is compressed (manifests).
+fn decrypt(key: &std::path::Path, file: &std::path::Path) -> Vec<u8> {
+    let out = Command::new("age")
+        .arg("-d")
+        .arg("-i")
+        .arg(key)
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    if out.stdout.starts_with(&[0x1f, 0x8b]) {
+        let mut plain = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(out.stdout.as_slice()),
+            &mut plain,
+        )
+        .unwrap();
+        return plain;
+    }
+    out.stdout
+}
+
+#[test]
+fn one_file_comes_back_from_the_pieces_that_hold_it_alone() {
+    let p = Place::new();
+    let note = p.stack.join("data/note.txt");
+    std::fs::write(&note, "the one file someone deleted\n").unwrap();
+    std::fs::set_permissions(&note, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
+    let report = p.backup_to(&p.dest);
+    let snapshot = report["snapshot"].as_str().unwrap();
+    let app = report["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "service-app")
+        .unwrap();
+    let list = String::from_utf8(decrypt(
+        &p.key(),
+        std::path::Path::new(app["list"].as_str().unwrap()),
+    ))
+    .unwrap();
+    let pieces: Vec<&str> = list.lines().collect();
+    assert!(pieces.len() >= 24, "{} pieces", pieces.len());
+
+    // Where the manifest says the file's entry starts.
+    let manifest: serde_json::Value = serde_json::from_slice(&decrypt(
+        &p.key(),
+        std::path::Path::new(report["manifest"].as_str().unwrap()),
+    ))
+    .unwrap();
+    let entry = manifest["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "service-app")
+        .and_then(|c| {
+            c["files"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|f| f["path"] == "data/note.txt")
+        })
+        .cloned()
+        .unwrap();
+    let first = entry["at"][0].as_u64().unwrap() as usize;
+
+    // Every other piece of the component moves away: only the file's own are left.
+    let away = p.root.join("away");
+    std::fs::create_dir_all(&away).unwrap();
+    let keep = first..(first + 2).min(pieces.len());
+    for (i, rel) in pieces.iter().enumerate() {
+        if !keep.contains(&i) {
+            std::fs::rename(p.dest.join(rel), away.join(i.to_string())).unwrap();
+        }
+    }
+
+    let into = p.root.join("one");
+    let restore_one = |file: &str| {
+        p.run(&[
+            "restore",
+            snapshot,
+            "--from",
+            p.dest.to_str().unwrap(),
+            "--file",
+            file,
+            "--into",
+            into.to_str().unwrap(),
+            "--json",
+        ])
+    };
+    let out = restore_one("data/note.txt");
+    assert!(out.status.success(), "{}", text(&out));
+    let done: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(done["pieces_read"].as_u64().unwrap() <= 2, "{done}");
+    assert_eq!(
+        done["pieces_total"].as_u64().unwrap() as usize,
+        pieces.len()
+    );
+    let back = into.join("data/note.txt");
+    assert_eq!(
+        std::fs::read(&back).unwrap(),
+        b"the one file someone deleted\n"
+    );
+    let (a, b) = (
+        std::fs::metadata(&note).unwrap(),
+        std::fs::metadata(&back).unwrap(),
+    );
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(b.mode() & 0o7777, 0o640);
+    assert_eq!((a.mtime(), a.mtime_nsec()), (b.mtime(), b.mtime_nsec()));
+    assert_eq!((a.uid(), a.gid()), (b.uid(), b.gid()));
+
+    // The pieces that moved away were needed by the rest: a blob does not come back.
+    let out = restore_one("data/blob0");
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("is missing"), "{}", text(&out));
+    assert!(!into.join("data/blob0").exists());
+    assert!(std::fs::read_dir(into.join("data")).unwrap().all(|e| !e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .contains("partial")));
+
+    // A file that is there is never written over; a name the snapshot lacks is said.
+    std::fs::write(&back, "changed since\n").unwrap();
+    let out = restore_one("data/note.txt");
+    assert!(!out.status.success());
+    assert!(text(&out).contains("is there already"), "{}", text(&out));
+    assert_eq!(std::fs::read(&back).unwrap(), b"changed since\n");
+    let out = restore_one("data/nothing-like-it");
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("holds no file data/nothing-like-it"),
+        "{}",
+        text(&out)
+    );
 }

@@ -139,9 +139,25 @@ impl<W: Write> Write for ParGzWriter<W> {
 /// A cheap look at the block's start decides first (the byte histogram's entropy), so
 /// incompressible data (model weights, media, archives) is not deflated for nothing.
 pub(crate) fn compress(data: &[u8], level: u32) -> io::Result<Vec<u8>> {
+    match member(data, level)? {
+        Member::Deflated(out) => Ok(out),
+        Member::Stored => stored(data),
+    }
+}
+
+/// How [`member`] chose to hold a block.
+pub(crate) enum Member {
+    /// This gzip member.
+    Deflated(Vec<u8>),
+    /// Stored as it is ([`write_stored`]).
+    Stored,
+}
+
+/// Decides how `data` is held, as [`compress`] does, without copying it when it is stored.
+pub(crate) fn member(data: &[u8], level: u32) -> io::Result<Member> {
     const SAMPLE: usize = 64 << 10;
     if level > 0 && data.len() >= 4 * SAMPLE && entropy_bits(&data[..SAMPLE]) > 7.98 {
-        return stored(data);
+        return Ok(Member::Stored);
     }
     let mut enc = GzEncoder::new(
         Vec::with_capacity(data.len() / 2 + 64),
@@ -150,9 +166,30 @@ pub(crate) fn compress(data: &[u8], level: u32) -> io::Result<Vec<u8>> {
     enc.write_all(data)?;
     let out = enc.finish()?;
     if level > 0 && out.len() as f64 > data.len() as f64 * 0.97 {
-        return stored(data);
+        return Ok(Member::Stored);
     }
-    Ok(out)
+    Ok(Member::Deflated(out))
+}
+
+/// Writes `data` as one gzip member of stored blocks into `out`, as [`stored`] builds it,
+/// without a copy of the data in between (most of a stack can be model weights).
+pub(crate) fn write_stored(data: &[u8], out: &mut impl Write) -> io::Result<()> {
+    const MAX: usize = 65_535;
+    out.write_all(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255])?;
+    let mut chunks = data.chunks(MAX).peekable();
+    if chunks.peek().is_none() {
+        out.write_all(&[1, 0, 0, 0xff, 0xff])?;
+    }
+    while let Some(chunk) = chunks.next() {
+        let last = u8::from(chunks.peek().is_none());
+        let len = chunk.len() as u16;
+        let [l0, l1] = len.to_le_bytes();
+        let [n0, n1] = (!len).to_le_bytes();
+        out.write_all(&[last, l0, l1, n0, n1])?;
+        out.write_all(chunk)?;
+    }
+    out.write_all(&crc32fast::hash(data).to_le_bytes())?;
+    out.write_all(&(data.len() as u32).to_le_bytes())
 }
 
 /// Shannon entropy of the bytes of `sample`, in bits per byte (8.0: looks random).
@@ -177,25 +214,10 @@ fn entropy_bits(sample: &[u8]) -> f64 {
 /// Written here rather than through the deflate encoder, which is several times slower at
 /// level 0, because incompressible data (model weights) is often most of a stack.
 fn stored(data: &[u8]) -> io::Result<Vec<u8>> {
-    const MAX: usize = 65_535;
-    let blocks = data.len().div_ceil(MAX).max(1);
+    let blocks = data.len().div_ceil(65_535).max(1);
     let mut out = Vec::with_capacity(data.len() + blocks * 5 + 18);
-    // ID1 ID2 CM=deflate FLG=0 MTIME=0 XFL=0 OS=255 (unknown)
-    out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255]);
-    let mut chunks = data.chunks(MAX).peekable();
-    if chunks.peek().is_none() {
-        out.extend_from_slice(&[1, 0, 0, 0xff, 0xff]);
-    }
-    while let Some(chunk) = chunks.next() {
-        let last = u8::from(chunks.peek().is_none());
-        let len = chunk.len() as u16;
-        out.push(last);
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(&(!len).to_le_bytes());
-        out.extend_from_slice(chunk);
-    }
-    out.extend_from_slice(&crc32fast::hash(data).to_le_bytes());
-    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    // ID1 ID2 CM=deflate FLG=0 MTIME=0 XFL=0 OS=255 (unknown), then the blocks.
+    write_stored(data, &mut out)?;
     Ok(out)
 }
 

@@ -214,7 +214,7 @@ impl Store {
                 });
             }
         }
-        let gz = pargz::compress(plain, 6)?;
+        let member = pargz::member(plain, 6)?;
         let dir = path.parent().unwrap_or(&self.dest);
         std::fs::create_dir_all(dir)?;
         let partial = dir.join(format!(".{name}.{}-{seq}.partial", std::process::id()));
@@ -224,7 +224,10 @@ impl Store {
                 &partial,
                 Key::Recipients(std::slice::from_ref(&self.recipient)),
             )?;
-            sealed.write_all(&gz)?;
+            match &member {
+                pargz::Member::Deflated(gz) => sealed.write_all(gz)?,
+                pargz::Member::Stored => pargz::write_stored(plain, &mut sealed)?,
+            }
             let stored = sealed.finish()?;
             commit(&partial, &path)?;
             Ok(stored)
@@ -245,7 +248,8 @@ impl Store {
 }
 
 type Job = (u64, Vec<u8>);
-type Done = (u64, io::Result<Piece>);
+/// A stored piece, with its buffer back for the next one.
+type Done = (u64, io::Result<Piece>, Vec<u8>);
 
 /// Cuts a tar stream into pieces and stores them. Use it as a `tar::Builder`'s writer,
 /// then call [`PieceWriter::finish`]; dropping it stores nothing more.
@@ -259,6 +263,9 @@ pub struct PieceWriter {
     next_seq: u64,
     pieces: BTreeMap<u64, Piece>,
     failed: Option<io::Error>,
+    /// Buffers the workers gave back, for the next pieces (fresh 4 MiB buffers cost page
+    /// faults every time).
+    spare: Vec<Vec<u8>>,
 }
 
 impl PieceWriter {
@@ -275,14 +282,15 @@ impl PieceWriter {
                 std::thread::spawn(move || loop {
                     let job = rx.lock().map(|r| r.recv());
                     let Ok(Ok((seq, data))) = job else { return };
-                    if tx.send((seq, store.put(&data, seq))).is_err() {
+                    let put = store.put(&data, seq);
+                    if tx.send((seq, put, data)).is_err() {
                         return;
                     }
                 })
             })
             .collect();
         Self {
-            buf: Vec::with_capacity(2 * MAX as usize),
+            buf: Vec::with_capacity(3 * MAX as usize),
             tap: Tap::default(),
             bytes: 0,
             jobs: Some(jobs_tx),
@@ -291,6 +299,7 @@ impl PieceWriter {
             next_seq: 0,
             pieces: BTreeMap::new(),
             failed: None,
+            spare: Vec::new(),
         }
     }
 
@@ -305,22 +314,25 @@ impl PieceWriter {
 
     fn receive_one(&mut self) -> io::Result<()> {
         match self.done.recv() {
-            Ok((seq, Ok(piece))) => {
+            Ok((seq, Ok(piece), buf)) => {
                 self.pieces.insert(seq, piece);
+                self.spare.push(buf);
                 Ok(())
             }
-            Ok((_, Err(e))) => Err(e),
+            Ok((_, Err(e), _)) => Err(e),
             Err(_) => Err(io::Error::other("the piece writers stopped")),
         }
     }
 
-    fn submit(&mut self, len: usize) -> io::Result<()> {
+    /// Hands `self.buf[start..start + len]` to a worker as the next piece.
+    fn submit(&mut self, start: usize, len: usize) -> io::Result<()> {
         let limit = 2 * self.workers.len() as u64;
         while self.in_flight() >= limit {
             self.receive_one()?;
         }
-        let rest = self.buf.split_off(len);
-        let data = std::mem::replace(&mut self.buf, rest);
+        let mut data = self.spare.pop().unwrap_or_default();
+        data.clear();
+        data.extend_from_slice(&self.buf[start..start + len]);
         let seq = self.next_seq;
         self.next_seq += 1;
         self.jobs
@@ -329,13 +341,30 @@ impl PieceWriter {
             .ok_or_else(|| io::Error::other("the piece writers stopped"))
     }
 
+    /// Cuts what is buffered into pieces: to its end, or (`keep_tail`) while at least
+    /// [`MAX`] bytes are left, keeping the rest for more data. The rest moves to the
+    /// buffer's front once, not once per piece.
+    fn cut(&mut self, keep_tail: bool) -> io::Result<()> {
+        let mut start = 0;
+        loop {
+            let left = self.buf.len() - start;
+            if left == 0 || (keep_tail && left < MAX as usize) {
+                break;
+            }
+            let len = first_cut(&self.buf[start..]);
+            if let Err(e) = self.submit(start, len) {
+                self.buf.drain(..start);
+                return Err(e);
+            }
+            start += len;
+        }
+        self.buf.drain(..start);
+        Ok(())
+    }
+
     /// Cuts what is buffered into pieces, to its end.
     fn cut_all(&mut self) -> io::Result<()> {
-        while !self.buf.is_empty() {
-            let len = first_cut(&self.buf);
-            self.submit(len)?;
-        }
-        Ok(())
+        self.cut(false)
     }
 
     /// Cuts what is buffered when asked to, then takes in the stored pieces put in the
@@ -358,9 +387,9 @@ impl PieceWriter {
         self.bytes += data.len() as u64;
         self.tap.0.pos.store(self.bytes, Ordering::Relaxed);
         self.buf.extend_from_slice(data);
-        while self.buf.len() >= MAX as usize {
-            let len = first_cut(&self.buf);
-            self.submit(len)?;
+        // Cut once there is room for a few pieces, so the tail moves seldom.
+        if self.buf.len() >= 2 * MAX as usize {
+            self.cut(true)?;
         }
         Ok(())
     }

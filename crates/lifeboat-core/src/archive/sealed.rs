@@ -54,8 +54,10 @@ impl Sealed {
             Key::Passphrase(p) => age::Encryptor::with_user_passphrase(p),
         };
         let file = create_private(path)?;
+        // age writes whole 64 KiB chunks, which a smaller buffer hands to the file as they
+        // are; it only gathers the header's small writes.
         let age = encryptor.wrap_output(Counted {
-            file: BufWriter::with_capacity(1 << 20, file),
+            file: BufWriter::with_capacity(16 << 10, file),
             bytes: 0,
         })?;
         Ok(Self { age })

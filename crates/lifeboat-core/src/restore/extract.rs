@@ -257,7 +257,7 @@ impl Extra {
 }
 
 /// A PAX time (`1700000000.123456789`) as seconds and nanoseconds.
-fn parse_pax_time(v: &str) -> Option<(i64, u32)> {
+pub(super) fn parse_pax_time(v: &str) -> Option<(i64, u32)> {
     let (secs, frac) = v.split_once('.').unwrap_or((v, ""));
     let secs: i64 = secs.parse().ok()?;
     if secs < 0 {

@@ -21,6 +21,7 @@ pub(crate) mod dbload;
 pub mod drive;
 pub mod extract;
 pub mod journal;
+pub mod one_file;
 mod planning;
 mod undo;
 mod volume;
@@ -150,6 +151,21 @@ pub enum RestoreError {
     /// The stack's pre-restore hook failed (its sentence, with its output).
     #[error("{0}; nothing was restored")]
     Hook(String),
+    /// The snapshot holds no regular file of that name.
+    #[error(
+        "snapshot {snapshot} holds no file {name}; name it as the snapshot does, relative to \
+         the stack folder (`data/app.db`, `_volumes/VOLUME/…`); `lifeboat restore {snapshot} \
+         --from DEST --into AN_EMPTY_FOLDER --dry-run --paths` lists them all"
+    )]
+    NoSuchFile {
+        /// What was asked for.
+        name: String,
+        /// The snapshot.
+        snapshot: String,
+    },
+    /// A one-file restore would write over a file that is there.
+    #[error("{} is there already; nothing was written: choose another --into folder", .0.display())]
+    FileExists(PathBuf),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RestoreError + '_ {
