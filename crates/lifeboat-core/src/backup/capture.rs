@@ -228,9 +228,13 @@ pub fn fingerprint(entries: &[Entry]) -> String {
             h.update(format!("{}/\0{}\n", e.name, owner(&e.meta)));
             continue;
         }
-        let link = longpath::with(&e.path, |p| fs::read_link(p))
-            .map(|l| l.display().to_string())
-            .unwrap_or_default();
+        let link = if e.meta.file_type().is_symlink() {
+            longpath::with(&e.path, |p| fs::read_link(p))
+                .map(|l| l.display().to_string())
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
         h.update(format!(
             "{}\0{}\0{}\0{}\0{link}\n",
             e.name,
