@@ -917,7 +917,7 @@ pub fn append_engine_tar<W: Write>(
     };
     let mut archive = tar::Archive::new(source);
     // Folders go after everything else, as in `write_entries` (see `dirs_last`).
-    let mut dirs: Vec<(tar::Header, Vec<(String, Vec<u8>)>, PathBuf)> = Vec::new();
+    let mut dirs: Vec<(tar::Header, PaxRecords, PathBuf)> = Vec::new();
     for entry in archive.entries()? {
         if cancel.is_cancelled() {
             return Err(CaptureError::Cancelled);
@@ -997,6 +997,9 @@ pub fn append_engine_tar<W: Write>(
     }
     Ok(())
 }
+
+/// PAX records as (key, value).
+type PaxRecords = Vec<(String, Vec<u8>)>;
 
 #[cfg(unix)]
 fn hard_link_of(
