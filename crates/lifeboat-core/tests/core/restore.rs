@@ -15,7 +15,7 @@ use lifeboat_core::job::NoProgress;
 use lifeboat_core::restore::{self, extract::ExtractError, Action, RestoreError, RestoreOptions};
 use lifeboat_core::{CancelToken, Catalog};
 
-use crate::backup::assert_same_tree;
+use crate::backup::{assert_same_tree, assert_same_tree_and_folder_times};
 use crate::harness::{generate, load, restore_now};
 
 fn catalog(dir: &Path) -> Arc<Catalog> {
@@ -228,7 +228,7 @@ fn every_shape_restores_in_place_selectively_and_undoes() {
         assert_eq!(done.components.len(), manifest.components.len());
         for (_, r) in &roots {
             let rel = r.strip_prefix(&stack).unwrap();
-            assert_same_tree(&orig, &stack, rel);
+            assert_same_tree_and_folder_times(&orig, &stack, rel);
         }
         for r in &stray_dirs {
             assert!(!r.join("stray.txt").exists(), "{shape}: stray file kept");
