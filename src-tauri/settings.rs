@@ -51,20 +51,11 @@ pub struct ChannelRow {
 }
 
 fn channel_rows(state: &AppState) -> Result<Vec<ChannelRow>, IpcError> {
-    use lifeboat_core::notify::{self, ChannelKind};
+    use lifeboat_core::notify;
     Ok(notify::channels(&state.catalog)?
         .into_iter()
         .map(|c| ChannelRow {
-            host: match &c.kind {
-                ChannelKind::Email { server, port, .. } => format!("{server}:{port}"),
-                ChannelKind::Ntfy { url }
-                | ChannelKind::Gotify { url }
-                | ChannelKind::Webhook { url }
-                | ChannelKind::Ping { url } => {
-                    let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
-                    rest.split(['/', '?']).next().unwrap_or(rest).to_owned()
-                }
-            },
+            host: c.kind.host(),
             kind: c.kind.as_str().to_owned(),
             has_secret: notify::secret::get(&c.name).ok().flatten().is_some(),
             name: c.name,

@@ -96,6 +96,18 @@ impl ChannelKind {
         }
     }
 
+    /// Where it goes by host (and port) only: what a screen may show, since a topic, a
+    /// path or a ping id can work as a password.
+    pub fn host(&self) -> String {
+        match self {
+            Self::Ntfy { url }
+            | Self::Gotify { url }
+            | Self::Webhook { url }
+            | Self::Ping { url } => host_of(url),
+            Self::Email { server, port, .. } => format!("{server}:{port}"),
+        }
+    }
+
     /// Where it sends, for lists (a URL without its query, or `user@server:port → to`).
     pub fn target(&self) -> String {
         match self {
@@ -444,6 +456,12 @@ fn attempt(c: &Channel, payload: &send::Payload<'_>) -> Delivery {
         channel: c.name.clone(),
         result,
     }
+}
+
+/// The host (and port) of `url`: what comes after the scheme, before any path or query.
+pub(crate) fn host_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split(['/', '?']).next().unwrap_or(rest).to_owned()
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use age::secrecy::{ExposeSecret, SecretString};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::{Channel, ChannelKind, Message, PingEvent, SmtpSecurity};
+use super::{host_of, Channel, ChannelKind, Message, PingEvent, SmtpSecurity};
 use crate::alerts::Severity;
 
 /// The most a channel may take to answer.
@@ -104,11 +104,6 @@ pub(super) fn ntfy_topic(url: &str) -> Option<(&str, &str)> {
     let (base, topic) = url.split_at(scheme_len + path_at);
     let topic = topic.trim_matches('/');
     (!topic.is_empty() && !topic.contains('/')).then_some((base, topic))
-}
-
-fn host_of(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    rest.split(['/', '?']).next().unwrap_or(rest).to_owned()
 }
 
 pub(super) fn send(
