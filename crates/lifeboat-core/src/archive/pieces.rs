@@ -260,6 +260,8 @@ pub struct PieceWriter {
     jobs: Option<Sender<Job>>,
     done: Receiver<Done>,
     workers: Vec<JoinHandle<()>>,
+    /// Tells the workers to take no more jobs (set when the writer is dropped unfinished).
+    stop: Arc<AtomicBool>,
     next_seq: u64,
     pieces: BTreeMap<u64, Piece>,
     failed: Option<io::Error>,
@@ -274,14 +276,19 @@ impl PieceWriter {
         let (jobs_tx, jobs_rx) = channel::<Job>();
         let (done_tx, done_rx) = channel::<Done>();
         let jobs_rx = Arc::new(Mutex::new(jobs_rx));
+        let stop = Arc::new(AtomicBool::new(false));
         let workers = (0..threads.max(1))
             .map(|_| {
                 let rx = jobs_rx.clone();
                 let tx = done_tx.clone();
                 let store = store.clone();
+                let stop = stop.clone();
                 std::thread::spawn(move || loop {
                     let job = rx.lock().map(|r| r.recv());
                     let Ok(Ok((seq, data))) = job else { return };
+                    if stop.load(Ordering::Relaxed) {
+                        return;
+                    }
                     let put = store.put(&data, seq);
                     if tx.send((seq, put, data)).is_err() {
                         return;
@@ -296,6 +303,7 @@ impl PieceWriter {
             jobs: Some(jobs_tx),
             done: done_rx,
             workers,
+            stop,
             next_seq: 0,
             pieces: BTreeMap::new(),
             failed: None,
@@ -407,16 +415,24 @@ impl PieceWriter {
         while self.in_flight() > 0 {
             self.receive_one()?;
         }
-        self.jobs = None;
-        for w in self.workers.drain(..) {
-            let _ = w.join();
-        }
         let pieces: Vec<Piece> = std::mem::take(&mut self.pieces).into_values().collect();
         Ok(WrittenPieces {
             sha256: list_digest(pieces.iter().map(|p| p.name.as_str())),
             bytes_in: self.bytes,
             pieces,
         })
+    }
+}
+
+/// An unfinished writer (an error, a cancel) waits for the pieces being written, so none is
+/// left half-written (`.partial`) after the backup has returned; queued pieces are dropped.
+impl Drop for PieceWriter {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.jobs = None;
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
     }
 }
 
@@ -774,6 +790,46 @@ mod tests {
             .unwrap();
         assert_eq!(back.len(), data.len());
         assert!(back == data);
+    }
+
+    /// Every file under `dir`, recursively.
+    fn files_under(dir: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(files_under(&p));
+            } else {
+                out.push(p);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_writer_dropped_unfinished_leaves_no_half_written_piece() {
+        // A backup that fails or is cancelled drops its writer with pieces in flight; by the
+        // time the drop returns, every piece file is whole (renamed) or gone.
+        for round in 0..5 {
+            let dir = tempfile::tempdir().unwrap();
+            let id = age::x25519::Identity::generate();
+            let mut w = PieceWriter::new(store(dir.path(), &id), 2);
+            w.write_all(&noise(20 << 20, round)).unwrap();
+            drop(w);
+            let files = files_under(dir.path());
+            let half: Vec<_> = files
+                .iter()
+                .filter(|p| p.to_string_lossy().ends_with(".partial"))
+                .collect();
+            assert!(half.is_empty(), "round {round}: {half:?}");
+            let snapshot = files.len();
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            assert_eq!(
+                files_under(dir.path()).len(),
+                snapshot,
+                "round {round}: pieces were still being written after the drop"
+            );
+        }
     }
 
     #[test]
