@@ -16,6 +16,9 @@ use flate2::Compression;
 /// Size of one gzip member's input.
 pub const BLOCK: usize = 1 << 20;
 
+/// The most bytes one stored deflate block holds (its length is 16 bits).
+const STORED_BLOCK: usize = 65_535;
+
 type Job = (u64, Vec<u8>);
 type Done = (u64, io::Result<Vec<u8>>);
 
@@ -171,12 +174,15 @@ pub(crate) fn member(data: &[u8], level: u32) -> io::Result<Member> {
     Ok(Member::Deflated(out))
 }
 
-/// Writes `data` as one gzip member of stored blocks into `out`, as [`stored`] builds it,
-/// without a copy of the data in between (most of a stack can be model weights).
+/// Writes `data` as one gzip member of stored deflate blocks (RFC 1951 §3.2.4) into `out`,
+/// without a copy of the data in between (most of a stack can be model weights): a header,
+/// then per [`STORED_BLOCK`] bytes a 5-byte block header and the bytes as they are, then
+/// CRC-32 and size. Written here rather than through the deflate encoder, which is several
+/// times slower at level 0.
 pub(crate) fn write_stored(data: &[u8], out: &mut impl Write) -> io::Result<()> {
-    const MAX: usize = 65_535;
+    // ID1 ID2 CM=deflate FLG=0 MTIME=0 XFL=0 OS=255 (unknown), then the blocks.
     out.write_all(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255])?;
-    let mut chunks = data.chunks(MAX).peekable();
+    let mut chunks = data.chunks(STORED_BLOCK).peekable();
     if chunks.peek().is_none() {
         out.write_all(&[1, 0, 0, 0xff, 0xff])?;
     }
@@ -209,14 +215,10 @@ fn entropy_bits(sample: &[u8]) -> f64 {
         .sum()
 }
 
-/// A gzip member holding `data` in stored deflate blocks (RFC 1951 §3.2.4): a header, then
-/// per 65535 bytes a 5-byte block header and the bytes as they are, then CRC-32 and size.
-/// Written here rather than through the deflate encoder, which is several times slower at
-/// level 0, because incompressible data (model weights) is often most of a stack.
+/// [`write_stored`] into memory.
 fn stored(data: &[u8]) -> io::Result<Vec<u8>> {
-    let blocks = data.len().div_ceil(65_535).max(1);
+    let blocks = data.len().div_ceil(STORED_BLOCK).max(1);
     let mut out = Vec::with_capacity(data.len() + blocks * 5 + 18);
-    // ID1 ID2 CM=deflate FLG=0 MTIME=0 XFL=0 OS=255 (unknown), then the blocks.
     write_stored(data, &mut out)?;
     Ok(out)
 }

@@ -417,6 +417,20 @@ impl Captured {
         }
     }
 
+    /// Marks where a component's folder entries begin: they come after all its files, in
+    /// pieces of their own.
+    ///
+    /// A folder's header changes whenever something in it is added or removed (its mtime),
+    /// and in a stream cut into pieces every changed byte costs the whole piece around it:
+    /// with folders among the files, one new upload rewrote a piece of its neighbours'
+    /// content (400 KB a day on the ai-chatbot shape). At the end, behind a cut, folders'
+    /// headers sit together in a few small pieces. Extraction does not need parents first:
+    /// `tar -x` and Lifeboat create missing parents, and set folders' modes and times when
+    /// they come.
+    fn folders_begin(&self) {
+        self.soft_cut();
+    }
+
     /// Cuts before the next byte when a file of `len` bytes is large.
     fn cut_if_large(&self, len: u64) {
         if let Some(t) = self.tap.as_ref().filter(|_| len >= LARGE) {
@@ -548,33 +562,18 @@ pub fn write_entries<W: Write>(
         start: None,
         hour: None,
     };
-    // Folders after everything else (see [`dirs_last`]), in pieces of their own.
-    let mut in_dirs = false;
-    for e in dirs_last(entries, |e| e.meta.is_dir()) {
+    let (files, folders): (Vec<&Entry>, Vec<&Entry>) =
+        entries.iter().partition(|e| !e.meta.is_dir());
+    for (i, e) in files.iter().chain(&folders).enumerate() {
         if cancel.is_cancelled() {
             return Err(CaptureError::Cancelled);
         }
-        if e.meta.is_dir() && !in_dirs {
-            in_dirs = true;
-            w.captured.soft_cut();
+        if i == files.len() {
+            w.captured.folders_begin();
         }
         w.entry(e)?;
     }
     Ok(())
-}
-
-/// `entries` in their order, folders moved after everything else (still in their order).
-///
-/// A folder's header changes whenever something in it is added or removed (its mtime), and
-/// in a stream cut into pieces every changed byte costs the whole piece around it: with
-/// folders among the files, one new upload rewrote a piece of its neighbours' content
-/// (400 KB a day on the ai-chatbot shape). At the end, folders' headers sit together in a
-/// few small pieces of their own. Extraction does not need parents first: `tar -x` and
-/// Lifeboat create missing parents, and set folders' modes and times when they come.
-pub fn dirs_last<T>(entries: &[T], is_dir: impl Fn(&T) -> bool) -> Vec<&T> {
-    let (dirs, mut rest): (Vec<&T>, Vec<&T>) = entries.iter().partition(|e| is_dir(e));
-    rest.extend(dirs);
-    rest
 }
 
 /// [`write_entries`] under way.
@@ -916,7 +915,7 @@ pub fn append_engine_tar<W: Write>(
         Some(Path::new(prefix).join(comps.as_path()))
     };
     let mut archive = tar::Archive::new(source);
-    // Folders go after everything else, as in `write_entries` (see `dirs_last`).
+    // Folders go after everything else, as in `write_entries` (see `folders_begin`).
     let mut dirs: Vec<(tar::Header, PaxRecords, PathBuf)> = Vec::new();
     for entry in archive.entries()? {
         if cancel.is_cancelled() {
@@ -989,6 +988,9 @@ pub fn append_engine_tar<W: Write>(
                 format!("{name} is a socket, pipe or device and was not backed up."),
             )),
         }
+    }
+    if !dirs.is_empty() {
+        captured.folders_begin();
     }
     for (mut header, pax, dir) in dirs {
         append_pax(tar, &pax)?;

@@ -56,17 +56,39 @@ impl Source {
         &self,
         identity: &age::x25519::Identity,
     ) -> Result<Box<dyn Read + Send>, ArchiveError> {
+        self.open_span(identity, 0, None).map(|(stream, _)| stream)
+    }
+
+    /// The plaintext stream from the start of piece `first`, through the pieces that hold
+    /// at least `need` bytes of it (all that follow when `None`), and how many pieces that
+    /// is. An archive has no pieces: it is read whole from its start (0 pieces).
+    ///
+    /// # Errors
+    /// When an archive cannot be opened or decrypted.
+    pub fn open_span(
+        &self,
+        identity: &age::x25519::Identity,
+        first: usize,
+        need: Option<u64>,
+    ) -> Result<(Box<dyn Read + Send>, usize), ArchiveError> {
         match self {
-            Self::Archive(p) => Ok(Box::new(archive::open(p, identity)?)),
-            Self::Pieces { dest, pieces, .. } => Ok(Box::new(pieces::PieceReader::new(
-                dest,
-                identity,
-                pieces
+            Self::Archive(p) => Ok((Box::new(archive::open(p, identity)?), 0)),
+            Self::Pieces { dest, pieces, .. } => {
+                let mut plain = 0;
+                let span: Vec<(String, u64)> = pieces
                     .iter()
-                    .map(|(n, plain, _)| (n.clone(), *plain))
-                    .collect(),
-                reader_threads(),
-            ))),
+                    .skip(first)
+                    .take_while(|(_, bytes, _)| {
+                        let more = need.is_none_or(|need| plain < need);
+                        plain += bytes;
+                        more
+                    })
+                    .map(|(name, bytes, _)| (name.clone(), *bytes))
+                    .collect();
+                let count = span.len();
+                let reader = pieces::PieceReader::new(dest, identity, span, reader_threads());
+                Ok((Box::new(reader), count))
+            }
         }
     }
 

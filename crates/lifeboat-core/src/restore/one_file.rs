@@ -11,7 +11,6 @@ use std::path::{Component, Path, PathBuf};
 use serde::Serialize;
 
 use super::{find_snapshot, RestoreError};
-use crate::archive::pieces::PieceReader;
 use crate::archive::Hashing;
 use crate::backup::manifest::FileEntry;
 use crate::backup::source::Source;
@@ -65,17 +64,13 @@ pub fn restore_file(
             .find(|f| f.path == wanted)
             .map(|f| (c, f.clone()))
     });
-    let Some((component, file)) = found else {
-        return Err(RestoreError::NoSuchFile {
-            name: wanted.to_owned(),
-            snapshot: m.snapshot.clone(),
-        });
-    };
-    let raw = raw_name(&file);
-    let rel = relative(&raw).ok_or_else(|| RestoreError::NoSuchFile {
+    let no_such = || RestoreError::NoSuchFile {
         name: wanted.to_owned(),
         snapshot: m.snapshot.clone(),
-    })?;
+    };
+    let (component, file) = found.ok_or_else(no_such)?;
+    let raw = raw_name(&file);
+    let rel = relative(&raw).ok_or_else(no_such)?;
     let target = into.join(&rel);
     if longpath::symlink_metadata(&target).is_ok() {
         return Err(RestoreError::FileExists(target));
@@ -86,12 +81,7 @@ pub fn restore_file(
     let (bytes, read) = match first {
         Some(done) => done,
         // Its headers were larger than allowed for: read on to the component's end.
-        None => read_entry(&source, &file, &raw, &target, identity, false)?.ok_or_else(|| {
-            RestoreError::NoSuchFile {
-                name: wanted.to_owned(),
-                snapshot: m.snapshot.clone(),
-            }
-        })?,
+        None => read_entry(&source, &file, &raw, &target, identity, false)?.ok_or_else(no_such)?,
     };
     Ok(OneFile {
         snapshot: m.snapshot.clone(),
@@ -134,29 +124,11 @@ fn read_entry(
         path: source.path().to_owned(),
         source: e,
     };
-    let (mut stream, skip, read): (Box<dyn Read>, u64, usize) = match (source, file.at) {
-        (Source::Pieces { dest, pieces, .. }, Some((index, offset))) => {
-            let index = (index as usize).min(pieces.len());
-            let need = offset + file.bytes + HEADERS;
-            let mut end = index;
-            let mut plain = 0;
-            while end < pieces.len() && (!just_enough || plain < need) {
-                plain += pieces[end].1;
-                end += 1;
-            }
-            let chosen: Vec<(String, u64)> = pieces[index..end]
-                .iter()
-                .map(|(n, p, _)| (n.clone(), *p))
-                .collect();
-            let count = chosen.len();
-            (
-                Box::new(PieceReader::new(dest, identity, chosen, 2)),
-                offset,
-                count,
-            )
-        }
-        _ => (source.open(identity)?, 0, source_pieces(source)),
-    };
+    // Where the entry starts, for pieces; an archive is read from its start.
+    let at = file.at.filter(|_| matches!(source, Source::Pieces { .. }));
+    let (first, skip) = at.map_or((0, 0), |(index, offset)| (index as usize, offset));
+    let need = just_enough.then_some(skip + file.bytes + HEADERS);
+    let (mut stream, read) = source.open_span(identity, first, need)?;
     io::copy(&mut (&mut stream).take(skip), &mut io::sink()).map_err(at_list)?;
     let mut archive = tar::Archive::new(stream);
     let entries = archive.entries().map_err(at_list)?;
@@ -167,7 +139,7 @@ fn read_entry(
             Err(e) => return Err(at_list(e)),
         };
         if entry.path_bytes().as_ref() != raw {
-            if file.at.is_some() && matches!(source, Source::Pieces { .. }) {
+            if at.is_some() {
                 // The entry at the recorded place is another: the manifest and the
                 // pieces disagree.
                 return Err(at_list(io::Error::new(
@@ -205,13 +177,6 @@ fn read_entry(
         io::ErrorKind::NotFound,
         format!("{} is not in the component's stream", file.path),
     )))
-}
-
-fn source_pieces(source: &Source) -> usize {
-    match source {
-        Source::Pieces { pieces, .. } => pieces.len(),
-        Source::Archive(_) => 0,
-    }
 }
 
 /// Writes the entry's content beside `target` under a temporary name, checks it, gives it
