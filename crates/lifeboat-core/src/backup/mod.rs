@@ -606,28 +606,35 @@ pub fn is_env_file_name(name: &str) -> bool {
 /// Env files ([`is_env_file_name`]) in folder `dir`, down to `depth` levels, without
 /// following symlinks; `dir` itself when it is one.
 fn env_files_in(dir: &Path, depth: usize) -> Vec<PathBuf> {
-    let Ok(meta) = std::fs::symlink_metadata(dir) else {
-        return Vec::new();
-    };
-    if meta.is_file() {
-        let named = dir
+    match std::fs::symlink_metadata(dir) {
+        Ok(meta) => env_files_at(dir, meta.file_type(), depth),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// [`env_files_in`] for `path` of type `ft`. Types come from the folder listing, so a
+/// folder of thousands of files (a database's) costs no `stat` per file.
+fn env_files_at(path: &Path, ft: std::fs::FileType, depth: usize) -> Vec<PathBuf> {
+    if ft.is_file() {
+        let named = path
             .file_name()
             .is_some_and(|n| is_env_file_name(&n.to_string_lossy()));
         return if named {
-            vec![dir.to_owned()]
+            vec![path.to_owned()]
         } else {
             Vec::new()
         };
     }
-    if !meta.is_dir() || depth == 0 {
+    if !ft.is_dir() || depth == 0 {
         return Vec::new();
     }
-    let Ok(rd) = std::fs::read_dir(dir) else {
+    let Ok(rd) = std::fs::read_dir(path) else {
         return Vec::new();
     };
     let mut out: Vec<PathBuf> = rd
         .filter_map(Result::ok)
-        .flat_map(|e| env_files_in(&e.path(), depth - 1))
+        .filter_map(|e| Some((e.path(), e.file_type().ok()?)))
+        .flat_map(|(p, ft)| env_files_at(&p, ft, depth - 1))
         .collect();
     out.sort();
     out
