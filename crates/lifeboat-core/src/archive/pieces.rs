@@ -200,18 +200,19 @@ impl Store {
     }
 
     /// Names `plain`, and unless a piece of that name is there, compresses, encrypts and
-    /// stores it (`.partial`, synced, renamed). Two writers of one name write equal content.
-    fn put(&self, plain: &[u8], seq: u64) -> io::Result<Piece> {
+    /// writes it as `.partial`, to be synced and renamed by [`Store::settle`]. Two writers
+    /// of one name write equal content.
+    fn put(&self, plain: &[u8], seq: u64) -> io::Result<Put> {
         let name = self.key.name(plain);
         let path = self.path(&name);
         if let Ok(m) = std::fs::metadata(&path) {
             if m.len() > 0 {
-                return Ok(Piece {
+                return Ok(Put::There(Piece {
                     name,
                     plain: plain.len() as u64,
                     stored: m.len(),
                     new: false,
-                });
+                }));
             }
         }
         let member = pargz::member(plain, 6)?;
@@ -219,7 +220,7 @@ impl Store {
         std::fs::create_dir_all(dir)?;
         let partial = dir.join(format!(".{name}.{}-{seq}.partial", std::process::id()));
         let _ = std::fs::remove_file(&partial);
-        let written = (|| -> io::Result<u64> {
+        let written = (|| -> io::Result<(u64, File)> {
             let mut sealed = Sealed::create(
                 &partial,
                 Key::Recipients(std::slice::from_ref(&self.recipient)),
@@ -228,41 +229,95 @@ impl Store {
                 pargz::Member::Deflated(gz) => sealed.write_all(gz)?,
                 pargz::Member::Stored => pargz::write_stored(plain, &mut sealed)?,
             }
-            let stored = sealed.finish()?;
-            commit(&partial, &path)?;
-            Ok(stored)
+            sealed.finish_unsynced()
         })();
         match written {
-            Ok(stored) => Ok(Piece {
-                name,
-                plain: plain.len() as u64,
-                stored,
-                new: true,
-            }),
+            Ok((stored, file)) => Ok(Put::Written(Unsynced {
+                piece: Piece {
+                    name,
+                    plain: plain.len() as u64,
+                    stored,
+                    new: true,
+                },
+                file,
+                partial,
+                path,
+            })),
             Err(e) => {
                 let _ = std::fs::remove_file(&partial);
                 Err(io::Error::new(e.kind(), format!("{}: {e}", path.display())))
             }
         }
     }
+
+    /// Syncs a written piece and renames it into place: only then does its name exist.
+    fn settle(w: Unsynced) -> io::Result<Piece> {
+        let done = w.file.sync_all().and_then(|()| {
+            drop(w.file);
+            commit(&w.partial, &w.path)
+        });
+        match done {
+            Ok(()) => Ok(w.piece),
+            Err(e) => {
+                let _ = std::fs::remove_file(&w.partial);
+                Err(io::Error::new(
+                    e.kind(),
+                    format!("{}: {e}", w.path.display()),
+                ))
+            }
+        }
+    }
+}
+
+/// What [`Store::put`] did with a piece.
+enum Put {
+    /// A piece of that name was there already.
+    There(Piece),
+    /// It was written under a `.partial` name, not synced yet.
+    Written(Unsynced),
+}
+
+/// A piece written but not yet synced nor renamed.
+struct Unsynced {
+    piece: Piece,
+    file: File,
+    partial: PathBuf,
+    path: PathBuf,
 }
 
 type Job = (u64, Vec<u8>);
-/// A stored piece, with its buffer back for the next one.
-type Done = (u64, io::Result<Piece>, Vec<u8>);
+
+/// What the piece writer hears from its workers and its syncer.
+enum Heard {
+    /// A worker is done with a piece's plaintext: the buffer, for the next piece.
+    Buffer(Vec<u8>),
+    /// A piece is stored (synced and named), or failed.
+    Done(u64, io::Result<Piece>),
+}
+
+/// Written pieces allowed to wait for their sync, beyond those being compressed: a sync
+/// waits on the disk, not the processor, so compression goes on meanwhile (syncing on the
+/// workers cost a quarter of a first backup's time).
+const SYNC_QUEUE: u64 = 8;
 
 /// Cuts a tar stream into pieces and stores them. Use it as a `tar::Builder`'s writer,
 /// then call [`PieceWriter::finish`]; dropping it stores nothing more.
+///
+/// Workers name, compress, encrypt and write pieces; one syncer syncs and renames them, so
+/// the workers never wait on the disk.
 pub struct PieceWriter {
     buf: Vec<u8>,
     tap: Tap,
     bytes: u64,
     jobs: Option<Sender<Job>>,
-    done: Receiver<Done>,
+    heard: Receiver<Heard>,
     workers: Vec<JoinHandle<()>>,
+    syncer: Option<JoinHandle<()>>,
     /// Tells the workers to take no more jobs (set when the writer is dropped unfinished).
     stop: Arc<AtomicBool>,
     next_seq: u64,
+    /// Plaintext buffers handed to workers and not given back yet.
+    buffers_out: u64,
     pieces: BTreeMap<u64, Piece>,
     failed: Option<io::Error>,
     /// Buffers the workers gave back, for the next pieces (fresh 4 MiB buffers cost page
@@ -274,13 +329,15 @@ impl PieceWriter {
     /// Stores into `store` with `threads` workers.
     pub fn new(store: Store, threads: usize) -> Self {
         let (jobs_tx, jobs_rx) = channel::<Job>();
-        let (done_tx, done_rx) = channel::<Done>();
+        let (heard_tx, heard_rx) = channel::<Heard>();
+        let (sync_tx, sync_rx) = channel::<(u64, Unsynced)>();
         let jobs_rx = Arc::new(Mutex::new(jobs_rx));
         let stop = Arc::new(AtomicBool::new(false));
         let workers = (0..threads.max(1))
             .map(|_| {
                 let rx = jobs_rx.clone();
-                let tx = done_tx.clone();
+                let tx = heard_tx.clone();
+                let sync = sync_tx.clone();
                 let store = store.clone();
                 let stop = stop.clone();
                 std::thread::spawn(move || loop {
@@ -290,21 +347,39 @@ impl PieceWriter {
                         return;
                     }
                     let put = store.put(&data, seq);
-                    if tx.send((seq, put, data)).is_err() {
+                    if tx.send(Heard::Buffer(data)).is_err() {
+                        return;
+                    }
+                    let sent = match put {
+                        Ok(Put::Written(w)) => sync.send((seq, w)).is_ok(),
+                        Ok(Put::There(piece)) => tx.send(Heard::Done(seq, Ok(piece))).is_ok(),
+                        Err(e) => tx.send(Heard::Done(seq, Err(e))).is_ok(),
+                    };
+                    if !sent {
                         return;
                     }
                 })
             })
             .collect();
+        // The syncer settles every piece written, even after the writer is dropped, so no
+        // `.partial` file outlives it; it ends when the last worker has.
+        drop(sync_tx);
+        let syncer = std::thread::spawn(move || {
+            for (seq, w) in sync_rx {
+                let _ = heard_tx.send(Heard::Done(seq, Store::settle(w)));
+            }
+        });
         Self {
             buf: Vec::with_capacity(3 * MAX as usize),
             tap: Tap::default(),
             bytes: 0,
             jobs: Some(jobs_tx),
-            done: done_rx,
+            heard: heard_rx,
             workers,
+            syncer: Some(syncer),
             stop,
             next_seq: 0,
+            buffers_out: 0,
             pieces: BTreeMap::new(),
             failed: None,
             spare: Vec::new(),
@@ -316,37 +391,45 @@ impl PieceWriter {
         self.tap.clone()
     }
 
+    /// Pieces submitted and not stored yet.
     fn in_flight(&self) -> u64 {
         self.next_seq - self.pieces.len() as u64
     }
 
     fn receive_one(&mut self) -> io::Result<()> {
-        match self.done.recv() {
-            Ok((seq, Ok(piece), buf)) => {
-                self.pieces.insert(seq, piece);
+        match self.heard.recv() {
+            Ok(Heard::Buffer(buf)) => {
+                self.buffers_out -= 1;
                 self.spare.push(buf);
                 Ok(())
             }
-            Ok((_, Err(e), _)) => Err(e),
+            Ok(Heard::Done(seq, Ok(piece))) => {
+                self.pieces.insert(seq, piece);
+                Ok(())
+            }
+            Ok(Heard::Done(_, Err(e))) => Err(e),
             Err(_) => Err(io::Error::other("the piece writers stopped")),
         }
     }
 
-    /// Hands `self.buf[start..start + len]` to a worker as the next piece.
+    /// Hands `self.buf[start..start + len]` to a worker as the next piece, once fewer than
+    /// two pieces per worker are being compressed and few enough wait for their sync.
     fn submit(&mut self, start: usize, len: usize) -> io::Result<()> {
-        let limit = 2 * self.workers.len() as u64;
-        while self.in_flight() >= limit {
+        let busy = 2 * self.workers.len() as u64;
+        while self.buffers_out >= busy || self.in_flight() >= busy + SYNC_QUEUE {
             self.receive_one()?;
         }
         let mut data = self.spare.pop().unwrap_or_default();
         data.clear();
         data.extend_from_slice(&self.buf[start..start + len]);
         let seq = self.next_seq;
-        self.next_seq += 1;
         self.jobs
             .as_ref()
             .and_then(|j| j.send((seq, data)).ok())
-            .ok_or_else(|| io::Error::other("the piece writers stopped"))
+            .ok_or_else(|| io::Error::other("the piece writers stopped"))?;
+        self.next_seq += 1;
+        self.buffers_out += 1;
+        Ok(())
     }
 
     /// Cuts what is buffered into pieces: to its end, or (`keep_tail`) while at least
@@ -424,14 +507,18 @@ impl PieceWriter {
     }
 }
 
-/// An unfinished writer (an error, a cancel) waits for the pieces being written, so none is
-/// left half-written (`.partial`) after the backup has returned; queued pieces are dropped.
+/// An unfinished writer (an error, a cancel) waits for the pieces being written and synced,
+/// so none is left half-written (`.partial`) after the backup has returned; queued pieces
+/// are dropped.
 impl Drop for PieceWriter {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         self.jobs = None;
         for w in self.workers.drain(..) {
             let _ = w.join();
+        }
+        if let Some(s) = self.syncer.take() {
+            let _ = s.join();
         }
     }
 }

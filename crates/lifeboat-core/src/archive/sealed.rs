@@ -68,14 +68,25 @@ impl Sealed {
     /// # Errors
     /// When writing or syncing fails (a full disk shows here).
     pub fn finish(self) -> io::Result<u64> {
+        let (bytes, file) = self.finish_unsynced()?;
+        file.sync_all()?;
+        Ok(bytes)
+    }
+
+    /// Closes the age stream and flushes the file, leaving the sync to the caller (who must
+    /// sync it before anything names it: pieces are synced on a thread of their own).
+    /// Returns the bytes stored and the file.
+    ///
+    /// # Errors
+    /// When writing fails (a full disk shows here).
+    pub fn finish_unsynced(self) -> io::Result<(u64, File)> {
         let counted = self.age.finish()?;
         let bytes = counted.bytes;
         let file = counted
             .file
             .into_inner()
             .map_err(io::IntoInnerError::into_error)?;
-        file.sync_all()?;
-        Ok(bytes)
+        Ok((bytes, file))
     }
 }
 
