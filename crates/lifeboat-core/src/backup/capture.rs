@@ -713,7 +713,7 @@ impl<W: Write> Writing<'_, W> {
             }
         };
         let len = e.meta.len();
-        let mut reader = Exact::new(self.captured.content(ReadAhead::new(f, len), len), len);
+        let mut reader = Exact::new(self.captured.content(f, len), len);
         let sha = append_file(self.tar, &mut header, &e.raw, &mut reader)?;
         self.captured.cut_if_large(len);
         if !reader.mismatch {
@@ -1164,52 +1164,6 @@ impl<R: Read> Read for Exact<R> {
             return Ok(pad);
         }
         self.left -= n as u64;
-        Ok(n)
-    }
-}
-
-/// A file read front to back, with the kernel asked to read [`ReadAhead::WINDOW`] bytes
-/// ahead of where the reading is. The kernel's own read-ahead (128 KiB by default) is
-/// no match for a backup that takes 1 MiB at a time: from a cold cache, reading a 400 MiB
-/// model waited on the disk for every slice and left the two cores 60% busy.
-struct ReadAhead {
-    file: fs::File,
-    len: u64,
-    pos: u64,
-    asked: u64,
-}
-
-impl ReadAhead {
-    const WINDOW: u64 = 8 << 20;
-    const STEP: u64 = 2 << 20;
-
-    /// Reads `file` of `len` bytes; a file smaller than a step is left to the kernel.
-    fn new(file: fs::File, len: u64) -> Self {
-        Self {
-            file,
-            len,
-            pos: 0,
-            asked: if len < Self::STEP { len } else { 0 },
-        }
-    }
-}
-
-impl Read for ReadAhead {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        #[cfg(target_os = "linux")]
-        while self.asked < self.len.min(self.pos + Self::WINDOW) {
-            use rustix::fs::{fadvise, Advice};
-            // Advice only: where it is not taken, reading goes on as before.
-            let _ = fadvise(
-                &self.file,
-                self.asked,
-                std::num::NonZeroU64::new(Self::STEP),
-                Advice::WillNeed,
-            );
-            self.asked += Self::STEP;
-        }
-        let n = self.file.read(buf)?;
-        self.pos += n as u64;
         Ok(n)
     }
 }
