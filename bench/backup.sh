@@ -31,9 +31,10 @@ timed() { local t0; t0=$(now); "$@" >/dev/null; echo "$(now) - $t0" | bc; }
 sync; sleep 3   # let the generated files leave the "changed just now" window
 
 T_LB=$(timed /usr/bin/time -o "$W/rss" -f %M "$LB" backup "$W/stack" --to "$W/lb" --identity "$W/key.txt" --no-docker)
-# The floor for any tool that keeps what it wrote: reading, encrypting and writing the stack
-# with nothing compressed, hashed or cut, then syncing it to the disk (Lifeboat and restic
-# sync what they write; `tar czf | age` above is timed without a sync, as people run it).
+# The disk's share: the stack read, encrypted and written with nothing compressed, hashed
+# or cut, then synced (Lifeboat and restic sync what they write; the `tar czf | age` below
+# is timed without a sync, as people run it). A backup that keeps its promise to be on the
+# disk when it says done cannot be much faster than this on the same disk.
 T_FLOOR=$(timed sh -c "tar -C '$W' -cf - stack | age -r $RECIPIENT > '$W/floor.age' && sync")
 rm -f "$W/floor.age"
 RSS_KB=$(tail -1 "$W/rss")
@@ -59,11 +60,12 @@ printf '%-22s %9.2f %11s\n' "lifeboat" "$T_LB" "$(mb "$S_LB")"
 printf '%-22s %9.2f %11s\n' "tar czf | age" "$T_TAR" "$(mb "$S_TAR")"
 printf '%-22s %9.2f %11s\n' "tar | pigz | age" "$T_PIGZ" "$(mb "$S_PIGZ")"
 printf '%-22s %9.2f %11s\n' "restic" "$T_RESTIC" "$(mb "$S_RESTIC")"
-printf '%-22s %9.2f\n' "floor: tar | age; sync" "$T_FLOOR"
+printf '%-22s %9.2f\n' "tar | age; sync" "$T_FLOOR"
 echo "lifeboat peak memory:    $((RSS_KB / 1024)) MiB resident"
-echo "speed-up vs tar czf|age: $(r "$T_TAR" "$T_LB")x (target >= 15; the floor allows $(r "$T_TAR" "$T_FLOOR")x)"
+echo "speed-up vs tar czf|age: $(r "$T_TAR" "$T_LB")x (target >= 15)"
 echo "speed-up vs pigz|age:    $(r "$T_PIGZ" "$T_LB")x"
-echo "speed-up vs restic:      $(r "$T_RESTIC" "$T_LB")x (target >= 3; the floor allows $(r "$T_RESTIC" "$T_FLOOR")x)"
+echo "speed-up vs restic:      $(r "$T_RESTIC" "$T_LB")x (target >= 3)"
+echo "lifeboat / tar|age;sync: $(r "$T_LB" "$T_FLOOR")x (the disk's share of a first backup here)"
 echo "size vs gzip -6:         $(r "$S_LB" "$S_TAR")x (target <= 1.10)"
 printf 'no change: lifeboat %.2f s, restic %.2f s, ratio %s (target <= 0.1)\n' "$T_LB2" "$T_RESTIC2" "$(r "$T_LB2" "$T_RESTIC2")"
 printf 'after --mutate: lifeboat %.2f s, restic %.2f s\n' "$T_LB3" "$T_RESTIC3"

@@ -242,11 +242,13 @@ pub async fn start_restore(
         });
         let progress = ChannelProgress::new(events);
         let target = std::path::PathBuf::from(&plan.preview().target);
-        let (hooks, stack) = lifeboat_core::around::stack_at(&app_state.catalog, &target)
-            .map(|(s, h)| (h, s.name))
-            .unwrap_or_else(|| (Default::default(), name.clone()));
         let from = app_state.catalog.settings(stack_id)?.destination();
-        let ctx = lifeboat_core::hooks::context(&stack, &target, from.as_deref());
+        let (hooks, ctx) = lifeboat_core::around::restore_hooks(
+            &app_state.catalog,
+            &target,
+            &name,
+            from.as_deref(),
+        );
         let (report, after) = lifeboat_core::around::guard_restore(&hooks, &ctx, || {
             restore::apply(plan, &identity, &progress, &cancel)
         });

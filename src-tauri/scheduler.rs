@@ -25,13 +25,7 @@ pub const OPEN_STACK: &str = "open-stack";
 
 /// Seconds between checks; `LIFEBOAT_TICK_SECS` shortens it in tests.
 fn tick_every() -> Duration {
-    Duration::from_secs(
-        std::env::var("LIFEBOAT_TICK_SECS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .filter(|s| *s > 0)
-            .unwrap_or(20),
-    )
+    lifeboat_core::scheduler::tick_every(Duration::from_secs(20))
 }
 
 pub(crate) fn tokio_handle() -> tokio::runtime::Handle {

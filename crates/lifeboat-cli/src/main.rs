@@ -288,24 +288,8 @@ enum Command {
     Hooks {
         /// The folder with the compose file.
         stack_dir: PathBuf,
-        /// Before each backup (`sh -c`, in the stack's folder); its failure stops the backup.
-        #[arg(long, value_name = "CMD")]
-        pre_backup: Option<String>,
-        /// After each backup, whatever its result (LIFEBOAT_RESULT: ok, failed, cancelled).
-        #[arg(long, value_name = "CMD")]
-        post_backup: Option<String>,
-        /// Before each restore; its failure stops the restore.
-        #[arg(long, value_name = "CMD")]
-        pre_restore: Option<String>,
-        /// After each restore, whatever its result.
-        #[arg(long, value_name = "CMD")]
-        post_restore: Option<String>,
-        /// Seconds each hook may run before it is stopped (300 unless set).
-        #[arg(long, value_name = "SECS")]
-        timeout: Option<u64>,
-        /// Remove every hook first.
-        #[arg(long)]
-        clear: bool,
+        #[command(flatten)]
+        hooks: servers::HookArgs,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -506,25 +490,9 @@ fn main() -> ExitCode {
         Command::Notify { json, action } => servers::notify(action, json),
         Command::Hooks {
             stack_dir,
-            pre_backup,
-            post_backup,
-            pre_restore,
-            post_restore,
-            timeout,
-            clear,
+            hooks,
             json,
-        } => servers::hooks(
-            &stack_dir,
-            servers::HookArgs {
-                pre_backup,
-                post_backup,
-                pre_restore,
-                post_restore,
-                timeout,
-                clear,
-            },
-            json,
-        ),
+        } => servers::hooks(&stack_dir, hooks, json),
         Command::Service { action } => servers::service(action),
         Command::Prune {
             dest,

@@ -142,10 +142,12 @@ pub fn run(args: RestoreArgs) -> ExitCode {
                 };
             // The stack's own restore hooks, when it restores into a folder this machine
             // backs up.
-            let (hooks, name) = lifeboat_core::around::stack_at(&catalog, &target)
-                .map(|(s, h)| (h, s.name))
-                .unwrap_or_else(|| (Default::default(), plan.preview().stack.clone()));
-            let ctx = lifeboat_core::hooks::context(&name, &target, args.from.as_deref());
+            let (hooks, ctx) = lifeboat_core::around::restore_hooks(
+                &catalog,
+                &target,
+                &plan.preview().stack,
+                args.from.as_deref(),
+            );
             let (report, after) = lifeboat_core::around::guard_restore(&hooks, &ctx, || {
                 restore::apply(plan, &identity, progress.as_ref(), &CancelToken::new())
             });

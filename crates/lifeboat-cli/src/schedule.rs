@@ -352,13 +352,8 @@ fn run(
                 Ok(())
             };
         }
-        // Every 30 s; `LIFEBOAT_TICK_SECS` shortens it (tests).
-        let tick = std::env::var("LIFEBOAT_TICK_SECS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .filter(|s| *s > 0)
-            .unwrap_or(30);
-        let until = std::time::Instant::now() + Duration::from_secs(tick);
+        let until = std::time::Instant::now()
+            + lifeboat_core::scheduler::tick_every(Duration::from_secs(30));
         while std::time::Instant::now() < until {
             if stop.is_cancelled() {
                 return Ok(());

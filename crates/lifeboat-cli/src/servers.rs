@@ -299,12 +299,25 @@ pub fn notify(action: NotifyAction, json: bool) -> ExitCode {
 }
 
 /// What `lifeboat hooks STACK_DIR` changes.
+#[derive(clap::Args)]
 pub struct HookArgs {
+    /// Before each backup (`sh -c`, in the stack's folder); its failure stops the backup.
+    #[arg(long, value_name = "CMD")]
     pub pre_backup: Option<String>,
+    /// After each backup, whatever its result (LIFEBOAT_RESULT: ok, failed, cancelled).
+    #[arg(long, value_name = "CMD")]
     pub post_backup: Option<String>,
+    /// Before each restore; its failure stops the restore.
+    #[arg(long, value_name = "CMD")]
     pub pre_restore: Option<String>,
+    /// After each restore, whatever its result.
+    #[arg(long, value_name = "CMD")]
     pub post_restore: Option<String>,
+    /// Seconds each hook may run before it is stopped (300 unless set).
+    #[arg(long, value_name = "SECS")]
     pub timeout: Option<u64>,
+    /// Remove every hook first.
+    #[arg(long)]
     pub clear: bool,
 }
 

@@ -138,6 +138,21 @@ pub fn stack_at(catalog: &Catalog, dir: &Path) -> Option<(StackRecord, Hooks)> {
     Some((stack, hooks))
 }
 
+/// The hooks and hook context of a restore into `target`: those of the catalog stack whose
+/// folder it is, under its name; none, under `fallback` (the snapshot's stack), for a folder
+/// no stack of this machine has (a new computer).
+pub fn restore_hooks(
+    catalog: &Catalog,
+    target: &Path,
+    fallback: &str,
+    from: Option<&Path>,
+) -> (Hooks, HookContext) {
+    let (hooks, name) = stack_at(catalog, target)
+        .map(|(s, h)| (h, s.name))
+        .unwrap_or_else(|| (Hooks::default(), fallback.to_owned()));
+    (hooks, hooks::context(&name, target, from))
+}
+
 /// Runs a restore between the stack's pre- and post-restore hooks: a failing pre-hook
 /// stops it before anything changes ([`RestoreError::Hook`]); the post-hook always runs
 /// (after success, failure or cancel) and its failure is reported in [`After`].

@@ -58,6 +58,16 @@ pub enum TickEvent {
     },
 }
 
+/// How long a scheduler loop waits between ticks: `default`, or `LIFEBOAT_TICK_SECS` when
+/// it is set to a positive number of seconds (tests shorten the wait with it).
+pub fn tick_every(default: std::time::Duration) -> std::time::Duration {
+    std::env::var("LIFEBOAT_TICK_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|s| *s > 0)
+        .map_or(default, std::time::Duration::from_secs)
+}
+
 /// Checks every scheduled stack at `now` and runs what is due through `run` (which backs
 /// the stack up and says how it went). A due run whose destination is missing waits, and
 /// starts at the first tick that finds it.
