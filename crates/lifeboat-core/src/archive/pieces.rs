@@ -7,8 +7,9 @@
 //! order, the pieces' plaintexts are a `.tar.gz` stream, so
 //! `age -d -i key.txt LIST | xargs -n1 age -d -i key.txt | tar -xzf -` restores one.
 //!
-//! Writing is a pipeline: the caller's thread cuts and hashes the stream; workers name,
-//! compress, encrypt and store the pieces (a piece already there is not written again).
+//! Writing is a pipeline: the caller's thread cuts the stream; workers name, compress,
+//! encrypt and write the pieces (a piece already there is not written again); one syncer
+//! syncs each and renames it into place, so the workers never wait on the disk.
 //! Reading decrypts and decompresses pieces on workers and hands them over in order. Both
 //! hold at most `2 × threads` pieces in memory.
 
