@@ -9,7 +9,7 @@
 //!
 //! Writing is a pipeline: the caller's thread cuts the stream; workers name, compress,
 //! encrypt and write the pieces (a piece already there is not written again); one syncer
-//! syncs each and renames it into place, so the workers never wait on the disk.
+//! syncs each and renames it into place, so the workers do not wait for syncs.
 //! Reading decrypts and decompresses pieces on workers and hands them over in order. Both
 //! hold at most `2 × threads` pieces in memory.
 
@@ -297,15 +297,16 @@ enum Heard {
 }
 
 /// Written pieces allowed to wait for their sync, beyond those being compressed: a sync
-/// waits on the disk, not the processor, so compression goes on meanwhile (syncing on the
-/// workers cost a quarter of a first backup's time).
+/// waits on the disk, not the processor, so compression goes on meanwhile (measured on a
+/// cold first backup of 624 MiB: 3.0–3.4 s with syncs on the workers, 2.5 s with no sync at
+/// all). Waiting pieces hold no buffer.
 const SYNC_QUEUE: u64 = 8;
 
 /// Cuts a tar stream into pieces and stores them. Use it as a `tar::Builder`'s writer,
 /// then call [`PieceWriter::finish`]; dropping it stores nothing more.
 ///
 /// Workers name, compress, encrypt and write pieces; one syncer syncs and renames them, so
-/// the workers never wait on the disk.
+/// the workers do not wait for syncs.
 pub struct PieceWriter {
     buf: Vec<u8>,
     tap: Tap,

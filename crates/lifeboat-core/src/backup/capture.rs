@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::archive::hex;
 use crate::archive::pieces::Tap;
+use crate::archive::{hex, Hashing};
 use crate::backup::filecache::FileCache;
 use crate::inspect::scan::is_sqlite;
 use crate::job::{CancelToken, Progress};
@@ -898,19 +898,17 @@ fn append_file<W: Write>(
     let (written, sha) = if len >= HASH_ASIDE {
         copy_hashing_aside(content, out)?
     } else {
-        let mut h = Sha256::new();
+        let mut hashing = Hashing::new(content);
         let mut buf = vec![0u8; len.clamp(1, SLICE as u64) as usize];
-        let mut written = 0u64;
         loop {
-            let n = read_some(content, &mut buf)?;
+            let n = read_some(&mut hashing, &mut buf)?;
             if n == 0 {
                 break;
             }
             out.write_all(&buf[..n])?;
-            h.update(&buf[..n]);
-            written += n as u64;
         }
-        (written, hex(&h.finalize()))
+        let (sha, written, _) = hashing.into_parts();
+        (written, sha)
     };
     if written != len {
         return Err(io::Error::other(format!(
